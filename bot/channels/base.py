@@ -1,0 +1,55 @@
+"""What every channel adapter provides, and the typed errors it reports when sending.
+
+An adapter knows its medium and nothing else: it turns the outside format into an
+`Inbound`, calls the engine, and renders the replies. The core, not the adapter, decides
+what a send failure means (retry later, back off, or mark the person unreachable).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aiohttp import web
+
+
+class SendError(Exception):
+    """A message could not be delivered."""
+
+
+class Throttled(SendError):
+    """The provider asked us to slow down; try again after `retry_after` seconds."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ContactStopped(SendError):
+    """The person cannot be reached any more (blocked the bot, opted out, number gone)."""
+
+
+class BadRequest(SendError):
+    """The provider refused the message itself; sending it again will not help."""
+
+
+class Channel:
+    """Base class for adapters; override what the channel needs."""
+
+    name: str = ""
+
+    def routes(self) -> Sequence[web.RouteDef]:
+        """Webhook routes to mount on Chorus's own aiohttp server."""
+        return ()
+
+    async def start(self) -> None:
+        """Begin receiving (e.g. start polling); called after the server is up."""
+
+    async def stop(self) -> None:
+        """Stop receiving and release connections."""
+
+    async def send(self, address: str, text: str) -> None:
+        """Send a follow-up message outside a conversation (from the outbox)."""
+        raise BadRequest(f"the {self.name} channel cannot send follow-up messages")
+
+    def status(self) -> dict:
+        return {"running": True}

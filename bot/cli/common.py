@@ -1,0 +1,30 @@
+"""Helpers the sub-commands share: opening the store for one command and printing JSON."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import date, datetime
+
+from bot.config import load_settings
+from bot.services import Services, open_services
+
+
+@asynccontextmanager
+async def services_for(config_path: str) -> AsyncIterator[Services]:
+    services = await open_services(load_settings(config_path))
+    try:
+        yield services
+    finally:
+        await services.close()
+
+
+def _default(value: object) -> object:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")
+
+
+def to_json(data: object, *, indent: int | None = 2) -> str:
+    return json.dumps(data, ensure_ascii=False, indent=indent, default=_default)

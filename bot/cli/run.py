@@ -1,0 +1,28 @@
+"""`chorus run`: the server, the configured channels and the background jobs."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+
+from bot.config import load_settings
+from bot.runtime import serve_until_signalled
+
+
+def register(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    parser = commands.add_parser(
+        "run",
+        parents=[common],
+        help="start Chorus: web server, webhooks and every configured channel",
+        description="Start Chorus. Channels without their tokens are skipped with a log line "
+        "saying how to enable them.",
+    )
+    parser.add_argument("--host", help="address to listen on (default: server.host, 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port to listen on (default: server.port, 8080)")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = load_settings(args.config)
+    asyncio.run(serve_until_signalled(settings, args.host, args.port))
+    return 0

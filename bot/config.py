@@ -1,0 +1,161 @@
+"""Loading and validating config.yaml plus the deployment settings from the environment.
+
+`load_settings` never exits the process: it raises `ConfigError` with one readable line
+naming the key and the problem, and the `chorus` command decides what to do with it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import Field, ValidationError
+
+from handlers.settings import ConsultationConfig, Strict
+
+DEFAULT_CONFIG = Path("config.yaml")
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///var/chorus.db"
+
+
+class ConfigError(Exception):
+    """A configuration problem, worded for the person running Chorus."""
+
+
+class ServerSettings(Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+
+
+class TelegramSettings(Strict):
+    mode: Literal["polling", "webhook"] = "polling"
+    base_url: str = "https://api.telegram.org/bot"
+    public_url: str | None = None
+
+
+class TwitterSettings(Strict):
+    mode: Literal["auto", "stream", "poll"] = "auto"
+    poll_seconds: float = Field(default=60, gt=0)
+    api_base: str = "https://api.twitter.com"
+    question: str | None = None
+    metrics_max_age_hours: float = Field(default=72, ge=0)
+
+
+class SmsSettings(Strict):
+    public_url: str | None = None
+
+
+class VoiceSettings(Strict):
+    public_url: str | None = None
+
+
+class ChannelSettings(Strict):
+    telegram: TelegramSettings = TelegramSettings()
+    twitter: TwitterSettings = TwitterSettings()
+    sms: SmsSettings = SmsSettings()
+    voice: VoiceSettings = VoiceSettings()
+
+
+class FileSettings(ConsultationConfig):
+    """The whole of config.yaml."""
+
+    server: ServerSettings = ServerSettings()
+    channels: ChannelSettings = ChannelSettings()
+
+
+@dataclass(frozen=True)
+class Environment:
+    """Deployment settings and secrets, read from the environment only."""
+
+    database_url: str
+    secret: str | None
+    telegram_token: str | None
+    telegram_webhook_secret: str | None
+    x_bearer_token: str | None
+    twilio_auth_token: str | None
+
+    @classmethod
+    def from_environ(cls, environ: dict[str, str] | None = None) -> Environment:
+        env = os.environ if environ is None else environ
+
+        def get(name: str) -> str | None:
+            value = env.get(name, "").strip()
+            return value or None
+
+        return cls(
+            database_url=get("CHORUS_DATABASE_URL") or DEFAULT_DATABASE_URL,
+            secret=get("CHORUS_SECRET"),
+            telegram_token=get("TELEGRAM_BOT_TOKEN"),
+            telegram_webhook_secret=get("TELEGRAM_WEBHOOK_SECRET"),
+            x_bearer_token=get("X_BEARER_TOKEN"),
+            twilio_auth_token=get("TWILIO_AUTH_TOKEN"),
+        )
+
+    def __repr__(self) -> str:  # secrets must never reach a log line through repr()
+        return f"Environment(database_url={_without_password(self.database_url)!r}, ...)"
+
+
+@dataclass(frozen=True)
+class Settings:
+    file: FileSettings
+    env: Environment
+    path: Path
+
+    @property
+    def consultation(self) -> ConsultationConfig:
+        return self.file
+
+
+def _without_password(url: str) -> str:
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        credentials, host = rest.rsplit("@", 1)
+        user = credentials.split(":", 1)[0]
+        return f"{scheme}://{user}:***@{host}" if ":" in credentials else url
+    return url
+
+
+def format_validation_error(path: Path, error: ValidationError) -> str:
+    first = error.errors()[0]
+    location = ".".join(str(part) for part in first["loc"]) or "(top level)"
+    message = first["msg"]
+    if message.startswith("Value error, "):
+        message = message[len("Value error, ") :]
+    more = len(error.errors()) - 1
+    suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+    return f"{path}: {location}: {message}{suffix}"
+
+
+def parse_settings(raw: object, path: Path) -> FileSettings:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of settings at the top level")
+    try:
+        return FileSettings.model_validate(raw)
+    except ValidationError as error:
+        raise ConfigError(format_validation_error(path, error)) from None
+
+
+def load_settings(
+    path: Path | str | None = None, environ: dict[str, str] | None = None
+) -> Settings:
+    config_path = Path(path) if path is not None else DEFAULT_CONFIG
+    try:
+        text = config_path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{config_path}: no such file (pass --config PATH)") from None
+    except OSError as error:
+        raise ConfigError(f"{config_path}: cannot be read ({error.strerror})") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(error, "problem", None) or "not valid YAML"
+        raise ConfigError(f"{config_path}: {problem}{where}") from None
+    return Settings(
+        file=parse_settings(raw, config_path),
+        env=Environment.from_environ(environ),
+        path=config_path,
+    )

@@ -1,0 +1,99 @@
+"""Starting and stopping Chorus: the store, the web server, the channels and the
+background jobs, all on Chorus's own event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+
+import aiohttp
+from aiohttp import web
+
+from bot.channels import build_channels
+from bot.channels.base import Channel
+from bot.config import Settings
+from bot.outbox import OutboxDispatcher
+from bot.server import build_web_app
+from bot.services import Services, open_services
+
+log = logging.getLogger(__name__)
+
+
+class Runtime:
+    """One running Chorus process. `start()` returns once it is serving."""
+
+    def __init__(self, settings: Settings, *, host: str | None = None, port: int | None = None):
+        self.settings = settings
+        self.host = host or settings.file.server.host
+        self.port = settings.file.server.port if port is None else port
+        self.services: Services | None = None
+        self.channels: list[Channel] = []
+        self._http: aiohttp.ClientSession | None = None
+        self._runner: web.AppRunner | None = None
+        self._jobs: list[asyncio.Task] = []
+
+    async def start(self) -> None:
+        self.services = await open_services(self.settings)
+        try:
+            self._http = aiohttp.ClientSession()
+            self.channels = build_channels(self.services, self._http)
+            self._runner = web.AppRunner(
+                build_web_app(self.services, self.channels), access_log=None
+            )
+            await self._runner.setup()
+            site = web.TCPSite(self._runner, self.host, self.port)
+            await site.start()
+            self.port = self._runner.addresses[0][1]
+            log.info(
+                "Chorus (%s) is serving on http://%s:%s (store: %s)",
+                self.settings.consultation.consultation.name,
+                self.host,
+                self.port,
+                self.services.store.backend,
+            )
+            for channel in self.channels:
+                await channel.start()
+                log.info("channel %s started", channel.name)
+            dispatcher = OutboxDispatcher(self.services, {c.name: c for c in self.channels})
+            self._jobs.append(asyncio.create_task(dispatcher.run_forever(), name="outbox"))
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def stop(self) -> None:
+        for job in self._jobs:
+            job.cancel()
+        for job in self._jobs:
+            with contextlib.suppress(asyncio.CancelledError):
+                await job
+        self._jobs.clear()
+        for channel in reversed(self.channels):
+            try:
+                await channel.stop()
+            except Exception:
+                log.exception("channel %s did not stop cleanly", channel.name)
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
+        if self.services is not None:
+            await self.services.close()
+            self.services = None
+
+
+async def serve_until_signalled(settings: Settings, host: str | None, port: int | None) -> None:
+    runtime = Runtime(settings, host=host, port=port)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await runtime.start()
+    try:
+        await stop.wait()
+        log.info("stopping")
+    finally:
+        await runtime.stop()

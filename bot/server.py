@@ -1,0 +1,39 @@
+"""Chorus's own aiohttp server: health, metrics and the channels' webhooks."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aiohttp import web
+
+from bot.channels.base import Channel
+from bot.services import Services
+
+SERVICES = web.AppKey("services", Services)
+CHANNELS = web.AppKey("channels", list)
+
+MAX_BODY_BYTES = 1024 * 1024
+
+
+async def healthz(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    store = await services.store.health()
+    channels = {channel.name: channel.status() for channel in request.app[CHANNELS]}
+    body = {"status": "ok" if store["ok"] else "degraded", "store": store, "channels": channels}
+    return web.json_response(body, status=200 if store["ok"] else 503)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    text = request.app[SERVICES].metrics.render()
+    return web.Response(text=text, content_type="text/plain", charset="utf-8")
+
+
+def build_web_app(services: Services, channels: Sequence[Channel]) -> web.Application:
+    app = web.Application(client_max_size=MAX_BODY_BYTES)
+    app[SERVICES] = services
+    app[CHANNELS] = list(channels)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
+    for channel in channels:
+        app.router.add_routes(channel.routes())
+    return app

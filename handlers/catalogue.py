@@ -1,0 +1,111 @@
+"""Every participant-facing message, in one place, in plain English.
+
+One catalogue means one place to check reading ease (Flesch 60 or more), SMS length and
+GSM-7 characters (no curly quotes, no emoji in English text), and one place to translate:
+a `handlers/locale/<lang>.po` file (gettext, read with Babel), keyed by the English text,
+replaces any message it translates.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+from babel.messages.pofile import read_po
+
+LOCALE_DIR = Path(__file__).parent / "locale"
+
+MESSAGES: dict[str, str] = {
+    "welcome": "Welcome to {name}. Share your ideas and vote on the ideas of others.",
+    "consent_ask": "Do you agree to take part? Reply YES or NO.",
+    "consent_again": "Please reply YES to take part, or NO if you do not want to.",
+    "refused": "OK. We have kept nothing about you. Send START if you change your mind.",
+    "refused_before": "You said no before. Reply YES if you want to take part now.",
+    "gateway_skip_hint": "Send SKIP if you would rather not say.",
+    "gateway_done": "Thank you. You are all set.",
+    "menu": "What would you like to do?",
+    "menu_idea": "Share an idea",
+    "menu_vote": "Vote on ideas",
+    "menu_comment": "Comment on an idea",
+    "menu_help": "Help",
+    "ask_idea": "What is your idea? {question}",
+    "ask_question": "Which question is your idea for?",
+    "no_open_question": "There is no open question right now. Please come back soon.",
+    "idea_saved": "Thanks! Your idea is saved as idea {number}. Send VOTE to vote on other ideas.",
+    "idea_pending": "Thanks! Your idea is saved. We check it before others can see it.",
+    "followup_ask": "Do you want news about your idea, such as when we join it with a similar one? "
+    "Reply YES or NO.",
+    "followup_yes": "OK. We will send you news about your ideas. Send FORGET to stop.",
+    "followup_no": "OK. We will not send you news.",
+    "vote_card": "Idea {number}: {text}",
+    "vote_hint": "Send COMMENT to comment on this idea.",
+    "vote_agree": "Agree",
+    "vote_disagree": "Disagree",
+    "vote_skip": "Skip",
+    "vote_done": "You have seen all the ideas for now. Thank you! Send IDEA to share your own.",
+    "vote_gone": "That idea is no longer open for votes.",
+    "vote_own": "That is your own idea, so you cannot vote on it.",
+    "vote_use_numbers": "Please reply 1 to agree, 2 to disagree or 3 to skip.",
+    "comment_ask": "Idea {number}: {text}\nWhat is your comment? Send SKIP to stop.",
+    "comment_none": "There are no ideas to comment on yet. Send IDEA to share one.",
+    "comment_saved": "Thanks! Your comment on idea {number} is saved.",
+    "comment_pending": "Thanks! Your comment is saved. We check it before others can see it.",
+    "mydata": "We hold this about you: {details}. Send FORGET to delete it.",
+    "mydata_none": "We hold nothing about you yet.",
+    "forget_ask": "This deletes your ideas, votes and answers for good. "
+    "Reply YES to delete or NO to keep them.",
+    "forgotten": "Done. We have deleted your data. Send START to take part again.",
+    "forget_kept": "OK. We have not deleted anything.",
+    "help": "Send IDEA to share an idea, VOTE to vote, COMMENT to comment, "
+    "MYDATA to see your data and FORGET to delete it.",
+    "unknown_command": "Sorry, I do not know that command. Send HELP to see what you can do.",
+    "empty": "Your message was empty. Please send some words.",
+    "too_long": "Your message is too long ({length} characters). "
+    "Please keep it under {limit} and send it again.",
+    "out_of_range": "Please reply with a number from 1 to {count}.",
+    "nothing_to_skip": "There is nothing to skip. Send HELP to see what you can do.",
+    "cancelled": "OK, stopped.",
+    "yes": "Yes",
+    "no": "No",
+    "opted_out": "You will get no more messages from us. Send START to join again.",
+    "opted_in": "Welcome back. You will get our messages again.",
+    "failed_kept": "Sorry, something went wrong. Your message is kept and we will try again.",
+    "store_busy": "Sorry, we are busy. Please try again in a minute.",
+}
+
+# Labels used inside MYDATA's {details}.
+DETAIL_LABELS: dict[str, str] = {
+    "joined": "joined {date}",
+    "answers": "answers: {answers}",
+    "ideas": "ideas: {count}",
+    "comments": "comments: {count}",
+    "votes": "votes: {count}",
+    "news": "news: {value}",
+}
+
+
+@functools.cache
+def _translations(language: str) -> dict[str, str]:
+    path = LOCALE_DIR / f"{language}.po"
+    if not path.exists():
+        return {}
+    with path.open("rb") as handle:
+        catalog = read_po(handle)
+    return {m.id: m.string for m in catalog if m.id and m.string and not m.fuzzy}
+
+
+class Catalogue:
+    """Looks up and fills in messages for one language, falling back to English."""
+
+    def __init__(self, language: str | None = None) -> None:
+        self.language = language or "en"
+
+    def text(self, key: str, **params: object) -> str:
+        english = MESSAGES[key]
+        template = _translations(self.language).get(english, english)
+        return template.format(**params) if params else template
+
+    def detail(self, key: str, **params: object) -> str:
+        english = DETAIL_LABELS[key]
+        template = _translations(self.language).get(english, english)
+        return template.format(**params)

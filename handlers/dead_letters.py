@@ -1,0 +1,61 @@
+"""Messages whose handling raised: kept with the error so nothing is lost, and handled
+again on request (`chorus failed`, `chorus retry`)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from datetime import datetime
+
+from handlers.engine import Engine
+from handlers.types import Inbound, Outcome
+from storage.records import FailedRecord
+
+
+def inbound_to_json(inbound: Inbound) -> str:
+    data = asdict(inbound)
+    data["received_at"] = inbound.received_at.isoformat()
+    return json.dumps(data, ensure_ascii=False)
+
+
+def inbound_from_json(text: str) -> Inbound:
+    data = json.loads(text)
+    data["received_at"] = datetime.fromisoformat(data["received_at"])
+    return Inbound(**data)
+
+
+async def keep_failed(engine: Engine, inbound: Inbound, error: BaseException) -> FailedRecord:
+    """Store the message and the error in their own transaction (the failed one was
+    rolled back). Raises StoreUnavailable if even that cannot be stored."""
+    description = f"{type(error).__name__}: {error}"[:2000]
+    async with engine.store.transaction() as unit:
+        return await unit.failed.add(
+            inbound.channel,
+            inbound.message_id,
+            inbound_to_json(inbound),
+            description,
+            engine.clock(),
+        )
+
+
+async def list_failed(engine: Engine, *, include_done: bool = False) -> list[FailedRecord]:
+    async with engine.store.reader() as unit:
+        return await unit.failed.list(status=None if include_done else "failed")
+
+
+async def retry_failed(engine: Engine, failed_id: int) -> tuple[Inbound, Outcome] | None:
+    """Handle a kept message again; on success it is marked done, on failure kept with
+    the new error. Returns None when there is no such kept message."""
+    async with engine.store.reader() as unit:
+        record = await unit.failed.get(failed_id)
+    if record is None:
+        return None
+    inbound = inbound_from_json(record.raw)
+    try:
+        outcome = await engine.handle(inbound)
+    except Exception as error:
+        await keep_failed(engine, inbound, error)
+        raise
+    async with engine.store.transaction() as unit:
+        await unit.failed.mark(failed_id, "done", engine.clock())
+    return inbound, outcome

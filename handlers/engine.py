@@ -1,0 +1,132 @@
+"""The engine: one inbound message in, replies out, in one store transaction.
+
+Every channel calls `Engine.handle`. It checks the text, turns the sender into a
+pseudonym, records the message id (a replay is acknowledged and not applied again),
+loads the person's conversation state from the store, runs the flow and commits.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from handlers.catalogue import Catalogue
+from handlers.commands import parse_command
+from handlers.context import Context
+from handlers.enrich import Enricher, clean_text
+from handlers.privacy import ContactCipher, Pseudonymizer
+from handlers.router import carrier_keyword, route
+from handlers.settings import ConsultationConfig
+from handlers.types import Inbound, Outcome, Reply
+from storage.database import Store
+from storage.errors import StoreConflict
+
+log = logging.getLogger(__name__)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Engine:
+    def __init__(
+        self,
+        store: Store,
+        config: ConsultationConfig,
+        *,
+        enricher: Enricher,
+        pseudonyms: Pseudonymizer,
+        contacts: ContactCipher,
+        clock: Callable[[], datetime] = utc_now,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.store = store
+        self.config = config
+        self.enricher = enricher
+        self.pseudonyms = pseudonyms
+        self.contacts = contacts
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self.question_ids: dict[str, int] = {}
+
+    async def prepare(self) -> None:
+        """Bring the configured questions into the store; call once at start."""
+        async with self.store.transaction() as unit:
+            self.question_ids = await unit.questions.sync(
+                (q.key, q.text, q.opens_at, q.closes_at) for q in self.config.questions
+            )
+
+    def pseudonym(self, channel: str, platform_id: str) -> str:
+        return self.pseudonyms.pseudonym(channel, platform_id)
+
+    async def handle(self, inbound: Inbound) -> Outcome:
+        """Apply one message. Raises StoreUnavailable when the store cannot commit."""
+        if not self.question_ids:
+            await self.prepare()
+        text = clean_text(inbound.text)
+        if inbound.payload is None:
+            problem = self._check_text(text)
+            if problem is not None:
+                return Outcome((problem,))
+        try:
+            return await self._apply(inbound, text)
+        except StoreConflict:
+            # Two workers created the same new participant at once; the second try
+            # finds the row the first one committed.
+            log.info("retrying %s message after a conflict", inbound.channel)
+            return await self._apply(inbound, text)
+
+    def _check_text(self, text: str) -> Reply | None:
+        catalogue = Catalogue()
+        if not text.strip():
+            return Reply(catalogue.text("empty"), key="empty")
+        limit = self.config.consultation.max_text_length
+        if len(text) > limit:
+            return Reply(
+                catalogue.text("too_long", length=f"{len(text):,}", limit=f"{limit:,}"),
+                key="too_long",
+            )
+        return None
+
+    async def _apply(self, inbound: Inbound, text: str) -> Outcome:
+        now = self.clock()
+        pseudonym = self.pseudonym(inbound.channel, inbound.sender)
+        async with self.store.transaction() as unit:
+            participant = await unit.participants.find(pseudonym)
+            if participant is not None and participant.opted_out:
+                command = parse_command(text) if inbound.payload is None else None
+                if command is not None and command.word == "forget":
+                    # Erasure needs no conversation, and they asked for no messages.
+                    await unit.participants.erase(participant.id)
+                    return Outcome(opted_out=True)
+                if inbound.payload is not None or carrier_keyword(inbound.channel, text) != "in":
+                    return Outcome(opted_out=True)  # no reply, and nothing is stored
+            if not await unit.processed.claim(inbound.channel, inbound.message_id, now):
+                return Outcome(duplicate=True)
+            if participant is None:
+                participant = await unit.participants.create(
+                    pseudonym, inbound.channel, now, language=self._language(inbound)
+                )
+            else:
+                await unit.participants.update(participant.id, last_seen_at=now)
+            ctx = Context(
+                inbound=inbound,
+                text=text,
+                participant=participant,
+                unit=unit,
+                config=self.config,
+                enricher=self.enricher,
+                contacts=self.contacts,
+                question_ids=self.question_ids,
+                now=now,
+                rng=self.rng,
+                catalogue=Catalogue(participant.language),
+            )
+            replies = await route(ctx)
+        return Outcome(tuple(replies), opted_out=ctx.participant.opted_out)
+
+    def _language(self, inbound: Inbound) -> str | None:
+        hint = (inbound.language_hint or "").split("-")[0].lower()
+        return hint if hint in self.config.consultation.languages else None

@@ -1,0 +1,90 @@
+"""The enrichment pipeline: clean, redact, detect language, score sentiment, moderate.
+
+    text ─► clean_text ─► redact ─────────────────────────────► Enrichment.text
+                            │                                    (and moderation)
+                            └► analysis text: markers removed, and for public posts
+                               (social=True) hashtags, @mentions and URLs removed
+                               ─► language ─► sentiment, when the language is English
+
+Sentiment is only given for English: the analysers are English lexicons, and a score for
+Welsh or Polish would be wrong rather than missing, so that text is labelled "unscored".
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from handlers.enrich.clean import clean_text
+from handlers.enrich.language import LanguageDetector
+from handlers.enrich.moderation import Flag, moderation_flag
+from handlers.enrich.redact import MARKERS, redact
+from handlers.enrich.sentiment import ANALYSERS, Label, get_analyser, label_for
+from handlers.settings import SentimentSettings
+
+__all__ = ["Enricher", "Enrichment", "clean_text"]
+
+SCORED_LANGUAGE = "en"
+
+_MARKER = re.compile("|".join(re.escape(marker) for marker in MARKERS.values()))
+# Twitter-style tokens that are not words of the sentence. URLs first: they may hold a "#".
+_SOCIAL = re.compile(r"(?:https?://|www\.)\S+|[#@]\w+", re.IGNORECASE)
+_SPACES = re.compile(r"[ \t]{2,}")
+
+
+@dataclass(frozen=True)
+class Enrichment:
+    text: str
+    redactions: tuple[str, ...]
+    language: str | None
+    polarity: float | None
+    subjectivity: float | None
+    label: Label
+    flagged: Flag | None
+
+
+def analysis_text(redacted: str, *, social: bool = False) -> str:
+    """The words to detect language and score sentiment on: no markers, no social tokens."""
+    text = _MARKER.sub(" ", redacted)
+    if social:
+        text = _SOCIAL.sub(" ", text)
+    return _SPACES.sub(" ", text).strip()
+
+
+class Enricher:
+    """Enriches text for one consultation. Cheap to build; reuse one for every message.
+
+    The language detector and the sentiment analyser are built at first use and shared
+    with every other Enricher for the same languages or the same analyser.
+    """
+
+    def __init__(self, languages: Sequence[str], sentiment: SentimentSettings) -> None:
+        self._detector = LanguageDetector(languages)
+        self._sentiment = sentiment
+        if sentiment.analyser not in ANALYSERS:
+            raise ValueError(f"unknown sentiment analyser {sentiment.analyser!r}")
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        return self._detector.languages
+
+    def enrich(self, text: str, *, social: bool = False) -> Enrichment:
+        redacted = redact(clean_text(text))
+        words = analysis_text(redacted.text, social=social)
+        language = self._detector.detect(words)
+        polarity: float | None = None
+        subjectivity: float | None = None
+        label: Label = "unscored"
+        if language == SCORED_LANGUAGE:
+            polarity, subjectivity = get_analyser(self._sentiment.analyser).analyse(words)
+            label = label_for(polarity, self._sentiment)
+        return Enrichment(
+            text=redacted.text,
+            redactions=redacted.kinds,
+            language=language,
+            polarity=polarity,
+            subjectivity=subjectivity,
+            label=label,
+            flagged=moderation_flag(redacted.text),
+        )

@@ -1,0 +1,64 @@
+"""What a person controls about themselves: MYDATA, FORGET, and opting out (SMS STOP)."""
+
+from __future__ import annotations
+
+from handlers.context import Context
+from handlers.types import Choice, Reply
+
+FORGET_YES, FORGET_NO = "forget:yes", "forget:no"
+
+
+async def my_data(ctx: Context) -> list[Reply]:
+    person = ctx.participant
+    if not person.consented:
+        return [ctx.say("mydata_none")]
+    activity = await ctx.unit.participants.activity(person.id)
+    answer_labels = []
+    for question in ctx.config.gateway:
+        key = person.answers.get(question.key)
+        option = question.find(key) if key else None
+        if option:
+            answer_labels.append(option.label)
+    details = [ctx.catalogue.detail("joined", date=f"{person.consent_at:%d %b %Y}")]
+    if answer_labels:
+        details.append(ctx.catalogue.detail("answers", answers=", ".join(answer_labels)))
+    details += [
+        ctx.catalogue.detail("ideas", count=activity.ideas),
+        ctx.catalogue.detail("comments", count=activity.comments),
+        ctx.catalogue.detail("votes", count=activity.votes),
+        ctx.catalogue.detail(
+            "news", value=ctx.label("yes") if person.followups else ctx.label("no")
+        ),
+    ]
+    return [ctx.say("mydata", details="; ".join(details))]
+
+
+async def ask_forget(ctx: Context) -> list[Reply]:
+    await ctx.set_state("forget", previous=ctx.step)
+    choices = (Choice(ctx.label("yes"), FORGET_YES), Choice(ctx.label("no"), FORGET_NO))
+    return [ctx.say("forget_ask", choices=choices)]
+
+
+async def answer_forget(ctx: Context, confirmed: bool) -> list[Reply]:
+    if not confirmed:
+        from handlers.flows.menu import show_menu
+
+        return [ctx.say("forget_kept"), *await show_menu(ctx)]
+    await ctx.unit.participants.erase(ctx.participant.id)
+    return [ctx.say("forgotten")]
+
+
+async def opt_out(ctx: Context) -> list[Reply]:
+    """Carrier STOP: no more messages, and the follow-up address is deleted."""
+    await ctx.unit.participants.drop_contact(ctx.participant.id)
+    await ctx.unit.outbox.cancel_for(ctx.participant.id)
+    changes: dict[str, object] = {"opted_out": True}
+    if ctx.participant.followups:
+        changes["followups"] = False  # their address is gone, so news cannot reach them
+    await ctx.update_participant(**changes)
+    return [ctx.say("opted_out")]
+
+
+async def opt_in(ctx: Context) -> list[Reply]:
+    await ctx.update_participant(opted_out=False)
+    return [ctx.say("opted_in")]

@@ -1,0 +1,27 @@
+"""The main menu a participant returns to between tasks."""
+
+from __future__ import annotations
+
+from handlers.context import Context
+from handlers.types import Choice, Reply
+
+
+def menu_choices(ctx: Context) -> tuple[Choice, ...]:
+    return (
+        Choice(ctx.label("menu_idea"), "menu:idea", short="Idea"),
+        Choice(ctx.label("menu_vote"), "menu:vote", short="Vote"),
+        Choice(ctx.label("menu_comment"), "menu:comment", short="Comment"),
+        Choice(ctx.label("menu_help"), "menu:help", short="Help"),
+    )
+
+
+async def show_menu(ctx: Context, *, intro: str | None = None) -> list[Reply]:
+    await ctx.set_state("menu")
+    text = ctx.label("menu")
+    if intro:
+        text = f"{ctx.label(intro)} {text}"
+    return [Reply(text, choices=menu_choices(ctx), key="menu")]
+
+
+def help_reply(ctx: Context) -> Reply:
+    return Reply(ctx.label("help"), choices=menu_choices(ctx), key="help")

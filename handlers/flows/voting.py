@@ -1,0 +1,100 @@
+"""Voting on ideas one at a time: 1 agree, 2 disagree, 3 skip, on every channel.
+
+Ideas come least-voted first with some randomness, never the voter's own. A vote is
+applied to the idea named in the button or in the conversation state, so an old button
+pressed late still counts for the right idea.
+"""
+
+from __future__ import annotations
+
+from handlers.context import Context
+from handlers.flows.menu import show_menu
+from handlers.types import Choice, Reply
+from storage.records import ContributionRecord
+from storage.votes import AGREE, DISAGREE, SKIP
+
+VALUES = {"agree": AGREE, "disagree": DISAGREE, "skip": SKIP}
+
+
+def vote_choices(ctx: Context, idea_id: int) -> tuple[Choice, ...]:
+    return (
+        Choice(
+            f"\U0001f44d {ctx.label('vote_agree')}",
+            f"vote:{idea_id}:agree",
+            short=ctx.label("vote_agree"),
+        ),
+        Choice(
+            f"\U0001f44e {ctx.label('vote_disagree')}",
+            f"vote:{idea_id}:disagree",
+            short=ctx.label("vote_disagree"),
+        ),
+        Choice(ctx.label("vote_skip"), f"vote:{idea_id}:skip", short=ctx.label("vote_skip")),
+    )
+
+
+def vote_card(ctx: Context, idea: ContributionRecord, *, replaces: bool = False) -> Reply:
+    return Reply(
+        ctx.catalogue.text("vote_card", number=idea.id, text=idea.text),
+        choices=vote_choices(ctx, idea.id),
+        replaces_previous=replaces,
+        key="vote_card",
+    )
+
+
+async def next_idea(
+    ctx: Context,
+    *,
+    lead: list[Reply] | None = None,
+    exclude: tuple[int, ...] = (),
+    replaces: bool = False,
+) -> list[Reply]:
+    replies = list(lead or [])
+    idea = await ctx.unit.contributions.next_for_voting(
+        ctx.participant.id,
+        question_ids=ctx.open_question_ids(),
+        exclude=exclude,
+        rng=ctx.rng,
+    )
+    if idea is None:
+        await ctx.set_state("menu")
+        return replies + [ctx.say("vote_done")]
+    await ctx.set_state("vote", idea=idea.id)
+    return replies + [vote_card(ctx, idea, replaces=replaces)]
+
+
+async def cast(ctx: Context, idea_id: int, choice: str) -> list[Reply]:
+    value = VALUES.get(choice)
+    if value is None:
+        return [ctx.say("vote_use_numbers")]
+    idea = await ctx.unit.contributions.get(idea_id)
+    if (
+        idea is None
+        or idea.kind != "idea"
+        or idea.status != "visible"
+        or idea.duplicate_of is not None
+        or idea.question_id not in ctx.open_question_ids()
+    ):
+        return await next_idea(ctx, lead=[ctx.say("vote_gone")], exclude=(idea_id,))
+    if idea.participant_id == ctx.participant.id:
+        return await next_idea(ctx, lead=[ctx.say("vote_own")], exclude=(idea_id,))
+    await ctx.unit.votes.cast(
+        ctx.participant.id,
+        idea.id,
+        value,
+        channel=ctx.inbound.channel,
+        profile=ctx.participant.profile,
+        now=ctx.now,
+    )
+    return await next_idea(ctx, exclude=(idea.id,), replaces=True)
+
+
+async def current_idea(ctx: Context) -> ContributionRecord | None:
+    """The idea on screen while voting, if it can still be voted on."""
+    if ctx.step != "vote":
+        return None
+    idea = await ctx.unit.contributions.get(int(ctx.state.get("idea", 0)))
+    return idea if idea and idea.status == "visible" else None
+
+
+async def leave(ctx: Context) -> list[Reply]:
+    return await show_menu(ctx)

@@ -1,0 +1,1 @@
+"""What the consultation team reads: summaries, rankings, themes and representation."""

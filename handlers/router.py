@@ -1,0 +1,239 @@
+"""Which flow step a message goes to: a pressed button, a command word, a numbered
+answer or free text, read against where the person is in the conversation."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from handlers.commands import OPT_IN_WORDS, OPT_OUT_WORDS, Command, parse_command
+from handlers.context import Context
+from handlers.flows import account, contribute, menu, onboarding, voting
+from handlers.types import Choice, Reply
+
+# Channels where phone-network keywords (STOP, START, ...) opt a number out or in.
+CARRIER_CHANNELS = frozenset({"sms"})
+
+
+def _vote_choices(ctx: Context) -> tuple[Choice, ...]:
+    return voting.vote_choices(ctx, int(ctx.state.get("idea", 0)))
+
+
+def _forget_choices(ctx: Context) -> tuple[Choice, ...]:
+    return (
+        Choice(ctx.label("yes"), account.FORGET_YES),
+        Choice(ctx.label("no"), account.FORGET_NO),
+    )
+
+
+CHOICES_BY_STEP: dict[str, Callable[[Context], tuple[Choice, ...]]] = {
+    "consent": onboarding.consent_choices,
+    "refused": onboarding.consent_choices,
+    "gateway": onboarding.gateway_choices,
+    "menu": menu.menu_choices,
+    "followup": contribute.followup_choices,
+    "choose_question": contribute.question_choices,
+    "vote": _vote_choices,
+    "forget": _forget_choices,
+}
+
+# What YES and NO mean at each step that asks a yes/no question.
+YES_NO_PAYLOADS = {
+    "consent": (onboarding.CONSENT_YES, onboarding.CONSENT_NO),
+    "refused": (onboarding.CONSENT_YES, onboarding.CONSENT_NO),
+    "followup": (contribute.FOLLOWUP_YES, contribute.FOLLOWUP_NO),
+    "forget": (account.FORGET_YES, account.FORGET_NO),
+}
+
+
+def carrier_keyword(channel: str, text: str) -> str | None:
+    """'out' or 'in' for a phone-network opt-out/opt-in keyword on a carrier channel."""
+    if channel not in CARRIER_CHANNELS:
+        return None
+    word = text.strip().lower()
+    if word in OPT_OUT_WORDS:
+        return "out"
+    if word in OPT_IN_WORDS:
+        return "in"
+    return None
+
+
+async def route(ctx: Context) -> list[Reply]:
+    payload = ctx.inbound.payload
+    if payload is None:
+        keyword = carrier_keyword(ctx.inbound.channel, ctx.text)
+        if keyword == "out":
+            return await account.opt_out(ctx)
+        if keyword == "in" and ctx.participant.opted_out:
+            return await account.opt_in(ctx)
+    command = None if payload is not None else parse_command(ctx.text)
+    if not ctx.participant.consented:
+        return await _before_consent(ctx, payload, command)
+    if payload is not None:
+        return await on_payload(ctx, payload)
+    if command is not None:
+        return await _on_command(ctx, command)
+    return await _on_text(ctx)
+
+
+def _choice_for_text(ctx: Context) -> tuple[str | None, int]:
+    """The payload a typed answer picks ("2", or an option's label), and how many
+    choices there were; (None, n) when the text picks nothing."""
+    choices = CHOICES_BY_STEP.get(ctx.step, lambda _ctx: ())(ctx)
+    answer = ctx.text.strip().rstrip(".").strip()
+    if answer.isdigit():
+        number = int(answer)
+        if 1 <= number <= len(choices):
+            return choices[number - 1].payload, len(choices)
+        return "", len(choices)  # a number, but not one of the choices
+    folded = answer.casefold()
+    for choice in choices:
+        if folded in {choice.label.casefold(), choice.compact.casefold()}:
+            return choice.payload, len(choices)
+    return None, len(choices)
+
+
+async def _before_consent(
+    ctx: Context, payload: str | None, command: Command | None
+) -> list[Reply]:
+    if ctx.step in ("consent", "refused"):
+        if payload is None and command is None:
+            payload, _count = _choice_for_text(ctx)
+        elif command is not None and command.word in ("yes", "no"):
+            payload = YES_NO_PAYLOADS["consent"][0 if command.word == "yes" else 1]
+        if payload in (onboarding.CONSENT_YES, onboarding.CONSENT_NO):
+            return await onboarding.answer_consent(ctx, payload == onboarding.CONSENT_YES)
+    if command is not None and command.word == "mydata":
+        return [ctx.say("mydata_none")]
+    if command is not None and command.word == "forget":
+        await ctx.unit.participants.erase(ctx.participant.id)
+        return [ctx.say("forgotten")]
+    if ctx.step == "refused" and not (command and command.word == "start"):
+        return [ctx.say("refused_before", choices=onboarding.consent_choices(ctx))]
+    if ctx.step == "consent" and command is None and payload is None:
+        return [ctx.say("consent_again", choices=onboarding.consent_choices(ctx))]
+    return await onboarding.start_consent(ctx)
+
+
+async def on_payload(ctx: Context, payload: str) -> list[Reply]:
+    kind, _, rest = payload.partition(":")
+    if kind == "consent":
+        return await onboarding.answer_consent(ctx, rest == "yes")
+    if kind == "gw" and ":" in rest:
+        question_key, option_key = rest.split(":", 1)
+        return await onboarding.answer_gateway(ctx, question_key, option_key)
+    if kind == "menu":
+        return await _on_menu(ctx, rest)
+    if kind == "question":
+        return await contribute.choose_question(ctx, rest)
+    if kind == "followup":
+        return await contribute.answer_followup(ctx, rest == "yes")
+    if kind == "forget":
+        return await account.answer_forget(ctx, rest == "yes")
+    if kind == "vote":
+        idea, _, choice = rest.partition(":")
+        if idea.isdigit():
+            return await voting.cast(ctx, int(idea), choice)
+    return [ctx.say("unknown_command")]
+
+
+async def _on_menu(ctx: Context, item: str) -> list[Reply]:
+    if item == "idea":
+        return await contribute.ask_for_idea(ctx)
+    if item == "vote":
+        return await voting.next_idea(ctx)
+    if item == "comment":
+        return await _comment(ctx, "")
+    return [menu.help_reply(ctx)]
+
+
+async def _on_command(ctx: Context, command: Command) -> list[Reply]:
+    word = command.word
+    if word == "start":
+        return await menu.show_menu(ctx)
+    if word == "help":
+        return [menu.help_reply(ctx)]
+    if word == "idea":
+        if command.argument:
+            return await contribute.submit_idea(ctx, command.argument)
+        return await contribute.ask_for_idea(ctx)
+    if word == "vote":
+        return await voting.next_idea(ctx)
+    if word == "comment":
+        return await _comment(ctx, command.argument)
+    if word == "mydata":
+        return await account.my_data(ctx)
+    if word == "forget":
+        return await account.ask_forget(ctx)
+    if word == "skip":
+        return await _skip(ctx)
+    if word in ("yes", "no") and ctx.step in YES_NO_PAYLOADS:
+        yes, no = YES_NO_PAYLOADS[ctx.step]
+        return await on_payload(ctx, yes if word == "yes" else no)
+    if word in ("yes", "no"):
+        return [menu.help_reply(ctx)]
+    return [ctx.say("unknown_command")]
+
+
+async def _skip(ctx: Context) -> list[Reply]:
+    if ctx.step == "gateway":
+        return await onboarding.answer_gateway(ctx, ctx.state.get("question", ""), "skip")
+    if ctx.step == "vote":
+        return await voting.cast(ctx, int(ctx.state.get("idea", 0)), "skip")
+    if ctx.step in ("idea", "comment", "choose_question", "followup", "forget"):
+        return [ctx.say("cancelled"), *await menu.show_menu(ctx)]
+    return [ctx.say("nothing_to_skip")]
+
+
+async def _comment(ctx: Context, argument: str) -> list[Reply]:
+    """COMMENT [idea number] [text]: comment on the idea on screen, a numbered idea, or
+    the next idea that needs attention."""
+    number, _, rest = argument.lstrip("#").partition(" ")
+    if number.isdigit():
+        idea = await ctx.unit.contributions.get(int(number))
+        if idea is None or idea.kind != "idea" or idea.status != "visible":
+            return [ctx.say("vote_gone")]
+        if rest.strip():
+            return await contribute.submit_comment(ctx, idea.id, rest.strip())
+        return await contribute.ask_for_comment(ctx, idea)
+    idea = await voting.current_idea(ctx)
+    if idea is not None and argument:
+        return await contribute.submit_comment(ctx, idea.id, argument)
+    if idea is None:
+        idea = await ctx.unit.contributions.next_for_voting(
+            ctx.participant.id, question_ids=ctx.open_question_ids(), rng=ctx.rng
+        )
+    if idea is None:
+        return [ctx.say("comment_none")]
+    return await contribute.ask_for_comment(ctx, idea)
+
+
+async def _on_text(ctx: Context) -> list[Reply]:
+    step = ctx.step
+    if step == "idea":
+        return await contribute.submit_idea(ctx, ctx.text, question_key=ctx.state.get("question"))
+    if step == "comment":
+        return await contribute.submit_comment(ctx, int(ctx.state.get("idea", 0)), ctx.text)
+    payload, count = _choice_for_text(ctx)
+    if payload:
+        return await on_payload(ctx, payload)
+    if payload == "" or step in ("gateway", "choose_question", "forget"):
+        reply = ctx.say("out_of_range", count=count)
+        prompt = _prompt_again(ctx)
+        return [reply, prompt] if prompt else [reply]
+    if step == "vote":
+        return [ctx.say("vote_use_numbers")]
+    # At the menu (or after a question we can let go of), free text is an idea.
+    return await contribute.submit_idea(ctx, ctx.text)
+
+
+def _prompt_again(ctx: Context) -> Reply | None:
+    if ctx.step == "gateway":
+        return onboarding.gateway_prompt(ctx)
+    choices = CHOICES_BY_STEP.get(ctx.step, lambda _ctx: ())(ctx)
+    if ctx.step == "choose_question":
+        return ctx.say("ask_question", choices=choices)
+    if ctx.step == "forget":
+        return ctx.say("forget_ask", choices=choices)
+    if ctx.step == "menu":
+        return Reply(ctx.label("menu"), choices=choices, key="menu")
+    return None

@@ -1,0 +1,85 @@
+"""The message types every channel shares: what comes in, and what goes back out.
+
+An adapter turns its medium's format into an `Inbound` and renders each `Reply` in its
+own way (inline buttons, a numbered SMS menu, HTML, a numbered list in the terminal).
+These are plain frozen values; nothing here talks to the network.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """One message from a person, in any channel."""
+
+    channel: str
+    sender: str  # the platform's id for the person; hashed, never stored
+    message_id: str  # the channel's id for this message, unique within the channel
+    received_at: datetime
+    text: str = ""
+    payload: str | None = None  # the data of a pressed button, when there is one
+    language_hint: str | None = None  # e.g. Telegram's language_code
+    assisted: bool = False  # entered by a community worker on someone's behalf
+    raw: str | None = None  # the provider's payload, kept only if handling fails
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One option of a reply. `payload` is what comes back when it is picked."""
+
+    label: str
+    payload: str
+    short: str | None = None  # compact label for SMS and voice menus
+
+    @property
+    def compact(self) -> str:
+        return self.short or self.label
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    content: bytes
+    mime_type: str
+    caption: str = ""
+
+
+@dataclass(frozen=True)
+class Reply:
+    """Something to say back. `replaces_previous` hints that it continues the previous
+    card (the next idea to vote on), so a channel that can edit messages edits instead
+    of sending a new one."""
+
+    text: str
+    choices: tuple[Choice, ...] = ()
+    attachment: Attachment | None = None
+    replaces_previous: bool = False
+    key: str = ""  # which catalogue message this is, for tests and per-channel rendering
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What handling one inbound message produced."""
+
+    replies: tuple[Reply, ...] = ()
+    duplicate: bool = False  # the message id was already applied; nothing changed
+    opted_out: bool = False  # the person opted out; the channel must send nothing
+
+
+@dataclass(frozen=True)
+class PublicPost:
+    """A public post (e.g. on X) that carries the consultation's hashtag."""
+
+    channel: str
+    post_id: str
+    author_id: str  # hashed like any platform id; no handle or name is kept
+    text: str
+    created_at: datetime
+    question_key: str | None = None
+    reposted_id: str | None = None  # set for a retweet: an endorsement of that post
+    reply_to_id: str | None = None  # set for a reply or quote: a comment on that post
+    language_hint: str | None = None
+    metrics: dict = field(default_factory=dict)

@@ -1,0 +1,148 @@
+"""Contributions: ideas and comments, stored already redacted and tagged."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Collection
+
+from sqlalchemy import exists, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Contribution, Vote
+from storage.records import ContributionRecord, NewContribution
+
+
+def contribution_record(row: Contribution) -> ContributionRecord:
+    return ContributionRecord(
+        id=row.id,
+        kind=row.kind,
+        question_id=row.question_id,
+        parent_id=row.parent_id,
+        participant_id=row.participant_id,
+        text=row.text,
+        language=row.language,
+        polarity=row.polarity,
+        subjectivity=row.subjectivity,
+        label=row.label,
+        redactions=tuple(row.redactions or ()),
+        status=row.status,
+        moderation_reason=row.moderation_reason,
+        channel=row.channel,
+        assisted=row.assisted,
+        channel_message_id=row.channel_message_id,
+        duplicate_of=row.duplicate_of,
+        agree_count=row.agree_count,
+        disagree_count=row.disagree_count,
+        skip_count=row.skip_count,
+        score=row.score,
+        created_at=row.created_at,
+    )
+
+
+class Contributions:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, new: NewContribution) -> ContributionRecord:
+        row = Contribution(
+            kind=new.kind,
+            question_id=new.question_id,
+            parent_id=new.parent_id,
+            participant_id=new.participant_id,
+            text=new.text,
+            language=new.language,
+            polarity=new.polarity,
+            subjectivity=new.subjectivity,
+            label=new.label,
+            redactions=list(new.redactions),
+            status=new.status,
+            moderation_reason=new.moderation_reason,
+            channel=new.channel,
+            assisted=new.assisted,
+            channel_message_id=new.channel_message_id,
+            role=new.profile.role,
+            region=new.profile.region,
+            age_band=new.profile.age_band,
+            agree_count=0,
+            disagree_count=0,
+            skip_count=0,
+            vote_count=0,
+            score=0.0,
+            created_at=new.created_at,
+        )
+        self.session.add(row)
+        await self.session.flush()
+        return contribution_record(row)
+
+    async def get(self, contribution_id: int) -> ContributionRecord | None:
+        row = await self.session.get(Contribution, contribution_id)
+        return contribution_record(row) if row else None
+
+    async def find_by_message(self, channel: str, message_id: str) -> ContributionRecord | None:
+        row = await self.session.scalar(
+            select(Contribution).where(
+                Contribution.channel == channel, Contribution.channel_message_id == message_id
+            )
+        )
+        return contribution_record(row) if row else None
+
+    async def next_for_voting(
+        self,
+        participant_id: int,
+        *,
+        question_ids: Collection[int],
+        exclude: Collection[int] = (),
+        rng: random.Random,
+        pool: int = 5,
+    ) -> ContributionRecord | None:
+        """An idea this participant has not voted on and did not write.
+
+        The few least-voted candidates form a pool and one is drawn at random, so new
+        ideas get seen without everyone being shown the same idea at once.
+        """
+        if not question_ids:
+            return None
+        already_voted = exists().where(
+            Vote.contribution_id == Contribution.id, Vote.participant_id == participant_id
+        )
+        query = (
+            select(Contribution)
+            .where(
+                Contribution.kind == "idea",
+                Contribution.status == "visible",
+                Contribution.duplicate_of.is_(None),
+                Contribution.participant_id != participant_id,
+                Contribution.question_id.in_(list(question_ids)),
+                ~already_voted,
+            )
+            .order_by(Contribution.vote_count, Contribution.id)
+            .limit(pool)
+        )
+        if exclude:
+            query = query.where(Contribution.id.not_in(list(exclude)))
+        rows = list(await self.session.scalars(query))
+        return contribution_record(rng.choice(rows)) if rows else None
+
+    async def set_status(
+        self, contribution_id: int, status: str, *, reason: str | None = None
+    ) -> bool:
+        result = await self.session.execute(
+            update(Contribution)
+            .where(Contribution.id == contribution_id)
+            .values(status=status, moderation_reason=reason)
+        )
+        return result.rowcount == 1
+
+    async def count(self, *, channel: str | None = None) -> int:
+        query = select(func.count()).select_from(Contribution)
+        if channel:
+            query = query.where(Contribution.channel == channel)
+        return await self.session.scalar(query) or 0
+
+    async def for_participant(self, participant_id: int) -> list[ContributionRecord]:
+        rows = await self.session.scalars(
+            select(Contribution)
+            .where(Contribution.participant_id == participant_id)
+            .order_by(Contribution.id)
+        )
+        return [contribution_record(row) for row in rows]

@@ -1,0 +1,209 @@
+"""Opening the store: the async engine for SQLite or PostgreSQL, and its transactions.
+
+`Store.transaction()` is the only way to change data: one transaction per inbound
+message, committed before any webhook answers 2xx. Driver errors that mean "the database
+is not there or cannot commit now" become `StoreUnavailable`, so adapters can answer 503.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from sqlalchemy import event, exc, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from storage.errors import SchemaOutdated, StoreConfigError, StoreConflict, StoreUnavailable
+from storage.unit import Unit
+
+log = logging.getLogger(__name__)
+
+SQLITE_BUSY_SECONDS = 5.0
+
+
+def is_sqlite(url: str) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def _prepare_sqlite_file(url: str) -> None:
+    database = make_url(url).database
+    if database and database != ":memory:" and not database.startswith("file:"):
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+
+
+def create_engine(url: str, *, busy_seconds: float = SQLITE_BUSY_SECONDS) -> AsyncEngine:
+    """An engine with the settings Chorus relies on for each backend."""
+    if not is_sqlite(url):
+        return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+
+    _prepare_sqlite_file(url)
+    engine = create_async_engine(url, connect_args={"timeout": busy_seconds})
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection, _record) -> None:
+        # Take over transaction control from the driver, so BEGIN IMMEDIATE below is ours.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_seconds * 1000)}")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection) -> None:
+        # Writers take the lock up front: two deferred transactions that both try to
+        # upgrade to writing would otherwise fail with "database is locked".
+        if connection.get_execution_options().get("chorus_read_only"):
+            connection.exec_driver_sql("BEGIN")
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
+    exc.OperationalError,
+    exc.InterfaceError,
+    OSError,
+    TimeoutError,
+)
+
+
+def _is_unavailable(error: BaseException) -> bool:
+    if isinstance(error, exc.DBAPIError) and error.connection_invalidated:
+        return True
+    if isinstance(error, UNAVAILABLE_ERRORS):
+        return True
+    # asyncpg raises its own exception types for lost or refused connections.
+    name = type(error).__name__
+    return name in {
+        "CannotConnectNowError",
+        "ConnectionDoesNotExistError",
+        "ConnectionFailureError",
+        "InvalidCatalogNameError",
+        "TooManyConnectionsError",
+        "AdminShutdownError",
+    }
+
+
+class Store:
+    """The shared store: an engine plus the transactions handlers work in."""
+
+    def __init__(self, engine: AsyncEngine, url: str) -> None:
+        self.engine = engine
+        self.url = url
+        self.backend = make_url(url).get_backend_name()
+        self._sessions = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+        self._read_sessions = async_sessionmaker(
+            engine.execution_options(chorus_read_only=True),
+            expire_on_commit=False,
+            autoflush=False,
+        )
+
+    @classmethod
+    def connect(cls, url: str, *, busy_seconds: float = SQLITE_BUSY_SECONDS) -> Store:
+        try:
+            backend = make_url(url).get_backend_name()
+        except exc.ArgumentError:
+            raise StoreConfigError(
+                "CHORUS_DATABASE_URL is not a database URL; use e.g. "
+                "sqlite+aiosqlite:///var/chorus.db or postgresql+asyncpg://user@host/db"
+            ) from None
+        if backend not in ("sqlite", "postgresql"):
+            raise StoreConfigError(
+                f"CHORUS_DATABASE_URL names {backend!r}; Chorus supports SQLite and PostgreSQL"
+            )
+        try:
+            return cls(create_engine(url, busy_seconds=busy_seconds), url)
+        except (exc.ArgumentError, exc.NoSuchModuleError, ImportError) as error:
+            raise StoreConfigError(f"CHORUS_DATABASE_URL cannot be used: {error}") from None
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Unit]:
+        """One read-write transaction; commits on success, rolls back on any error."""
+        async with self._guard(), self._sessions() as session, session.begin():
+            yield Unit(session, self.backend)
+
+    @asynccontextmanager
+    async def reader(self) -> AsyncIterator[Unit]:
+        """A read-only transaction for reports; it never takes SQLite's write lock."""
+        async with self._guard(), self._read_sessions() as session, session.begin():
+            yield Unit(session, self.backend)
+
+    @asynccontextmanager
+    async def _guard(self) -> AsyncIterator[None]:
+        try:
+            yield
+        except (StoreUnavailable, StoreConflict):
+            raise
+        except exc.IntegrityError as error:
+            raise StoreConflict(_short(error)) from error
+        except Exception as error:
+            if _is_unavailable(error):
+                log.warning("store unavailable: %s", _short(error))
+                raise StoreUnavailable(_short(error)) from error
+            raise
+
+    async def health(self) -> dict:
+        """The store's state for /healthz: reachable, backend and schema revision."""
+        from storage.migrate import current_revision, head_revision
+
+        try:
+            async with self.engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+                revision = await connection.run_sync(current_revision)
+        except Exception as error:
+            if _is_unavailable(error):
+                return {"ok": False, "backend": self.backend, "error": _short(error)}
+            raise
+        head = head_revision()
+        return {
+            "ok": revision == head,
+            "backend": self.backend,
+            "revision": revision,
+            "expected_revision": head,
+        }
+
+    async def check_schema(self) -> None:
+        state = await self.health()
+        if "error" in state:
+            raise StoreUnavailable(state["error"])
+        if not state["ok"]:
+            raise SchemaOutdated(
+                f"the database is at revision {state['revision'] or 'none'}, Chorus needs "
+                f"{state['expected_revision']}: run `chorus db upgrade`"
+            )
+
+    async def upgrade(self) -> None:
+        from storage.migrate import upgrade_to_head
+
+        try:
+            async with self.engine.begin() as connection:
+                before, after = await connection.run_sync(upgrade_to_head)
+        except Exception as error:
+            if _is_unavailable(error):
+                raise StoreUnavailable(_short(error)) from error
+            raise
+        if before != after:
+            log.info("store schema upgraded from %s to %s", before or "empty", after)
+
+
+def _short(error: BaseException) -> str:
+    original = getattr(error, "orig", None) or error
+    message = str(original).strip().splitlines()[0] if str(original).strip() else ""
+    return f"{type(original).__name__}: {message}" if message else type(original).__name__
+
+
+__all__ = ["Store", "AsyncSession", "create_engine", "is_sqlite", "SchemaOutdated"]

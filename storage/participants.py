@@ -1,0 +1,205 @@
+"""Participants: pseudonymous people, their consent, gateway answers and conversation state."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Contact, Contribution, OutboxMessage, Participant, Vote
+from storage.records import ErasureCounts, ParticipantActivity, ParticipantRecord, Profile
+from storage.votes import remove_votes_of
+
+_MUTABLE = {
+    "language",
+    "consent_at",
+    "refused_at",
+    "answers",
+    "state",
+    "opted_out",
+    "followups",
+    "unreachable",
+    "last_seen_at",
+}
+
+
+def _record(row: Participant) -> ParticipantRecord:
+    return ParticipantRecord(
+        id=row.id,
+        pseudonym=row.pseudonym,
+        channel=row.channel,
+        language=row.language,
+        consent_at=row.consent_at,
+        refused_at=row.refused_at,
+        answers=dict(row.answers or {}),
+        state=dict(row.state or {}),
+        opted_out=row.opted_out,
+        followups=row.followups,
+        unreachable=row.unreachable,
+        created_at=row.created_at,
+        last_seen_at=row.last_seen_at,
+    )
+
+
+class Participants:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def find(self, pseudonym: str, *, lock: bool = True) -> ParticipantRecord | None:
+        """The participant with this pseudonym; locked for this transaction on PostgreSQL,
+        so two workers handling the same person's messages take turns."""
+        query = select(Participant).where(Participant.pseudonym == pseudonym)
+        if lock:
+            query = query.with_for_update()
+        row = await self.session.scalar(query)
+        return _record(row) if row else None
+
+    async def get(self, participant_id: int) -> ParticipantRecord | None:
+        row = await self.session.get(Participant, participant_id)
+        return _record(row) if row else None
+
+    async def create(
+        self, pseudonym: str, channel: str, now: datetime, *, language: str | None = None
+    ) -> ParticipantRecord:
+        row = Participant(
+            pseudonym=pseudonym,
+            channel=channel,
+            language=language,
+            answers={},
+            state={},
+            opted_out=False,
+            unreachable=False,
+            created_at=now,
+            last_seen_at=now,
+        )
+        self.session.add(row)
+        await self.session.flush()
+        return _record(row)
+
+    async def update(self, participant_id: int, **changes) -> None:
+        unknown = set(changes) - _MUTABLE
+        if unknown:
+            raise ValueError(f"cannot update participant fields: {sorted(unknown)}")
+        if "answers" in changes:
+            answers = changes["answers"] or {}
+            changes["role"] = answers.get("role")
+            changes["region"] = answers.get("region")
+            changes["age_band"] = answers.get("age_band")
+        await self.session.execute(
+            update(Participant).where(Participant.id == participant_id).values(**changes)
+        )
+
+    async def profile(self, participant_id: int) -> Profile:
+        row = (
+            await self.session.execute(
+                select(Participant.role, Participant.region, Participant.age_band).where(
+                    Participant.id == participant_id
+                )
+            )
+        ).one_or_none()
+        return Profile(*row) if row else Profile()
+
+    async def activity(self, participant_id: int, *, recent: int = 3) -> ParticipantActivity:
+        counts = dict(
+            (
+                await self.session.execute(
+                    select(Contribution.kind, func.count())
+                    .where(Contribution.participant_id == participant_id)
+                    .group_by(Contribution.kind)
+                )
+            ).all()
+        )
+        votes = await self.session.scalar(
+            select(func.count()).select_from(Vote).where(Vote.participant_id == participant_id)
+        )
+        texts = await self.session.scalars(
+            select(Contribution.text)
+            .where(Contribution.participant_id == participant_id, Contribution.kind == "idea")
+            .order_by(Contribution.id.desc())
+            .limit(recent)
+        )
+        return ParticipantActivity(
+            ideas=counts.get("idea", 0),
+            comments=counts.get("comment", 0),
+            votes=votes or 0,
+            recent_ideas=tuple(texts),
+        )
+
+    async def erase(self, participant_id: int) -> ErasureCounts:
+        """Delete the participant and everything that names or links to them.
+
+        Their votes are withdrawn from other ideas' tallies first; comments other people
+        left on their ideas stay, detached (parent set to NULL by the foreign key).
+        """
+        votes = await remove_votes_of(self.session, participant_id)
+        contacts = (
+            await self.session.execute(
+                delete(Contact).where(Contact.participant_id == participant_id)
+            )
+        ).rowcount
+        outbox = (
+            await self.session.execute(
+                delete(OutboxMessage).where(OutboxMessage.participant_id == participant_id)
+            )
+        ).rowcount
+        own_ids = select(Contribution.id).where(Contribution.participant_id == participant_id)
+        # Votes by others on this person's ideas go with the ideas.
+        await self.session.execute(delete(Vote).where(Vote.contribution_id.in_(own_ids)))
+        await self.session.execute(
+            update(Contribution)
+            .where(Contribution.parent_id.in_(own_ids))
+            .values(parent_id=None)
+            .execution_options(synchronize_session=False)
+        )
+        await self.session.execute(
+            update(Contribution)
+            .where(Contribution.duplicate_of.in_(own_ids))
+            .values(duplicate_of=None)
+            .execution_options(synchronize_session=False)
+        )
+        contributions = (
+            await self.session.execute(
+                delete(Contribution).where(Contribution.participant_id == participant_id)
+            )
+        ).rowcount
+        participants = (
+            await self.session.execute(delete(Participant).where(Participant.id == participant_id))
+        ).rowcount
+        return ErasureCounts(
+            participants=participants,
+            contributions=contributions,
+            votes=votes,
+            contacts=contacts,
+            outbox=outbox,
+        )
+
+    async def save_contact(
+        self, participant_id: int, channel: str, address_encrypted: bytes, now: datetime
+    ) -> None:
+        existing = await self.session.get(Contact, participant_id)
+        if existing is None:
+            self.session.add(
+                Contact(
+                    participant_id=participant_id,
+                    channel=channel,
+                    address_encrypted=address_encrypted,
+                    created_at=now,
+                )
+            )
+        else:
+            existing.channel, existing.address_encrypted = channel, address_encrypted
+        await self.session.flush()
+
+    async def contact(self, participant_id: int) -> tuple[str, bytes] | None:
+        row = await self.session.get(Contact, participant_id)
+        return (row.channel, row.address_encrypted) if row else None
+
+    async def drop_contact(self, participant_id: int) -> int:
+        result = await self.session.execute(
+            delete(Contact).where(Contact.participant_id == participant_id)
+        )
+        return result.rowcount
+
+    async def count(self) -> int:
+        return await self.session.scalar(select(func.count()).select_from(Participant)) or 0

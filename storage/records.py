@@ -1,0 +1,151 @@
+"""Plain dataclasses the store takes and returns, so no live ORM object leaves storage."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Who is speaking, by the three standard gateway questions (a snapshot)."""
+
+    role: str | None = None
+    region: str | None = None
+    age_band: str | None = None
+
+
+@dataclass(frozen=True)
+class QuestionRecord:
+    id: int
+    key: str
+    text: str
+    opens_at: datetime
+    closes_at: datetime
+
+
+@dataclass(frozen=True)
+class ParticipantRecord:
+    id: int
+    pseudonym: str
+    channel: str
+    language: str | None
+    consent_at: datetime | None
+    refused_at: datetime | None
+    answers: dict
+    state: dict
+    opted_out: bool
+    followups: bool | None
+    unreachable: bool
+    created_at: datetime
+    last_seen_at: datetime
+
+    @property
+    def consented(self) -> bool:
+        return self.consent_at is not None
+
+    @property
+    def profile(self) -> Profile:
+        return Profile(
+            role=self.answers.get("role"),
+            region=self.answers.get("region"),
+            age_band=self.answers.get("age_band"),
+        )
+
+
+@dataclass(frozen=True)
+class NewContribution:
+    kind: str
+    participant_id: int
+    text: str
+    channel: str
+    channel_message_id: str
+    label: str
+    created_at: datetime
+    question_id: int | None = None
+    parent_id: int | None = None
+    language: str | None = None
+    polarity: float | None = None
+    subjectivity: float | None = None
+    redactions: tuple[str, ...] = ()
+    status: str = "visible"
+    moderation_reason: str | None = None
+    assisted: bool = False
+    profile: Profile = field(default_factory=Profile)
+
+
+@dataclass(frozen=True)
+class ContributionRecord:
+    id: int
+    kind: str
+    question_id: int | None
+    parent_id: int | None
+    participant_id: int
+    text: str
+    language: str | None
+    polarity: float | None
+    subjectivity: float | None
+    label: str
+    redactions: tuple[str, ...]
+    status: str
+    moderation_reason: str | None
+    channel: str
+    assisted: bool
+    channel_message_id: str
+    duplicate_of: int | None
+    agree_count: int
+    disagree_count: int
+    skip_count: int
+    score: float
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class VoteRecord:
+    participant_id: int
+    contribution_id: int
+    value: int
+    channel: str
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class ParticipantActivity:
+    ideas: int
+    comments: int
+    votes: int
+    recent_ideas: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ErasureCounts:
+    participants: int = 0
+    contributions: int = 0
+    votes: int = 0
+    contacts: int = 0
+    outbox: int = 0
+
+
+@dataclass(frozen=True)
+class FailedRecord:
+    id: int
+    channel: str
+    message_id: str
+    raw: str
+    error: str
+    attempts: int
+    status: str
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class OutboxRecord:
+    id: int
+    participant_id: int
+    channel: str
+    text: str
+    status: str
+    attempts: int
+    next_attempt_at: datetime

@@ -1,0 +1,241 @@
+"""Shared test fixtures: the network guard, stores on SQLite and PostgreSQL, settings,
+a controllable clock and a ready engine.
+
+Every store test runs on both backends. PostgreSQL is expected on 127.0.0.1:5432 (trust
+auth); the suite creates its own database and drops it at the end. When CI=true and
+PostgreSQL cannot be reached, the PostgreSQL tests fail instead of being skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import os
+import random
+import shutil
+import socket
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bot.config import Environment, Settings, parse_settings
+from handlers.engine import Engine
+from handlers.enrich import Enricher
+from handlers.privacy import ContactCipher, Pseudonymizer
+from storage.database import Store
+
+REPO = Path(__file__).resolve().parent.parent
+TEST_SECRET = "test-secret-for-chorus-0123456789"
+PG_ADMIN_URL = os.environ.get(
+    "CHORUS_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+
+# --- No test may reach beyond this machine --------------------------------------------
+
+_real_connect = socket.socket.connect
+_real_connect_ex = socket.socket.connect_ex
+
+
+def _is_local(address: object) -> bool:
+    if not isinstance(address, tuple):
+        return True  # a Unix socket path
+    host = str(address[0])
+    if host in ("localhost", ""):
+        return True
+    try:
+        return ipaddress.ip_address(host.split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
+def _guard(connect):
+    def guarded(self, address):
+        if self.family in (socket.AF_INET, socket.AF_INET6) and not _is_local(address):
+            raise ConnectionRefusedError(f"test tried to reach a non-local address: {address!r}")
+        return connect(self, address)
+
+    return guarded
+
+
+socket.socket.connect = _guard(_real_connect)  # type: ignore[method-assign]
+socket.socket.connect_ex = _guard(_real_connect_ex)  # type: ignore[method-assign]
+
+
+# --- Time ----------------------------------------------------------------------------
+
+
+class FakeClock:
+    """A clock tests move by hand; each reading advances it a millisecond so that
+    events keep their order."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.now = start or datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        self.now += timedelta(milliseconds=1)
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+# --- Settings ------------------------------------------------------------------------
+
+
+def config_dict(**overrides: object) -> dict:
+    """The repository's config.yaml, with question dates around today so tests that run
+    Chorus with the real clock keep working whatever the date."""
+    data = yaml.safe_load((REPO / "config.yaml").read_text(encoding="utf-8"))
+    today = date.today()
+    data["questions"][0]["opens"] = min(today - timedelta(days=400), date(2026, 11, 1))
+    data["questions"][0]["closes"] = max(today + timedelta(days=400), date(2027, 3, 31))
+    data["questions"][1]["opens"] = data["questions"][0]["closes"] + timedelta(days=1)
+    data["questions"][1]["closes"] = data["questions"][1]["opens"] + timedelta(days=90)
+    data.update(overrides)
+    return data
+
+
+def write_config(path: Path, **overrides: object) -> Path:
+    path.write_text(yaml.safe_dump(config_dict(**overrides), sort_keys=False), encoding="utf-8")
+    return path
+
+
+def make_settings(database_url: str, **overrides: object) -> Settings:
+    env = Environment.from_environ(
+        {"CHORUS_DATABASE_URL": database_url, "CHORUS_SECRET": TEST_SECRET}
+    )
+    return Settings(
+        file=parse_settings(config_dict(**overrides), REPO / "config.yaml"),
+        env=env,
+        path=REPO / "config.yaml",
+    )
+
+
+# --- Stores --------------------------------------------------------------------------
+
+
+async def _upgrade(url: str) -> None:
+    store = Store.connect(url)
+    try:
+        await store.upgrade()
+    finally:
+        await store.close()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file, copied for each test (faster than migrating each time)."""
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    asyncio.run(_upgrade(f"sqlite+aiosqlite:///{path}"))
+    return path
+
+
+def _pg_url(database: str) -> str:
+    base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
+    return f"{base}/{database}"
+
+
+async def _pg_admin(statement: str) -> None:
+    import asyncpg
+
+    connection = await asyncpg.connect(PG_ADMIN_URL, timeout=5)
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session, migrated, dropped at the end."""
+    name = f"chorus_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    try:
+        asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
+    except Exception as error:
+        message = f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {error}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    url = _pg_url(name)
+    try:
+        asyncio.run(_upgrade(url))
+        yield url
+    finally:
+        asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def _empty_postgres(store: Store) -> None:
+    from sqlalchemy import text
+
+    from storage.models import Base
+
+    names = ", ".join(table.name for table in Base.metadata.sorted_tables)
+    async with store.engine.begin() as connection:
+        await connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty, migrated store's URL on each backend."""
+    if request.param == "sqlite":
+        path = tmp_path / "chorus.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        return f"sqlite+aiosqlite:///{path}"
+    url = request.getfixturevalue("postgres_url")
+    store = Store.connect(url)
+
+    async def empty() -> None:
+        try:
+            await _empty_postgres(store)
+        finally:
+            await store.close()
+
+    asyncio.run(empty())
+    return url
+
+
+@pytest.fixture
+async def store(database_url: str) -> AsyncIterator[Store]:
+    opened = Store.connect(database_url)
+    try:
+        yield opened
+    finally:
+        await opened.close()
+
+
+# --- Engine --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def enricher() -> Enricher:
+    settings = make_settings("sqlite+aiosqlite://").consultation
+    return Enricher(settings.consultation.languages, settings.sentiment)
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return make_settings(database_url)
+
+
+@pytest.fixture
+async def engine(store: Store, settings: Settings, enricher: Enricher, clock: FakeClock) -> Engine:
+    built = Engine(
+        store,
+        settings.consultation,
+        enricher=enricher,
+        pseudonyms=Pseudonymizer(TEST_SECRET),
+        contacts=ContactCipher(TEST_SECRET),
+        clock=clock,
+        rng=random.Random(7),
+    )
+    await built.prepare()
+    return built
