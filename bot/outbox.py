@@ -14,6 +14,7 @@ from datetime import timedelta
 
 from bot.channels.base import BadRequest, Channel, ContactStopped, SendError, Throttled
 from bot.services import Services
+from handlers.types import Reply
 from storage.errors import StoreUnavailable
 from storage.records import OutboxRecord
 
@@ -57,7 +58,7 @@ class OutboxDispatcher:
             error = BadRequest("no usable contact or channel for this follow-up")
         else:
             try:
-                await channel.send(address, message.text)
+                await channel.deliver(address, [Reply(message.text, key="followup")])
             except SendError as failure:
                 error = failure
             except Exception as failure:  # a network fault or a bug in an adapter

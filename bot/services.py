@@ -3,6 +3,7 @@ settings, the store, the engine and its enricher, and the clock."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 
@@ -45,10 +46,13 @@ async def open_services(settings: Settings, *, store: Store | None = None) -> Se
         await store.check_schema()
         config = settings.consultation
         contacts = ContactCipher(secret)
+        enricher = Enricher(config.consultation.languages, config.sentiment)
+        # Load language models and word lists now, not during someone's first message.
+        await asyncio.to_thread(enricher.warm_up)
         engine = Engine(
             store,
             config,
-            enricher=Enricher(config.consultation.languages, config.sentiment),
+            enricher=enricher,
             pseudonyms=Pseudonymizer(secret),
             contacts=contacts,
         )

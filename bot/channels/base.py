@@ -11,6 +11,8 @@ from collections.abc import Sequence
 
 from aiohttp import web
 
+from handlers.types import Reply
+
 
 class SendError(Exception):
     """A message could not be delivered."""
@@ -47,9 +49,11 @@ class Channel:
     async def stop(self) -> None:
         """Stop receiving and release connections."""
 
-    async def send(self, address: str, text: str) -> None:
-        """Send a follow-up message outside a conversation (from the outbox)."""
-        raise BadRequest(f"the {self.name} channel cannot send follow-up messages")
+    async def deliver(self, address: str, replies: Sequence[Reply]) -> None:
+        """Send replies outside a conversation: follow-ups from the outbox, or results of
+        background jobs. `address` is the platform id (chat id, phone number). Raise the
+        typed SendError subclasses above on failure."""
+        raise BadRequest(f"the {self.name} channel cannot send messages on its own")
 
     def status(self) -> dict:
         return {"running": True}

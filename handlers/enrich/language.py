@@ -3,9 +3,9 @@
 lingua is restricted to the configured languages (ISO 639-1 codes) and answers None when it
 is unsure: too few letters, or a best guess below the confidence needed for a text of that
 length. lingua's own "minimum relative distance" does not help here: it still calls "ok"
-Polish. A detector is
-built once per set of languages and shared by every `LanguageDetector` for that set; lingua
-loads each language model at first use (about a second for three languages).
+Polish. A detector is built once per set of languages and shared by every
+`LanguageDetector` for that set; lingua loads each language model at first use (about a
+second for three languages).
 """
 
 from __future__ import annotations

@@ -35,6 +35,8 @@ _SPACES = re.compile(r"[ \t]{2,}")
 
 @dataclass(frozen=True)
 class Enrichment:
+    """What Chorus stores about a text; see the contract in handlers/enrich/__init__.py."""
+
     text: str
     redactions: tuple[str, ...]
     language: str | None
@@ -68,6 +70,14 @@ class Enricher:
     @property
     def languages(self) -> tuple[str, ...]:
         return self._detector.languages
+
+    def warm_up(self) -> None:
+        """Load the language models, the analyser and the word list now (about two seconds)
+        rather than during the first message."""
+        for text in ("The physiotherapists were helpful", "Mae'r gwasanaeth yn wych"):
+            self._detector.detect(text)
+        get_analyser(self._sentiment.analyser).analyse("warm up")
+        moderation_flag("warm up")
 
     def enrich(self, text: str, *, social: bool = False) -> Enrichment:
         redacted = redact(clean_text(text))

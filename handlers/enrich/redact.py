@@ -1,10 +1,10 @@
 """Find personal data in text (emails, NHS numbers, phone numbers, UK postcodes) and
 replace each with a marker such as [phone], before anything is stored.
 
-The finders run in a fixed order on the original text, and a later finder never sees what
-an earlier one took: emails first (an address may contain digits that look like a phone
-number), then NHS numbers (ten digits that phonenumbers would happily call a phone number),
-then phone numbers, then postcodes.
+The finders run in a fixed order, and a later finder never sees what an earlier one took
+(it is masked, keeping every position): emails first (an address may contain digits that
+look like a phone number), then NHS numbers (ten digits that phonenumbers would happily
+call a phone number), then phone numbers, then postcodes.
 """
 
 from __future__ import annotations
@@ -103,7 +103,7 @@ def find_postcodes(text: str) -> Iterator[Span]:
     for match in POSTCODE.finditer(text):
         letters = [c for c in match[0] if c.isalpha()]
         # Postcodes are written in one case; "B12 2nd" (vitamin B12, second dose) is not one.
-        if True:
+        if all(c.isupper() for c in letters) or all(c.islower() for c in letters):
             yield match.span()
 
 
