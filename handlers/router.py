@@ -143,7 +143,7 @@ async def _on_menu(ctx: Context, item: str) -> list[Reply]:
         return await voting.next_idea(ctx)
     if item == "comment":
         return await _comment(ctx, "")
-    return [menu.help_reply(ctx)]
+    return await menu.show_help(ctx)
 
 
 async def _on_command(ctx: Context, command: Command) -> list[Reply]:
@@ -151,7 +151,7 @@ async def _on_command(ctx: Context, command: Command) -> list[Reply]:
     if word == "start":
         return await menu.show_menu(ctx)
     if word == "help":
-        return [menu.help_reply(ctx)]
+        return await menu.show_help(ctx)
     if word == "idea":
         if command.argument:
             return await contribute.submit_idea(ctx, command.argument)
@@ -170,7 +170,7 @@ async def _on_command(ctx: Context, command: Command) -> list[Reply]:
         yes, no = YES_NO_PAYLOADS[ctx.step]
         return await on_payload(ctx, yes if word == "yes" else no)
     if word in ("yes", "no"):
-        return [menu.help_reply(ctx)]
+        return await menu.show_help(ctx)
     return [ctx.say("unknown_command")]
 
 

@@ -7,6 +7,7 @@ is not there or cannot commit now" become `StoreUnavailable`, so adapters can an
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -108,6 +109,10 @@ class Store:
             expire_on_commit=False,
             autoflush=False,
         )
+        # SQLite has one writer at a time. Queueing this process's writers here is fair
+        # (first come, first served); left to SQLite's busy handler, many waiting writers
+        # retry at random and one can starve past the busy timeout.
+        self._write_turn = asyncio.Lock() if self.backend == "sqlite" else None
 
     @classmethod
     def connect(cls, url: str, *, busy_seconds: float = SQLITE_BUSY_SECONDS) -> Store:
@@ -133,8 +138,16 @@ class Store:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Unit]:
         """One read-write transaction; commits on success, rolls back on any error."""
-        async with self._guard(), self._sessions() as session, session.begin():
+        async with self._turn(), self._guard(), self._sessions() as session, session.begin():
             yield Unit(session, self.backend)
+
+    @asynccontextmanager
+    async def _turn(self) -> AsyncIterator[None]:
+        if self._write_turn is None:
+            yield
+            return
+        async with self._write_turn:
+            yield
 
     @asynccontextmanager
     async def reader(self) -> AsyncIterator[Unit]:

@@ -23,5 +23,7 @@ async def show_menu(ctx: Context, *, intro: str | None = None) -> list[Reply]:
     return [Reply(text, choices=menu_choices(ctx), key="menu")]
 
 
-def help_reply(ctx: Context) -> Reply:
-    return Reply(ctx.label("help"), choices=menu_choices(ctx), key="help")
+async def show_help(ctx: Context) -> list[Reply]:
+    # Help offers the menu's choices, so the state must be the menu for "1" to mean them.
+    await ctx.set_state("menu")
+    return [Reply(ctx.label("help"), choices=menu_choices(ctx), key="help")]
