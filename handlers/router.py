@@ -117,7 +117,9 @@ async def _before_consent(
 async def on_payload(ctx: Context, payload: str) -> list[Reply]:
     kind, _, rest = payload.partition(":")
     if kind == "consent":
-        return await onboarding.answer_consent(ctx, rest == "yes")
+        # A consent button pressed again after consenting: NO means "stop using my
+        # data", which is FORGET (confirmed first); YES changes nothing.
+        return await (menu.show_menu(ctx) if rest == "yes" else account.ask_forget(ctx))
     if kind == "gw" and ":" in rest:
         question_key, option_key = rest.split(":", 1)
         return await onboarding.answer_gateway(ctx, question_key, option_key)

@@ -362,3 +362,18 @@ async def test_more_than_one_open_question_asks_which(engine: Engine, store: Sto
     assert idea.question_id == engine.question_ids[second.key]
     assert idea.text == "Radiographers reporting more scans"
     assert timedelta(0) <= idea.created_at - clock.now <= timedelta(seconds=1)
+
+
+async def test_a_late_press_of_consent_no_asks_before_erasing(engine: Engine, store: Store) -> None:
+    quinn = Person(engine, "quinn")
+    await quinn.join()
+    await quinn.say("idea Hydrotherapy pools in every trust")
+    await quinn.press("consent:yes")
+    assert quinn.keys == ["menu"]
+    await quinn.press("consent:no")
+    assert quinn.keys == ["forget_ask"]
+    assert await count(store, Contribution) == 1
+    await quinn.say("no")
+    assert quinn.keys == ["forget_kept", "menu"]
+    row = await participant_row(store, quinn.pseudonym)
+    assert row.consent_at is not None and row.refused_at is None
