@@ -151,8 +151,7 @@ class FakeBotAPI:
         except KeyError as missing:
             await self._record(Call(method, params, files))
             return _error(400, f"Bad Request: not found: {missing}")
-        if method != "getUpdates":  # recorded after the effect, so waiters see it
-            await self._record(Call(method, params, files))
+        await self._record(Call(method, params, files))  # after the effect, for waiters
         return web.json_response({"ok": True, "result": result})
 
     async def _record(self, call: Call) -> None:

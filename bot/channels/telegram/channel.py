@@ -15,6 +15,7 @@ import asyncio
 import hmac
 import logging
 import weakref
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 
@@ -46,6 +47,7 @@ log = logging.getLogger(__name__)
 
 WEBHOOK_PATH = "/webhooks/telegram"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+GROUP_MEMORY = 1000  # recent group update ids remembered, to answer a replay only once
 
 
 class RedactToken(logging.Filter):
@@ -104,6 +106,7 @@ class TelegramChannel(Channel):
         self._paused = False
         self._running = False
         self._sends: set[asyncio.Task] = set()
+        self._group_updates: OrderedDict[int, None] = OrderedDict()
         self._chat_locks: weakref.WeakValueDictionary[int, asyncio.Lock] = (
             weakref.WeakValueDictionary()
         )
@@ -304,7 +307,9 @@ class TelegramChannel(Channel):
             if await self.services.engine.claim_once(CHANNEL, str(incoming.update_id)):
                 operations = [SendText(self._catalogue(incoming).text("send_text"))]
         elif incoming.action is Action.PRIVATE_ONLY:
-            operations = [self._private_only_note(incoming)]  # nothing is stored
+            # Nothing from a group is stored, so replays are caught in memory only.
+            if self._first_time_in_group(incoming.update_id):
+                operations = [self._private_only_note(incoming)]
         elif incoming.action in (Action.BLOCKED, Action.UNBLOCKED):
             assert incoming.sender is not None
             reachable = incoming.action is Action.UNBLOCKED
@@ -318,6 +323,14 @@ class TelegramChannel(Channel):
             operations.insert(0, AnswerPress(incoming.callback_query_id))
         if operations:
             self._send_later(incoming, operations)
+
+    def _first_time_in_group(self, update_id: int) -> bool:
+        if update_id in self._group_updates:
+            return False
+        self._group_updates[update_id] = None
+        if len(self._group_updates) > GROUP_MEMORY:
+            self._group_updates.popitem(last=False)
+        return True
 
     def _catalogue(self, incoming: Incoming) -> Catalogue:
         language = (incoming.language or "").split("-")[0].lower()
