@@ -64,6 +64,9 @@ class ChorusWithTelegram:
 
     async def __aenter__(self) -> ChorusWithTelegram:
         self.services = await open_services(self.settings, store=self.store)
+        return await self._start()
+
+    async def _start(self) -> ChorusWithTelegram:
         self.channel = TelegramChannel(
             self.services,
             token=TOKEN,
@@ -80,7 +83,11 @@ class ChorusWithTelegram:
         await site.start()
         self.port = self._runner.addresses[0][1]
         self._http = aiohttp.ClientSession()
-        await self.channel.start()
+        try:
+            await self.channel.start()
+        except BaseException:
+            await self.__aexit__(None, None, None)
+            raise
         return self
 
     async def __aexit__(self, *_exc) -> None:

@@ -8,13 +8,18 @@ mode; webhook mode also needs `public_url` and TELEGRAM_WEBHOOK_SECRET.
 from __future__ import annotations
 
 import logging
+import os
 import re
 
 import aiohttp
 
-from bot.channels.telegram.channel import TelegramChannel
-from bot.config import ConfigError
-from bot.services import Services
+# Opt in to python-telegram-bot's coming time periods as timedelta (e.g. RetryAfter):
+# without it, PTB warns about the change each time it builds such an error.
+os.environ.setdefault("PTB_TIMEDELTA", "1")
+
+from bot.channels.telegram.channel import TelegramChannel  # noqa: E402
+from bot.config import ConfigError  # noqa: E402
+from bot.services import Services  # noqa: E402
 
 log = logging.getLogger(__name__)
 

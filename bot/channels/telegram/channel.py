@@ -47,6 +47,8 @@ log = logging.getLogger(__name__)
 
 WEBHOOK_PATH = "/webhooks/telegram"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+# Loggers that write URLs, which hold the token: httpx's requests, and PTB's bot set-up.
+URL_LOGGERS = ("httpx", "telegram.Bot", "telegram.ext.ExtBot")
 GROUP_MEMORY = 1000  # recent group update ids remembered, to answer a replay only once
 
 
@@ -88,6 +90,8 @@ class TelegramChannel(Channel):
         self._token = token
         self._secret = webhook_secret
         self._redactor = RedactToken(token)
+        for name in URL_LOGGERS:  # before the bot is built: it logs its URL then
+            logging.getLogger(name).addFilter(self._redactor)
         builder = (
             ApplicationBuilder()
             .token(token)
@@ -110,7 +114,6 @@ class TelegramChannel(Channel):
         self._chat_locks: weakref.WeakValueDictionary[int, asyncio.Lock] = (
             weakref.WeakValueDictionary()
         )
-        logging.getLogger("httpx").addFilter(self._redactor)
 
     def scrub(self, text: str) -> str:
         return text.replace(self._token, "***")
@@ -143,7 +146,8 @@ class TelegramChannel(Channel):
         if self._sends:
             await asyncio.gather(*self._sends, return_exceptions=True)
         await self.application.shutdown()
-        logging.getLogger("httpx").removeFilter(self._redactor)
+        for name in URL_LOGGERS:
+            logging.getLogger(name).removeFilter(self._redactor)
 
     def status(self) -> dict:
         return {"running": self._running, "mode": self.mode, "paused": self._paused}
@@ -151,7 +155,7 @@ class TelegramChannel(Channel):
     async def _initialize(self) -> None:
         """Check the token (getMe) and open PTB's HTTP client; idempotent."""
         try:
-            await self.application.initialize()
+            await self._initialize_or_close()
         except InvalidToken:
             raise ConfigError(
                 "TELEGRAM_BOT_TOKEN was refused by Telegram; copy it again from @BotFather"
@@ -161,6 +165,14 @@ class TelegramChannel(Channel):
                 f"Telegram cannot be reached at {self.base_url} "
                 f"(channels.telegram.base_url): {self.scrub(str(error))}"
             ) from None
+
+    async def _initialize_or_close(self) -> None:
+        try:
+            await self.application.initialize()
+        except BaseException:
+            # getMe failed after PTB opened its HTTP clients: close them again.
+            await self.application.bot.shutdown()
+            raise
 
     async def _set_commands(self) -> None:
         """The command menu: participants' in each translated language, the team's in
