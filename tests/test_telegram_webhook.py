@@ -152,3 +152,22 @@ async def test_webhook_mode_needs_a_public_url_and_a_secret(database_url: str) -
             assert TOKEN not in str(raised.value)
     finally:
         await services.close()
+
+
+async def test_without_a_token_chorus_says_how_to_enable_telegram(
+    database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    from bot.runtime import Runtime
+    from tests.conftest import make_settings
+
+    caplog.set_level("INFO")
+    runtime = Runtime(make_settings(database_url), port=0)
+    await runtime.start()
+    try:
+        assert runtime.channels == []
+    finally:
+        await runtime.stop()
+    lines = [r.getMessage() for r in caplog.records if "TELEGRAM_BOT_TOKEN" in r.getMessage()]
+    assert lines == [
+        "Telegram is off: set TELEGRAM_BOT_TOKEN (a token from @BotFather) to enable it"
+    ]

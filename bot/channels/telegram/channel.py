@@ -16,15 +16,16 @@ import hmac
 import logging
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import timedelta
 
 from aiohttp import web
-from telegram import BotCommand, BotCommandScopeAllPrivateChats, BotCommandScopeChat, Update
+from telegram import Update
 from telegram.error import InvalidToken, TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, TypeHandler
 
 from bot.channels.base import BadRequest, Channel, ContactStopped, SendError
+from bot.channels.telegram.menu import register_commands
 from bot.channels.telegram.render import AnswerPress, Operation, SendText, link_keyboard, plan
 from bot.channels.telegram.sender import Sender
 from bot.channels.telegram.updates import (
@@ -39,7 +40,6 @@ from bot.config import ConfigError, TelegramSettings
 from bot.retry import Backoff, until_stored
 from bot.services import Services
 from handlers.catalogue import Catalogue
-from handlers.command_menu import participant_menu, team_menu, translated_languages
 from handlers.types import Reply
 from storage.errors import StoreUnavailable
 
@@ -79,6 +79,7 @@ class TelegramChannel(Channel):
         store_backoff: Backoff = Backoff(first=1.0, factor=2.0, most=60.0),
         send_backoff: Backoff = Backoff(first=0.5, factor=2.0, most=8.0),
         rate_limit_retries: int = 3,
+        rate_limiter: AIORateLimiter | None = None,
         poll_timeout: float = 10.0,
     ) -> None:
         self.services = services
@@ -96,7 +97,7 @@ class TelegramChannel(Channel):
             ApplicationBuilder()
             .token(token)
             .base_url(settings.base_url)
-            .rate_limiter(AIORateLimiter(max_retries=rate_limit_retries))
+            .rate_limiter(rate_limiter or AIORateLimiter(max_retries=rate_limit_retries))
             .concurrent_updates(False)  # polled updates are applied one after another
         )
         if self.mode == "webhook":
@@ -126,7 +127,9 @@ class TelegramChannel(Channel):
     async def start(self) -> None:
         self._stopping.clear()
         await self._initialize()
-        await self._set_commands()
+        await register_commands(
+            self.sender, self._languages, self.services.settings.consultation.team
+        )
         await self.application.start()
         if self.mode == "polling":
             await self._start_polling()
@@ -173,41 +176,6 @@ class TelegramChannel(Channel):
             # getMe failed after PTB opened its HTTP clients: close them again.
             await self.application.bot.shutdown()
             raise
-
-    async def _set_commands(self) -> None:
-        """The command menu: participants' in each translated language, the team's in
-        their own chats. A failure is logged and Chorus carries on without a menu."""
-        bot = self.application.bot
-        languages = translated_languages(sorted(self._languages))
-        jobs: list[tuple[str, Callable]] = []
-        for language in [None, *languages]:
-            commands = [BotCommand(*entry) for entry in participant_menu(language)]
-            jobs.append(
-                (
-                    f"participant commands ({language or 'default'})",
-                    lambda c=commands, lang=language: bot.set_my_commands(
-                        c, scope=BotCommandScopeAllPrivateChats(), language_code=lang
-                    ),
-                )
-            )
-        for member in self.services.settings.consultation.team:
-            for language in [None, *languages]:
-                commands = [BotCommand(*entry) for entry in team_menu(language)]
-                jobs.append(
-                    (
-                        f"team commands for a {member.role}",
-                        lambda c=commands, chat=member.telegram_id, lang=language: (
-                            bot.set_my_commands(
-                                c, scope=BotCommandScopeChat(chat), language_code=lang
-                            )
-                        ),
-                    )
-                )
-        for what, job in jobs:
-            try:
-                await self.sender.call(job)
-            except SendError as error:
-                log.warning("Telegram setMyCommands failed for %s: %s", what, error)
 
     async def _start_polling(self) -> None:
         updater = self.application.updater
