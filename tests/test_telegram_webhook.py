@@ -120,12 +120,15 @@ async def test_polling_waits_for_the_store_and_applies_the_update_once(
             # Polling pauses (updater stopped) while the update waits for the store.
             await api.wait_for(lambda: chorus.channel.status()["paused"])
             assert len(api.messages[amira.chat_id]) == 1
+            # Resuming polling has to get past Telegram failing for a moment, too.
+            api.fail("deleteWebhook", 502, "Bad Gateway", times=2)
             await outage.up()
             await amira.wait("Which best describes you?")
             await amira.say("skip", expect="Where do you live")
             assert chorus.channel.status()["paused"] is False
             stored = await _stored(chorus.services.store)
     assert stored["processed"] == 3 and stored["participants"] == 1
+    assert len(api.calls_of("deleteWebhook")) == 1 + 2 + 1  # start, two failures, resumed
 
 
 async def test_webhook_mode_needs_a_public_url_and_a_secret(database_url: str) -> None:

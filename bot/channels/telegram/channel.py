@@ -37,7 +37,7 @@ from bot.channels.telegram.updates import (
     parse_update,
 )
 from bot.config import ConfigError, TelegramSettings
-from bot.retry import Backoff, until_stored
+from bot.retry import Backoff, until_stored, wait_or_stop
 from bot.services import Services
 from handlers.catalogue import Catalogue
 from handlers.types import Reply
@@ -177,14 +177,14 @@ class TelegramChannel(Channel):
             await self.application.bot.shutdown()
             raise
 
-    async def _start_polling(self) -> None:
+    async def _start_polling(self, bootstrap_retries: int = 3) -> None:
         updater = self.application.updater
         assert updater is not None
         # start_polling deletes any webhook first, so a leftover one cannot block polling.
         await updater.start_polling(
             timeout=timedelta(seconds=self.poll_timeout),
             allowed_updates=list(ALLOWED_UPDATES),
-            bootstrap_retries=3,
+            bootstrap_retries=bootstrap_retries,
             error_callback=self._on_polling_error,
         )
 
@@ -268,9 +268,22 @@ class TelegramChannel(Channel):
             await updater.stop()
 
     async def _resume_polling(self) -> None:
-        if self._paused and not self._stopping.is_set():
+        """Start polling again; keep trying (Telegram may be unreachable for a while),
+        since no update can arrive to trigger another attempt."""
+        delays = self.store_backoff.delays()
+        while self._paused and not self._stopping.is_set():
+            try:
+                await self._start_polling(bootstrap_retries=0)  # retried here instead
+            except TelegramError as error:
+                delay = next(delays)
+                log.warning(
+                    "Telegram polling not resumed (%s); trying again in %.1f s",
+                    self.scrub(str(error)),
+                    delay,
+                )
+                await wait_or_stop(self._stopping, delay)
+                continue
             self._paused = False
-            await self._start_polling()
             log.info("store is back: Telegram polling resumed")
 
     async def process(self, update: Update) -> None:
