@@ -102,7 +102,9 @@ def script(api: FakeBotAPI, user: User, number: int) -> list[dict]:
 async def run(args: argparse.Namespace) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="chorus-bench-"))
     database_url = args.database_url or f"sqlite+aiosqlite:///{workdir / 'bench.db'}"
-    async with FakeBotAPI(TOKEN) as api:
+    # Fresh update and user ids each run, so a reused database sees no replays.
+    run_id = int(time.time())
+    async with FakeBotAPI(TOKEN, first_update_id=run_id * 10_000) as api:
         settings = settings_for(database_url, api.base_url)
         services = await open_services(settings, store=Store.connect(database_url))
         channel = TelegramChannel(
@@ -119,7 +121,7 @@ async def run(args: argparse.Namespace) -> None:
         await web.TCPSite(runner, "127.0.0.1", 0).start()
         url = f"http://127.0.0.1:{runner.addresses[0][1]}{WEBHOOK_PATH}"
         await channel.start()
-        people = [User(9_000_000 + n, f"P{n}") for n in range(args.people)]
+        people = [User(run_id * 1000 + n, f"P{n}") for n in range(args.people)]
         scripts = [script(api, person, n) for n, person in enumerate(people)]
         latencies: list[float] = []
         statuses: dict[int, int] = {}

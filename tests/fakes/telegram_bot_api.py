@@ -81,13 +81,13 @@ class User:
 
 
 class FakeBotAPI:
-    def __init__(self, token: str) -> None:
+    def __init__(self, token: str, *, first_update_id: int = 500_000_001) -> None:
         self.token = token
         self.calls: list[Call] = []
         self.messages: dict[int, dict[int, dict]] = defaultdict(dict)  # chat -> id -> message
         self.webhook: dict | None = None
         self._updates: list[dict] = []
-        self._update_ids = itertools.count(500_000_001)
+        self._update_ids = itertools.count(first_update_id)
         self._message_ids = itertools.count(1)
         self._query_ids = itertools.count(1)
         self._failures: dict[str, list[Failure]] = defaultdict(list)
