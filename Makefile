@@ -26,6 +26,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/sentiment.py
+	$(BIN)/python bench/telegram_webhook.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

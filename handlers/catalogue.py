@@ -71,6 +71,18 @@ MESSAGES: dict[str, str] = {
     "opted_in": "Welcome back. You will get our messages again.",
     "failed_kept": "Sorry, something went wrong. Your message is kept and we will try again.",
     "store_busy": "Sorry, we are busy. Please try again in a minute.",
+    # Telegram: replies the channel gives without the conversation, and the command menu.
+    "send_text": "Sorry, I can only read text. Please type your message.",
+    "private_only": "Please message me in a private chat to take part. "
+    "Your ideas and answers stay private there.",
+    "private_only_button": "Message me",
+    "command_start": "Start, or go back to the menu",
+    "command_idea": "Share your idea",
+    "command_vote": "Vote on the ideas of others",
+    "command_comment": "Add a comment to an idea",
+    "command_mydata": "See what we hold about you",
+    "command_forget": "Delete your data",
+    "command_help": "What you can do",
 }
 
 # Labels used inside MYDATA's {details}.

@@ -78,6 +78,23 @@ class Engine:
             log.info("retrying %s message after a conflict", inbound.channel)
             return await self._apply(inbound, text)
 
+    async def set_reachable(self, channel: str, sender: str, reachable: bool) -> bool:
+        """Mark a person unreachable (e.g. they blocked the bot) or reachable again.
+        Returns False when there is no such participant or nothing changed."""
+        pseudonym = self.pseudonym(channel, sender)
+        async with self.store.transaction() as unit:
+            participant = await unit.participants.find(pseudonym)
+            if participant is None or participant.unreachable is (not reachable):
+                return False
+            await unit.participants.update(participant.id, unreachable=not reachable)
+            return True
+
+    async def claim_once(self, channel: str, message_id: str) -> bool:
+        """Record a message the channel answers without the conversation (a sticker, say),
+        so a replay is not answered twice. False when it was already recorded."""
+        async with self.store.transaction() as unit:
+            return await unit.processed.claim(channel, message_id, self.clock())
+
     def _check_text(self, text: str) -> Reply | None:
         catalogue = Catalogue()
         if not text.strip():
@@ -110,7 +127,9 @@ class Engine:
                     pseudonym, inbound.channel, now, language=self._language(inbound)
                 )
             else:
-                await unit.participants.update(participant.id, last_seen_at=now)
+                # Writing to us again shows a person marked unreachable can be reached.
+                back = {"unreachable": False} if participant.unreachable else {}
+                await unit.participants.update(participant.id, last_seen_at=now, **back)
             ctx = Context(
                 inbound=inbound,
                 text=text,

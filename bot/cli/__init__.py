@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "bot.cli.analyse",
     "bot.cli.reports",
     "bot.cli.export",
+    "bot.cli.failed",
     "bot.cli.db",
 )
 

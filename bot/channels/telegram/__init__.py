@@ -1,0 +1,56 @@
+"""The Telegram channel: participants talk to the bot in private chats, with buttons.
+
+`create` returns the adapter when TELEGRAM_BOT_TOKEN is set, and otherwise logs one line
+on how to enable it. config.yaml `channels.telegram` chooses polling (default) or webhook
+mode; webhook mode also needs `public_url` and TELEGRAM_WEBHOOK_SECRET.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+
+import aiohttp
+
+# Opt in to python-telegram-bot's coming time periods as timedelta (e.g. RetryAfter):
+# without it, PTB warns about the change each time it builds such an error.
+os.environ.setdefault("PTB_TIMEDELTA", "1")
+
+from bot.channels.telegram.channel import TelegramChannel  # noqa: E402
+from bot.config import ConfigError  # noqa: E402
+from bot.services import Services  # noqa: E402
+
+log = logging.getLogger(__name__)
+
+# What Telegram accepts as a webhook secret token.
+_SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+
+
+def create(services: Services, http: aiohttp.ClientSession) -> TelegramChannel | None:
+    """The adapter, or None when no token is set. PTB brings its own HTTP client (one
+    for the adapter), so the shared aiohttp session is not used."""
+    env = services.settings.env
+    if not env.telegram_token:
+        log.info("Telegram is off: set TELEGRAM_BOT_TOKEN (a token from @BotFather) to enable it")
+        return None
+    settings = services.settings.file.channels.telegram
+    secret = env.telegram_webhook_secret
+    if settings.mode == "webhook":
+        if not settings.public_url or not settings.public_url.startswith("https://"):
+            raise ConfigError(
+                "channels.telegram.public_url: webhook mode needs the public https:// URL "
+                "Telegram posts to, e.g. https://example.org/webhooks/telegram"
+            )
+        if not secret:
+            raise ConfigError("webhook mode needs TELEGRAM_WEBHOOK_SECRET in the environment")
+        if not _SECRET.match(secret):
+            raise ConfigError(
+                "TELEGRAM_WEBHOOK_SECRET may use only A-Z, a-z, 0-9, _ and -, up to 256 characters"
+            )
+    return TelegramChannel(
+        services, token=env.telegram_token, settings=settings, webhook_secret=secret
+    )
+
+
+__all__ = ["TelegramChannel", "create"]

@@ -1,0 +1,386 @@
+"""The Telegram adapter: python-telegram-bot driven on Chorus's own event loop.
+
+Polling (the default) runs PTB's Updater; an update whose store transaction cannot
+commit is tried again with growing delays, and polling pauses meanwhile so Telegram keeps
+the rest. Webhook mode serves `POST /webhooks/telegram` on Chorus's server: 403 for a
+wrong secret, 400 for a body that is not an update, 503 while the store cannot commit,
+200 once the update's transaction has committed. Either way the engine records each
+update_id once, so a resent update is never applied twice. Replies are sent after the
+commit, in order per chat, through PTB's rate limiter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import weakref
+from collections import OrderedDict
+from collections.abc import Sequence
+from datetime import timedelta
+
+from aiohttp import web
+from telegram import Update
+from telegram.error import InvalidToken, TelegramError
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, TypeHandler
+
+from bot.channels.base import BadRequest, Channel, ContactStopped, SendError
+from bot.channels.telegram.menu import register_commands
+from bot.channels.telegram.render import AnswerPress, Operation, SendText, link_keyboard, plan
+from bot.channels.telegram.sender import Sender
+from bot.channels.telegram.updates import (
+    ALLOWED_UPDATES,
+    CHANNEL,
+    Action,
+    Incoming,
+    classify,
+    parse_update,
+)
+from bot.config import ConfigError, TelegramSettings
+from bot.retry import Backoff, until_stored, wait_or_stop
+from bot.services import Services
+from handlers.catalogue import Catalogue
+from handlers.types import Reply
+from storage.errors import StoreUnavailable
+
+log = logging.getLogger(__name__)
+
+WEBHOOK_PATH = "/webhooks/telegram"
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+# Loggers that write URLs, which hold the token: httpx's requests, and PTB's bot set-up.
+URL_LOGGERS = ("httpx", "telegram.Bot", "telegram.ext.ExtBot")
+GROUP_MEMORY = 1000  # recent group update ids remembered, to answer a replay only once
+
+
+class RedactToken(logging.Filter):
+    """Blanks the bot token out of log lines (httpx logs request URLs, which hold it)."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__()
+        self.token = token
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if self.token in message:
+            record.msg, record.args = message.replace(self.token, "***"), ()
+        return True
+
+
+class TelegramChannel(Channel):
+    name = CHANNEL
+
+    def __init__(
+        self,
+        services: Services,
+        *,
+        token: str,
+        settings: TelegramSettings,
+        webhook_secret: str | None = None,
+        store_backoff: Backoff = Backoff(first=1.0, factor=2.0, most=60.0),
+        send_backoff: Backoff = Backoff(first=0.5, factor=2.0, most=8.0),
+        rate_limit_retries: int = 3,
+        rate_limiter: AIORateLimiter | None = None,
+        poll_timeout: float = 10.0,
+    ) -> None:
+        self.services = services
+        self.mode = settings.mode
+        self.base_url = settings.base_url
+        self.public_url = settings.public_url
+        self.store_backoff = store_backoff
+        self.poll_timeout = poll_timeout
+        self._token = token
+        self._secret = webhook_secret
+        self._redactor = RedactToken(token)
+        for name in URL_LOGGERS:  # before the bot is built: it logs its URL then
+            logging.getLogger(name).addFilter(self._redactor)
+        builder = (
+            ApplicationBuilder()
+            .token(token)
+            .base_url(settings.base_url)
+            .rate_limiter(rate_limiter or AIORateLimiter(max_retries=rate_limit_retries))
+            .concurrent_updates(False)  # polled updates are applied one after another
+        )
+        if self.mode == "webhook":
+            builder = builder.updater(None)
+        self.application: Application = builder.build()
+        self.application.add_handler(TypeHandler(Update, self._on_polled_update))
+        self.application.add_error_handler(self._on_handler_error)
+        self.sender = Sender(self.application.bot, scrub=self.scrub, backoff=send_backoff)
+        self._languages = set(services.settings.consultation.consultation.languages)
+        self._stopping = asyncio.Event()
+        self._paused = False
+        self._running = False
+        self._sends: set[asyncio.Task] = set()
+        self._group_updates: OrderedDict[int, None] = OrderedDict()
+        self._chat_locks: weakref.WeakValueDictionary[int, asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
+
+    def scrub(self, text: str) -> str:
+        return text.replace(self._token, "***")
+
+    # --- Lifecycle ---------------------------------------------------------------------
+
+    def routes(self) -> Sequence[web.RouteDef]:
+        return [web.post(WEBHOOK_PATH, self._on_webhook)] if self.mode == "webhook" else []
+
+    async def start(self) -> None:
+        self._stopping.clear()
+        await self._initialize()
+        await register_commands(
+            self.sender, self._languages, self.services.settings.consultation.team
+        )
+        await self.application.start()
+        if self.mode == "polling":
+            await self._start_polling()
+        else:
+            await self._set_webhook()
+        self._running = True
+        log.info("Telegram bot @%s is up (%s)", self.application.bot.username, self.mode)
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        self._running = False
+        updater = self.application.updater
+        if updater is not None and updater.running:
+            await updater.stop()
+        if self.application.running:
+            await self.application.stop()
+        if self._sends:
+            await asyncio.gather(*self._sends, return_exceptions=True)
+        await self.application.shutdown()
+        for name in URL_LOGGERS:
+            logging.getLogger(name).removeFilter(self._redactor)
+
+    def status(self) -> dict:
+        return {"running": self._running, "mode": self.mode, "paused": self._paused}
+
+    async def _initialize(self) -> None:
+        """Check the token (getMe) and open PTB's HTTP client; idempotent."""
+        try:
+            await self._initialize_or_close()
+        except InvalidToken:
+            raise ConfigError(
+                "TELEGRAM_BOT_TOKEN was refused by Telegram; copy it again from @BotFather"
+            ) from None
+        except TelegramError as error:
+            raise ConfigError(
+                f"Telegram cannot be reached at {self.base_url} "
+                f"(channels.telegram.base_url): {self.scrub(str(error))}"
+            ) from None
+
+    async def _initialize_or_close(self) -> None:
+        try:
+            await self.application.initialize()
+        except BaseException:
+            # getMe failed after PTB opened its HTTP clients: close them again.
+            await self.application.bot.shutdown()
+            raise
+
+    async def _start_polling(self, bootstrap_retries: int = 3) -> None:
+        updater = self.application.updater
+        assert updater is not None
+        # start_polling deletes any webhook first, so a leftover one cannot block polling.
+        await updater.start_polling(
+            timeout=timedelta(seconds=self.poll_timeout),
+            allowed_updates=list(ALLOWED_UPDATES),
+            bootstrap_retries=bootstrap_retries,
+            error_callback=self._on_polling_error,
+        )
+
+    async def _set_webhook(self) -> None:
+        bot = self.application.bot
+        try:
+            await self.sender.call(
+                lambda: bot.set_webhook(
+                    self.public_url,
+                    secret_token=self._secret,
+                    allowed_updates=list(ALLOWED_UPDATES),
+                )
+            )
+        except SendError as error:
+            raise ConfigError(
+                f"Telegram refused the webhook {self.public_url} "
+                f"(channels.telegram.public_url): {error}"
+            ) from None
+
+    def _on_polling_error(self, error: TelegramError) -> None:
+        log.warning("Telegram polling failed: %s (PTB retries)", self.scrub(str(error)))
+
+    async def _on_handler_error(self, update: object, context) -> None:
+        update_id = update.update_id if isinstance(update, Update) else "?"
+        error = context.error
+        log.error(
+            "Telegram update %s could not be handled: %s",
+            update_id,
+            self.scrub(f"{type(error).__name__}: {error}"),
+            exc_info=error,
+        )
+
+    # --- Receiving ---------------------------------------------------------------------
+
+    async def _on_webhook(self, request: web.Request) -> web.Response:
+        given = request.headers.get(SECRET_HEADER, "")
+        if not self._secret or not hmac.compare_digest(given.encode(), self._secret.encode()):
+            return web.json_response({"error": "wrong or missing secret token"}, status=403)
+        try:
+            data = await request.json()
+        except (ValueError, UnicodeDecodeError):
+            return web.json_response({"error": "the body is not JSON"}, status=400)
+        update = parse_update(data, self.application.bot)
+        if update is None:
+            return web.json_response({"error": "the body is not a Telegram update"}, status=400)
+        try:
+            await self.process(update)
+        except StoreUnavailable:
+            # Nothing was committed; Telegram sends the update again later.
+            return web.json_response(
+                {"error": "store unavailable"}, status=503, headers={"Retry-After": "5"}
+            )
+        return web.json_response({"ok": True})
+
+    async def _on_polled_update(self, update: Update, _context) -> None:
+        if self._stopping.is_set() and self._paused:
+            log.error(
+                "Telegram update %s not applied: stopping while the store is down", update.update_id
+            )
+            return
+        try:
+            await until_stored(
+                lambda: self.process(update),
+                stopping=self._stopping,
+                backoff=self.store_backoff,
+                on_first_failure=self._pause_polling,
+            )
+        except StoreUnavailable:
+            log.error(
+                "Telegram update %s not applied: Chorus stopped while the store was down",
+                update.update_id,
+            )
+        finally:
+            await self._resume_polling()
+
+    async def _pause_polling(self) -> None:
+        updater = self.application.updater
+        if updater is not None and updater.running:
+            log.warning("store unavailable: Telegram polling paused until it is back")
+            self._paused = True
+            await updater.stop()
+
+    async def _resume_polling(self) -> None:
+        """Start polling again; keep trying (Telegram may be unreachable for a while),
+        since no update can arrive to trigger another attempt."""
+        delays = self.store_backoff.delays()
+        while self._paused and not self._stopping.is_set():
+            try:
+                await self._start_polling(bootstrap_retries=0)  # retried here instead
+            except TelegramError as error:
+                delay = next(delays)
+                log.warning(
+                    "Telegram polling not resumed (%s); trying again in %.1f s",
+                    self.scrub(str(error)),
+                    delay,
+                )
+                await wait_or_stop(self._stopping, delay)
+                continue
+            self._paused = False
+            log.info("store is back: Telegram polling resumed")
+
+    async def process(self, update: Update) -> None:
+        """Apply one update and schedule its replies. Raises StoreUnavailable when the
+        store cannot commit (nothing was applied)."""
+        incoming = classify(update)
+        operations: list[Operation] = []
+        if incoming.action is Action.HANDLE:
+            assert incoming.inbound is not None
+            outcome = await self.services.delivery.handle(incoming.inbound)
+            if not (outcome.duplicate or outcome.opted_out):
+                operations = plan(outcome.replies, pressed_message_id=incoming.pressed_message_id)
+        elif incoming.action is Action.ASK_FOR_TEXT:
+            if await self.services.engine.claim_once(CHANNEL, str(incoming.update_id)):
+                operations = [SendText(self._catalogue(incoming).text("send_text"))]
+        elif incoming.action is Action.PRIVATE_ONLY:
+            # Nothing from a group is stored, so replays are caught in memory only.
+            if self._first_time_in_group(incoming.update_id):
+                operations = [self._private_only_note(incoming)]
+        elif incoming.action in (Action.BLOCKED, Action.UNBLOCKED):
+            assert incoming.sender is not None
+            reachable = incoming.action is Action.UNBLOCKED
+            if await self.services.engine.set_reachable(CHANNEL, incoming.sender, reachable):
+                log.info(
+                    "a Telegram participant %s the bot", "unblocked" if reachable else "blocked"
+                )
+        else:
+            log.info("Telegram update %s acknowledged: %s", incoming.update_id, incoming.reason)
+        if incoming.callback_query_id is not None:
+            operations.insert(0, AnswerPress(incoming.callback_query_id))
+        if operations:
+            self._send_later(incoming, operations)
+
+    def _first_time_in_group(self, update_id: int) -> bool:
+        if update_id in self._group_updates:
+            return False
+        self._group_updates[update_id] = None
+        if len(self._group_updates) > GROUP_MEMORY:
+            self._group_updates.popitem(last=False)
+        return True
+
+    def _catalogue(self, incoming: Incoming) -> Catalogue:
+        language = (incoming.language or "").split("-")[0].lower()
+        return Catalogue(language if language in self._languages else None)
+
+    def _private_only_note(self, incoming: Incoming) -> SendText:
+        catalogue = self._catalogue(incoming)
+        url = f"https://t.me/{self.application.bot.username}"
+        return SendText(
+            catalogue.text("private_only"),
+            link_keyboard(catalogue.text("private_only_button"), url),
+            reply_to=incoming.reply_to,
+        )
+
+    # --- Sending -----------------------------------------------------------------------
+
+    def _send_later(self, incoming: Incoming, operations: list[Operation]) -> None:
+        task = asyncio.create_task(
+            self._send(incoming.chat_id or 0, operations, incoming.sender),
+            name=f"telegram-send-{incoming.update_id}",
+        )
+        self._sends.add(task)
+        task.add_done_callback(self._sends.discard)
+
+    def _chat_lock(self, chat_id: int) -> asyncio.Lock:
+        lock = self._chat_locks.get(chat_id)
+        if lock is None:
+            lock = self._chat_locks[chat_id] = asyncio.Lock()
+        return lock
+
+    async def _send(self, chat_id: int, operations: list[Operation], sender: str | None) -> None:
+        async with self._chat_lock(chat_id):  # replies to one chat keep their order
+            try:
+                await self.sender.perform_patiently(chat_id, operations)
+            except ContactStopped:
+                await self._mark_unreachable(sender or str(chat_id))
+            except Exception:
+                log.exception("sending Telegram replies failed")
+
+    async def _mark_unreachable(self, sender: str) -> None:
+        try:
+            if await self.services.engine.set_reachable(CHANNEL, sender, False):
+                log.info("a Telegram participant blocked the bot; marked unreachable")
+        except StoreUnavailable as error:
+            log.warning("could not mark a Telegram participant unreachable: %s", error)
+
+    async def deliver(self, address: str, replies: Sequence[Reply]) -> None:
+        """Send replies outside a conversation (follow-ups, results of team jobs, retried
+        messages). `address` is the chat id; raises the typed SendErrors."""
+        try:
+            chat_id = int(address)
+        except ValueError:
+            raise BadRequest(f"{address!r} is not a Telegram chat id") from None
+        await self._initialize()
+        async with self._chat_lock(chat_id):
+            try:
+                await self.sender.perform_all(chat_id, plan(replies))
+            except ContactStopped:
+                await self._mark_unreachable(address)
+                raise

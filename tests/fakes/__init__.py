@@ -1,0 +1,1 @@
+"""Fake provider servers that tests (and benchmarks) start on random local ports."""

@@ -1,0 +1,176 @@
+"""Webhook mode over real HTTP: the secret header, bodies that are not updates, replays,
+and a store that cannot commit (503 until it is back, then applied once), on SQLite and
+PostgreSQL. Polling mode gets the same outage: the update waits and is applied once."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.channels.telegram import create
+from bot.config import ConfigError
+from bot.services import open_services
+from storage.database import Store
+from storage.models import Contribution, FailedInbound, Participant, ProcessedMessage
+from tests.fakes.outage import StoreOutage
+from tests.fakes.telegram_bot_api import FakeBotAPI, User
+from tests.telegram_harness import (
+    TOKEN,
+    ChorusWithTelegram,
+    TelegramPerson,
+    new_user_id,
+    telegram_settings,
+)
+
+
+async def _stored(store: Store) -> dict[str, int]:
+    async with store.reader() as unit:
+        counts = {}
+        for name, model in (
+            ("participants", Participant),
+            ("processed", ProcessedMessage),
+            ("contributions", Contribution),
+            ("failed", FailedInbound),
+        ):
+            counts[name] = await unit.session.scalar(select(func.count()).select_from(model))
+        return counts
+
+
+async def test_a_valid_update_posted_three_times_is_stored_once(database_url: str) -> None:
+    async with FakeBotAPI(TOKEN) as api:
+        settings = telegram_settings(database_url, api.base_url, mode="webhook")
+        async with ChorusWithTelegram(settings) as chorus:
+            update = api.text_update(User(new_user_id()), "/start")
+            assert [await chorus.post(update) for _ in range(3)] == [200, 200, 200]
+            await api.wait_for_calls("sendMessage", 1)
+            stored = await _stored(chorus.services.store)
+            await chorus.channel.stop()  # waits for pending sends: nothing more comes
+    assert stored["participants"] == 1 and stored["processed"] == 1
+    assert len(api.calls_of("sendMessage")) == 1
+
+
+async def test_wrong_or_missing_secret_is_403_and_stores_nothing(database_url: str) -> None:
+    async with FakeBotAPI(TOKEN) as api:
+        settings = telegram_settings(database_url, api.base_url, mode="webhook")
+        async with ChorusWithTelegram(settings) as chorus:
+            update = api.text_update(User(new_user_id()), "/start")
+            assert await chorus.post(update, secret="not-the-secret") == 403
+            assert await chorus.post(update, secret=None) == 403
+            assert await chorus.post(update, secret="") == 403
+            assert await _stored(chorus.services.store) == {
+                "participants": 0, "processed": 0, "contributions": 0, "failed": 0
+            }
+    assert api.calls_of("sendMessage") == []
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"{not json",
+        b"\xff\xfe\x00",
+        b"[1, 2, 3]",
+        b'{"message": {"text": "no update_id"}}',
+        b'{"update_id": "12"}',
+        b'{"update_id": 12, "message": {"text": "no chat, no date"}}',
+    ],
+    ids=["broken-json", "not-utf8", "a-list", "no-update-id", "update-id-not-int", "bad-message"],
+)
+async def test_a_body_that_is_not_an_update_is_400(database_url: str, body: bytes) -> None:
+    async with FakeBotAPI(TOKEN) as api:
+        settings = telegram_settings(database_url, api.base_url, mode="webhook")
+        async with ChorusWithTelegram(settings) as chorus:
+            assert await chorus.post(body=body) == 400
+            assert (await _stored(chorus.services.store))["processed"] == 0
+
+
+async def test_store_unavailable_is_503_then_applied_once_on_telegrams_retry(
+    database_url: str,
+) -> None:
+    async with FakeBotAPI(TOKEN) as api, StoreOutage(database_url) as outage:
+        settings = telegram_settings(outage.url, api.base_url, mode="webhook")
+        store = Store.connect(outage.url, busy_seconds=outage.busy_seconds)
+        async with ChorusWithTelegram(settings, store=store) as chorus:
+            person = User(new_user_id())
+            update = api.text_update(person, "/start")
+            await outage.down()
+            assert await chorus.post(update) == 503
+            assert await chorus.post(update) == 503
+            await outage.up()
+            assert await chorus.post(update) == 200  # Telegram's retry
+            assert await chorus.post(update) == 200  # and a stray duplicate
+            await api.wait_for_calls("sendMessage", 1)
+            stored = await _stored(chorus.services.store)
+            await chorus.channel.stop()
+    assert stored == {"participants": 1, "processed": 1, "contributions": 0, "failed": 0}
+    assert len(api.calls_of("sendMessage")) == 1
+    assert "Do you agree to take part?" in api.calls_of("sendMessage")[0].params["text"]
+
+
+async def test_polling_waits_for_the_store_and_applies_the_update_once(
+    database_url: str,
+) -> None:
+    async with FakeBotAPI(TOKEN) as api, StoreOutage(database_url) as outage:
+        settings = telegram_settings(outage.url, api.base_url, mode="polling")
+        store = Store.connect(outage.url, busy_seconds=outage.busy_seconds)
+        async with ChorusWithTelegram(settings, store=store) as chorus:
+            amira = TelegramPerson(api, User(new_user_id()), api.push)
+            await amira.say("/start", expect="Do you agree")
+            await outage.down()
+            await api.push(api.text_update(amira.user, "yes"))
+            # Polling pauses (updater stopped) while the update waits for the store.
+            await api.wait_for(lambda: chorus.channel.status()["paused"])
+            assert len(api.messages[amira.chat_id]) == 1
+            # Resuming polling has to get past Telegram failing for a moment, too.
+            api.fail("deleteWebhook", 502, "Bad Gateway", times=2)
+            await outage.up()
+            await amira.wait("Which best describes you?")
+            await amira.say("skip", expect="Where do you live")
+            assert chorus.channel.status()["paused"] is False
+            stored = await _stored(chorus.services.store)
+    assert stored["processed"] == 3 and stored["participants"] == 1
+    assert len(api.calls_of("deleteWebhook")) == 1 + 2 + 1  # start, two failures, resumed
+
+
+async def test_webhook_mode_needs_a_public_url_and_a_secret(database_url: str) -> None:
+    settings = telegram_settings(database_url, "http://127.0.0.1:9/bot", mode="webhook")
+    services = await open_services(settings)
+    try:
+        from dataclasses import replace
+
+        for env, file, problem in (
+            ({"telegram_webhook_secret": None}, {}, "TELEGRAM_WEBHOOK_SECRET"),
+            ({"telegram_webhook_secret": "has spaces"}, {}, "TELEGRAM_WEBHOOK_SECRET may use"),
+            ({}, {"public_url": None}, "public_url"),
+            ({}, {"public_url": "http://insecure.example/hook"}, "public_url"),
+        ):
+            telegram = settings.file.channels.telegram.model_copy(update=file)
+            channels = settings.file.channels.model_copy(update={"telegram": telegram})
+            services.settings = replace(
+                settings,
+                env=replace(settings.env, **env),
+                file=settings.file.model_copy(update={"channels": channels}),
+            )
+            with pytest.raises(ConfigError, match=problem) as raised:
+                create(services, None)
+            assert TOKEN not in str(raised.value)
+    finally:
+        await services.close()
+
+
+async def test_without_a_token_chorus_says_how_to_enable_telegram(
+    database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    from bot.runtime import Runtime
+    from tests.conftest import make_settings
+
+    caplog.set_level("INFO")
+    runtime = Runtime(make_settings(database_url), port=0)
+    await runtime.start()
+    try:
+        assert runtime.channels == []
+    finally:
+        await runtime.stop()
+    lines = [r.getMessage() for r in caplog.records if "TELEGRAM_BOT_TOKEN" in r.getMessage()]
+    assert lines == [
+        "Telegram is off: set TELEGRAM_BOT_TOKEN (a token from @BotFather) to enable it"
+    ]
