@@ -45,6 +45,18 @@ YES_NO_PAYLOADS = {
 }
 
 
+MAX_ID = 2**63 - 1  # the largest id a store column can hold
+
+
+def as_id(text: str) -> int | None:
+    """A contribution id typed or carried in a button, or None if it cannot be one
+    (a forged button with a 30-digit number must not reach the database)."""
+    if not text.isdigit():
+        return None
+    number = int(text)
+    return number if 0 < number <= MAX_ID else None
+
+
 def carrier_keyword(channel: str, text: str) -> str | None:
     """'out' or 'in' for a phone-network opt-out/opt-in keyword on a carrier channel."""
     if channel not in CARRIER_CHANNELS:
@@ -133,8 +145,10 @@ async def on_payload(ctx: Context, payload: str) -> list[Reply]:
         return await account.answer_forget(ctx, rest == "yes")
     if kind == "vote":
         idea, _, choice = rest.partition(":")
-        if idea.isdigit():
-            return await voting.cast(ctx, int(idea), choice)
+        idea_id = as_id(idea)
+        if idea_id is not None:
+            return await voting.cast(ctx, idea_id, choice)
+        return await voting.next_idea(ctx, lead=[ctx.say("vote_gone")])
     return [ctx.say("unknown_command")]
 
 
@@ -191,7 +205,8 @@ async def _comment(ctx: Context, argument: str) -> list[Reply]:
     the next idea that needs attention."""
     number, _, rest = argument.lstrip("#").partition(" ")
     if number.isdigit():
-        idea = await ctx.unit.contributions.get(int(number))
+        idea_id = as_id(number)
+        idea = await ctx.unit.contributions.get(idea_id) if idea_id else None
         if idea is None or idea.kind != "idea" or idea.status != "visible":
             return [ctx.say("vote_gone")]
         if rest.strip():

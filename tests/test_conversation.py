@@ -377,3 +377,15 @@ async def test_a_late_press_of_consent_no_asks_before_erasing(engine: Engine, st
     assert quinn.keys == ["forget_kept", "menu"]
     row = await participant_row(store, quinn.pseudonym)
     assert row.consent_at is not None and row.refused_at is None
+
+
+async def test_forged_huge_ids_are_answered_not_crashed(engine: Engine, store: Store) -> None:
+    rex = Person(engine, "rex")
+    await rex.join()
+    await rex.press("vote:99999999999999999999:agree")
+    assert rex.keys[0] == "vote_gone"
+    await rex.say("COMMENT 99999999999999999999 nice")
+    assert rex.keys == ["vote_gone"]
+    await rex.press("vote:0:agree")
+    assert rex.keys[0] == "vote_gone"
+    assert await count(store, Vote) == 0
