@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from handlers.catalogue import Catalogue
@@ -17,9 +17,10 @@ from handlers.commands import parse_command
 from handlers.context import Context
 from handlers.enrich import Enricher, clean_text
 from handlers.privacy import ContactCipher, Pseudonymizer
+from handlers.public import Checkpoint, IngestResult, ingest_posts
 from handlers.router import carrier_keyword, route
 from handlers.settings import ConsultationConfig
-from handlers.types import Inbound, Outcome, Reply
+from handlers.types import Inbound, Outcome, PublicPost, Reply
 from storage.database import Store
 from storage.errors import StoreConflict
 
@@ -77,6 +78,13 @@ class Engine:
             # finds the row the first one committed.
             log.info("retrying %s message after a conflict", inbound.channel)
             return await self._apply(inbound, text)
+
+    async def ingest_public(
+        self, posts: Sequence[PublicPost], *, checkpoint: Checkpoint | None = None
+    ) -> IngestResult:
+        """Store public posts (ideas, comments, endorsements; no replies are sent) and move
+        the listener's checkpoint in the same transaction; see handlers/public.py."""
+        return await ingest_posts(self, posts, checkpoint=checkpoint)
 
     def _check_text(self, text: str) -> Reply | None:
         catalogue = Catalogue()
