@@ -55,6 +55,8 @@ UNKNOWN_AUTHOR = "unknown-author"
 # X handles are 1 to 15 letters, digits or underscores.
 _CLASSIC_RETWEET = re.compile(r"RT @[A-Za-z0-9_]{1,15}: ?")
 _TRUNCATED = ("\u2026", "...")
+# A cut-short copy must keep this much of the original to be matched by its start.
+MIN_PREFIX = 20
 
 
 @dataclass(frozen=True)
@@ -223,15 +225,18 @@ class _Batch:
         return await self._store(original, await self._author(original), None)
 
     async def _by_text(self, post: PublicPost) -> ContributionRecord | None:
-        words = self.enrichments[post.post_id].text.strip()
-        if not words:
+        words = self.enrichments[post.post_id].text
+        if not words.strip():
             return None
         posts = self.unit.public_posts
-        found = await posts.find_by_text(post.channel, words)
-        if found is None and words.endswith(_TRUNCATED):
-            cut = words.rstrip("".join(_TRUNCATED)).rstrip()
-            found = await posts.find_by_text(post.channel, cut, prefix=True) if cut else None
-        return found
+        for exact in dict.fromkeys((words, words.strip())):
+            found = await posts.find_by_text(post.channel, exact)
+            if found is not None:
+                return found
+        cut = words.strip().rstrip("".join(_TRUNCATED)).rstrip()
+        if words.strip().endswith(_TRUNCATED) and len(cut) >= MIN_PREFIX:
+            return await posts.find_by_text(post.channel, cut, prefix=True)
+        return None
 
     async def _parent(self, post: PublicPost) -> ContributionRecord | None:
         for target_id in (post.reply_to_id, post.quoted_id):

@@ -129,6 +129,16 @@ async def test_a_repost_of_an_unknown_original_is_no_idea(engine: Engine) -> Non
     assert await contributions(engine) == []
 
 
+async def test_a_cut_short_classic_retweet_needs_enough_words_to_match(
+    engine: Engine,
+) -> None:
+    await engine.ingest_public([IDEA])
+    result = await engine.ingest_public(
+        [post("1800000000000000011", "RT @amira: Physios in\u2026", author="2002")]
+    )
+    assert (result.endorsements, result.unmatched) == (0, 1)
+
+
 async def test_an_original_sent_along_with_its_repost_is_stored_first(engine: Engine) -> None:
     original = post("40", "Fund more podiatry clinics #AHPsIntoAction", author="3003")
     unrelated = post("41", "Nothing to do with it", author="3004")

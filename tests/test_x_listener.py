@@ -23,7 +23,7 @@ from bot.channels.twitter import TwitterChannel
 from bot.channels.x_listener import CHECKPOINT, Timings, XListener
 from bot.channels.x_posts import TWEET_FIELDS
 from bot.services import Services, open_services
-from handlers.public import public_post_from_json
+from handlers.public import Checkpoint, public_post_from_json
 from storage.database import Store
 from storage.errors import StoreUnavailable
 from storage.models import Contribution
@@ -145,24 +145,27 @@ async def test_polling_follows_pages_then_asks_only_for_newer_posts(
         fake_x.post(pid(number), f"Idea number {number} for allied health {TAG}", f"{number}")
     fake_x.post(pid(129), f"RT @p1: Idea number 1 for allied health {TAG}", "77", retweeted=pid(1))
     fake_x.post(pid(130), f"@p2 yes please {TAG}", "78", replied_to=pid(2))
+    # The classic shape: no referenced_tweets, only the "RT @user:" text.
+    fake_x.post(pid(131), f"RT @p3: Idea number 3 for allied health {TAG}", "76")
     async with chorus(database_url, fake_x) as services, listening(services, http) as listener:
-        await until(listener, stored(129))
-        fake_x.post(pid(131), f"A later idea {TAG}", "79")
+        await until(listener, lambda x: stored(129)(x) and x.counts["endorsements"] == 2)
+        fake_x.post(pid(132), f"A later idea {TAG}", "79")
         await until(listener, stored(130))
         posts = await x_posts(services)
-        assert await checkpoint(services) == pid(131)
+        assert await checkpoint(services) == pid(132)
     searches = fake_x.queries("search")
     assert [q.get("next_token") for q in searches[:2]] == [None, "page-100"]
     assert "since_id" not in searches[0] and "since_id" not in searches[1]
-    assert searches[2]["since_id"] == pid(130)  # the next poll: only what is newer
+    assert searches[2]["since_id"] == pid(131)  # the next poll: only what is newer
     assert all(asks_for_the_fields(q) and q["query"] == TAG for q in searches)
-    assert all("end_time" in q for q in searches)  # recent search is read 10 s behind
+    assert all("end_time" in q for q in searches)  # recent search is read 30 s behind
     assert len(posts) == 130 and len({p.channel_message_id for p in posts}) == 130
     assert sum(p.kind == "comment" for p in posts) == 1
-    first = next(p for p in posts if p.channel_message_id == pid(1))
-    assert first.agree_count == 1  # the retweet, not an idea of its own
-    assert listener.counts["endorsements"] == 1
-    assert services.metrics.messages[("x", "ok")] == 131  # /metrics counts X posts too
+    by_id = {p.channel_message_id: p for p in posts}
+    # The retweets are endorsements, not ideas of their own, in both shapes.
+    assert by_id[pid(1)].agree_count == 1 and by_id[pid(3)].agree_count == 1
+    assert pid(129) not in by_id and pid(131) not in by_id
+    assert services.metrics.messages[("x", "ok")] == 132  # /metrics counts X posts too
 
 
 async def test_a_payload_with_only_ids_and_texts_is_stored(
@@ -233,6 +236,25 @@ async def test_every_post_is_stored_once_across_a_drop_and_a_restart(
     # Reconnects came after a jittered wait, growing exponentially from 1 s.
     assert any(0.5 <= wait <= 1.0 for wait in sleep.waits)
     assert TOKEN not in caplog.text
+
+
+async def test_stream_posts_never_move_the_checkpoint_past_a_failed_backfill(
+    database_url: str, fake_x: FakeX, http: aiohttp.ClientSession
+) -> None:
+    fake_x.post(pid(3), f"Made before the listener started {TAG}", "23")
+    fake_x.post(pid(4), f"Also made before {TAG}", "24")
+    streamed = fake_x.post(pid(5), f"Made just now {TAG}", "25", searchable=False)
+    fake_x.streams = [[streamed, HOLD]]
+    fake_x.search_gate = asyncio.Event()
+    fake_x.fail("search", Failure(503, {"title": "Service Unavailable"}))
+    async with chorus(database_url, fake_x, mode="stream") as services:
+        async with listening(services, http) as listener:
+            await until(listener, stored(1))  # from the stream, while the backfill waits
+            fake_x.search_gate.set()  # ... and then fails
+            await until(listener, stored(3))
+        assert await checkpoint(services) == pid(4)
+    first, second = fake_x.queries("search")[:2]
+    assert "since_id" not in first and "since_id" not in second
 
 
 async def test_stream_posts_of_other_rules_are_left_alone(
@@ -358,6 +380,32 @@ class ChokesOn:
         if any(post.post_id == self.post_id for post in posts):
             raise RuntimeError(f"the engine chokes on {self.post_id}")
         return await self._engine.ingest_public(posts, checkpoint=checkpoint)
+
+
+async def test_a_checkpoint_older_than_the_search_window_falls_back_to_7_days(
+    database_url: str, fake_x: FakeX, http: aiohttp.ClientSession
+) -> None:
+    fake_x.post(pid(1), f"Idea {TAG}", "91")
+    invalid = {
+        "errors": [
+            {
+                "parameters": {"since_id": ["1"]},
+                "message": "Invalid 'since_id':'1'. 'since_id' must be a tweet id created "
+                "after 2026-11-24T09:00Z.",
+            }
+        ],
+        "title": "Invalid Request",
+        "detail": "One or more parameters to your request was invalid.",
+        "type": "https://api.twitter.com/2/problems/invalid-request",
+    }
+    fake_x.fail("search", Failure(400, invalid))
+    async with chorus(database_url, fake_x) as services:
+        await services.engine.ingest_public([], checkpoint=Checkpoint(CHECKPOINT, "1"))
+        async with listening(services, http) as listener:
+            await until(listener, stored(1))
+        assert await checkpoint(services) == pid(1)
+    first, second = fake_x.queries("search")[:2]
+    assert first["since_id"] == "1" and "since_id" not in second
 
 
 class StoreDownOnce:

@@ -85,7 +85,9 @@ class Timings:
     stall: float = 30.0  # no byte on the stream for this long (keep-alives come every 20 s)
     request_timeout: float = 30.0
     metrics_every: float = 900.0
-    search_settle: float = 10.0  # poll up to this long ago; newer posts may not be indexed
+    # Poll up to this long ago: newer posts may not be searchable yet, and X wants
+    # end_time at least 10 s in the past.
+    search_settle: float = 30.0
 
 
 class ListenerStopped(Exception):
@@ -300,17 +302,21 @@ class XListener:
                     f"X refused recent search ({denied}); the access level may not include it"
                 ) from None
             except Rejected as refused:
-                if since is None or "since_id" not in str(refused):
-                    raise ListenerStopped(
-                        f"X refused the search for {self.query} ({refused})"
-                    ) from None
-                # The checkpoint is older than the 7 days recent search covers.
-                self.fault(
-                    f"the checkpoint is out of X's search window ({refused}); "
-                    "fetching the last 7 days"
-                )
-                since, token, pages = None, None, []
-                continue
+                if since is not None and "since_id" in str(refused):
+                    # The checkpoint is older than the 7 days recent search covers.
+                    self.fault(
+                        f"the checkpoint is out of X's search window ({refused}); "
+                        "fetching the last 7 days"
+                    )
+                    since, token, pages = None, None, []
+                    continue
+                if end_time is not None and "end_time" in str(refused):
+                    self.fault(f"X refused the search's end_time ({refused}); searching to now")
+                    end_time, token, pages = None, None, []
+                    continue
+                raise ListenerStopped(
+                    f"X refused the search for {self.query} ({refused})"
+                ) from None
             pages.append(page)
             token = (page.get("meta") or {}).get("next_token")
             if not token:

@@ -79,6 +79,7 @@ class FakeX:
         self.failures: dict[str, list[Failure]] = {}
         self.streams: list[list[object]] = []  # a script per stream connection, in order
         self.minimal = False  # answer with only id and text, and no includes
+        self.search_gate: asyncio.Event | None = None  # searches wait for it when set
         self.stream_connections = 0
         self._rule_ids = 1000
         self._closing = asyncio.Event()
@@ -200,6 +201,8 @@ class FakeX:
         return body
 
     async def _search(self, request: web.Request) -> web.Response:
+        if self.search_gate is not None:
+            await self.search_gate.wait()
         refused = self._refusal(request, "search")
         if refused is not None:
             return refused
