@@ -345,3 +345,21 @@ async def keep_failed_post(engine: Engine, post: PublicPost, error: BaseExceptio
         await unit.failed.add(
             post.channel, post.post_id, public_post_to_json(post), description, engine.clock()
         )
+
+
+async def retry_failed_post(engine: Engine, failed_id: int) -> IngestResult | None:
+    """Store a kept post again (what `retry_failed` does for messages); on success it is
+    marked done. Returns None when there is no such kept post."""
+    async with engine.store.reader() as unit:
+        record = await unit.failed.get(failed_id)
+    if record is None or '"post_id"' not in record.raw:
+        return None
+    post = public_post_from_json(record.raw)
+    try:
+        result = await engine.ingest_public([post])
+    except Exception as error:
+        await keep_failed_post(engine, post, error)
+        raise
+    async with engine.store.transaction() as unit:
+        await unit.failed.mark(failed_id, "done", engine.clock())
+    return result

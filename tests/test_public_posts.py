@@ -10,7 +10,15 @@ import pytest
 from sqlalchemy import select
 
 from handlers.engine import Engine
-from handlers.public import Checkpoint, carries_hashtag, classic_retweet_body, id_order
+from handlers.public import (
+    Checkpoint,
+    carries_hashtag,
+    classic_retweet_body,
+    id_order,
+    keep_failed_post,
+    public_post_from_json,
+    retry_failed_post,
+)
 from handlers.types import PublicPost
 from storage.models import Contribution, Participant, PostMetrics, Vote
 from tests.people import Person
@@ -268,6 +276,19 @@ async def test_a_failed_batch_stores_nothing_and_keeps_the_checkpoint(engine: En
     assert await checkpoint_of(engine) == IDEA.post_id
     retried = await engine.ingest_public([good], checkpoint=Checkpoint(CHECKPOINT, good.post_id))
     assert retried.ideas == 1  # its id was not claimed by the failed batch
+
+
+async def test_a_post_kept_as_failed_can_be_stored_again(engine: Engine) -> None:
+    await keep_failed_post(engine, IDEA, RuntimeError("a bug, since fixed"))
+    async with engine.store.reader() as unit:
+        [kept] = await unit.failed.list()
+    assert public_post_from_json(kept.raw) == IDEA
+    result = await retry_failed_post(engine, kept.id)
+    assert result.ideas == 1 and await retry_failed_post(engine, 999) is None
+    async with engine.store.reader() as unit:
+        assert await unit.failed.list() == []  # done
+    [idea] = await contributions(engine)
+    assert idea.channel_message_id == IDEA.post_id
 
 
 async def test_x_ideas_are_voted_on_from_other_channels(engine: Engine) -> None:

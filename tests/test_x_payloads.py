@@ -203,6 +203,7 @@ async def test_the_session_seam_points_tweepy_at_api_base() -> None:
         assert session.url("https://api.twitter.com/2/tweets/search/recent") == (
             "http://127.0.0.1:9/2/tweets/search/recent"
         )
+        assert session.url("https://api.x.com/2/tweets") == "http://127.0.0.1:9/2/tweets"
         with pytest.raises(ValueError):
             session.url("https://example.org/2/tweets")
         assert session.closed is False  # tweepy must never open a session of its own

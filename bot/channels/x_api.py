@@ -35,9 +35,15 @@ from bot.channels.x_posts import REQUEST_FIELDS
 
 log = logging.getLogger(__name__)
 
-TWEEPY_BASE = "https://api.twitter.com"
+# Where tweepy sends requests (4.17: api.twitter.com; X's newer name is accepted too).
+TWEEPY_BASES = ("https://api.twitter.com", "https://api.x.com")
 PAGE_SIZE = 100  # the most X returns per search page or lookup
 TIER_REASONS = {"client-not-enrolled"}
+
+
+class ListenerStopped(Exception):
+    """A fault retrying will not fix (e.g. a refused token); the listener stops and
+    says why, once."""
 
 
 class XError(Exception):
@@ -88,9 +94,10 @@ class ApiSession:
 
     def url(self, url: object) -> str:
         text = str(url)
-        if not text.startswith(TWEEPY_BASE + "/"):
-            raise ValueError("tweepy asked for a URL outside the X API")
-        return self._base + text[len(TWEEPY_BASE) :]
+        for base in TWEEPY_BASES:
+            if text.startswith(base + "/"):
+                return self._base + text[len(base) :]
+        raise ValueError("tweepy asked for a URL outside the X API")
 
     @asynccontextmanager
     async def request(

@@ -19,8 +19,8 @@ exactly once, whatever happens to the connection or the process.
   (a repeat of the same fault is logged at DEBUG until things recover).
 - Public metrics of posts younger than metrics_max_age_hours are refreshed regularly.
 
-Stream mode lives in x_stream.py, the reach refresh in x_reach.py; both use this class's
-public methods (call, backfill, ingest, fault, ...).
+Stream mode lives in x_stream.py, the backfill in x_search.py and the reach refresh in
+x_reach.py; they use this class's public methods (call, ingest, fault, set_state, ...).
 """
 
 from __future__ import annotations
@@ -32,14 +32,13 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
 
 from bot.backoff import Backoff
 from bot.channels.x_api import (
-    AccessDenied,
+    ListenerStopped,
     RateLimited,
     Rejected,
     Unauthorized,
@@ -49,14 +48,13 @@ from bot.channels.x_api import (
 )
 from bot.channels.x_posts import CHANNEL, posts_from_payload
 from bot.channels.x_reach import refresh_reach, refresh_reach_forever
+from bot.channels.x_search import backfill
 from bot.channels.x_stream import StreamFollower, StreamNotAllowed
 from bot.services import Services
 from handlers.public import (
     Checkpoint,
     IngestResult,
-    id_order,
     keep_failed_post,
-    newest_id,
 )
 from handlers.types import PublicPost
 from storage.errors import StoreUnavailable
@@ -66,8 +64,6 @@ log = logging.getLogger(__name__)
 
 CHECKPOINT = "x.newest_id"
 LEASE = "x-listener"
-BATCH = 100
-TWITTER_EPOCH_MS = 1288834974657  # post ids carry their time: (id >> 22) + this epoch
 
 
 @dataclass(frozen=True)
@@ -90,22 +86,12 @@ class Timings:
     search_settle: float = 30.0
 
 
-class ListenerStopped(Exception):
-    """A fault retrying will not fix; the listener stops and says why."""
-
-
 class _LeaseLost(Exception):
     pass
 
 
 def _query(hashtags: tuple[str, ...]) -> str:
     return hashtags[0] if len(hashtags) == 1 else "(" + " OR ".join(hashtags) + ")"
-
-
-def _post_time(post_id: str) -> datetime | None:
-    if not post_id.isdigit():
-        return None
-    return datetime.fromtimestamp(((int(post_id) >> 22) + TWITTER_EPOCH_MS) / 1000, UTC)
 
 
 class XListener:
@@ -262,65 +248,14 @@ class XListener:
 
     # --- search ---------------------------------------------------------------------
 
-    async def backfill(self, *, settle: bool) -> None:
-        """Everything newer than the checkpoint, fetched whole, then stored oldest first
-        in batches that each move the checkpoint."""
+    async def checkpoint(self) -> str | None:
+        """The newest post id stored so far."""
         async with self.services.store.reader() as unit:
-            since = await unit.checkpoints.get(CHECKPOINT)
-        end_time = None
-        if settle:
-            end_time = datetime.fromtimestamp(self.wall_clock() - self.timings.search_settle, UTC)
-            since_time = _post_time(since) if since else None
-            if since_time is not None and since_time >= end_time:
-                end_time = None
-        pages = await self._search(since, end_time)
-        posts = sorted(
-            (post for page in pages for post in self.read(page)),
-            key=lambda post: id_order(post.post_id),
-        )
-        for start in range(0, len(posts), BATCH):
-            batch = posts[start : start + BATCH]
-            await self.ingest(batch, newest_id([post.post_id for post in batch]))
-        self.counts["searches"] += 1
-        await self.notify()
+            return await unit.checkpoints.get(CHECKPOINT)
 
-    async def _search(self, since: str | None, end_time: datetime | None) -> list[dict]:
-        pages: list[dict] = []
-        token: str | None = None
-        while True:
-            try:
-                page = await self.call(
-                    "recent search",
-                    self.api.search_page,
-                    self.query,
-                    since_id=since,
-                    next_token=token,
-                    end_time=end_time,
-                )
-            except AccessDenied as denied:
-                raise ListenerStopped(
-                    f"X refused recent search ({denied}); the access level may not include it"
-                ) from None
-            except Rejected as refused:
-                if since is not None and "since_id" in str(refused):
-                    # The checkpoint is older than the 7 days recent search covers.
-                    self.fault(
-                        f"the checkpoint is out of X's search window ({refused}); "
-                        "fetching the last 7 days"
-                    )
-                    since, token, pages = None, None, []
-                    continue
-                if end_time is not None and "end_time" in str(refused):
-                    self.fault(f"X refused the search's end_time ({refused}); searching to now")
-                    end_time, token, pages = None, None, []
-                    continue
-                raise ListenerStopped(
-                    f"X refused the search for {self.query} ({refused})"
-                ) from None
-            pages.append(page)
-            token = (page.get("meta") or {}).get("next_token")
-            if not token:
-                return pages
+    async def backfill(self, *, settle: bool) -> None:
+        """Store everything newer than the checkpoint (see x_search.py)."""
+        await backfill(self, settle=settle)
 
     def read(self, payload: dict) -> list[PublicPost]:
         return posts_from_payload(
