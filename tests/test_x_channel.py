@@ -5,6 +5,7 @@ keeps one listener per PostgreSQL store."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from dataclasses import replace
@@ -28,7 +29,7 @@ from tests.fakes.x_api import FakeX
 from tests.people import Person
 from tests.test_cli import chorus
 
-TOKEN = "chorus-test-bearer-AAAAAAAAAAAAAAAAAAAAAMLheAAAAAAA0"
+TOKEN = "chorus-test-x-token-not-a-secret"
 
 
 async def test_the_listener_is_registered_and_off_without_a_token(
@@ -84,8 +85,8 @@ async def test_a_refused_token_stops_the_listener_and_chorus_keeps_serving(
     await runtime.start()
     try:
         [channel] = runtime.channels
-        async with channel.listener._changed:
-            await channel.listener._changed.wait_for(lambda: channel.listener.state == "stopped")
+        async with asyncio.timeout(15):
+            await channel.listener.wait_until(lambda listener: listener.state == "stopped")
         async with (
             aiohttp.ClientSession() as http,
             http.get(f"http://127.0.0.1:{runtime.port}/healthz") as response,

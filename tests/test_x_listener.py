@@ -39,7 +39,7 @@ from tests.fakes.x_api import (
     rate_limited,
 )
 
-TOKEN = "chorus-test-bearer-AAAAAAAAAAAAAAAAAAAAAMLheAAAAAAA0"
+TOKEN = "chorus-test-x-token-not-a-secret"
 BASE_ID = 1_800_000_000_000_000_000
 TAG = "#AHPsIntoAction"
 
