@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from handlers.settings import ConsultationConfig, Strict
 
@@ -42,6 +42,13 @@ class TwitterSettings(Strict):
     question: str | None = None
     metrics_max_age_hours: float = Field(default=72, ge=0)
 
+    @field_validator("api_base")
+    @classmethod
+    def _api_base_is_a_url(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://")):
+            raise ValueError(f"{value!r} is not an http(s) URL such as https://api.twitter.com")
+        return value
+
 
 class SmsSettings(Strict):
     public_url: str | None = None
@@ -63,6 +70,13 @@ class FileSettings(ConsultationConfig):
 
     server: ServerSettings = ServerSettings()
     channels: ChannelSettings = ChannelSettings()
+
+    @model_validator(mode="after")
+    def _twitter_question_exists(self) -> FileSettings:
+        key = self.channels.twitter.question
+        if key is not None and key not in {q.key for q in self.questions}:
+            raise ValueError(f"channels.twitter.question: no question has the key {key!r}")
+        return self
 
 
 @dataclass(frozen=True)

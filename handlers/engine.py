@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from handlers.catalogue import Catalogue
@@ -17,9 +17,10 @@ from handlers.commands import parse_command
 from handlers.context import Context
 from handlers.enrich import Enricher, clean_text
 from handlers.privacy import ContactCipher, Pseudonymizer
+from handlers.public import Checkpoint, IngestResult, ingest_posts
 from handlers.router import carrier_keyword, route
 from handlers.settings import ConsultationConfig
-from handlers.types import Inbound, Outcome, Reply
+from handlers.types import Inbound, Outcome, PublicPost, Reply
 from storage.database import Store
 from storage.errors import StoreConflict
 
@@ -94,6 +95,13 @@ class Engine:
         so a replay is not answered twice. False when it was already recorded."""
         async with self.store.transaction() as unit:
             return await unit.processed.claim(channel, message_id, self.clock())
+
+    async def ingest_public(
+        self, posts: Sequence[PublicPost], *, checkpoint: Checkpoint | None = None
+    ) -> IngestResult:
+        """Store public posts (ideas, comments, endorsements; no replies are sent) and move
+        the listener's checkpoint in the same transaction; see handlers/public.py."""
+        return await ingest_posts(self, posts, checkpoint=checkpoint)
 
     def _check_text(self, text: str) -> Reply | None:
         catalogue = Catalogue()

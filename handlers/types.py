@@ -71,15 +71,24 @@ class Outcome:
 
 @dataclass(frozen=True)
 class PublicPost:
-    """A public post (e.g. on X) that carries the consultation's hashtag."""
+    """A public post (e.g. on X) that carries the consultation's hashtag.
+
+    handlers/public.py gives it its meaning: an idea, a comment on a stored post, or an
+    endorsement (a repost) of one.
+    """
 
     channel: str
     post_id: str
-    author_id: str  # hashed like any platform id; no handle or name is kept
+    author_id: str  # hashed like any platform id; no handle or name is kept ("" if unknown)
     text: str
     created_at: datetime
     question_key: str | None = None
     reposted_id: str | None = None  # set for a retweet: an endorsement of that post
-    reply_to_id: str | None = None  # set for a reply or quote: a comment on that post
+    reply_to_id: str | None = None  # set for a reply: a comment on that post
+    quoted_id: str | None = None  # set for a quote post: a comment on that post
+    conversation_id: str | None = None  # the post that started the thread
     language_hint: str | None = None
-    metrics: dict = field(default_factory=dict)
+    metrics: dict = field(default_factory=dict)  # likes, reposts, replies, quotes
+    # Posts this one refers to, as the platform sent them along (X's "includes"), so an
+    # original not stored yet can be stored before a repost of it or a reply to it.
+    referenced: tuple[PublicPost, ...] = ()

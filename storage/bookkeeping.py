@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -122,6 +122,24 @@ class Checkpoints:
         statement = _insert(self.backend)(Checkpoint).values(name=name, value=value, updated_at=now)
         statement = statement.on_conflict_do_update(
             index_elements=["name"], set_={"value": value, "updated_at": now}
+        )
+        await self.session.execute(statement)
+
+    async def advance(self, name: str, value: str, now: datetime) -> None:
+        """Move a position given as a decimal id (e.g. the newest post id seen) forward,
+        never back: a concurrent writer with an older id leaves the newer one in place."""
+        if not value.isdigit():
+            raise ValueError(f"checkpoint {name!r}: {value!r} is not a decimal id")
+        current = Checkpoint.__table__.c.value
+        if self.backend == "postgresql":
+            current = current.collate("C")  # compare digit by digit, whatever the locale
+        older = or_(
+            func.length(current) < len(value),
+            and_(func.length(current) == len(value), current < value),
+        )
+        statement = _insert(self.backend)(Checkpoint).values(name=name, value=value, updated_at=now)
+        statement = statement.on_conflict_do_update(
+            index_elements=["name"], set_={"value": value, "updated_at": now}, where=older
         )
         await self.session.execute(statement)
 

@@ -243,3 +243,24 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(32))
     target: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+# --- X hashtag listener (issue 4) -----------------------------------------------------
+
+
+class PostMetrics(Base):
+    """Reach of a stored public post (likes, reposts, replies, quotes), refreshed while
+    the post is young. Goes with its contribution when that is erased."""
+
+    __tablename__ = "x_post_metrics"
+    __table_args__ = (Index("ix_x_post_metrics_posted", "posted_at"),)
+
+    contribution_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("contributions.id", ondelete="CASCADE"), primary_key=True
+    )
+    posted_at: Mapped[datetime]
+    likes: Mapped[int] = mapped_column(Integer, default=0)
+    reposts: Mapped[int] = mapped_column(Integer, default=0)
+    replies: Mapped[int] = mapped_column(Integer, default=0)
+    quotes: Mapped[int] = mapped_column(Integer, default=0)
+    refreshed_at: Mapped[datetime]

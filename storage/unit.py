@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.bookkeeping import Audit, Checkpoints, FailedInbox, Outbox, ProcessedMessages
 from storage.contributions import Contributions
 from storage.participants import Participants
+from storage.public_posts import PublicPosts
 from storage.questions import Questions
 from storage.reports import Reports
 from storage.votes import Votes
@@ -28,3 +29,4 @@ class Unit:
         self.outbox = Outbox(session)
         self.audit = Audit(session)
         self.reports = Reports(session)
+        self.public_posts = PublicPosts(session, backend)

@@ -17,7 +17,7 @@ from bot.services import Services
 
 log = logging.getLogger(__name__)
 
-CHANNEL_MODULES: tuple[str, ...] = ("bot.channels.telegram",)
+CHANNEL_MODULES: tuple[str, ...] = ("bot.channels.telegram", "bot.channels.twitter")
 
 
 def build_channels(services: Services, http: aiohttp.ClientSession) -> list[Channel]:

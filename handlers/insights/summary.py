@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from storage.database import Store
+from storage.reports import PUBLIC_CHANNELS
 
 
 async def build_summary(store: Store, *, top: int = 10) -> dict:
@@ -19,6 +20,10 @@ async def build_summary(store: Store, *, top: int = 10) -> dict:
             "by_question": await reports.contributions_by_question(),
             "by_role": await reports.participants_by_role(),
             "sentiment": await reports.contributions_by("label"),
+            # Public posts' reach (likes, reposts, replies, quotes), by public channel.
+            "reach": {
+                channel: await unit.public_posts.reach(channel) for channel in PUBLIC_CHANNELS
+            },
             "top": [
                 {
                     key: value
@@ -43,6 +48,12 @@ def format_summary(summary: dict) -> str:
         f"By question: {_shares(summary['by_question']) or 'none yet'}",
         f"By role: {_shares(summary['by_role']) or 'none yet'}",
         f"Sentiment: {_shares(summary['sentiment']) or 'none yet'}",
+        *(
+            f"Reach on {channel.upper()}: {r['posts']} posts, {r['likes']} likes, "
+            f"{r['reposts']} reposts, {r['replies']} replies, {r['quotes']} quotes"
+            for channel, r in summary.get("reach", {}).items()
+            if r["posts"]
+        ),
         "Top ideas (Wilson lower bound of agree share):",
     ]
     if not summary["top"]:

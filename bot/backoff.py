@@ -1,0 +1,41 @@
+"""Growing waits between reconnects and retries, with jitter, for any adapter that keeps
+a connection or polls (the X stream and its poller today). Shared, so that every channel
+backs off the same way; the numbers are the caller's, so tests can use milliseconds."""
+
+from __future__ import annotations
+
+import random
+
+
+class Backoff:
+    """Exponential backoff with "equal jitter": the n-th wait is drawn between half and
+    all of min(maximum, initial * factor**n), so waits grow but many clients that lost
+    the same server do not all come back at the same instant."""
+
+    def __init__(
+        self,
+        initial: float,
+        maximum: float,
+        *,
+        factor: float = 2.0,
+        rng: random.Random | None = None,
+    ) -> None:
+        if initial <= 0 or maximum < initial or factor < 1:
+            raise ValueError("backoff needs 0 < initial <= maximum and factor >= 1")
+        self.initial = initial
+        self.maximum = maximum
+        self.factor = factor
+        self.attempts = 0
+        self._rng = rng or random.Random()
+
+    def ceiling(self) -> float:
+        """The largest wait the next attempt can get."""
+        return min(self.maximum, self.initial * self.factor**self.attempts)
+
+    def next(self) -> float:
+        ceiling = self.ceiling()
+        self.attempts += 1
+        return self._rng.uniform(ceiling / 2, ceiling)
+
+    def reset(self) -> None:
+        self.attempts = 0

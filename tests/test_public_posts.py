@@ -1,0 +1,320 @@
+"""The meaning of a public post, on SQLite and PostgreSQL: ideas, endorsements (reposts,
+in both payload shapes), comments (replies and quotes), pseudonymous authors, each post
+applied once, and a checkpoint that moves only with a committed batch."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import select
+
+from handlers.engine import Engine
+from handlers.public import (
+    Checkpoint,
+    carries_hashtag,
+    classic_retweet_body,
+    id_order,
+    keep_failed_post,
+    public_post_from_json,
+    retry_failed_post,
+)
+from handlers.types import PublicPost
+from storage.models import Contribution, Participant, PostMetrics, Vote
+from tests.people import Person
+
+POSTED = datetime(2026, 12, 1, 8, 30, tzinfo=UTC)
+CHECKPOINT = "x.newest_id"
+
+
+def post(post_id: str, text: str, author: str = "1001", **fields: object) -> PublicPost:
+    return PublicPost(
+        channel="x", post_id=post_id, author_id=author, text=text, created_at=POSTED, **fields
+    )
+
+
+IDEA = post(
+    "1800000000000000001",
+    "Physios in every GP surgery would be wonderful #AHPsIntoAction @NHSEngland "
+    "https://t.co/abc123 mail me at amira@example.org",
+    metrics={"likes": 4, "reposts": 2, "replies": 1, "quotes": 0},
+)
+
+
+async def contributions(engine: Engine) -> list[Contribution]:
+    async with engine.store.reader() as unit:
+        return list(await unit.session.scalars(select(Contribution).order_by(Contribution.id)))
+
+
+async def checkpoint_of(engine: Engine) -> str | None:
+    async with engine.store.reader() as unit:
+        return await unit.checkpoints.get(CHECKPOINT)
+
+
+async def test_an_original_post_is_an_idea_enriched_like_any_message(engine: Engine) -> None:
+    result = await engine.ingest_public([IDEA], checkpoint=Checkpoint(CHECKPOINT, IDEA.post_id))
+    assert (result.ideas, result.comments, result.endorsements) == (1, 0, 0)
+    [idea] = await contributions(engine)
+    assert idea.kind == "idea" and idea.channel == "x"
+    assert idea.channel_message_id == IDEA.post_id
+    # Hashtags, mentions and links stay in the stored text; personal data does not.
+    assert "#AHPsIntoAction" in idea.text and "@NHSEngland" in idea.text
+    assert "https://t.co/abc123" in idea.text
+    assert "amira@example.org" not in idea.text and "email" in idea.redactions
+    assert idea.language == "en" and idea.label == "positive"
+    assert idea.question_id == engine.question_ids["ahp-action"]
+    assert idea.created_at == POSTED
+    async with engine.store.reader() as unit:
+        author = await unit.participants.get(idea.participant_id)
+        reach = await unit.public_posts.metrics_of(idea.id)
+    assert author.pseudonym == engine.pseudonym("x", "1001") and author.channel == "x"
+    assert reach == {"likes": 4, "reposts": 2, "replies": 1, "quotes": 0}
+    assert await checkpoint_of(engine) == IDEA.post_id
+
+
+async def test_sentiment_ignores_hashtags_mentions_and_links(engine: Engine) -> None:
+    # "#Terrible" and "@awful_trust" would make the words negative if they were scored.
+    await engine.ingest_public([post("11", "Great helpful physios #Terrible @awful_trust")])
+    [idea] = await contributions(engine)
+    assert idea.label == "positive"
+
+
+async def test_abusive_or_naming_posts_wait_for_moderation(engine: Engine) -> None:
+    await engine.ingest_public(
+        [
+            post("13", "This shit service needs fixing #AHPsIntoAction"),
+            post("14", "Dr Smith on ward 5 was rude #AHPsIntoAction", author="1002"),
+        ]
+    )
+    flagged = [(c.status, c.moderation_reason) for c in await contributions(engine)]
+    assert flagged == [("pending", "abuse"), ("pending", "named_person")]
+
+
+async def test_no_handle_or_author_id_is_stored(engine: Engine) -> None:
+    await engine.ingest_public(
+        [post("21", "RT @amira_h: Physios in every GP surgery #AHPsIntoAction", author="987654")]
+    )
+    await engine.ingest_public([post("22", "More OTs please #AHPsIntoAction", author="987654")])
+    async with engine.store.reader() as unit:
+        people = list(await unit.session.scalars(select(Participant)))
+    stored = " ".join(f"{p.pseudonym} {p.answers} {p.state}" for p in people)
+    assert "987654" not in stored and "amira_h" not in stored
+    assert [p.pseudonym for p in people] == [engine.pseudonym("x", "987654")]
+
+
+@pytest.mark.parametrize(
+    "repost",
+    [
+        post(
+            "1800000000000000009", "RT @amira: Physios...", author="2002", reposted_id=IDEA.post_id
+        ),
+        post("1800000000000000009", "RT @amira: " + IDEA.text, author="2002"),
+        post("1800000000000000009", "RT @amira: " + IDEA.text[:60] + "\u2026", author="2002"),
+    ],
+    ids=["referenced_tweets", "classic-rt-text", "classic-rt-truncated"],
+)
+async def test_a_repost_is_an_endorsement_not_an_idea(engine: Engine, repost: PublicPost) -> None:
+    await engine.ingest_public([IDEA])
+    result = await engine.ingest_public([repost])
+    assert (result.ideas, result.endorsements) == (0, 1)
+    [idea] = await contributions(engine)
+    assert (idea.agree_count, idea.disagree_count, idea.vote_count) == (1, 0, 1)
+    async with engine.store.reader() as unit:
+        [vote] = await unit.votes.for_idea(idea.id)
+        voter = await unit.participants.get(vote.participant_id)
+    assert vote.value == 1 and vote.channel == "x"
+    assert voter.pseudonym == engine.pseudonym("x", "2002")
+
+
+async def test_a_repost_of_an_unknown_original_is_no_idea(engine: Engine) -> None:
+    result = await engine.ingest_public(
+        [
+            post("31", "RT @someone: words", author="2002", reposted_id="30"),
+            post("32", "RT @someone: Words never stored #AHPsIntoAction", author="2003"),
+        ]
+    )
+    assert (result.ideas, result.endorsements, result.unmatched) == (0, 0, 2)
+    assert await contributions(engine) == []
+
+
+async def test_a_cut_short_classic_retweet_needs_enough_words_to_match(
+    engine: Engine,
+) -> None:
+    await engine.ingest_public([IDEA])
+    result = await engine.ingest_public(
+        [post("1800000000000000011", "RT @amira: Physios in\u2026", author="2002")]
+    )
+    assert (result.endorsements, result.unmatched) == (0, 1)
+
+
+async def test_an_original_sent_along_with_its_repost_is_stored_first(engine: Engine) -> None:
+    original = post("40", "Fund more podiatry clinics #AHPsIntoAction", author="3003")
+    unrelated = post("41", "Nothing to do with it", author="3004")
+    result = await engine.ingest_public(
+        [
+            post(
+                "42", "RT @x: Fund more...", author="2002", reposted_id="40", referenced=(original,)
+            ),
+            post(
+                "43", "RT @y: Nothing...", author="2002", reposted_id="41", referenced=(unrelated,)
+            ),
+        ]
+    )
+    assert (result.ideas, result.endorsements, result.unmatched) == (1, 1, 1)
+    [idea] = await contributions(engine)
+    assert idea.channel_message_id == "40" and idea.agree_count == 1
+    # The original itself arriving later (e.g. from a backfill) is not stored again.
+    again = await engine.ingest_public([original])
+    assert (again.ideas, again.duplicates) == (0, 1)
+
+
+async def test_reposting_ones_own_post_is_not_a_vote(engine: Engine) -> None:
+    await engine.ingest_public([IDEA])
+    result = await engine.ingest_public(
+        [post("1800000000000000010", "RT @me: ...", reposted_id=IDEA.post_id)]
+    )
+    assert (result.endorsements, result.ignored) == (0, 1)
+    [idea] = await contributions(engine)
+    assert idea.vote_count == 0
+
+
+async def test_replies_and_quotes_of_stored_ideas_are_comments(engine: Engine) -> None:
+    await engine.ingest_public([IDEA])
+    result = await engine.ingest_public(
+        [
+            post(
+                "1800000000000000020",
+                "@amira Yes, and OTs too #AHPsIntoAction",
+                author="2002",
+                reply_to_id=IDEA.post_id,
+                conversation_id=IDEA.post_id,
+            ),
+            post(
+                "1800000000000000021",
+                "This! #AHPsIntoAction https://t.co/q",
+                author="2003",
+                quoted_id=IDEA.post_id,
+            ),
+            # A reply to the reply is a comment on the idea too (comments are one level).
+            post(
+                "1800000000000000022",
+                "@b agreed #AHPsIntoAction",
+                author="2004",
+                reply_to_id="1800000000000000020",
+                conversation_id=IDEA.post_id,
+            ),
+            # A reply deeper in the thread, to a post Chorus never saw, finds the idea
+            # through the thread's first post.
+            post(
+                "1800000000000000023",
+                "@c same here #AHPsIntoAction",
+                author="2005",
+                reply_to_id="1799999999999999999",
+                conversation_id=IDEA.post_id,
+            ),
+        ]
+    )
+    assert (result.ideas, result.comments) == (0, 4)
+    idea, *comments = await contributions(engine)
+    assert [c.kind for c in comments] == ["comment"] * 4
+    assert {c.parent_id for c in comments} == {idea.id}
+    assert {c.question_id for c in comments} == {idea.question_id}
+
+
+async def test_a_reply_to_a_post_chorus_does_not_hold_is_an_idea(engine: Engine) -> None:
+    result = await engine.ingest_public(
+        [
+            post(
+                "51",
+                "@NHSEngland More dietitians in schools #AHPsIntoAction",
+                reply_to_id="50",
+                conversation_id="50",
+            )
+        ]
+    )
+    assert (result.ideas, result.comments) == (1, 0)
+    [idea] = await contributions(engine)
+    assert idea.kind == "idea" and idea.parent_id is None
+
+
+async def test_a_post_seen_twice_is_applied_once(engine: Engine) -> None:
+    repost = post("1800000000000000030", "RT", author="2002", reposted_id=IDEA.post_id)
+    first = await engine.ingest_public([IDEA, repost], checkpoint=Checkpoint(CHECKPOINT, "30"))
+    second = await engine.ingest_public([repost, IDEA], checkpoint=Checkpoint(CHECKPOINT, "30"))
+    assert (first.ideas, first.endorsements) == (1, 1)
+    assert (second.ideas, second.endorsements, second.duplicates) == (0, 0, 2)
+    [idea] = await contributions(engine)
+    assert idea.agree_count == 1
+    async with engine.store.reader() as unit:
+        assert len(list(await unit.session.scalars(select(Vote)))) == 1
+
+
+async def test_the_checkpoint_only_moves_forward(engine: Engine) -> None:
+    await engine.ingest_public([], checkpoint=Checkpoint(CHECKPOINT, "1800000000000000100"))
+    await engine.ingest_public([], checkpoint=Checkpoint(CHECKPOINT, "999"))
+    await engine.ingest_public([], checkpoint=Checkpoint(CHECKPOINT, "1799999999999999999"))
+    assert await checkpoint_of(engine) == "1800000000000000100"
+    await engine.ingest_public([], checkpoint=Checkpoint(CHECKPOINT, "1800000000000000101"))
+    assert await checkpoint_of(engine) == "1800000000000000101"
+
+
+async def test_a_failed_batch_stores_nothing_and_keeps_the_checkpoint(engine: Engine) -> None:
+    await engine.ingest_public([IDEA], checkpoint=Checkpoint(CHECKPOINT, IDEA.post_id))
+    broken = PublicPost(  # a naive time: the batch fails at its last post
+        channel="x",
+        post_id="1800000000000000050",
+        author_id="2002",
+        text="Later idea #AHPsIntoAction",
+        created_at=datetime(2026, 12, 1, 9, 0),
+    )
+    good = post("1800000000000000040", "Another idea #AHPsIntoAction", author="2003")
+    with pytest.raises(TypeError):
+        await engine.ingest_public(
+            [good, broken], checkpoint=Checkpoint(CHECKPOINT, broken.post_id)
+        )
+    assert [c.channel_message_id for c in await contributions(engine)] == [IDEA.post_id]
+    assert await checkpoint_of(engine) == IDEA.post_id
+    retried = await engine.ingest_public([good], checkpoint=Checkpoint(CHECKPOINT, good.post_id))
+    assert retried.ideas == 1  # its id was not claimed by the failed batch
+
+
+async def test_a_post_kept_as_failed_can_be_stored_again(engine: Engine) -> None:
+    await keep_failed_post(engine, IDEA, RuntimeError("a bug, since fixed"))
+    async with engine.store.reader() as unit:
+        [kept] = await unit.failed.list()
+    assert public_post_from_json(kept.raw) == IDEA
+    result = await retry_failed_post(engine, kept.id)
+    assert result.ideas == 1 and await retry_failed_post(engine, 999) is None
+    async with engine.store.reader() as unit:
+        assert await unit.failed.list() == []  # done
+    [idea] = await contributions(engine)
+    assert idea.channel_message_id == IDEA.post_id
+
+
+async def test_x_ideas_are_voted_on_from_other_channels(engine: Engine) -> None:
+    await engine.ingest_public([IDEA])
+    sam = Person(engine, "sam", "console")
+    await sam.join()
+    await sam.say("VOTE")
+    assert "Physios in every GP surgery" in sam.text
+    await sam.say("1")
+    [idea] = await contributions(engine)
+    assert idea.agree_count == 1
+
+
+async def test_erasing_an_x_author_removes_their_posts_and_reach(engine: Engine) -> None:
+    await engine.ingest_public([IDEA])
+    [idea] = await contributions(engine)
+    async with engine.store.transaction() as unit:
+        await unit.participants.erase(idea.participant_id)
+    async with engine.store.reader() as unit:
+        assert list(await unit.session.scalars(select(PostMetrics))) == []
+    assert await contributions(engine) == []
+
+
+def test_helpers() -> None:
+    assert classic_retweet_body("RT @a_b: hello") == "hello"
+    assert classic_retweet_body("Not RT @a: x") is None
+    assert carries_hashtag("we need #ahpsintoaction!", ["#AHPsIntoAction"])
+    assert not carries_hashtag("#AHPsIntoAction2027", ["#AHPsIntoAction"])
+    assert sorted(["100", "99", "1000"], key=id_order) == ["99", "100", "1000"]
