@@ -1,10 +1,12 @@
-"""Growing waits between reconnects and retries, with jitter, for any adapter that keeps
-a connection or polls (the X stream and its poller today). Shared, so that every channel
-backs off the same way; the numbers are the caller's, so tests can use milliseconds."""
+"""Growing waits between reconnects and retries, with jitter, for every adapter that keeps
+a connection or polls (the X stream and poller, Telegram's sending and polling). Shared,
+so every channel backs off the same way; the numbers are the caller's, so tests can use
+milliseconds."""
 
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 
 
 class Backoff:
@@ -39,3 +41,10 @@ class Backoff:
 
     def reset(self) -> None:
         self.attempts = 0
+
+    def delays(self) -> Iterator[float]:
+        """Endless waits from a first attempt, leaving this object's own count alone, so one
+        Backoff can serve as the policy for many independent retries."""
+        fresh = Backoff(self.initial, self.maximum, factor=self.factor, rng=self._rng)
+        while True:
+            yield fresh.next()

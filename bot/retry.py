@@ -11,30 +11,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+from bot.backoff import Backoff
 from storage.errors import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class Backoff:
-    """Delays in seconds: `first`, then multiplied by `factor` up to `most`."""
-
-    first: float = 1.0
-    factor: float = 2.0
-    most: float = 60.0
-
-    def delays(self) -> Iterator[float]:
-        delay = self.first
-        while True:
-            yield delay
-            delay = min(self.most, delay * self.factor)
 
 
 async def wait_or_stop(stopping: asyncio.Event, seconds: float) -> bool:

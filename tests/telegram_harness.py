@@ -15,10 +15,10 @@ from dataclasses import replace
 import aiohttp
 from aiohttp import web
 
+from bot.backoff import Backoff
 from bot.channels.telegram import TelegramChannel
 from bot.channels.telegram.channel import SECRET_HEADER, WEBHOOK_PATH
 from bot.config import Settings
-from bot.retry import Backoff
 from bot.server import build_web_app
 from bot.services import Services, open_services
 from storage.database import Store
@@ -28,7 +28,7 @@ from tests.fakes.telegram_bot_api import FakeBotAPI, User, button_data
 TOKEN = "7000000001:AAFakeTokenForChorusTests_0123456789"
 WEBHOOK_SECRET = "chorus-test-webhook-secret_42"
 PUBLIC_URL = "https://chorus.example/webhooks/telegram"
-FAST = Backoff(first=0.05, factor=2.0, most=0.2)
+FAST = Backoff(0.05, 0.2, factor=2.0)
 
 _user_ids = itertools.count(5_550_001)
 
@@ -73,7 +73,7 @@ class ChorusWithTelegram:
             settings=self.settings.file.channels.telegram,
             webhook_secret=WEBHOOK_SECRET,
             store_backoff=FAST,
-            send_backoff=Backoff(first=0.01, factor=2.0, most=0.05),
+            send_backoff=Backoff(0.01, 0.05, factor=2.0),
             rate_limit_retries=1,
             poll_timeout=5,
         )

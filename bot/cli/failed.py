@@ -19,6 +19,7 @@ from bot.channels.base import Channel, SendError
 from bot.cli.common import services_for, to_json
 from bot.config import ConfigError
 from handlers.dead_letters import list_failed, retry_failed
+from handlers.public import retry_failed_post
 from handlers.types import Inbound, Outcome
 from storage.records import FailedRecord
 
@@ -122,6 +123,9 @@ async def _retry(args: argparse.Namespace) -> int:
         problems = 0
         try:
             for failed_id in ids:
+                if await _is_public_post(services, failed_id):
+                    problems += await _retry_post(services, failed_id)
+                    continue
                 try:
                     result = await retry_failed(services.engine, failed_id)
                 except Exception as error:  # kept again with the new error
@@ -138,6 +142,23 @@ async def _retry(args: argparse.Namespace) -> int:
             for channel in channels.values():
                 await channel.stop()
         return 1 if problems else 0
+
+
+async def _is_public_post(services, failed_id: int) -> bool:
+    async with services.store.reader() as unit:
+        record = await unit.failed.get(failed_id)
+    return record is not None and record.channel == "x"
+
+
+async def _retry_post(services, failed_id: int) -> int:
+    """A kept public post is stored again; there is nobody to reply to. Returns 1 on failure."""
+    try:
+        await retry_failed_post(services.engine, failed_id)
+    except Exception as error:  # kept again with the new error
+        print(f"{failed_id}: failed again: {type(error).__name__}: {error}")
+        return 1
+    print(f"{failed_id}: done; the post is stored")
+    return 0
 
 
 def run_retry(args: argparse.Namespace) -> int:

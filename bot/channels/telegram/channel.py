@@ -24,6 +24,7 @@ from telegram import Update
 from telegram.error import InvalidToken, TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, TypeHandler
 
+from bot.backoff import Backoff
 from bot.channels.base import BadRequest, Channel, ContactStopped, SendError
 from bot.channels.telegram.menu import register_commands
 from bot.channels.telegram.render import AnswerPress, Operation, SendText, link_keyboard, plan
@@ -37,7 +38,7 @@ from bot.channels.telegram.updates import (
     parse_update,
 )
 from bot.config import ConfigError, TelegramSettings
-from bot.retry import Backoff, until_stored, wait_or_stop
+from bot.retry import until_stored, wait_or_stop
 from bot.services import Services
 from handlers.catalogue import Catalogue
 from handlers.types import Reply
@@ -76,8 +77,8 @@ class TelegramChannel(Channel):
         token: str,
         settings: TelegramSettings,
         webhook_secret: str | None = None,
-        store_backoff: Backoff = Backoff(first=1.0, factor=2.0, most=60.0),
-        send_backoff: Backoff = Backoff(first=0.5, factor=2.0, most=8.0),
+        store_backoff: Backoff = Backoff(1.0, 60.0, factor=2.0),
+        send_backoff: Backoff = Backoff(0.5, 8.0, factor=2.0),
         rate_limit_retries: int = 3,
         rate_limiter: AIORateLimiter | None = None,
         poll_timeout: float = 10.0,

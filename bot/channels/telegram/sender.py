@@ -28,6 +28,7 @@ from telegram.error import (
 )
 from telegram.warnings import PTBDeprecationWarning
 
+from bot.backoff import Backoff
 from bot.channels.base import BadRequest, ContactStopped, SendError, Throttled
 from bot.channels.telegram.render import (
     AnswerPress,
@@ -37,7 +38,6 @@ from bot.channels.telegram.render import (
     SendFile,
     SendText,
 )
-from bot.retry import Backoff
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ class Sender:
         bot: Bot,
         *,
         scrub: Callable[[str], str],
-        backoff: Backoff = Backoff(first=0.5, factor=2.0, most=8.0),
+        backoff: Backoff = Backoff(0.5, 8.0, factor=2.0),
         attempts: int = 4,
     ) -> None:
         self.bot = bot
