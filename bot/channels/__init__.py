@@ -17,7 +17,10 @@ from bot.services import Services
 
 log = logging.getLogger(__name__)
 
-CHANNEL_MODULES: tuple[str, ...] = ()
+CHANNEL_MODULES: tuple[str, ...] = (
+    "bot.channels.sms",
+    "bot.channels.voice",
+)
 
 
 def build_channels(services: Services, http: aiohttp.ClientSession) -> list[Channel]:

@@ -25,3 +25,9 @@ async def show_menu(ctx: Context, *, intro: str | None = None) -> list[Reply]:
 
 def help_reply(ctx: Context) -> Reply:
     return Reply(ctx.label("help"), choices=menu_choices(ctx), key="help")
+
+
+def carrier_help(ctx: Context) -> Reply:
+    """HELP on a phone network: what this is and the words to send, in one SMS."""
+    name = ctx.config.consultation.name
+    return Reply(ctx.catalogue.text("help_sms", name=name), key="help_sms")
