@@ -74,10 +74,10 @@ def pressed(text: str, words: dict[str, str] | None = None) -> str | None:
 
 def spoken(text: str, limit: int = SPOKEN_LENGTH) -> str:
     """A participant's text made fit to read out: short, without trailing punctuation."""
-    text = " ".join(text.split())
+    text = " ".join(text.split()).rstrip(" .!?;:,")
     if len(text) > limit:
-        text = text[:limit].rsplit(" ", 1)[0] + "..."
-    return text.rstrip(" .!?;:,")
+        text = text[:limit].rsplit(" ", 1)[0].rstrip(" .!?;:,") + "..."
+    return text
 
 
 async def handle(ctx: Context) -> list[Reply]:
@@ -215,15 +215,16 @@ async def _on_idea(ctx: Context) -> list[Reply]:
         return [_menu(ctx)]
     # Redacted before it is kept in the state, and read back so the caller can check
     # what speech recognition heard before it counts.
-    draft = ctx.enricher.enrich(ctx.text).text
+    enriched = ctx.enricher.enrich(ctx.text)
     await _go(
         ctx,
         "call_confirm",
         question=ctx.state.get("question", ""),
-        draft=draft,
+        draft=enriched.text,
+        redactions=list(enriched.redactions),
         message_id=ctx.inbound.message_id,
     )
-    return [ctx.say("call_confirm_idea", text=spoken(draft))]
+    return [ctx.say("call_confirm_idea", text=spoken(enriched.text))]
 
 
 async def _on_confirm(ctx: Context) -> list[Reply]:
@@ -242,6 +243,7 @@ async def _on_confirm(ctx: Context) -> list[Reply]:
         ctx.state.get("draft", ""),
         ctx.state.get("message_id") or ctx.inbound.message_id,
         question_id=ctx.question_ids.get(question_key),
+        earlier_redactions=tuple(ctx.state.get("redactions", ())),
     )
     await _go(ctx, "call_menu")
     if saved.status != "visible":

@@ -34,15 +34,25 @@ async def submit_idea(ctx: Context, text: str, *, question_key: str | None = Non
             return await show_menu(ctx, intro="no_open_question")
         if len(questions) > 1:
             # Keep the (redacted) draft and its message id until a question is chosen.
-            draft = ctx.enricher.enrich(text).text
-            await ctx.set_state("choose_question", draft=draft, message_id=ctx.inbound.message_id)
+            enriched = ctx.enricher.enrich(text)
+            await ctx.set_state(
+                "choose_question",
+                draft=enriched.text,
+                redactions=list(enriched.redactions),
+                message_id=ctx.inbound.message_id,
+            )
             return [ctx.say("ask_question", choices=question_choices(ctx))]
         question_key = questions[0].key
     if question_key not in {q.key for q in questions}:
         return await show_menu(ctx, intro="no_open_question")
     message_id = ctx.state.get("message_id") or ctx.inbound.message_id
     saved = await store_contribution(
-        ctx, "idea", text, message_id, question_id=ctx.question_ids.get(question_key)
+        ctx,
+        "idea",
+        text,
+        message_id,
+        question_id=ctx.question_ids.get(question_key),
+        earlier_redactions=tuple(ctx.state.get("redactions", ())),
     )
     first = (
         ctx.say("idea_pending")
@@ -116,8 +126,10 @@ async def store_contribution(
     *,
     question_id: int | None,
     parent_id: int | None = None,
+    earlier_redactions: tuple[str, ...] = (),
 ) -> ContributionRecord:
-    """Enrich (redact, tag) and store an idea or comment in the open transaction."""
+    """Enrich (redact, tag) and store an idea or comment in the open transaction.
+    `earlier_redactions` are what was taken out of a draft redacted before it was kept."""
     enriched = ctx.enricher.enrich(text)
     if ctx.participant.language is None and enriched.language:
         await ctx.update_participant(language=enriched.language)
@@ -135,7 +147,7 @@ async def store_contribution(
             language=enriched.language,
             polarity=enriched.polarity,
             subjectivity=enriched.subjectivity,
-            redactions=enriched.redactions,
+            redactions=(*earlier_redactions, *enriched.redactions),
             status="pending" if enriched.flagged else "visible",
             moderation_reason=enriched.flagged,
             assisted=ctx.inbound.assisted,
