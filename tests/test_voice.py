@@ -239,6 +239,12 @@ async def test_callers_who_hide_their_number_are_told_apart_by_call(
         ("no CallSid", [("From", CAROL)], "valid", 400),
         ("no From", [("CallSid", "CA1")], "valid", 400),
         ("odd CallSid", [("CallSid", "CA:1"), ("From", CAROL)], "valid", 400),
+        (
+            "a call over",
+            [("CallSid", "CA1"), ("From", CAROL), ("CallStatus", "completed")],
+            "valid",
+            200,
+        ),
     ],
 )
 async def test_forged_and_malformed_calls_are_refused(

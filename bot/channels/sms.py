@@ -65,7 +65,11 @@ class SmsChannel(Channel):
         return [web.post(PATH, self.receive)]
 
     async def receive(self, request: web.Request) -> web.Response:
-        form = await self.webhook.form(request, required=("From", "Body", "MessageSid"))
+        form = await self.webhook.form(request)
+        status = form.get("MessageStatus") or form.get("SmsStatus") or "received"
+        if "Body" not in form and status != "received":
+            return self.webhook.acknowledge(f"message status {status}")
+        self.webhook.require(form, ("From", "Body", "MessageSid"))
         inbound = Inbound(
             channel=CHANNEL,
             sender=form["From"],

@@ -17,6 +17,8 @@ from aiohttp import web
 from multidict import MultiDict
 from twilio.request_validator import SIGNATURE_HEADER, RequestValidator
 from twilio.twiml import TwiML
+from twilio.twiml.messaging_response import MessagingResponse
+from twilio.twiml.voice_response import VoiceResponse
 
 from bot.delivery import Delivery
 from handlers.types import Inbound, Outcome
@@ -61,7 +63,7 @@ class TwilioWebhook:
             base += request.path
         return with_query(base, request.query_string)
 
-    async def form(self, request: web.Request, required: Sequence[str]) -> MultiDict[str]:
+    async def form(self, request: web.Request) -> MultiDict[str]:
         """The posted fields, once the signature holds. Raises 403 or 400."""
         signature = request.headers.get(SIGNATURE_HEADER)
         if not signature:
@@ -83,10 +85,19 @@ class TwilioWebhook:
             raise self._refuse(web.HTTPBadRequest, "the form could not be read") from None
         if not self._validator.validate(self.signed_url(request), fields, signature):
             raise self._refuse(web.HTTPForbidden, "the signature does not match")
-        missing = [name for name in required if name not in fields]
+        return fields
+
+    def require(self, fields: MultiDict[str], names: Sequence[str]) -> None:
+        """400 unless every one of `names` was posted."""
+        missing = [name for name in names if name not in fields]
         if missing:
             raise self._refuse(web.HTTPBadRequest, f"missing {', '.join(missing)}")
-        return fields
+
+    def acknowledge(self, what: str) -> web.Response:
+        """A signed request that is not a message (a status report sent to this URL):
+        noted and acknowledged, so the gateway neither retries nor reports an error."""
+        log.info("acknowledged a %s request that is not a message: %s", self.channel, what)
+        return twiml(VoiceResponse() if self.channel == "voice" else MessagingResponse())
 
     def _refuse(self, error: type[web.HTTPException], reason: str) -> web.HTTPException:
         log.warning("refused a %s webhook: %s", self.channel, reason)

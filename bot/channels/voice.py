@@ -46,6 +46,8 @@ WITHHELD = frozenset(
     {"", "anonymous", "restricted", "unknown", "unavailable", "private", "blocked",
      "+266696687", "+7378742833", "+8656696", "+2562533"}
 )  # fmt: skip
+# A status report for a call that is over, if one is sent to this URL: not a turn.
+ENDED = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
 _CALL_SID = re.compile(r"[A-Za-z0-9]{2,64}")
 _MENU_HINTS = "one, two, three, eight, nine, yes, no, agree, disagree, skip, idea, vote"
 
@@ -65,7 +67,10 @@ class VoiceChannel(Channel):
         return [web.post(PATH, self.receive)]
 
     async def receive(self, request: web.Request) -> web.Response:
-        form = await self.webhook.form(request, required=("CallSid", "From"))
+        form = await self.webhook.form(request)
+        if form.get("CallStatus") in ENDED:
+            return self.webhook.acknowledge(f"call status {form['CallStatus']}")
+        self.webhook.require(form, ("CallSid", "From"))
         turn = request.query.get("turn", "0")
         call_sid = form["CallSid"]
         if not turn.isdigit() or len(turn) > 6 or not _CALL_SID.fullmatch(call_sid):
