@@ -136,10 +136,11 @@ async def drive(port: int, phones: int, concurrency: int) -> tuple[float, list[f
     latencies: list[float] = []
     replies: list[str] = []
     gate = asyncio.Semaphore(concurrency)
+    run = secrets.randbelow(10_000)
 
     async def one_phone(http: aiohttp.ClientSession, index: int) -> None:
         async with gate:
-            number = f"+4477009{index:05d}"
+            number = f"+44{run:04d}{index:06d}"  # new phones each run, even on an old store
             for body in journey(index):
                 replies.extend(await text(http, url, number, body, latencies))
 

@@ -522,3 +522,13 @@ async def test_a_message_kept_after_a_failure_holds_no_phone_number(engine, stor
     assert AMIRA.lstrip("+") not in kept.raw
     retried, outcome = await retry_failed(engine, kept.id)
     assert retried.sender == AMIRA and [r.key for r in outcome.replies] == ["welcome"]
+
+
+async def test_without_public_url_the_url_chorus_sees_is_checked(
+    database_url: str, http: aiohttp.ClientSession
+) -> None:
+    async with running_chorus(twilio_settings(database_url, public_url=None)) as chorus:
+        phone = Phone(http, chorus.port, AMIRA)
+        local = await post_signed(http, phone.local_url, phone.local_url, phone.fields("START"))
+        public = await post_signed(http, phone.local_url, SMS_URL, phone.fields("START"))
+    assert (local.status, public.status) == (200, 403)

@@ -18,7 +18,6 @@ from multidict import MultiDict
 from twilio.request_validator import SIGNATURE_HEADER, RequestValidator
 from twilio.twiml import TwiML
 from twilio.twiml.messaging_response import MessagingResponse
-from twilio.twiml.voice_response import VoiceResponse
 
 from bot.delivery import Delivery
 from handlers.types import Inbound, Outcome
@@ -58,10 +57,8 @@ class TwilioWebhook:
     def signed_url(self, request: web.Request) -> str:
         """The URL Twilio requested, as Twilio saw it: the public URL with this request's
         query string (the voice channel's own links carry one)."""
-        base = without_query(self.public_url) if self.public_url else str(request.url.origin())
-        if not self.public_url:
-            base += request.path
-        return with_query(base, request.query_string)
+        base = self.public_url or str(request.url)
+        return with_query(without_query(base), request.query_string)
 
     async def form(self, request: web.Request) -> MultiDict[str]:
         """The posted fields, once the signature holds. Raises 403 or 400."""
@@ -97,7 +94,7 @@ class TwilioWebhook:
         """A signed request that is not a message (a status report sent to this URL):
         noted and acknowledged, so the gateway neither retries nor reports an error."""
         log.info("acknowledged a %s request that is not a message: %s", self.channel, what)
-        return twiml(VoiceResponse() if self.channel == "voice" else MessagingResponse())
+        return twiml(MessagingResponse())  # an empty <Response/>, the same for calls
 
     def _refuse(self, error: type[web.HTTPException], reason: str) -> web.HTTPException:
         log.warning("refused a %s webhook: %s", self.channel, reason)

@@ -30,7 +30,13 @@ from aiohttp import web
 from twilio.twiml.voice_response import VoiceResponse
 
 from bot.channels.base import Channel
-from bot.channels.twilio_common import TwilioWebhook, handle_inbound, twiml, with_query
+from bot.channels.twilio_common import (
+    TwilioWebhook,
+    handle_inbound,
+    twiml,
+    with_query,
+    without_query,
+)
 from bot.config import VoiceSettings
 from bot.services import Services
 from handlers.flows import call
@@ -92,9 +98,7 @@ class VoiceChannel(Channel):
         return twiml(self.render(outcome.replies, next_url))
 
     def _base_url(self, request: web.Request) -> str:
-        if self.settings.public_url:
-            return self.settings.public_url
-        return str(request.url.origin()) + request.path
+        return self.settings.public_url or without_query(str(request.url))
 
     def render(self, replies: Sequence[Reply], next_url: str) -> VoiceResponse:
         response = VoiceResponse()
