@@ -51,11 +51,22 @@ class TwitterSettings(Strict):
 
 
 class SmsSettings(Strict):
-    public_url: str | None = None
+    # The URL Twilio posts to, exactly as set on the number; signatures are checked against
+    # it, because behind a proxy Chorus itself sees another URL.
+    public_url: str | None = Field(default=None, pattern=r"^https?://")
+    # Who follow-ups come from: the Twilio number (+447700900000) or a Messaging Service
+    # (MG...); they also need TWILIO_ACCOUNT_SID.
+    from_number: str | None = None
+    api_base: str = "https://api.twilio.com"
+    # Twilio answers STOP itself unless its opt-out handling is turned off; only then
+    # should Chorus send a confirmation of its own.
+    confirm_opt_out: bool = False
 
 
 class VoiceSettings(Strict):
-    public_url: str | None = None
+    public_url: str | None = Field(default=None, pattern=r"^https?://")
+    language: str = "en-GB"  # for <Say> and speech recognition
+    voice: str | None = None  # a Twilio text-to-speech voice, e.g. Polly.Amy-Neural
 
 
 class ChannelSettings(Strict):
@@ -89,6 +100,7 @@ class Environment:
     telegram_webhook_secret: str | None
     x_bearer_token: str | None
     twilio_auth_token: str | None
+    twilio_account_sid: str | None = None
 
     @classmethod
     def from_environ(cls, environ: dict[str, str] | None = None) -> Environment:
@@ -105,6 +117,7 @@ class Environment:
             telegram_webhook_secret=get("TELEGRAM_WEBHOOK_SECRET"),
             x_bearer_token=get("X_BEARER_TOKEN"),
             twilio_auth_token=get("TWILIO_AUTH_TOKEN"),
+            twilio_account_sid=get("TWILIO_ACCOUNT_SID"),
         )
 
     def __repr__(self) -> str:  # secrets must never reach a log line through repr()

@@ -55,9 +55,9 @@ MESSAGES: dict[str, str] = {
     "forget_ask": "This deletes your ideas, votes and answers for good. "
     "Reply YES to delete or NO to keep them.",
     "forgotten": "Done. We have deleted your data. Send START to take part again.",
-    "forget_kept": "OK. We have not deleted anything.",
-    "help": "Send IDEA to share an idea, VOTE to vote, COMMENT to comment, "
-    "MYDATA to see your data and FORGET to delete it.",
+    "forget_kept": "OK. We have kept all your data.",
+    "help": "Send IDEA to add an idea, VOTE to vote or COMMENT to comment. "
+    "Send MYDATA to see your data and FORGET to delete it.",
     "unknown_command": "Sorry, I do not know that command. Send HELP to see what you can do.",
     "empty": "Your message was empty. Please send some words.",
     "too_long": "Your message is too long ({length} characters). "
@@ -83,6 +83,36 @@ MESSAGES: dict[str, str] = {
     "command_mydata": "See what we hold about you",
     "command_forget": "Delete your data",
     "command_help": "What you can do",
+    # --- SMS: the line of numbered choices, and HELP in one segment -------------------
+    "sms_choices": "Reply {choices}",
+    "help_sms": "{name}: send IDEA, VOTE or COMMENT to take part. "
+    "Send MYDATA to see your data, FORGET to delete it or STOP to end texts.",
+    # --- Voice calls (read aloud: plain, short, one thing per sentence) ----------------
+    "call_welcome": "Welcome to {name}. You can share ideas and vote on the ideas of others.",
+    "call_welcome_back": "Welcome back to {name}. Good to hear from you.",
+    "call_privacy": "We keep your ideas and votes, but not your name or your phone number. "
+    "We use them to plan health services. To delete what you told us, press 8 at the menu.",
+    "call_consent_ask": "Press 1 to agree and take part. Press 2 if you do not want to.",
+    "call_refused": "OK. We have kept nothing about you. Goodbye.",
+    "call_joined": "Thank you for taking part.",
+    "call_menu": "Press 1 to share an idea. Press 2 to hear ideas and vote on them. "
+    "Press 9 to hear how we use what you tell us. Press 8 to delete what you told us.",
+    "call_question_option": "Press {number} for: {question}",
+    "call_ask_idea": "{question} Please say your idea after this message. "
+    "Stop talking when you are done.",
+    "call_confirm_idea": "You said: {text}. Press 1 to save it. Press 2 to say it again.",
+    "call_idea_saved": "Thank you. Your idea is saved as idea {number}.",
+    "call_idea_pending": "Thank you. We will check your idea before others hear it.",
+    "call_not_heard": "Sorry, we did not hear that.",
+    "call_vote_intro": "Here are the ideas with the fewest votes.",
+    "call_vote_card": "Idea {number}. {text}. Press 1 to agree, 2 to disagree, or 3 to skip.",
+    "call_vote_done": "Thank you. Your votes are saved.",
+    "call_vote_none": "There are no new ideas for you to vote on yet.",
+    "call_bad_key": "Sorry, that key does not do anything here.",
+    "call_forget_ask": "This deletes your ideas and votes for good. "
+    "Press 1 to delete them. Press 2 to keep them.",
+    "call_forgotten": "Done. We have deleted your ideas and votes. Goodbye.",
+    "call_goodbye": "We did not hear you, so we will end the call now. Goodbye.",
 }
 
 # Labels used inside MYDATA's {details}.

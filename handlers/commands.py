@@ -13,9 +13,13 @@ from dataclasses import dataclass
 PARTICIPANT_COMMANDS = frozenset(
     {"start", "idea", "vote", "comment", "mydata", "forget", "help", "skip", "yes", "no"}
 )
-# Words a phone network treats as opting out of or back into messages (SMS only).
-OPT_OUT_WORDS = frozenset({"stop", "stopall", "unsubscribe", "cancel", "end", "quit"})
-OPT_IN_WORDS = frozenset({"start", "unstop"})
+# Words a phone network treats as opting out of or back into messages, or asking for
+# help (SMS only): the keywords Twilio itself acts on, so Chorus and the gateway agree.
+OPT_OUT_WORDS = frozenset(
+    {"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "revoke", "optout"}
+)
+OPT_IN_WORDS = frozenset({"start", "unstop", "yes"})
+HELP_WORDS = frozenset({"help", "info"})
 # Bare words that count as commands only when alone in the message.
 ANSWER_WORDS = frozenset({"skip", "yes", "no"})
 

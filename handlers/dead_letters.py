@@ -8,19 +8,31 @@ from dataclasses import asdict
 from datetime import datetime
 
 from handlers.engine import Engine
+from handlers.privacy import ContactCipher
 from handlers.types import Inbound, Outcome
 from storage.records import FailedRecord
 
 
-def inbound_to_json(inbound: Inbound) -> str:
+def inbound_to_json(inbound: Inbound, contacts: ContactCipher | None = None) -> str:
+    """The message as JSON; with `contacts`, the sender's platform id (a phone number on
+    SMS) is kept only encrypted, like a follow-up address."""
     data = asdict(inbound)
     data["received_at"] = inbound.received_at.isoformat()
+    if contacts is not None:
+        data["sender"] = None
+        data["sender_encrypted"] = contacts.encrypt(inbound.sender).decode()
     return json.dumps(data, ensure_ascii=False)
 
 
-def inbound_from_json(text: str) -> Inbound:
+def inbound_from_json(text: str, contacts: ContactCipher | None = None) -> Inbound:
     data = json.loads(text)
     data["received_at"] = datetime.fromisoformat(data["received_at"])
+    encrypted = data.pop("sender_encrypted", None)
+    if encrypted is not None:
+        sender = contacts.decrypt(encrypted.encode()) if contacts else None
+        if sender is None:
+            raise ValueError("the sender of this kept message cannot be decrypted with this key")
+        data["sender"] = sender
     return Inbound(**data)
 
 
@@ -32,7 +44,7 @@ async def keep_failed(engine: Engine, inbound: Inbound, error: BaseException) ->
         return await unit.failed.add(
             inbound.channel,
             inbound.message_id,
-            inbound_to_json(inbound),
+            inbound_to_json(inbound, engine.contacts),
             description,
             engine.clock(),
         )
@@ -50,7 +62,7 @@ async def retry_failed(engine: Engine, failed_id: int) -> tuple[Inbound, Outcome
         record = await unit.failed.get(failed_id)
     if record is None:
         return None
-    inbound = inbound_from_json(record.raw)
+    inbound = inbound_from_json(record.raw, engine.contacts)
     try:
         outcome = await engine.handle(inbound)
     except Exception as error:

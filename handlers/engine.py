@@ -67,10 +67,6 @@ class Engine:
         if not self.question_ids:
             await self.prepare()
         text = clean_text(inbound.text)
-        if inbound.payload is None:
-            problem = self._check_text(text)
-            if problem is not None:
-                return Outcome((problem,))
         try:
             return await self._apply(inbound, text)
         except StoreConflict:
@@ -128,6 +124,10 @@ class Engine:
                     return Outcome(opted_out=True)
                 if inbound.payload is not None or carrier_keyword(inbound.channel, text) != "in":
                     return Outcome(opted_out=True)  # no reply, and nothing is stored
+            # Checked after the opt-out, which an empty or oversized text must not answer.
+            problem = self._check_text(text) if inbound.payload is None else None
+            if problem is not None:
+                return Outcome((problem,))  # nothing is stored, not even the message id
             if not await unit.processed.claim(inbound.channel, inbound.message_id, now):
                 return Outcome(duplicate=True)
             if participant is None:

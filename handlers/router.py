@@ -3,15 +3,18 @@ answer or free text, read against where the person is in the conversation."""
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Callable
 
-from handlers.commands import OPT_IN_WORDS, OPT_OUT_WORDS, Command, parse_command
+from handlers.commands import HELP_WORDS, OPT_IN_WORDS, OPT_OUT_WORDS, Command, parse_command
 from handlers.context import Context
-from handlers.flows import account, contribute, menu, onboarding, voting
+from handlers.flows import account, call, contribute, menu, onboarding, voting
 from handlers.types import Choice, Reply
 
 # Channels where phone-network keywords (STOP, START, ...) opt a number out or in.
 CARRIER_CHANNELS = frozenset({"sms"})
+_NOT_A_LETTER = re.compile(r"[\W_]+")
 
 
 def _vote_choices(ctx: Context) -> tuple[Choice, ...]:
@@ -58,25 +61,37 @@ def as_id(text: str) -> int | None:
 
 
 def carrier_keyword(channel: str, text: str) -> str | None:
-    """'out' or 'in' for a phone-network opt-out/opt-in keyword on a carrier channel."""
+    """'out', 'in' or 'help' for a phone-network keyword on a carrier channel.
+
+    As on the networks, the keyword must be the whole message, but case, spacing,
+    punctuation and look-alike characters do not matter: "Stop.", "stop all", "OPT-OUT"
+    and a full-width "ＳＴＯＰ" all opt out; "stop the cuts" does not.
+    """
     if channel not in CARRIER_CHANNELS:
         return None
-    word = text.strip().lower()
+    word = _NOT_A_LETTER.sub("", unicodedata.normalize("NFKC", text).casefold())
     if word in OPT_OUT_WORDS:
         return "out"
     if word in OPT_IN_WORDS:
         return "in"
+    if word in HELP_WORDS:
+        return "help"
     return None
 
 
 async def route(ctx: Context) -> list[Reply]:
+    if ctx.inbound.channel in call.CALL_CHANNELS:
+        return await call.handle(ctx)
     payload = ctx.inbound.payload
     if payload is None:
+        # Before any conversation step, so a STOP is never taken as an answer.
         keyword = carrier_keyword(ctx.inbound.channel, ctx.text)
         if keyword == "out":
             return await account.opt_out(ctx)
         if keyword == "in" and ctx.participant.opted_out:
             return await account.opt_in(ctx)
+        if keyword == "help":
+            return [menu.carrier_help(ctx)]
     command = None if payload is not None else parse_command(ctx.text)
     if not ctx.participant.consented:
         return await _before_consent(ctx, payload, command)

@@ -98,6 +98,8 @@ class ConsultationSettings(Strict):
     languages: tuple[str, ...] = ("en",)
     max_text_length: int = Field(default=2000, ge=50, le=100_000)
     privacy_notice: str = Field(min_length=10)
+    # Read out on phone calls; the built-in one (catalogue "call_privacy") when unset.
+    spoken_privacy_notice: str | None = Field(default=None, min_length=10)
 
     @field_validator("hashtags")
     @classmethod

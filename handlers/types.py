@@ -58,6 +58,9 @@ class Reply:
     attachment: Attachment | None = None
     replaces_previous: bool = False
     key: str = ""  # which catalogue message this is, for tests and per-channel rendering
+    # A participant's own words quoted inside `text` (an idea shown for voting), which a
+    # channel with a length limit (SMS) may shorten with an ellipsis.
+    quote: str = ""
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from storage.unit import Unit
 log = logging.getLogger(__name__)
 
 SQLITE_BUSY_SECONDS = 5.0
+WRITER_QUEUE_SECONDS = 10.0  # under the 15 s a webhook provider waits for an answer
 
 
 def is_sqlite(url: str) -> bool:
@@ -109,10 +110,10 @@ class Store:
             expire_on_commit=False,
             autoflush=False,
         )
-        # SQLite has one writer at a time. Queueing this process's writers here is fair
-        # (first come, first served); left to SQLite's busy handler, many waiting writers
-        # retry at random and one can starve past the busy timeout.
-        self._write_turn = asyncio.Lock() if self.backend == "sqlite" else None
+        # SQLite has one writer at a time. This process's writers queue here, first come
+        # first served, rather than in SQLite's busy handler, which polls unfairly and
+        # gave up with "database is locked" under a burst of webhooks.
+        self._writers = asyncio.Lock() if self.backend == "sqlite" else None
 
     @classmethod
     def connect(cls, url: str, *, busy_seconds: float = SQLITE_BUSY_SECONDS) -> Store:
@@ -138,16 +139,30 @@ class Store:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Unit]:
         """One read-write transaction; commits on success, rolls back on any error."""
-        async with self._turn(), self._guard(), self._sessions() as session, session.begin():
+        async with (
+            self._writer_turn(),
+            self._guard(),
+            self._sessions() as session,
+            session.begin(),
+        ):
             yield Unit(session, self.backend)
 
     @asynccontextmanager
-    async def _turn(self) -> AsyncIterator[None]:
-        if self._write_turn is None:
+    async def _writer_turn(self) -> AsyncIterator[None]:
+        if self._writers is None:
             yield
             return
-        async with self._write_turn:
+        try:
+            async with asyncio.timeout(WRITER_QUEUE_SECONDS):
+                await self._writers.acquire()
+        except TimeoutError:
+            raise StoreUnavailable(
+                f"the store is busy: no turn to write within {WRITER_QUEUE_SECONDS:.0f} s"
+            ) from None
+        try:
             yield
+        finally:
+            self._writers.release()
 
     @asynccontextmanager
     async def reader(self) -> AsyncIterator[Unit]:

@@ -41,7 +41,7 @@ async def test_whole_journey_with_store_checks(engine: Engine, store: Store) -> 
     assert amira.keys == ["gateway:role"]
 
     await amira.say("1")  # Allied health professional -> which one?
-    assert amira.keys == ["gateway:role"] and "Which allied health profession?" in amira.text
+    assert amira.keys == ["gateway:role"] and "Which allied health job do you do?" in amira.text
     await amira.say("11")  # Physiotherapist
     assert amira.keys == ["gateway:region"]
     await amira.say("london")  # by label, any case

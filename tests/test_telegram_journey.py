@@ -96,7 +96,7 @@ async def _journey(api: FakeBotAPI, runtime: Runtime, deliver) -> None:
     await amira.say("/start", expect="Do you agree to take part?")
     assert button_labels(amira.messages()[-1]) == ["Yes", "No"]
     await amira.press("Yes", expect="Which best describes you?")
-    await amira.press("Allied health professional", expect="Which allied health profession?")
+    await amira.press("Allied health professional", expect="Which allied health job do you do?")
     assert len(button_labels(amira.messages()[-1])) == 14
     await amira.press("Physiotherapist", expect="Where do you live or work?")
     await amira.press("London", expect="How old are you?")

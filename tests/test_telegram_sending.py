@@ -60,11 +60,11 @@ async def test_rate_limits_and_network_errors_are_retried(database_url: str, api
     async with ChorusWithTelegram(_settings(database_url, api)) as chorus:
         person = await _join(chorus, api)
         api.fail("sendMessage", 429, "Too Many Requests: retry after 1", retry_after=1)
-        await person.say("/help", expect="Send IDEA to share an idea")
+        await person.say("/help", expect="Send IDEA to add an idea")
         api.fail("sendMessage", drop_connection=True, times=2)
         await person.say("/mydata", expect="We hold this about you")
     attempts = [c.params.get("text", "") for c in api.calls_of("sendMessage")]
-    assert sum("Send IDEA to share" in t for t in attempts) == 2  # refused once, then sent
+    assert sum("Send IDEA to add an idea" in t for t in attempts) == 2  # refused once, then sent
     assert sum("We hold this about you" in t for t in attempts) == 3  # two dropped, then sent
     shown = [m["text"] for m in person.messages()]
     assert len(shown) == 5 + 1 + 1 and len(attempts) == 5 + 2 + 3

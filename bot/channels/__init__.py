@@ -17,7 +17,12 @@ from bot.services import Services
 
 log = logging.getLogger(__name__)
 
-CHANNEL_MODULES: tuple[str, ...] = ("bot.channels.telegram", "bot.channels.twitter")
+CHANNEL_MODULES: tuple[str, ...] = (
+    "bot.channels.telegram",
+    "bot.channels.twitter",
+    "bot.channels.sms",
+    "bot.channels.voice",
+)
 
 
 def build_channels(services: Services, http: aiohttp.ClientSession) -> list[Channel]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from handlers.context import Context
 from handlers.flows.menu import show_menu
 from handlers.types import Choice, Reply
@@ -32,15 +34,25 @@ async def submit_idea(ctx: Context, text: str, *, question_key: str | None = Non
             return await show_menu(ctx, intro="no_open_question")
         if len(questions) > 1:
             # Keep the (redacted) draft and its message id until a question is chosen.
-            draft = ctx.enricher.enrich(text).text
-            await ctx.set_state("choose_question", draft=draft, message_id=ctx.inbound.message_id)
+            enriched = ctx.enricher.enrich(text)
+            await ctx.set_state(
+                "choose_question",
+                draft=enriched.text,
+                redactions=list(enriched.redactions),
+                message_id=ctx.inbound.message_id,
+            )
             return [ctx.say("ask_question", choices=question_choices(ctx))]
         question_key = questions[0].key
     if question_key not in {q.key for q in questions}:
         return await show_menu(ctx, intro="no_open_question")
     message_id = ctx.state.get("message_id") or ctx.inbound.message_id
-    saved = await _store(
-        ctx, "idea", text, message_id, question_id=ctx.question_ids.get(question_key)
+    saved = await store_contribution(
+        ctx,
+        "idea",
+        text,
+        message_id,
+        question_id=ctx.question_ids.get(question_key),
+        earlier_redactions=tuple(ctx.state.get("redactions", ())),
     )
     first = (
         ctx.say("idea_pending")
@@ -67,14 +79,14 @@ async def choose_question(ctx: Context, question_key: str) -> list[Reply]:
 
 async def ask_for_comment(ctx: Context, idea: ContributionRecord) -> list[Reply]:
     await ctx.set_state("comment", idea=idea.id)
-    return [ctx.say("comment_ask", number=idea.id, text=idea.text)]
+    return [replace(ctx.say("comment_ask", number=idea.id, text=idea.text), quote=idea.text)]
 
 
 async def submit_comment(ctx: Context, idea_id: int, text: str) -> list[Reply]:
     idea = await ctx.unit.contributions.get(idea_id)
     if idea is None or idea.kind != "idea" or idea.status != "visible":
         return await show_menu(ctx, intro="vote_gone")
-    saved = await _store(
+    saved = await store_contribution(
         ctx,
         "comment",
         text,
@@ -106,7 +118,7 @@ async def answer_followup(ctx: Context, wanted: bool) -> list[Reply]:
     return [ctx.say("followup_yes" if wanted else "followup_no")]
 
 
-async def _store(
+async def store_contribution(
     ctx: Context,
     kind: str,
     text: str,
@@ -114,7 +126,10 @@ async def _store(
     *,
     question_id: int | None,
     parent_id: int | None = None,
+    earlier_redactions: tuple[str, ...] = (),
 ) -> ContributionRecord:
+    """Enrich (redact, tag) and store an idea or comment in the open transaction.
+    `earlier_redactions` are what was taken out of a draft redacted before it was kept."""
     enriched = ctx.enricher.enrich(text)
     if ctx.participant.language is None and enriched.language:
         await ctx.update_participant(language=enriched.language)
@@ -132,7 +147,7 @@ async def _store(
             language=enriched.language,
             polarity=enriched.polarity,
             subjectivity=enriched.subjectivity,
-            redactions=enriched.redactions,
+            redactions=(*earlier_redactions, *enriched.redactions),
             status="pending" if enriched.flagged else "visible",
             moderation_reason=enriched.flagged,
             assisted=ctx.inbound.assisted,

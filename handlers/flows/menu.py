@@ -27,3 +27,9 @@ async def show_help(ctx: Context) -> list[Reply]:
     # Help offers the menu's choices, so the state must be the menu for "1" to mean them.
     await ctx.set_state("menu")
     return [Reply(ctx.label("help"), choices=menu_choices(ctx), key="help")]
+
+
+def carrier_help(ctx: Context) -> Reply:
+    """HELP on a phone network: what this is and the words to send, in one SMS."""
+    name = ctx.config.consultation.name
+    return Reply(ctx.catalogue.text("help_sms", name=name), key="help_sms")

@@ -30,15 +30,22 @@ async def start_consent(ctx: Context) -> list[Reply]:
     return welcome(ctx)
 
 
-async def answer_consent(ctx: Context, agreed: bool) -> list[Reply]:
-    if not agreed:
-        # Nothing about the person is kept beyond the refusal itself.
+async def record_consent(ctx: Context, agreed: bool) -> None:
+    """Store a yes or no to the privacy notice; a no keeps nothing about the person
+    beyond the refusal itself."""
+    if agreed:
+        await ctx.update_participant(consent_at=ctx.now, refused_at=None)
+    else:
         await ctx.update_participant(
             refused_at=ctx.now, consent_at=None, answers={}, language=None, followups=None
         )
+
+
+async def answer_consent(ctx: Context, agreed: bool) -> list[Reply]:
+    await record_consent(ctx, agreed)
+    if not agreed:
         await ctx.set_state("refused")
         return [ctx.say("refused")]
-    await ctx.update_participant(consent_at=ctx.now, refused_at=None)
     return await ask_next_gateway(ctx)
 
 

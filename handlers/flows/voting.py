@@ -38,6 +38,7 @@ def vote_card(ctx: Context, idea: ContributionRecord, *, replaces: bool = False)
         choices=vote_choices(ctx, idea.id),
         replaces_previous=replaces,
         key="vote_card",
+        quote=idea.text,
     )
 
 
@@ -62,10 +63,9 @@ async def next_idea(
     return replies + [vote_card(ctx, idea, replaces=replaces)]
 
 
-async def cast(ctx: Context, idea_id: int, choice: str) -> list[Reply]:
-    value = VALUES.get(choice)
-    if value is None:
-        return [ctx.say("vote_use_numbers")]
+async def record_vote(ctx: Context, idea_id: int, value: int) -> str | None:
+    """Cast (or change) a vote; returns the catalogue key of the reason it was refused
+    ("vote_gone", "vote_own"), or None when it counted."""
     idea = await ctx.unit.contributions.get(idea_id)
     if (
         idea is None
@@ -74,9 +74,9 @@ async def cast(ctx: Context, idea_id: int, choice: str) -> list[Reply]:
         or idea.duplicate_of is not None
         or idea.question_id not in ctx.open_question_ids()
     ):
-        return await next_idea(ctx, lead=[ctx.say("vote_gone")], exclude=(idea_id,))
+        return "vote_gone"
     if idea.participant_id == ctx.participant.id:
-        return await next_idea(ctx, lead=[ctx.say("vote_own")], exclude=(idea_id,))
+        return "vote_own"
     await ctx.unit.votes.cast(
         ctx.participant.id,
         idea.id,
@@ -85,7 +85,17 @@ async def cast(ctx: Context, idea_id: int, choice: str) -> list[Reply]:
         profile=ctx.participant.profile,
         now=ctx.now,
     )
-    return await next_idea(ctx, exclude=(idea.id,), replaces=True)
+    return None
+
+
+async def cast(ctx: Context, idea_id: int, choice: str) -> list[Reply]:
+    value = VALUES.get(choice)
+    if value is None:
+        return [ctx.say("vote_use_numbers")]
+    refused = await record_vote(ctx, idea_id, value)
+    if refused:
+        return await next_idea(ctx, lead=[ctx.say(refused)], exclude=(idea_id,))
+    return await next_idea(ctx, exclude=(idea_id,), replaces=True)
 
 
 async def current_idea(ctx: Context) -> ContributionRecord | None:

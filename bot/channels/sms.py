@@ -1,0 +1,175 @@
+"""The SMS channel: Twilio's Messaging webhook in, TwiML <Message> replies out, and
+follow-ups through Twilio's REST Messages API.
+
+What Twilio posts to POST /webhooks/sms (application/x-www-form-urlencoded, abridged):
+
+    ToCountry=GB&SmsMessageSid=SM0123...&NumMedia=0&SmsSid=SM0123...&SmsStatus=received
+    &Body=Physios+in+every+GP+surgery&FromCountry=GB&To=%2B447700900000&NumSegments=1
+    &MessageSid=SM0123...&AccountSid=AC0123...&From=%2B447700900123&ApiVersion=2010-04-01
+
+The sender's number is used to answer inside this response and is otherwise reduced to the
+pseudonym; it is kept (encrypted) only for someone who asked for news about their ideas.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from collections.abc import Sequence
+
+import aiohttp
+from aiohttp import web
+from twilio.twiml.messaging_response import MessagingResponse
+
+from bot.channels.base import BadRequest, Channel, ContactStopped, SendError, Throttled
+from bot.channels.sms_render import render_sms
+from bot.channels.twilio_common import TwilioWebhook, handle_inbound, twiml
+from bot.config import SmsSettings
+from bot.services import Services
+from handlers.types import Inbound, Reply
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "sms"
+PATH = "/webhooks/sms"
+SEND_TIMEOUT = aiohttp.ClientTimeout(total=15)
+# Twilio error codes meaning the number cannot be reached: it replied STOP to our number
+# (21610), or it is not a mobile number (21614).
+STOPPED_CODES = frozenset({21610, 21614})
+
+
+class SmsChannel(Channel):
+    name = CHANNEL
+
+    def __init__(
+        self,
+        services: Services,
+        http: aiohttp.ClientSession,
+        *,
+        auth_token: str,
+        account_sid: str | None,
+        settings: SmsSettings,
+    ) -> None:
+        self.services = services
+        self.http = http
+        self.settings = settings
+        self.webhook = TwilioWebhook(CHANNEL, auth_token, settings.public_url)
+        self._auth = _basic_auth(account_sid, auth_token) if account_sid else None
+        self._account_sid = account_sid
+        self.received = 0
+
+    def __repr__(self) -> str:
+        return f"SmsChannel(public_url={self.settings.public_url!r})"
+
+    def routes(self) -> Sequence[web.RouteDef]:
+        return [web.post(PATH, self.receive)]
+
+    async def receive(self, request: web.Request) -> web.Response:
+        form = await self.webhook.form(request)
+        status = form.get("MessageStatus") or form.get("SmsStatus") or "received"
+        if "Body" not in form and status != "received":
+            return self.webhook.acknowledge(f"message status {status}")
+        self.webhook.require(form, ("From", "Body", "MessageSid"))
+        inbound = Inbound(
+            channel=CHANNEL,
+            sender=form["From"],
+            message_id=form["MessageSid"],
+            received_at=self.services.engine.clock(),
+            text=form["Body"],
+        )
+        outcome = await handle_inbound(self.services.delivery, inbound)
+        self.received += 1
+        response = MessagingResponse()
+        if not outcome.opted_out or self.settings.confirm_opt_out:
+            for text in render_sms(outcome.replies):
+                response.message(text)
+        return twiml(response)
+
+    async def deliver(self, address: str, replies: Sequence[Reply]) -> None:
+        if self._auth is None or not self.settings.from_number:
+            raise BadRequest(
+                "SMS follow-ups need TWILIO_ACCOUNT_SID and channels.sms.from_number"
+            )
+        for text in render_sms(replies):
+            await self._send(address, text)
+
+    async def _send(self, to: str, body: str) -> None:
+        sender = self.settings.from_number or ""
+        data = {"To": to, "Body": body}
+        data["MessagingServiceSid" if sender.startswith("MG") else "From"] = sender
+        url = (
+            f"{self.settings.api_base.rstrip('/')}/2010-04-01/Accounts/"
+            f"{self._account_sid}/Messages.json"
+        )
+        try:
+            async with self.http.post(
+                url, data=data, headers={"Authorization": self._auth or ""}, timeout=SEND_TIMEOUT
+            ) as response:
+                if response.status < 300:
+                    return
+                details = await _json_or_empty(response)
+                retry_after = response.headers.get("Retry-After", "")
+        except (TimeoutError, aiohttp.ClientError) as error:
+            raise SendError(f"Twilio could not be reached ({type(error).__name__})") from None
+        raise _send_error(response.status, details, retry_after)
+
+    def status(self) -> dict:
+        return {
+            "running": True,
+            "webhook": PATH,
+            "public_url": self.settings.public_url,
+            "followups": self._auth is not None and bool(self.settings.from_number),
+            "received": self.received,
+        }
+
+
+def _basic_auth(account_sid: str, auth_token: str) -> str:
+    credentials = base64.b64encode(f"{account_sid}:{auth_token}".encode()).decode()
+    return f"Basic {credentials}"
+
+
+async def _json_or_empty(response: aiohttp.ClientResponse) -> dict:
+    try:
+        body = await response.json(content_type=None)
+    except (ValueError, aiohttp.ClientError):
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _send_error(status: int, details: dict, retry_after: str) -> SendError:
+    """The typed error for a refused send. Twilio's own message is left out: it names the
+    phone number, and this text is stored with the outbox entry."""
+    code = details.get("code")
+    described = f"Twilio error {code} (HTTP {status})" if code else f"Twilio HTTP {status}"
+    if code in STOPPED_CODES:
+        return ContactStopped(described)
+    if status == 429:
+        seconds = float(retry_after) if retry_after.replace(".", "", 1).isdigit() else 60.0
+        return Throttled(described, retry_after=seconds)
+    if 400 <= status < 500:
+        return BadRequest(described)
+    return SendError(described)
+
+
+def create(services: Services, http: aiohttp.ClientSession) -> SmsChannel | None:
+    env = services.settings.env
+    settings = services.settings.file.channels.sms
+    if not env.twilio_auth_token:
+        log.info(
+            "SMS is off: set TWILIO_AUTH_TOKEN and point a Twilio number's messaging webhook "
+            "at %s to turn it on",
+            settings.public_url or PATH,
+        )
+        return None
+    if not (env.twilio_account_sid and settings.from_number):
+        log.info(
+            "SMS follow-ups are off: set TWILIO_ACCOUNT_SID and channels.sms.from_number "
+            "to send news about ideas"
+        )
+    return SmsChannel(
+        services,
+        http,
+        auth_token=env.twilio_auth_token,
+        account_sid=env.twilio_account_sid,
+        settings=settings,
+    )

@@ -1,0 +1,116 @@
+"""What the SMS and voice adapters share: reading the form Twilio posts, checking its
+X-Twilio-Signature against the configured public URL, handing the message to the engine
+with store trouble turned into 503, and answering in TwiML.
+
+Every Twilio webhook answers the same way: a missing or wrong signature is 403 and a
+malformed request 400, both before anything is stored; a store that cannot commit is 503,
+so the gateway may retry; 200 with TwiML only after the transaction has committed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from urllib.parse import parse_qsl
+
+from aiohttp import web
+from multidict import MultiDict
+from twilio.request_validator import SIGNATURE_HEADER, RequestValidator
+from twilio.twiml import TwiML
+from twilio.twiml.messaging_response import MessagingResponse
+
+from bot.delivery import Delivery
+from handlers.types import Inbound, Outcome
+from storage.errors import StoreUnavailable
+
+log = logging.getLogger(__name__)
+
+FORM = "application/x-www-form-urlencoded"
+MAX_FIELDS = 200  # Twilio sends a few dozen
+
+
+def without_query(url: str) -> str:
+    return url.split("?", 1)[0]
+
+
+def with_query(url: str, query: str) -> str:
+    return f"{url}{'&' if '?' in url else '?'}{query}" if query else url
+
+
+class TwilioWebhook:
+    """Reads and checks the requests of one Twilio webhook endpoint."""
+
+    def __init__(self, channel: str, auth_token: str, public_url: str | None) -> None:
+        self.channel = channel
+        self.public_url = public_url
+        self._validator = RequestValidator(auth_token)
+        if public_url is None:
+            log.warning(
+                "channels.%s.public_url is not set: checking Twilio signatures against the "
+                "URL Chorus sees, which fails behind a proxy; set it to the URL given to Twilio",
+                channel,
+            )
+
+    def __repr__(self) -> str:  # the validator holds the auth token
+        return f"TwilioWebhook({self.channel!r}, public_url={self.public_url!r})"
+
+    def signed_url(self, request: web.Request) -> str:
+        """The URL Twilio requested, as Twilio saw it: the public URL with this request's
+        query string (the voice channel's own links carry one)."""
+        base = self.public_url or str(request.url)
+        return with_query(without_query(base), request.query_string)
+
+    async def form(self, request: web.Request) -> MultiDict[str]:
+        """The posted fields, once the signature holds. Raises 403 or 400."""
+        signature = request.headers.get(SIGNATURE_HEADER)
+        if not signature:
+            raise self._refuse(web.HTTPForbidden, "missing X-Twilio-Signature")
+        if request.content_type != FORM:
+            raise self._refuse(web.HTTPBadRequest, f"expected {FORM}")
+        try:
+            body = (await request.read()).decode("ascii")
+            fields = MultiDict(
+                parse_qsl(
+                    body,
+                    keep_blank_values=True,
+                    encoding="utf-8",
+                    errors="strict",
+                    max_num_fields=MAX_FIELDS,
+                )
+            )
+        except (UnicodeDecodeError, ValueError):
+            raise self._refuse(web.HTTPBadRequest, "the form could not be read") from None
+        if not self._validator.validate(self.signed_url(request), fields, signature):
+            raise self._refuse(web.HTTPForbidden, "the signature does not match")
+        return fields
+
+    def require(self, fields: MultiDict[str], names: Sequence[str]) -> None:
+        """400 unless every one of `names` was posted."""
+        missing = [name for name in names if name not in fields]
+        if missing:
+            raise self._refuse(web.HTTPBadRequest, f"missing {', '.join(missing)}")
+
+    def acknowledge(self, what: str) -> web.Response:
+        """A signed request that is not a message (a status report sent to this URL):
+        noted and acknowledged, so the gateway neither retries nor reports an error."""
+        log.info("acknowledged a %s request that is not a message: %s", self.channel, what)
+        return twiml(MessagingResponse())  # an empty <Response/>, the same for calls
+
+    def _refuse(self, error: type[web.HTTPException], reason: str) -> web.HTTPException:
+        log.warning("refused a %s webhook: %s", self.channel, reason)
+        return error(text=f"{reason}\n")
+
+
+async def handle_inbound(delivery: Delivery, inbound: Inbound) -> Outcome:
+    """The engine's outcome; 503 (retry later) when the store cannot take the message."""
+    try:
+        return await delivery.handle(inbound)
+    except StoreUnavailable as error:
+        log.warning("%s message not taken, the store is unavailable: %s", inbound.channel, error)
+        raise web.HTTPServiceUnavailable(
+            text="the store is unavailable; try again\n", headers={"Retry-After": "30"}
+        ) from None
+
+
+def twiml(response: TwiML) -> web.Response:
+    return web.Response(text=str(response), content_type="text/xml", charset="utf-8")

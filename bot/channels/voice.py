@@ -1,0 +1,161 @@
+"""The voice channel: a phone menu (IVR) on Twilio Programmable Voice, for people who
+cannot read or type, or who call from a landline. The conversation itself is
+handlers/flows/call.py; this module only speaks TwiML.
+
+Twilio posts to POST /webhooks/voice when a call comes in, and then to the <Gather>
+action this module names (the same path with ?turn=N) with what the caller pressed or
+said. Samples (application/x-www-form-urlencoded, abridged):
+
+    call:    CallSid=CA0123...&AccountSid=AC0123...&From=%2B447700900123
+             &To=%2B441234567890&CallStatus=ringing&Direction=inbound&ApiVersion=2010-04-01
+    keys:    ...&CallStatus=in-progress&Digits=1
+    speech:  ...&CallStatus=in-progress&SpeechResult=More+physios+in+GP+surgeries
+             &Confidence=0.91
+
+Each answer is <Say> inside <Gather input="speech dtmf">, or <Say> then <Hangup>. The
+message id of each request is CallSid:turn, so a replayed request is recognised and only
+repeats the prompt.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from collections.abc import Sequence
+from dataclasses import replace
+
+import aiohttp
+from aiohttp import web
+from twilio.twiml.voice_response import VoiceResponse
+
+from bot.channels.base import Channel
+from bot.channels.twilio_common import (
+    TwilioWebhook,
+    handle_inbound,
+    twiml,
+    with_query,
+    without_query,
+)
+from bot.config import VoiceSettings
+from bot.services import Services
+from handlers.flows import call
+from handlers.types import Inbound, Reply
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "voice"
+PATH = "/webhooks/voice"
+# What Twilio puts in From when the caller hides their number (older accounts get the
+# digits that spell the words). All such callers are told apart by their call instead.
+WITHHELD = frozenset(
+    {"", "anonymous", "restricted", "unknown", "unavailable", "private", "blocked",
+     "+266696687", "+7378742833", "+8656696", "+2562533"}
+)  # fmt: skip
+# A status report for a call that is over, if one is sent to this URL: not a turn.
+ENDED = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
+_CALL_SID = re.compile(r"[A-Za-z0-9]{2,64}")
+_MENU_HINTS = "one, two, three, eight, nine, yes, no, agree, disagree, skip, idea, vote"
+
+
+class VoiceChannel(Channel):
+    name = CHANNEL
+
+    def __init__(self, services: Services, *, auth_token: str, settings: VoiceSettings) -> None:
+        self.services = services
+        self.settings = settings
+        self.webhook = TwilioWebhook(CHANNEL, auth_token, settings.public_url)
+
+    def __repr__(self) -> str:
+        return f"VoiceChannel(public_url={self.settings.public_url!r})"
+
+    def routes(self) -> Sequence[web.RouteDef]:
+        return [web.post(PATH, self.receive)]
+
+    async def receive(self, request: web.Request) -> web.Response:
+        form = await self.webhook.form(request)
+        if form.get("CallStatus") in ENDED:
+            return self.webhook.acknowledge(f"call status {form['CallStatus']}")
+        self.webhook.require(form, ("CallSid", "From"))
+        turn = request.query.get("turn", "0")
+        call_sid = form["CallSid"]
+        if not turn.isdigit() or len(turn) > 6 or not _CALL_SID.fullmatch(call_sid):
+            raise web.HTTPBadRequest(text="bad CallSid or turn\n")
+        inbound = Inbound(
+            channel=CHANNEL,
+            sender=_caller(form),
+            message_id=f"{call_sid}:{int(turn)}",
+            received_at=self.services.engine.clock(),
+            **_what_was_said(form, int(turn)),
+        )
+        outcome = await handle_inbound(self.services.delivery, inbound)
+        if outcome.duplicate:
+            # A request seen before: say the prompt again, and change nothing.
+            again = f"{inbound.message_id}:again:{uuid.uuid4().hex}"
+            repeat = replace(inbound, message_id=again, text="", payload=call.REPEAT)
+            outcome = await handle_inbound(self.services.delivery, repeat)
+        next_url = with_query(self._base_url(request), f"turn={int(turn) + 1}")
+        return twiml(self.render(outcome.replies, next_url))
+
+    def _base_url(self, request: web.Request) -> str:
+        return self.settings.public_url or without_query(str(request.url))
+
+    def render(self, replies: Sequence[Reply], next_url: str) -> VoiceResponse:
+        response = VoiceResponse()
+        voice = {"voice": self.settings.voice, "language": self.settings.language}
+        text = " ".join(reply.text for reply in replies if reply.text)
+        last = replies[-1].key if replies else ""
+        if not replies or last in call.HANG_UP:
+            if text:
+                response.say(text, **voice)
+            response.hangup()
+            return response
+        listening = last in call.LISTEN
+        gather = response.gather(
+            input="speech dtmf",
+            action=next_url,
+            method="POST",
+            num_digits=1,  # one key answers a menu, and ends speech early when talking
+            timeout=8 if listening else 6,
+            speech_timeout="auto",
+            language=self.settings.language,
+            hints=None if listening else _MENU_HINTS,
+            action_on_empty_result=True,
+        )
+        gather.say(text, **voice)
+        # Only reached if the gateway ignores actionOnEmptyResult: counts as silence.
+        response.redirect(next_url, method="POST")
+        return response
+
+    def status(self) -> dict:
+        return {"running": True, "webhook": PATH, "public_url": self.settings.public_url}
+
+
+def _caller(form: dict) -> str:
+    number = form["From"].strip()
+    if number.casefold() in WITHHELD:
+        return f"withheld:{form['CallSid']}"
+    return number
+
+
+def _what_was_said(form: dict, turn: int) -> dict:
+    if turn == 0:
+        return {"payload": call.START}
+    for field in ("Digits", "SpeechResult"):
+        value = form.get(field, "").strip()
+        if value:
+            return {"text": value}
+    return {"payload": call.SILENCE}
+
+
+def create(services: Services, http: aiohttp.ClientSession) -> VoiceChannel | None:
+    env = services.settings.env
+    settings = services.settings.file.channels.voice
+    if not env.twilio_auth_token:
+        log.info(
+            "Voice calls are off: set TWILIO_AUTH_TOKEN and point a Twilio number's voice "
+            "webhook at %s to turn them on",
+            settings.public_url or PATH,
+        )
+        return None
+    return VoiceChannel(services, auth_token=env.twilio_auth_token, settings=settings)

@@ -1,0 +1,534 @@
+"""The SMS channel over real HTTP against Chorus's own server, with requests signed as
+Twilio signs them, on SQLite and PostgreSQL: the webhook's answers to good, forged and
+malformed requests (a table of cases run by one harness), a whole journey from two
+phones with every reply measured in segments, replays, opting out and in, unusual text,
+a store that is down, and follow-ups through a fake Twilio REST API."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import urlencode
+
+import aiohttp
+import pytest
+from sqlalchemy import func, select
+
+from bot.channels import sms as sms_channel
+from bot.channels.base import BadRequest
+from bot.channels.sms_render import render_sms
+from bot.channels.sms_segments import GSM7, measure
+from bot.outbox import OutboxDispatcher
+from bot.runtime import Runtime
+from handlers.dead_letters import keep_failed, retry_failed
+from handlers.types import Inbound, Reply
+from storage.database import Store
+from storage.models import (
+    Base,
+    Contact,
+    Contribution,
+    OutboxMessage,
+    Participant,
+    ProcessedMessage,
+    Vote,
+)
+from tests.conftest import make_settings
+from tests.people import Person
+from tests.twilio_fakes import (
+    ACCOUNT_SID,
+    AUTH_TOKEN,
+    OUR_NUMBER,
+    SMS_URL,
+    FakeTwilioApi,
+    Phone,
+    new_sid,
+    post_signed,
+    running_chorus,
+    twilio_settings,
+    twilio_signature,
+)
+
+AMIRA, BOB = "+447700900101", "+447700900202"
+
+
+async def count(store: Store, model, *where) -> int:
+    async with store.reader() as unit:
+        return await unit.session.scalar(select(func.count()).select_from(model).where(*where))
+
+
+@pytest.fixture
+async def chorus(database_url: str) -> AsyncIterator[Runtime]:
+    async with running_chorus(twilio_settings(database_url)) as runtime:
+        yield runtime
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+def store_of(runtime: Runtime) -> Store:
+    return runtime.services.store
+
+
+# --- The webhook's answers, as a table of cases run by one harness ---------------------
+
+
+@dataclass(frozen=True)
+class Case:
+    label: str
+    status: int
+    drop: tuple[str, ...] = ()  # fields left out
+    signing: str = "valid"  # valid | none | forged | local-url | tampered
+    content_type: str = "application/x-www-form-urlencoded"
+    raw_body: bytes | None = None  # sent instead of the form
+    extra: tuple[tuple[str, str], ...] = ()  # fields added
+    stored: int = 0  # message ids recorded afterwards
+
+
+CASES = [
+    Case("a signed text", 200, stored=1),
+    Case(
+        "a delivery report sent to this URL",
+        200,
+        drop=("Body", "SmsStatus"),
+        extra=(("MessageStatus", "delivered"),),
+    ),
+    Case("no signature", 403, signing="none"),
+    Case("signed with another token", 403, signing="forged"),
+    Case("signed for the URL Chorus sees, not the public one", 403, signing="local-url"),
+    Case("body changed after signing", 403, signing="tampered"),
+    Case("no MessageSid", 400, drop=("MessageSid",)),
+    Case("no From", 400, drop=("From",)),
+    Case("no Body", 400, drop=("Body",)),
+    Case("JSON instead of a form", 400, content_type="application/json"),
+    Case("bytes that are not UTF-8", 400, raw_body=b"Body=%FF%FE&From=%2B447700900101"),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.label for case in CASES])
+async def test_webhook_answers(case: Case, chorus: Runtime, http: aiohttp.ClientSession) -> None:
+    phone = Phone(http, chorus.port, AMIRA)
+    fields = [(k, v) for k, v in phone.fields("START") if k not in case.drop] + list(case.extra)
+    signed_url = phone.local_url if case.signing == "local-url" else SMS_URL
+    token = "another-token-entirely-0123456789" if case.signing == "forged" else AUTH_TOKEN
+    signature = twilio_signature(token, signed_url, fields) if case.signing != "none" else ""
+    if case.signing == "tampered":
+        fields = [(k, "STOP" if k == "Body" else v) for k, v in fields]
+    body = case.raw_body if case.raw_body is not None else urlencode(fields).encode()
+    headers = {"Content-Type": case.content_type}
+    if signature:
+        headers["X-Twilio-Signature"] = signature
+    async with http.post(phone.local_url, data=body, headers=headers) as response:
+        status, text = response.status, await response.text()
+    assert status == case.status, text
+    assert await count(store_of(chorus), ProcessedMessage) == case.stored
+    assert await count(store_of(chorus), Participant) == case.stored
+    if case.status == 200:
+        assert response.content_type == "text/xml"
+        assert ("<Message>" in text) == bool(case.stored)
+
+
+# --- A whole journey --------------------------------------------------------------------
+
+
+def check_segments(messages: list[str]) -> None:
+    for message in messages:
+        measured = measure(message)
+        assert measured.segments <= 2, (measured, message)
+
+
+async def test_whole_journey_from_two_phones(chorus: Runtime, http: aiohttp.ClientSession) -> None:
+    store = store_of(chorus)
+    amira, bob = Phone(http, chorus.port, AMIRA), Phone(http, chorus.port, BOB)
+
+    [welcome] = await amira.text("Hello")
+    assert "We keep your ideas" in welcome and "Reply YES or NO" in welcome
+    [role] = await amira.text("YES")
+    assert "Reply 1 AHP, 2 Other staff, 3 Patient, 4 Carer, 5 Public, 6 Student" in role
+    [profession] = await amira.text("1")
+    assert "11 Physio" in profession and "14 SLT" in profession
+    await amira.text("11")
+    await amira.text("london")
+    [menu] = await amira.text("skip")
+    assert "Thank you. You are all set." in menu
+    assert menu.endswith("Reply 1 Idea, 2 Vote, 3 Comment, 4 Help")
+    [ask] = await amira.text("1")
+    assert ask.startswith("What is your idea?")
+    long_idea = (
+        "Put a physiotherapist in every GP surgery so that people with back pain, "
+        "arthritis and sports injuries can be seen the same week instead of waiting months. "
+    ) * 4
+    [saved] = await amira.text(long_idea.strip())
+    assert "saved as idea" in saved and "Reply YES or NO" in saved  # two replies, one SMS
+    [news] = await amira.text("YES")
+    assert "We will send you news" in news
+    assert await count(store, Contact) == 1
+
+    await bob.text("START")
+    await bob.text("yes")
+    for answer in ("3", "skip", "skip"):  # patient
+        await bob.text(answer)
+    [card] = await bob.text("VOTE")
+    assert card.startswith("Idea ") and "..." in card  # the long idea, shortened to fit
+    assert card.endswith("Reply 1 Agree, 2 Disagree, 3 Skip")
+    assert measure(card).segments == 2
+    [comment_prompt] = await bob.text("COMMENT")
+    assert "..." in comment_prompt and comment_prompt.endswith("Send SKIP to stop.")
+    [comment_saved] = await bob.text("Yes, and the same for physio in care homes")
+    assert "comment" in comment_saved
+    await bob.text("VOTE")
+    [done] = await bob.text("1")
+    assert "You have seen all the ideas" in done
+    async with store.reader() as unit:
+        vote = await unit.session.scalar(select(Vote))
+        idea = await unit.session.scalar(select(Contribution).where(Contribution.kind == "idea"))
+    assert vote.value == 1 and vote.channel == "sms" and vote.role == "patient"
+    assert idea.channel == "sms" and idea.text == long_idea.strip() and idea.region == "london"
+
+    [mydata] = await amira.text("MYDATA")
+    assert "ideas: 1" in mydata and "Physiotherapist" in mydata
+    [helped] = await amira.text("HELP")
+    assert "STOP" in helped and measure(helped).segments == 1
+
+    await no_phone_number_is_stored(store, except_contacts=True)
+
+    [confirm] = await amira.text("FORGET")
+    assert "Reply YES to delete" in confirm
+    [gone] = await amira.text("YES")
+    assert "We have deleted your data" in gone
+    assert await count(store, Contact) == 0
+    assert await count(store, Vote) == 0  # bob's vote went with amira's idea
+
+    everything = amira.inbox + bob.inbox
+    check_segments(everything)
+    english_only = [m for m in everything if "..." not in m]
+    assert all(measure(m).encoding == GSM7 for m in english_only)
+
+
+async def no_phone_number_is_stored(store: Store, *, except_contacts: bool = False) -> None:
+    """No table holds a phone number in the clear (contacts only encrypted)."""
+    async with store.reader() as unit:
+        for table in Base.metadata.sorted_tables:
+            for row in (await unit.session.execute(table.select())).all():
+                flat = " ".join(str(value) for value in row)
+                for number in (AMIRA, BOB):
+                    assert number.lstrip("+") not in flat, table.name
+                    assert number[-10:] not in flat, table.name
+
+
+# --- Replays, opting out, opting in --------------------------------------------------------
+
+
+async def test_a_replayed_message_sid_is_applied_once(
+    chorus: Runtime, http: aiohttp.ClientSession
+) -> None:
+    amira = Phone(http, chorus.port, AMIRA)
+    for word in ("START", "yes", "skip", "skip", "skip"):
+        await amira.text(word)
+    sid = new_sid("SM")
+    first = await amira.send("Walk-in physio clinics at the weekend", sid=sid)
+    again = await amira.send("Walk-in physio clinics at the weekend", sid=sid)
+    assert first.status == again.status == 200
+    assert first.messages and again.messages == []
+    assert await count(store_of(chorus), Contribution) == 1
+
+
+async def test_stop_then_a_message_then_start(chorus: Runtime, http: aiohttp.ClientSession) -> None:
+    store = store_of(chorus)
+    bob = Phone(http, chorus.port, BOB)
+    await bob.text("START")
+    await bob.text("yes")
+    await bob.text("1")  # AHP: which profession? (a question is open)
+    stopped = await bob.send("STOP")
+    assert stopped.status == 200 and stopped.messages == []  # Twilio confirms STOP itself
+    async with store.reader() as unit:
+        row = await unit.session.scalar(select(Participant))
+    assert row.opted_out and row.answers == {}
+    processed = await count(store, ProcessedMessage)
+    for text in ("Physios in schools", "HELP", "7", "", "x" * 3000):
+        answer = await bob.send(text)
+        assert answer.status == 200 and answer.messages == [], text
+    assert await count(store, ProcessedMessage) == processed  # nothing stored at all
+    assert await count(store, Contribution) == 0
+    [back] = await bob.text("START")
+    assert "Welcome back" in back
+    async with store.reader() as unit:
+        assert not (await unit.session.scalar(select(Participant))).opted_out
+
+
+async def test_stop_is_confirmed_when_the_gateway_does_not(database_url: str) -> None:
+    settings = twilio_settings(database_url, confirm_opt_out=True)
+    async with running_chorus(settings) as chorus, aiohttp.ClientSession() as http:
+        amira = Phone(http, chorus.port, AMIRA)
+        await amira.text("START")
+        [confirmation] = await amira.text("stop")
+        assert "no more messages" in confirmation
+        assert await amira.text("hello?") == []
+
+
+# --- Text that is long or not English -------------------------------------------------------
+
+
+async def test_long_and_unusual_text_is_stored_intact_after_redaction(
+    chorus: Runtime, http: aiohttp.ClientSession
+) -> None:
+    store = store_of(chorus)
+    amira, bob = Phone(http, chorus.port, AMIRA), Phone(http, chorus.port, BOB)
+    for phone in (amira, bob):
+        for word in ("START", "yes", "skip", "skip", "skip"):
+            await phone.text(word)
+    long_text = ("Longer appointments for people with dementia and their carers. " * 30)[:1600]
+    texts = [
+        long_text,
+        "More community rehab \U0001f44d\U0001f3fd please \u2764\ufe0f",
+        "Mae angen mwy o ffisiotherapyddion yn y gymuned \u0175 \u0177, ffoniwch 07700 900123",
+        "Potrzebujemy więcej fizjoterapeutów \u2013 zażółć gęślą jaźń",
+    ]
+    for text in texts:
+        replies = await amira.text(text)
+        assert replies, text
+        await amira.text("no")  # no news, thanks (asked once)
+        check_segments(replies)
+    async with store.reader() as unit:
+        stored = list(
+            await unit.session.scalars(select(Contribution.text).order_by(Contribution.id))
+        )
+    assert len(long_text) == 1600 and stored[0] == long_text
+    assert stored[1] == texts[1] and stored[3] == texts[3]
+    assert stored[2] == texts[2].replace("07700 900123", "[phone]")
+    # Shown for voting, the emoji and Polish ideas need UCS-2 and still fit in two segments.
+    cards = []
+    while True:
+        [card] = await bob.text("VOTE" if not cards else "3")
+        if not card.startswith("Idea "):
+            break
+        cards.append(card)
+    assert len(cards) == 4
+    check_segments(cards)
+    assert {measure(card).encoding for card in cards} == {GSM7, "UCS-2"}
+
+
+# --- The store is down -----------------------------------------------------------------------
+
+
+async def test_the_webhook_answers_503_when_the_store_is_down(
+    tmp_path: Path, http: aiohttp.ClientSession
+) -> None:
+    database = tmp_path / "gone.db"
+    async with running_chorus(twilio_settings(f"sqlite+aiosqlite:///{database}")) as chorus:
+        # Stop the background jobs first, so none holds a connection across the break.
+        for job in chorus._jobs:
+            job.cancel()
+        await asyncio.gather(*chorus._jobs, return_exceptions=True)
+        await chorus.services.store.engine.dispose()
+        database.unlink()
+        database.mkdir()  # a directory where the database file was: cannot be opened
+        answer = await Phone(http, chorus.port, AMIRA).send("START")
+    assert answer.status == 503
+
+
+# --- Follow-ups through Twilio's REST API ----------------------------------------------------
+
+
+async def opted_in(phone: Phone) -> None:
+    for word in ("START", "yes", "skip", "skip", "skip", "Physio on prescription", "YES"):
+        await phone.text(word)
+
+
+async def enqueue(runtime: Runtime, text: str) -> int:
+    """Queue a follow-up for the one participant, as a background job would."""
+    async with runtime.services.store.transaction() as unit:
+        person = await unit.session.scalar(select(Participant.id))
+        return await unit.outbox.enqueue(person, "sms", text, runtime.services.engine.clock())
+
+
+async def outbox_row(runtime: Runtime, message_id: int) -> OutboxMessage:
+    async with runtime.services.store.reader() as unit:
+        return await unit.session.get(OutboxMessage, message_id)
+
+
+async def test_follow_ups_go_through_the_twilio_api(database_url: str) -> None:
+    async with FakeTwilioApi() as api, aiohttp.ClientSession() as http:
+        settings = twilio_settings(database_url, api_base=api.base_url)
+        async with running_chorus(settings) as chorus:
+            await opted_in(Phone(http, chorus.port, AMIRA))
+            news = "Your idea was joined with a similar one: more physios in GP surgeries."
+            await enqueue(chorus, news)
+            dispatcher = OutboxDispatcher(chorus.services, {c.name: c for c in chorus.channels})
+            assert await dispatcher.run_once() == 1
+            assert api.sent == [
+                {"account": ACCOUNT_SID, "To": AMIRA, "From": OUR_NUMBER, "Body": news}
+            ]
+            assert api.auth[0].startswith("Basic ")
+
+            api.fail_next(429, 20429, {"Retry-After": "120"})
+            second = await enqueue(chorus, "Second piece of news")
+            assert await dispatcher.run_once() == 0
+            waiting = await outbox_row(chorus, second)
+            assert waiting.status == "queued" and waiting.attempts == 1
+            assert waiting.last_error == "Twilio error 20429 (HTTP 429)"
+            delay = waiting.next_attempt_at - chorus.services.engine.clock()
+            assert timedelta(seconds=100) < delay <= timedelta(seconds=120)
+
+            api.fail_next(400, 21610)  # they have texted STOP to the number itself
+            async with store_of(chorus).transaction() as unit:
+                await unit.outbox.retry_later(
+                    second, "", chorus.services.engine.clock(), delay=timedelta(0), give_up=False
+                )
+            assert await dispatcher.run_once() == 0
+            failed = await outbox_row(chorus, second)
+            async with store_of(chorus).reader() as unit:
+                person = await unit.session.scalar(select(Participant))
+            assert person.unreachable and failed.status == "failed"
+            assert failed.last_error == "Twilio error 21610 (HTTP 400)"  # no number in it
+            assert len(api.sent) == 1
+
+
+@pytest.mark.parametrize("word", ["STOP", "FORGET"])
+async def test_stop_and_forget_delete_the_follow_up_number(
+    word: str, chorus: Runtime, http: aiohttp.ClientSession
+) -> None:
+    amira = Phone(http, chorus.port, AMIRA)
+    await opted_in(amira)
+    store = store_of(chorus)
+    async with store.reader() as unit:
+        contact = await unit.session.scalar(select(Contact))
+    assert AMIRA.encode() not in contact.address_encrypted
+    assert chorus.services.contacts.decrypt(contact.address_encrypted) == AMIRA
+    await amira.text(word)
+    if word == "FORGET":
+        await amira.text("YES")
+    assert await count(store, Contact) == 0
+    await no_phone_number_is_stored(store)
+
+
+async def test_sends_are_refused_without_an_account(database_url: str) -> None:
+    settings = twilio_settings(database_url)
+    settings = replace(settings, env=replace(settings.env, twilio_account_sid=None))
+    async with running_chorus(settings) as chorus:
+        [channel] = [c for c in chorus.channels if c.name == "sms"]
+        with pytest.raises(BadRequest, match="TWILIO_ACCOUNT_SID"):
+            await channel.deliver(AMIRA, [Reply("news")])
+
+
+# --- Turned off without a token ----------------------------------------------------------------
+
+
+async def test_without_a_token_the_webhook_does_not_exist(
+    database_url: str, http: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    async with running_chorus(make_settings(database_url)) as chorus:
+        assert [c.name for c in chorus.channels] == []
+        answer = await post_signed(
+            http,
+            f"http://127.0.0.1:{chorus.port}/webhooks/sms",
+            SMS_URL,
+            Phone(http, chorus.port, AMIRA).fields("START"),
+        )
+    assert answer.status == 404
+    lines = [r.getMessage() for r in caplog.records if r.name == sms_channel.__name__]
+    assert len(lines) == 1 and "TWILIO_AUTH_TOKEN" in lines[0]
+    assert OUR_NUMBER not in lines[0]
+
+
+# --- Carrier keywords, straight through the engine (fast, every step) ------------------------
+
+STOP_WORDS = [
+    "STOP", "stop", " Stop. ", "STOPALL", "stop all", "Unsubscribe", "CANCEL", "end",
+    "Quit!", "opt-out", "REVOKE", "\uff33\uff34\uff2f\uff30",  # the last in full-width letters
+]  # fmt: skip
+# What to send to be left at each step with a question open.
+TO_STEP = {
+    "consent": ["START"],
+    "gateway": ["START", "yes", "1"],
+    "idea": ["START", "yes", "skip", "skip", "skip", "IDEA"],
+    "followup": ["START", "yes", "skip", "skip", "skip", "idea Walk-in physio clinics"],
+    "vote": ["START", "yes", "skip", "skip", "skip", "VOTE"],
+    "comment": ["START", "yes", "skip", "skip", "skip", "VOTE", "COMMENT"],
+    "forget": ["START", "yes", "skip", "skip", "skip", "FORGET"],
+}
+
+
+async def test_stop_words_are_never_taken_as_an_answer(engine, store: Store) -> None:
+    author = Person(engine, "+447700900999", channel="sms")
+    for text in TO_STEP["followup"]:  # an idea to vote and comment on
+        await author.say(text)
+    for step, path in TO_STEP.items():
+        for number, word in enumerate(STOP_WORDS):
+            phone = Person(engine, f"+4477009{number:02d}{len(step):03d}{step[:2]}", "sms")
+            for text in path:
+                await phone.say(text)
+            assert (await participant_of(store, phone)).state["step"] == step
+            await phone.say(word)
+            assert phone.keys == ["opted_out"] and phone.last.opted_out, (step, word)
+    # The ideas sent on the way to the follow-up question, and not one STOP among them.
+    assert await count(store, Contribution) == 1 + len(STOP_WORDS)
+    assert await count(store, Contribution, Contribution.kind == "comment") == 0
+
+
+async def test_only_the_keyword_alone_counts(engine, store: Store) -> None:
+    phone = Person(engine, "+447700900333", channel="sms")
+    for text in TO_STEP["idea"]:
+        await phone.say(text)
+    await phone.say("Stop the cuts to community physio")
+    assert phone.keys[0] == "idea_saved" and not phone.last.opted_out
+
+
+async def test_help_answers_in_one_segment_and_keeps_the_question_open(
+    engine, store: Store
+) -> None:
+    phone = Person(engine, "+447700900444", channel="sms")
+    for text in TO_STEP["gateway"]:
+        await phone.say(text)
+    for word in ("HELP", "help", "Info"):
+        await phone.say(word)
+        assert phone.keys == ["help_sms"]
+        [message] = render_sms(phone.last.replies)
+        assert measure(message).segments == 1 and "STOP" in message
+    await phone.say("11")  # still answers the open question: physiotherapist
+    assert (await participant_of(store, phone)).answers["role"] == "physiotherapist"
+    console = Person(engine, "someone", channel="console")
+    await console.join()
+    await console.say("HELP")
+    assert console.keys == ["help"]  # keywords are a phone-network matter only
+
+
+async def test_an_opted_out_number_is_opted_in_by_start_unstop_or_yes(engine, store: Store) -> None:
+    for number, word in enumerate(("START", "unstop", "Yes")):
+        phone = Person(engine, f"+44770090055{number}", channel="sms")
+        await phone.say("START")
+        await phone.say("STOP")
+        await phone.say(word)
+        assert phone.keys == ["opted_in"] and not (await participant_of(store, phone)).opted_out
+
+
+async def participant_of(store: Store, person: Person) -> Participant:
+    async with store.reader() as unit:
+        return await unit.session.scalar(
+            select(Participant).where(Participant.pseudonym == person.pseudonym)
+        )
+
+
+async def test_a_message_kept_after_a_failure_holds_no_phone_number(engine, store: Store) -> None:
+    inbound = Inbound("sms", AMIRA, new_sid("SM"), engine.clock(), text="START")
+    kept = await keep_failed(engine, inbound, RuntimeError("handling failed"))
+    assert AMIRA.lstrip("+") not in kept.raw
+    retried, outcome = await retry_failed(engine, kept.id)
+    assert retried.sender == AMIRA and [r.key for r in outcome.replies] == ["welcome"]
+
+
+async def test_without_public_url_the_url_chorus_sees_is_checked(
+    database_url: str, http: aiohttp.ClientSession
+) -> None:
+    async with running_chorus(twilio_settings(database_url, public_url=None)) as chorus:
+        phone = Phone(http, chorus.port, AMIRA)
+        local = await post_signed(http, phone.local_url, phone.local_url, phone.fields("START"))
+        public = await post_signed(http, phone.local_url, SMS_URL, phone.fields("START"))
+    assert (local.status, public.status) == (200, 403)
