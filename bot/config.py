@@ -69,11 +69,16 @@ class VoiceSettings(Strict):
     voice: str | None = None  # a Twilio text-to-speech voice, e.g. Polly.Amy-Neural
 
 
+class WebSettings(Strict):
+    enabled: bool = True
+
+
 class ChannelSettings(Strict):
     telegram: TelegramSettings = TelegramSettings()
     twitter: TwitterSettings = TwitterSettings()
     sms: SmsSettings = SmsSettings()
     voice: VoiceSettings = VoiceSettings()
+    web: WebSettings = WebSettings()
 
 
 class FileSettings(ConsultationConfig):

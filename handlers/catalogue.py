@@ -113,6 +113,12 @@ MESSAGES: dict[str, str] = {
     "Press 1 to delete them. Press 2 to keep them.",
     "call_forgotten": "Done. We have deleted your ideas and votes. Goodbye.",
     "call_goodbye": "We did not hear you, so we will end the call now. Goodbye.",
+    # --- The web form -------------------------------------------------------------------
+    "web_start": "Welcome to {name}. Share your ideas and vote on the ideas of others.",
+    "web_start_button": "Start",
+    "web_type_here": "Type your message or idea here",
+    "web_send": "Send",
+    "web_already_sent": "We already have that message. You can carry on below.",
 }
 
 # Labels used inside MYDATA's {details}.

@@ -22,6 +22,7 @@ CHANNEL_MODULES: tuple[str, ...] = (
     "bot.channels.twitter",
     "bot.channels.sms",
     "bot.channels.voice",
+    "bot.channels.web",
 )
 
 

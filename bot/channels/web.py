@@ -1,0 +1,166 @@
+"""The plain web form: take part from any browser, with no account and no JavaScript.
+
+GET /take-part shows the conversation's start; each POST /take-part is one message (typed
+text, or a pressed choice button) and answers with the replies as a page. The person is
+a random session id kept in a cookie (HttpOnly, SameSite=Strict) and hashed into a
+pseudonym like any platform id. Each page carries a one-time form id, used as the
+message id, so a double-clicked or resubmitted form is applied once.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+import secrets
+from collections.abc import Sequence
+
+import aiohttp
+from aiohttp import web
+
+from bot.channels.base import Channel
+from bot.services import Services
+from handlers.catalogue import Catalogue
+from handlers.types import Inbound, Outcome, Reply
+from storage.errors import StoreUnavailable
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "web"
+PATH = "/take-part"
+COOKIE = "chorus_session"
+FORM_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+SESSION = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
+HEADERS = {
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+    "form-action 'self'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+STYLE = (
+    "body{font:1.1rem/1.5 system-ui,sans-serif;max-width:36rem;margin:1rem auto;"
+    "padding:0 1rem;color:#111}p{white-space:pre-wrap}.choices button{display:block;"
+    "width:100%;margin:.4rem 0;padding:.7rem;font-size:1.1rem}textarea{width:100%;"
+    "font-size:1.1rem}.send{margin-top:.4rem;padding:.6rem 1.2rem;font-size:1.1rem}"
+)
+
+
+def _page(
+    title: str,
+    replies: Sequence[Reply],
+    form_id: str,
+    catalogue: Catalogue,
+    *,
+    start: bool = False,
+) -> str:
+    parts = [
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>",
+        f"<h1>{html.escape(title)}</h1>",
+    ]
+    parts += [f"<p>{html.escape(reply.text)}</p>" for reply in replies]
+    hidden = f'<input type="hidden" name="form_id" value="{form_id}">'
+    choices = next((reply.choices for reply in reversed(replies) if reply.choices), ())
+    if start:
+        label = html.escape(catalogue.text("web_start_button"))
+        parts.append(
+            f'<form method="post" class="choices">{hidden}'
+            f'<button name="text" value="start">{label}</button></form>'
+        )
+    if choices:
+        buttons = "".join(
+            f'<button name="payload" value="{html.escape(choice.payload)}">'
+            f"{html.escape(choice.label)}</button>"
+            for choice in choices
+        )
+        parts.append(f'<form method="post" class="choices">{hidden}{buttons}</form>')
+    label = html.escape(catalogue.text("web_type_here"))
+    send = html.escape(catalogue.text("web_send"))
+    parts.append(
+        f'<form method="post">{hidden}<label for="text">{label}</label>'
+        f'<textarea id="text" name="text" rows="4"></textarea>'
+        f'<button class="send">{send}</button></form></body></html>'
+    )
+    return "".join(parts)
+
+
+class WebChannel(Channel):
+    name = CHANNEL
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.title = services.settings.consultation.consultation.name
+
+    def routes(self) -> Sequence[web.RouteDef]:
+        return (web.get(PATH, self.show), web.post(PATH, self.receive))
+
+    async def show(self, request: web.Request) -> web.Response:
+        catalogue = Catalogue()
+        start = Reply(catalogue.text("web_start", name=self.title), key="web_start")
+        return self._respond(request, [start], start=True)
+
+    async def receive(self, request: web.Request) -> web.Response:
+        if request.content_type not in ("application/x-www-form-urlencoded", "multipart/form-data"):
+            raise web.HTTPBadRequest(text="send the form as a browser does")
+        form = await request.post()
+        form_id = str(form.get("form_id", ""))
+        if not FORM_ID.match(form_id):
+            raise web.HTTPBadRequest(text="this form has expired; please open the page again")
+        session = request.cookies.get(COOKIE, "")
+        if not SESSION.match(session):
+            session = secrets.token_urlsafe(32)
+        payload = form.get("payload")
+        inbound = Inbound(
+            channel=CHANNEL,
+            sender=session,
+            message_id=form_id,
+            received_at=self.services.engine.clock(),
+            text=str(form.get("text", "")) if payload is None else "",
+            payload=str(payload) if payload is not None else None,
+        )
+        try:
+            outcome = await self.services.delivery.handle(inbound)
+        except StoreUnavailable:
+            busy = Reply(Catalogue().text("store_busy"), key="store_busy")
+            return self._respond(request, [busy], status=503, session=session)
+        return self._respond(request, self._replies(outcome), session=session)
+
+    @staticmethod
+    def _replies(outcome: Outcome) -> list[Reply]:
+        if outcome.duplicate:
+            return [Reply(Catalogue().text("web_already_sent"), key="web_already_sent")]
+        return list(outcome.replies)
+
+    def _respond(
+        self,
+        request: web.Request,
+        replies: Sequence[Reply],
+        *,
+        status: int = 200,
+        session: str | None = None,
+        start: bool = False,
+    ) -> web.Response:
+        body = _page(self.title, replies, secrets.token_urlsafe(24), Catalogue(), start=start)
+        response = web.Response(
+            text=body, status=status, content_type="text/html", charset="utf-8", headers=HEADERS
+        )
+        if session and request.cookies.get(COOKIE) != session:
+            response.set_cookie(
+                COOKIE,
+                session,
+                httponly=True,
+                samesite="Strict",
+                secure=request.secure,
+                max_age=180 * 24 * 3600,
+                path=PATH,
+            )
+        return response
+
+
+def create(services: Services, http: aiohttp.ClientSession) -> WebChannel | None:
+    if not services.settings.file.channels.web.enabled:
+        log.info("The web form is off: set channels.web.enabled to true to serve %s", PATH)
+        return None
+    return WebChannel(services)

@@ -1,0 +1,122 @@
+"""The plain web form over real HTTP: a whole journey in a browser's shoes, a resubmitted
+form applied once, HTML escaped, the session cookie, and a busy store answered 503."""
+
+from __future__ import annotations
+
+import re
+
+import aiohttp
+from sqlalchemy import func, select
+
+from bot.runtime import Runtime
+from storage.models import Contribution
+from tests.conftest import make_settings
+from tests.fakes.outage import StoreOutage
+
+
+class Browser:
+    """Fills in and submits the page's forms as a browser would, cookies included."""
+
+    def __init__(self, http: aiohttp.ClientSession, base: str) -> None:
+        self.http = http
+        self.base = base
+        self.page = ""
+        self.status = 0
+
+    async def open(self) -> None:
+        async with self.http.get(f"{self.base}/take-part") as response:
+            self.status, self.page = response.status, await response.text()
+
+    @property
+    def form_id(self) -> str:
+        return re.search(r'name="form_id" value="([^"]+)"', self.page).group(1)
+
+    @property
+    def buttons(self) -> list[str]:
+        return re.findall(r'<button name="payload" value="[^"]*">([^<]*)</button>', self.page)
+
+    async def submit(self, form_id: str | None = None, **fields: str) -> None:
+        data = {"form_id": form_id or self.form_id, **fields}
+        async with self.http.post(f"{self.base}/take-part", data=data) as response:
+            self.status, self.page = response.status, await response.text()
+
+    async def press(self, label: str) -> None:
+        payload = re.search(
+            rf'<button name="payload" value="([^"]*)">{re.escape(label)}</button>', self.page
+        ).group(1)
+        await self.submit(payload=payload)
+
+    async def type(self, text: str) -> None:
+        await self.submit(text=text)
+
+
+async def count_ideas(runtime: Runtime) -> int:
+    async with runtime.services.store.reader() as unit:
+        return await unit.session.scalar(select(func.count()).select_from(Contribution))
+
+
+async def test_a_whole_journey_in_the_browser(database_url: str) -> None:
+    runtime = Runtime(make_settings(database_url), port=0)
+    await runtime.start()
+    try:
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+            browser = Browser(http, f"http://127.0.0.1:{runtime.port}")
+            await browser.open()
+            assert browser.status == 200 and "AHPs into Action" in browser.page
+            await browser.submit(text="start")
+            assert browser.buttons == ["Yes", "No"]
+            assert any(c.key == "chorus_session" for c in http.cookie_jar)
+            await browser.press("Yes")
+            assert "Allied health professional" in browser.buttons
+            for _ in range(3):
+                await browser.type("skip")
+            assert "Share an idea" in browser.buttons
+            idea = "More <b>physios</b> & OTs in A&E"
+            form = browser.form_id
+            await browser.type(f"idea {idea}")
+            assert "Your idea is saved as idea 1" in browser.page
+            await browser.submit(form_id=form, text=f"idea {idea}")  # resubmitted form
+            assert "We already have that message" in browser.page
+            assert await count_ideas(runtime) == 1
+            await browser.type("mydata")
+            assert "ideas: 1" in browser.page
+        async with aiohttp.ClientSession(
+            cookie_jar=aiohttp.CookieJar(unsafe=True)
+        ) as stranger_http:
+            stranger = Browser(stranger_http, f"http://127.0.0.1:{runtime.port}")
+            await stranger.open()
+            await stranger.submit(text="start")
+            await stranger.press("Yes")
+            for _ in range(3):
+                await stranger.type("skip")
+            await stranger.type("vote")
+            assert "&lt;b&gt;physios&lt;/b&gt; &amp; OTs" in stranger.page
+            assert "<b>physios</b>" not in stranger.page
+    finally:
+        await runtime.stop()
+
+
+async def test_bad_forms_are_400_and_a_busy_store_is_503(postgres_url: str) -> None:
+    async with StoreOutage(postgres_url) as outage:
+        runtime = Runtime(make_settings(outage.url), port=0)
+        await runtime.start()
+        try:
+            async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+                browser = Browser(http, f"http://127.0.0.1:{runtime.port}")
+                await browser.open()
+                await browser.submit(form_id="short", text="start")
+                assert browser.status == 400
+                async with http.post(
+                    f"http://127.0.0.1:{runtime.port}/take-part", json={"text": "start"}
+                ) as response:
+                    assert response.status == 400
+                await browser.open()
+                form = browser.form_id
+                await outage.down()
+                await browser.submit(form_id=form, text="start")
+                assert browser.status == 503 and "busy" in browser.page
+                await outage.up()
+                await browser.submit(form_id=form, text="start")  # the same form, again
+                assert browser.status == 200 and browser.buttons == ["Yes", "No"]
+        finally:
+            await runtime.stop()
