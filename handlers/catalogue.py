@@ -71,6 +71,11 @@ MESSAGES: dict[str, str] = {
     "opted_in": "Welcome back. You will get our messages again.",
     "failed_kept": "Sorry, something went wrong. Your message is kept and we will try again.",
     "store_busy": "Sorry, we are busy. Please try again in a minute.",
+    # News for authors who asked for it (sent later, through the outbox).
+    "merged_yours": "News about your idea {number}: we joined it with a similar idea, "
+    'idea {into}: "{text}". Votes on both now count together.',
+    "merged_into_yours": "News about your idea {number}: we joined a similar idea with it. "
+    "Votes on both now count together.",
 }
 
 # Labels used inside MYDATA's {details}.
