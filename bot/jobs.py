@@ -38,6 +38,8 @@ class JobRunner:
         self.channels = channels
         self._wake = asyncio.Event()
         self._last_schedule: datetime | None = None
+        self.completed = 0  # jobs settled by this runner
+        self._settled = asyncio.Condition()
 
     @property
     def engine(self):
@@ -54,7 +56,16 @@ class JobRunner:
         if not claimed:
             return 0
         await self._do(claimed[0])
+        async with self._settled:
+            self.completed += 1
+            self._settled.notify_all()
         return 1
+
+    async def wait_until_completed(self, count: int) -> None:
+        """Wait until this runner has settled `count` jobs in all (wrap it in
+        asyncio.timeout)."""
+        async with self._settled:
+            await self._settled.wait_for(lambda: self.completed >= count)
 
     async def run_until_idle(self, limit: int = 100) -> int:
         done = 0
@@ -134,6 +145,8 @@ class JobRunner:
                     pass
             except StoreUnavailable as error:
                 log.warning("jobs paused: %s", error)
+            except Exception:  # never let one bad job stop the runner
+                log.exception("the job runner hit an error; carrying on")
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=interval)

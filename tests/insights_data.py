@@ -13,9 +13,15 @@ Everyone who voted on I2 also voted on I1, except s1; a1 wrote I1 and voted on I
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+from bot.channels.base import Channel
+from bot.delivery import Delivery
+from bot.metrics import Metrics
+from bot.services import Services
 from handlers.engine import Engine
+from handlers.types import Reply
 from tests.people import Person
 
 ADMIN, MODERATOR, VIEWER = "1001", "1002", "1003"
@@ -120,3 +126,28 @@ async def _latest_contribution(engine: Engine, person: Person) -> int:
             .order_by(Contribution.id.desc())
             .limit(1)
         )
+
+
+class RecordingChannel(Channel):
+    """A channel that keeps what Chorus sends outside a conversation, for checking."""
+
+    def __init__(self, name: str = "telegram") -> None:
+        self.name = name
+        self.sent: list[tuple[str, list[Reply]]] = []
+
+    async def deliver(self, address: str, replies: Sequence[Reply]) -> None:
+        self.sent.append((address, list(replies)))
+
+
+def services_of(engine: Engine) -> Services:
+    """The runtime's bundle of services around a test engine."""
+    from tests.conftest import insights_settings
+
+    return Services(
+        settings=insights_settings(engine.store.url),
+        store=engine.store,
+        engine=engine,
+        contacts=engine.contacts,
+        metrics=Metrics(),
+        delivery=Delivery(engine, Metrics()),
+    )

@@ -17,6 +17,7 @@ down_revision = "0004"
 branch_labels = None
 depends_on = None
 
+CHECKPOINTS = "('insights.grouping', 'themes.next_number')"
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 Stamp = sa.DateTime(timezone=True)
 
@@ -190,15 +191,19 @@ def upgrade() -> None:
     op.create_index("ix_participants_created", "participants", ["created_at"])
     op.create_index("ix_votes_created", "votes", ["created_at"])
 
-    # Fill the aggregates from what the store already holds.
+    # Fill the aggregates from what the store already holds. Idea scores need the role
+    # groups from config.yaml: forgetting their fingerprint makes Chorus compute them
+    # at its next start (storage.insights.Insights.ensure_grouping).
     from storage.rebuild import rebuild_statements
 
     bind = op.get_bind()
     for statement in rebuild_statements(bind.dialect.name):
         bind.execute(statement)
+    op.execute(f"DELETE FROM checkpoints WHERE name IN {CHECKPOINTS}")
 
 
 def downgrade() -> None:
+    op.execute(f"DELETE FROM checkpoints WHERE name IN {CHECKPOINTS}")
     for index, table in (
         ("ix_votes_created", "votes"),
         ("ix_participants_created", "participants"),
