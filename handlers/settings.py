@@ -124,7 +124,7 @@ class InsightsSettings(Strict):
     consensus_min_votes: int = Field(default=5, ge=1)  # from one role group, to count it
     consensus_min_groups: int = Field(default=2, ge=1)  # groups that must have voted enough
     controversial_min_votes: int = Field(default=10, ge=2)  # agree + disagree, to be listed
-    similar_threshold: float = Field(default=0.5, gt=0, lt=1)  # cosine, near-duplicate ideas
+    similar_threshold: float = Field(default=0.56, gt=0, lt=1)  # cosine, near-duplicate ideas
     refresh_minutes: float = Field(default=30, gt=0)  # re-cluster themes this often at most
 
 

@@ -22,6 +22,7 @@ from bot.metrics import Metrics
 from bot.services import Services
 from handlers.engine import Engine
 from handlers.types import Reply
+from storage.records import NewContribution
 from tests.people import Person
 
 ADMIN, MODERATOR, VIEWER = "1001", "1002", "1003"
@@ -151,3 +152,28 @@ def services_of(engine: Engine) -> Services:
         metrics=Metrics(),
         delivery=Delivery(engine, Metrics()),
     )
+
+
+async def add_ideas(engine: Engine, texts: list[str], prefix: str) -> list[int]:
+    """Ideas for the open question by one author, stored directly (quicker than chatting)."""
+    question = engine.question_ids["ahp-action"]
+    ids = []
+    async with engine.store.transaction() as unit:
+        author = await unit.participants.create(f"author-{prefix}", "console", engine.clock())
+        for number, text in enumerate(texts):
+            enriched = engine.enricher.enrich(text)
+            idea = await unit.contributions.add(
+                NewContribution(
+                    kind="idea",
+                    participant_id=author.id,
+                    text=enriched.text,
+                    channel="console",
+                    channel_message_id=f"{prefix}-{number}",
+                    label=enriched.label,
+                    created_at=engine.clock(),
+                    question_id=question,
+                    language=enriched.language,
+                )
+            )
+            ids.append(idea.id)
+    return ids

@@ -18,9 +18,15 @@ from handlers.insights.context import Reporting
 from handlers.insights.theme_runs import refresh_themes
 from handlers.insights.themes import cluster, theme_count
 from storage.models import Job
-from storage.records import NewContribution
 from tests.conftest import insights_settings
-from tests.insights_data import ADMIN, MODERATOR, RecordingChannel, services_of, team_member
+from tests.insights_data import (
+    ADMIN,
+    MODERATOR,
+    RecordingChannel,
+    add_ideas,
+    services_of,
+    team_member,
+)
 
 TOPICS = {
     "waiting": [
@@ -98,30 +104,6 @@ def test_too_few_ideas_or_no_words_make_no_themes() -> None:
 @pytest.fixture
 def settings(database_url: str):
     return insights_settings(database_url)
-
-
-async def add_ideas(engine: Engine, texts: list[str], prefix: str) -> list[int]:
-    question = engine.question_ids["ahp-action"]
-    ids = []
-    async with engine.store.transaction() as unit:
-        author = await unit.participants.create(f"author-{prefix}", "console", engine.clock())
-        for number, text in enumerate(texts):
-            enriched = engine.enricher.enrich(text)
-            idea = await unit.contributions.add(
-                NewContribution(
-                    kind="idea",
-                    participant_id=author.id,
-                    text=enriched.text,
-                    channel="console",
-                    channel_message_id=f"{prefix}-{number}",
-                    label=enriched.label,
-                    created_at=engine.clock(),
-                    question_id=question,
-                    language=enriched.language,
-                )
-            )
-            ids.append(idea.id)
-    return ids
 
 
 async def test_themes_are_worked_out_in_the_background_and_sent(engine: Engine) -> None:
