@@ -124,7 +124,8 @@ def test_similar_pairs_are_found_above_the_threshold_only() -> None:
              (4, SAME[11][0]), (5, SAME[11][1])]  # fmt: skip
     pairs = similar_pairs(ideas, 0.56)
     assert [(a, b) for a, b, _ in pairs] == [(4, 5)]
-    assert [(a, b) for a, b, _ in similar_pairs(ideas, 0.15)][:1] == [(1, 2)]
+    looser = [(a, b) for a, b, _ in similar_pairs(ideas, 0.15)]
+    assert looser[0] == (4, 5) and (1, 2) in looser  # most alike first
 
 
 @pytest.fixture

@@ -8,8 +8,9 @@ what rewording a one-line idea changes. The default threshold (0.56,
 tests/test_similar.py: it is where F1 is best, and it errs towards offering a pair,
 because a moderator confirms every merge.
 
-Pairs are found in the background for the newest 20,000 ideas of each question and
-stored; /similar lists the open ones, most alike first.
+Pairs are found in the background for the newest 20,000 ideas of each question (each
+idea's three closest matches, at most 2,000 pairs a run) and stored; /similar lists the
+open ones, most alike first.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ KIND = "similar"
 METHOD = "tfidf-char-3-5"
 MAX_IDEAS = 20_000
 CHUNK = 500
+PER_IDEA = 3  # an idea's closest matches kept; a long list of look-alikes helps no one
+MAX_PAIRS = 2000  # kept per run, the most alike first
 DEFAULT_COUNT = 5
 
 
@@ -48,20 +51,30 @@ def similarity_matrix(texts: Sequence[str]):
 def similar_pairs(
     ideas: Sequence[tuple[int, str]], threshold: float
 ) -> list[tuple[int, int, float]]:
-    """(idea, other, similarity) for every pair at or above `threshold`. CPU work."""
+    """(idea, other, similarity) at or above `threshold`, most alike first: for each idea
+    its closest few later ideas, at most MAX_PAIRS in all. CPU work: run it in a thread."""
     if len(ideas) < 2:
         return []
     matrix = similarity_matrix([text for _id, text in ideas])
-    ids = [idea for idea, _text in ideas]
-    pairs = []
-    for start in range(0, len(ideas), CHUNK):
+    ids = np.array([idea for idea, _text in ideas])
+    count = len(ideas)
+    keep = min(PER_IDEA, count)
+    found: list[tuple[float, int, int]] = []
+    for start in range(0, count, CHUNK):
         block = (matrix[start : start + CHUNK] @ matrix.T).toarray()
-        rows, columns = np.nonzero(block >= threshold)
-        for row, column in zip(rows, columns, strict=True):
-            first = start + int(row)
-            if int(column) > first:
-                pairs.append((ids[first], ids[int(column)], float(block[row, column])))
-    return pairs
+        rows = np.arange(start, start + len(block))
+        block[np.arange(count)[None, :] <= rows[:, None]] = 0.0  # each pair once
+        best = np.argpartition(-block, keep - 1, axis=1)[:, :keep]
+        scores = np.take_along_axis(block, best, axis=1)
+        hit_rows, hit_columns = np.nonzero(scores >= threshold)
+        found += zip(
+            scores[hit_rows, hit_columns].tolist(),
+            ids[rows[hit_rows]].tolist(),
+            ids[best[hit_rows, hit_columns]].tolist(),
+            strict=True,
+        )
+    found.sort(key=lambda item: (-item[0], item[1], item[2]))
+    return [(a, b, score) for score, a, b in found[:MAX_PAIRS]]
 
 
 async def refresh_similar(reporting: Reporting, question_id: int | None) -> int:
