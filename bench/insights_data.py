@@ -180,8 +180,9 @@ class BenchData:
         idea_of, voters, p_of = idea_of[keep], voters[keep], p_of[keep]
         draw = rng.random(len(idea_of))
         values = np.where(draw < 0.12, 0, np.where(rng.random(len(idea_of)) < p_of, 1, -1))
-        delay = rng.exponential(3 * 86400, len(idea_of)).astype(np.int64)
-        when = np.minimum(self.created[idea_of - 1] + delay, SECONDS - 1)
+        # Most votes come soon after an idea appears, none after now.
+        posted = self.created[idea_of - 1]
+        when = posted + ((SECONDS - 1 - posted) * rng.random(len(idea_of)) ** 3).astype(np.int64)
         return zip(idea_of.tolist(), voters.tolist(), values.tolist(), when.tolist(), strict=True)
 
     def _contribution(self, cid: int, tally: list[int] | None) -> tuple:

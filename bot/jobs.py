@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 LEASE = timedelta(minutes=30)  # a job not settled by then is taken up again
 MAX_ATTEMPTS = 3
+KEEP_SETTLED = timedelta(days=30)  # settled jobs are forgotten after this
 
 
 def backoff(attempts: int) -> timedelta:
@@ -135,6 +136,8 @@ class JobRunner:
         if self._last_schedule is not None and now - self._last_schedule < every:
             return 0
         self._last_schedule = now
+        async with self.services.store.transaction() as unit:
+            await unit.jobs.purge(now - KEEP_SETTLED)
         return await schedule_refreshes(self.engine, now)
 
     async def run_forever(self, interval: float = 5.0) -> None:

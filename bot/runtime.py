@@ -21,6 +21,10 @@ from bot.services import Services, open_services
 
 log = logging.getLogger(__name__)
 
+# Background job workers: two, so a long re-clustering never holds up a chart someone
+# is waiting for (jobs are claimed safely by any number of workers).
+JOB_WORKERS = 2
+
 
 class Runtime:
     """One running Chorus process. `start()` returns once it is serving."""
@@ -63,7 +67,10 @@ class Runtime:
             self._jobs.append(asyncio.create_task(dispatcher.run_forever(), name="outbox"))
             self.job_runner = JobRunner(self.services, by_name)
             self.services.engine.team.on_job_queued.append(self.job_runner.wake)
-            self._jobs.append(asyncio.create_task(self.job_runner.run_forever(), name="jobs"))
+            for worker in range(JOB_WORKERS):
+                self._jobs.append(
+                    asyncio.create_task(self.job_runner.run_forever(), name=f"jobs-{worker}")
+                )
         except BaseException:
             await self.stop()
             raise

@@ -12,6 +12,8 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from sqlalchemy import case
+
 NOT_GIVEN = ""
 
 
@@ -78,3 +80,10 @@ def consensus_of(role_tallies: Iterable[tuple[str, int, int]], grouping: Groupin
     if len(counted) < grouping.min_groups:
         return Consensus(None, len(counted), sum(g.votes for g in counted))
     return Consensus(min(g.share for g in counted), len(counted), sum(g.votes for g in counted))
+
+
+def group_case(column, grouping: Grouping):
+    """SQL for the group a role column belongs to (a role not listed is its own)."""
+    if not grouping.groups:
+        return column
+    return case(dict(grouping.groups), value=column, else_=column)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.grouping import Grouping
@@ -25,8 +25,8 @@ from storage.models import (
     Question,
     Vote,
 )
-from storage.rebuild import rebuild_idea_scores
-from storage.tallies import ANY_QUESTION
+from storage.rebuild import rebuild_idea_scores, rebuild_role_groups
+from storage.tallies import ANY_QUESTION, NOT_GIVEN, PAIRED_WITH_CHANNEL
 
 PUBLIC_CHANNELS = ("x",)  # people take part there by posting, without a consent step
 GROUPING_CHECKPOINT = "insights.grouping"
@@ -81,16 +81,18 @@ class RecentCounts:
     participants: int  # who joined
 
 
-def _idea_filters(scope: Scope) -> list:
+def _idea_filters(scope: Scope, *, on=Contribution) -> list:
+    """Visible, unmerged ideas in scope; `on=IdeaScore` puts the question and time
+    filters on the score table, so a ranking walks that table's index."""
     filters = [
         Contribution.kind == "idea",
         Contribution.status == "visible",
         Contribution.duplicate_of.is_(None),
     ]
     if scope.question_id is not None:
-        filters.append(Contribution.question_id == scope.question_id)
+        filters.append(on.question_id == scope.question_id)
     if scope.since is not None:
-        filters.append(Contribution.created_at >= scope.since_at)
+        filters.append(on.created_at >= scope.since_at)
     return filters
 
 
@@ -110,13 +112,6 @@ def _idea_row(c: Contribution, key: str | None, score: IdeaScore | None = None) 
         controversy=round(score.controversy, 3) if score else 0.0,
         consensus=round(score.consensus, 4) if score and score.consensus is not None else None,
     )
-
-
-def group_case(column, grouping: Grouping):
-    """SQL for the group a role column belongs to (a role not listed is its own)."""
-    if not grouping.groups:
-        return column
-    return case(dict(grouping.groups), value=column, else_=column)
 
 
 class Insights:
@@ -202,47 +197,51 @@ class Insights:
 
     async def took_part(self, scope: Scope) -> int:
         """How many people contributed or voted within the scope."""
-        query = select(func.count(func.distinct(Participation.participant_id))).where(
-            *self._people_scope(scope)
-        )
-        return await self.session.scalar(query) or 0
+        return await self._people_count(scope, "person", NOT_GIVEN)
 
     async def people_by(
-        self, dimension: str, scope: Scope, *, grouping: Grouping | None = None
+        self, dimension: str, scope: Scope, *, grouped: bool = False
     ) -> dict[str, int]:
-        """People who took part, by one answer as they gave it when they acted. With a
-        grouping, roles are counted by group (each person once per group)."""
+        """People who took part, by one answer as they gave it when they acted; with
+        `grouped`, roles are counted by role group (each person once per group)."""
         if dimension not in PEOPLE_DIMENSIONS:
             raise ValueError(f"cannot count people by {dimension!r}")
-        column = getattr(Participation, dimension)
-        if grouping is not None:
-            column = group_case(column, grouping)
+        return await self._people(scope, "role_group" if grouped else dimension)
+
+    async def people_by_channel_within(
+        self, dimension: str, scope: Scope, *, grouped: bool = False
+    ) -> dict[tuple[str, str], int]:
+        """People by (answer, channel): which channels each group arrives through."""
+        if dimension not in PEOPLE_DIMENSIONS or dimension == "channel":
+            raise ValueError(f"cannot count people by {dimension!r} and channel")
+        paired = f"{'role_group' if grouped else dimension}+channel"
+        if paired.split("+")[0] not in PAIRED_WITH_CHANNEL:
+            return {}
+        counts = await self._people(scope, paired)
+        return {tuple(value.rsplit("|", 1)): count for value, count in counts.items()}
+
+    async def _people(self, scope: Scope, dimension: str) -> dict[str, int]:
+        # One range of the primary key: every row is one person with one answer.
         rows = await self.session.execute(
-            select(column, func.count(func.distinct(Participation.participant_id)))
-            .where(*self._people_scope(scope))
-            .group_by(column)
+            select(Participation.value, func.count())
+            .where(*self._people_scope(scope), Participation.dimension == dimension)
+            .group_by(Participation.value)
         )
         return {value: count for value, count in rows}
 
-    async def people_by_channel_within(
-        self, dimension: str, scope: Scope, *, grouping: Grouping | None = None
-    ) -> dict[tuple[str, str], int]:
-        """People by (answer, channel): which channels each group arrives through."""
-        if dimension not in PEOPLE_DIMENSIONS:
-            raise ValueError(f"cannot count people by {dimension!r}")
-        column = getattr(Participation, dimension)
-        if grouping is not None:
-            column = group_case(column, grouping)
-        rows = await self.session.execute(
-            select(
-                column,
-                Participation.channel,
-                func.count(func.distinct(Participation.participant_id)),
+    async def _people_count(self, scope: Scope, dimension: str, value: str) -> int:
+        return (
+            await self.session.scalar(
+                select(func.count())
+                .select_from(Participation)
+                .where(
+                    *self._people_scope(scope),
+                    Participation.dimension == dimension,
+                    Participation.value == value,
+                )
             )
-            .where(*self._people_scope(scope))
-            .group_by(column, Participation.channel)
+            or 0
         )
-        return {(value, channel): count for value, channel, count in rows}
 
     def _people_scope(self, scope: Scope) -> list:
         filters = [
@@ -308,7 +307,7 @@ class Insights:
             .where(
                 IdeaScore.controversy > 0,
                 Contribution.agree_count + Contribution.disagree_count >= min_votes,
-                *_idea_filters(scope),
+                *_idea_filters(scope, on=IdeaScore),
             )
             .order_by(IdeaScore.controversy.desc(), IdeaScore.contribution_id.desc())
             .limit(limit)
@@ -322,7 +321,7 @@ class Insights:
             .select_from(IdeaScore)
             .join(Contribution, Contribution.id == IdeaScore.contribution_id)
             .join(Question, Question.id == Contribution.question_id, isouter=True)
-            .where(IdeaScore.consensus.is_not(None), *_idea_filters(scope))
+            .where(IdeaScore.consensus.is_not(None), *_idea_filters(scope, on=IdeaScore))
             .order_by(
                 IdeaScore.consensus.desc(),
                 IdeaScore.consensus_votes.desc(),
@@ -409,6 +408,7 @@ class Insights:
         if stored is not None and stored.value == fingerprint:
             return False
         await rebuild_idea_scores(self.session, self.backend, self.grouping)
+        await rebuild_role_groups(self.session, self.backend, self.grouping)
         if stored is None:
             self.session.add(
                 Checkpoint(name=GROUPING_CHECKPOINT, value=fingerprint, updated_at=now)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Job
@@ -87,7 +87,8 @@ class Jobs:
             await self.session.scalars(
                 select(Job)
                 .where(Job.status.in_(ACTIVE), Job.run_after <= now)
-                .order_by(Job.run_after, Job.id)
+                # Someone waiting for a result goes before a background refresh.
+                .order_by(Job.reply_channel.is_(None), Job.run_after, Job.id)
                 .limit(limit)
                 .with_for_update(skip_locked=True)
             )
@@ -115,6 +116,13 @@ class Jobs:
                 finished_at=now if give_up else None,
             )
         )
+
+    async def purge(self, before: datetime) -> int:
+        """Forget settled jobs that finished before a moment; returns how many."""
+        result = await self.session.execute(
+            delete(Job).where(Job.status.in_(("done", "failed")), Job.finished_at < before)
+        )
+        return result.rowcount
 
     async def count(self, *, status: str | None = None, kind: str | None = None) -> int:
         query = select(func.count()).select_from(Job)

@@ -284,29 +284,29 @@ class ActivityCount(Base):
 
 
 class Participation(Base):
-    """Who took part, as whom: one row per person, question and answers-as-they-were.
+    """Who took part, as whom: one row per question, answer and person, so that counting
+    people in a group is counting rows in one range of the primary key.
 
-    `actions` counts the contributions and votes behind the row (it is deleted at zero).
-    Each action also counts under `question_id` 0, meaning "any question", so reports
-    over all questions count each person once without DISTINCT over millions of rows.
+    `dimension` is what the row counts by: "person" (value ''), "channel", "role",
+    "role_group", "region", "age_band", or a group and the channel it came through
+    ("role_group+channel", value "patient|sms"); answers are as given when the person
+    contributed or voted. `actions` counts the contributions and votes behind a row,
+    which is deleted at zero. `question_id` 0 means "any question": each action counts
+    there too, so reports over all questions count each person once.
     """
 
     __tablename__ = "participation"
     __table_args__ = (
-        Index("ix_participation_role", "question_id", "role", "participant_id", "last_day"),
-        Index("ix_participation_region", "question_id", "region", "participant_id", "last_day"),
-        Index("ix_participation_age", "question_id", "age_band", "participant_id", "last_day"),
-        Index("ix_participation_channel", "question_id", "channel", "participant_id", "last_day"),
+        Index("ix_participation_person", "participant_id"),
+        {"sqlite_with_rowid": False},
     )
 
+    question_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dimension: Mapped[str] = mapped_column(String(24), primary_key=True)
+    value: Mapped[str] = mapped_column(String(160), primary_key=True)
     participant_id: Mapped[int] = mapped_column(
         BigId, ForeignKey("participants.id", ondelete="CASCADE"), primary_key=True
     )
-    question_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
-    role: Mapped[str] = mapped_column(String(64), primary_key=True)
-    region: Mapped[str] = mapped_column(String(64), primary_key=True)
-    age_band: Mapped[str] = mapped_column(String(64), primary_key=True)
     actions: Mapped[int] = mapped_column(Integer, default=0)
     first_day: Mapped[date] = mapped_column(Date)
     last_day: Mapped[date] = mapped_column(Date)
@@ -339,6 +339,10 @@ class IdeaScore(Base):
     contribution_id: Mapped[int] = mapped_column(
         BigId, ForeignKey("contributions.id", ondelete="CASCADE"), primary_key=True
     )
+    # The idea's question and time, copied (they never change) so that a ranking walks
+    # this table's index and filters here, whatever the store's planner thinks.
+    question_id: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime]
     controversy: Mapped[float] = mapped_column(Float, default=0.0)
     consensus: Mapped[float | None] = mapped_column(Float)
     consensus_groups: Mapped[int] = mapped_column(Integer, default=0)

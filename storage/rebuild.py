@@ -3,16 +3,20 @@ to a store that already has data, for the benchmark's bulk-loaded store, and as 
 reference the incrementally kept tallies (storage/tallies.py) are tested against.
 
 `rebuild_statements` is plain SQL over the base tables, run on a synchronous or an
-async connection alike. Idea scores need the role groups from the config, so they are
-recomputed by `rebuild_idea_scores` at start whenever those groups change.
+async connection alike. What depends on the role groups in config.yaml (idea scores,
+people per role group) is recomputed at start whenever those groups change.
 """
 
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
+    Column,
     Date,
     Integer,
+    MetaData,
     String,
+    Table,
     cast,
     delete,
     func,
@@ -22,9 +26,10 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.schema import CreateTable, DropTable
 from sqlalchemy.sql import Executable
 
-from storage.grouping import Grouping
+from storage.grouping import Grouping, group_case
 from storage.models import (
     ActivityCount,
     Contribution,
@@ -33,9 +38,17 @@ from storage.models import (
     Participation,
     Vote,
 )
-from storage.tallies import ANY_QUESTION, NO_QUESTION, NOT_GIVEN, Tallies, score_row
+from storage.tallies import (
+    ANY_QUESTION,
+    NO_QUESTION,
+    NOT_GIVEN,
+    PAIRED_WITH_CHANNEL,
+    Tallies,
+    score_row,
+)
 
 SCORE_BATCH = 5000
+ROLE_GROUP_DIMENSIONS = ("role_group", "role_group+channel")
 
 
 def day_expression(column, backend: str):
@@ -122,23 +135,110 @@ def _actions_subquery(backend: str):
     return union_all(contributions, votes).subquery("actions")
 
 
-def _participation_select(backend: str, *, per_question: bool):
+def _profiles_table() -> Table:
+    """A temporary table of each person's actions per question and answers-as-they-were:
+    millions of actions grouped once, then counted by each dimension from there."""
+    return Table(
+        "participation_profiles",
+        MetaData(),
+        Column("participant_id", BigInteger),
+        Column("question_id", Integer),
+        Column("channel", String(16)),
+        Column("role", String(64)),
+        Column("region", String(64)),
+        Column("age_band", String(64)),
+        Column("actions", Integer),
+        Column("first_day", Date),
+        Column("last_day", Date),
+        prefixes=["TEMPORARY"],
+    )
+
+
+def _fill_profiles(profiles: Table, backend: str):
     actions = _actions_subquery(backend)
-    question = actions.c.question_id if per_question else literal(ANY_QUESTION, Integer)
-    key = (
+    key = [
         actions.c.participant_id,
-        question,
+        actions.c.question_id,
         actions.c.channel,
         actions.c.role,
         actions.c.region,
         actions.c.age_band,
+    ]
+    return insert(profiles).from_select(
+        [column.name for column in profiles.columns],
+        select(*key, func.count(), func.min(actions.c.day), func.max(actions.c.day)).group_by(*key),
     )
-    query = select(*key, func.count(), func.min(actions.c.day), func.max(actions.c.day)).group_by(
-        *key
-    )
-    if per_question:
-        query = query.where(actions.c.question_id.is_not(None))
-    return query
+
+
+def _person_values(profiles: Table, grouping: Grouping) -> dict:
+    """The SQL twin of storage.tallies.person_values."""
+    p = profiles.c
+    values = {
+        "person": literal(NOT_GIVEN, String),
+        "channel": p.channel,
+        "role": p.role,
+        "role_group": group_case(p.role, grouping),
+        "region": p.region,
+        "age_band": p.age_band,
+    }
+    for dimension in PAIRED_WITH_CHANNEL:
+        values[f"{dimension}+channel"] = values[dimension] + literal("|") + p.channel
+    return values
+
+
+def _participation_inserts(
+    profiles: Table, grouping: Grouping, dimensions: tuple[str, ...] | None = None
+) -> list[Executable]:
+    p = profiles.c
+    statements = []
+    for dimension, value in _person_values(profiles, grouping).items():
+        if dimensions is not None and dimension not in dimensions:
+            continue
+        for per_question in (True, False):
+            question = p.question_id if per_question else literal(ANY_QUESTION, Integer)
+            query = select(
+                question,
+                literal(dimension, String),
+                value,
+                p.participant_id,
+                func.sum(p.actions),
+                func.min(p.first_day),
+                func.max(p.last_day),
+            ).group_by(question, value, p.participant_id)
+            if per_question:
+                query = query.where(p.question_id.is_not(None))
+            statements.append(
+                insert(Participation).from_select(
+                    [
+                        "question_id",
+                        "dimension",
+                        "value",
+                        "participant_id",
+                        "actions",
+                        "first_day",
+                        "last_day",
+                    ],
+                    query,
+                )  # fmt: skip
+            )
+    return statements
+
+
+def participation_statements(
+    backend: str, grouping: Grouping, dimensions: tuple[str, ...] | None = None
+) -> list[Executable]:
+    """Refill `participation` (or only some of its dimensions) from the base tables."""
+    profiles = _profiles_table()
+    clear = delete(Participation)
+    if dimensions is not None:
+        clear = clear.where(Participation.dimension.in_(dimensions))
+    return [
+        clear,
+        CreateTable(profiles),
+        _fill_profiles(profiles, backend),
+        *_participation_inserts(profiles, grouping, dimensions),
+        DropTable(profiles),
+    ]
 
 
 def _role_tallies_select():
@@ -153,41 +253,31 @@ def _role_tallies_select():
     )
 
 
-def rebuild_statements(backend: str) -> list[Executable]:
-    """Empty and refill activity counts, participation and per-role tallies."""
-    participation_columns = [
-        "participant_id",
-        "question_id",
-        "channel",
-        "role",
-        "region",
-        "age_band",
-        "actions",
-        "first_day",
-        "last_day",
-    ]
+def rebuild_statements(backend: str, grouping: Grouping | None = None) -> list[Executable]:
+    """Empty and refill activity counts, participation and per-role tallies. Without a
+    grouping each role is its own group; `rebuild_role_groups` corrects that at start."""
     return [
         delete(ActivityCount),
-        delete(Participation),
         delete(IdeaRoleTally),
         insert(ActivityCount).from_select(
             ["day", "question_id", "kind", "dimension", "value", "count"],
             _activity_select(backend),
         ),
-        insert(Participation).from_select(
-            participation_columns, _participation_select(backend, per_question=True)
-        ),
-        insert(Participation).from_select(
-            participation_columns, _participation_select(backend, per_question=False)
-        ),
+        *participation_statements(backend, grouping or Grouping()),
         insert(IdeaRoleTally).from_select(
             ["contribution_id", "role", "agree", "disagree", "skip"], _role_tallies_select()
         ),
     ]
 
 
+async def rebuild_role_groups(session: AsyncSession, backend: str, grouping: Grouping) -> None:
+    """Recount the people in each role group, for new role groups from the config."""
+    for statement in participation_statements(backend, grouping, ROLE_GROUP_DIMENSIONS):
+        await session.execute(statement)
+
+
 async def rebuild_aggregates(session: AsyncSession, backend: str, grouping: Grouping) -> None:
-    for statement in rebuild_statements(backend):
+    for statement in rebuild_statements(backend, grouping):
         await session.execute(statement)
     await rebuild_idea_scores(session, backend, grouping)
 
@@ -200,7 +290,13 @@ async def rebuild_idea_scores(session: AsyncSession, backend: str, grouping: Gro
     while True:
         ideas = (
             await session.execute(
-                select(Contribution.id, Contribution.agree_count, Contribution.disagree_count)
+                select(
+                    Contribution.id,
+                    Contribution.agree_count,
+                    Contribution.disagree_count,
+                    Contribution.question_id,
+                    Contribution.created_at,
+                )
                 .where(
                     Contribution.kind == "idea",
                     Contribution.vote_count > 0,
@@ -224,6 +320,10 @@ async def rebuild_idea_scores(session: AsyncSession, backend: str, grouping: Gro
         ):
             by_idea.setdefault(idea, []).append((role, agree, disagree))
         await tallies.write_scores(
-            [score_row(i, a, d, by_idea.get(i, ()), grouping) for i, a, d in ideas]
+            [
+                score_row(i, a, d, by_idea.get(i, ()), grouping)
+                | {"question_id": q, "created_at": created}
+                for i, a, d, q, created in ideas
+            ]
         )
         after, done = last, done + len(ideas)

@@ -5,7 +5,8 @@ votes table. Instead every change to a contribution or vote passes through `Tall
 which adjusts, in one place:
 
 - `activity_counts`: contributions and votes per day, question and dimension;
-- `participation`: who took part as whom (the answers as they were when they acted);
+- `participation`: who took part as whom (the answers as they were when they acted),
+  one row per question, dimension, answer and person;
 - `idea_role_tallies`: each idea's votes by the voters' role at the time;
 - `idea_scores`: each idea's controversy and consensus (see storage/scoring.py).
 
@@ -21,7 +22,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from sqlalchemy import and_, delete, func, select, update
+from sqlalchemy import and_, bindparam, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -53,8 +54,10 @@ CONTRIBUTION_DIMENSIONS = (
 VOTE_DIMENSIONS = ("channel", "value", "role", "region", "age_band")
 VALUE_COLUMN = {1: "agree", -1: "disagree", 0: "skip"}
 
+PAIRED_WITH_CHANNEL = ("role_group", "region", "age_band")
+
 ActivityKey = tuple[date, int, str, str, str]
-PersonKey = tuple[int, int, str, str, str, str]
+PersonKey = tuple[int, str, str, int]  # question (0: any), dimension, value, participant
 
 
 def day_of(moment: datetime) -> date:
@@ -110,14 +113,15 @@ class ContributionFacts:
             for dimension in CONTRIBUTION_DIMENSIONS
         ]
 
-    def person_keys(self) -> list[PersonKey]:
-        return _person_keys(
+    def person_keys(self, grouping: Grouping) -> list[PersonKey]:
+        return person_keys(
             self.participant_id,
             self.question_id,
             self.channel,
             self.role,
             self.region,
             self.age_band,
+            grouping,
         )
 
 
@@ -163,30 +167,51 @@ class VoteFacts:
             for dimension in VOTE_DIMENSIONS
         ]
 
-    def person_keys(self) -> list[PersonKey]:
-        return _person_keys(
+    def person_keys(self, grouping: Grouping) -> list[PersonKey]:
+        return person_keys(
             self.participant_id,
             self.question_id,
             self.channel,
             self.role,
             self.region,
             self.age_band,
+            grouping,
         )
 
 
-def _person_keys(
+def person_values(
+    channel: str, role: str | None, region: str | None, age_band: str | None, grouping: Grouping
+) -> dict[str, str]:
+    """dimension -> value of one person's answers as they were, for `participation`."""
+    values = {
+        "person": NOT_GIVEN,
+        "channel": channel,
+        "role": role or NOT_GIVEN,
+        "role_group": grouping.group(role),
+        "region": region or NOT_GIVEN,
+        "age_band": age_band or NOT_GIVEN,
+    }
+    for dimension in PAIRED_WITH_CHANNEL:
+        values[f"{dimension}+channel"] = f"{values[dimension]}|{channel}"
+    return values
+
+
+def person_keys(
     participant_id: int,
     question_id: int | None,
     channel: str,
     role: str | None,
     region: str | None,
     age_band: str | None,
+    grouping: Grouping,
 ) -> list[PersonKey]:
-    profile = (channel, role or NOT_GIVEN, region or NOT_GIVEN, age_band or NOT_GIVEN)
-    keys = [(participant_id, ANY_QUESTION, *profile)]
-    if question_id:
-        keys.append((participant_id, question_id, *profile))
-    return keys
+    values = person_values(channel, role, region, age_band, grouping)
+    scopes = sorted({ANY_QUESTION, question_id or ANY_QUESTION})
+    return [
+        (scope, dimension, value, participant_id)
+        for scope in scopes
+        for dimension, value in values.items()
+    ]
 
 
 def _insert(backend: str):
@@ -223,7 +248,7 @@ class Tallies:
                 continue
             for key in facts.activity_keys():
                 activity[key] += sign
-            for key in facts.person_keys():
+            for key in facts.person_keys(self.grouping):
                 people[key] += sign
                 days[key] = facts.day
         await self.apply_activity(activity)
@@ -234,7 +259,7 @@ class Tallies:
         people: Counter[PersonKey] = Counter()
         for item in facts:
             activity.update(item.activity_keys())
-            people.update(item.person_keys())
+            people.update(item.person_keys(self.grouping))
         await self.apply_activity(Counter({k: -n for k, n in activity.items()}))
         await self.apply_people(Counter({k: -n for k, n in people.items()}), {})
 
@@ -262,7 +287,7 @@ class Tallies:
             for facts in facts_list:
                 for key in facts.activity_keys():
                     activity[key] += sign
-                for key in facts.person_keys():
+                for key in facts.person_keys(self.grouping):
                     people[key] += sign
                     days[key] = facts.day
                 column = VALUE_COLUMN[facts.value]
@@ -313,29 +338,13 @@ class Tallies:
         removed = [(k, -n) for k, n in sorted(deltas.items()) if n < 0]
         if added:
             rows = [
-                {
-                    "participant_id": k[0],
-                    "question_id": k[1],
-                    "channel": k[2],
-                    "role": k[3],
-                    "region": k[4],
-                    "age_band": k[5],
-                    "actions": n,
-                    "first_day": days[k],
-                    "last_day": days[k],
-                }
+                {"question_id": k[0], "dimension": k[1], "value": k[2], "participant_id": k[3],
+                 "actions": n, "first_day": days[k], "last_day": days[k]}
                 for k, n in added
-            ]
+            ]  # fmt: skip
             statement = _insert(self.backend)(Participation).values(rows)
             statement = statement.on_conflict_do_update(
-                index_elements=[
-                    "participant_id",
-                    "question_id",
-                    "channel",
-                    "role",
-                    "region",
-                    "age_band",
-                ],
+                index_elements=["question_id", "dimension", "value", "participant_id"],
                 set_={
                     "actions": Participation.actions + statement.excluded.actions,
                     "first_day": _least(self.backend)(
@@ -347,18 +356,26 @@ class Tallies:
                 },
             )
             await self.session.execute(statement)
-        for key, count in removed:
-            match = _person_match(key)
-            await self.session.execute(
-                update(Participation)
-                .where(match)
-                .values(actions=Participation.actions - count)
-                .execution_options(synchronize_session=False)
+        if removed:
+            table = Participation.__table__
+            key = and_(
+                table.c.question_id == bindparam("k_question"),
+                table.c.dimension == bindparam("k_dimension"),
+                table.c.value == bindparam("k_value"),
+                table.c.participant_id == bindparam("k_participant"),
             )
+            params = [
+                {"k_question": k[0], "k_dimension": k[1], "k_value": k[2], "k_participant": k[3],
+                 "k_count": n}
+                for k, n in removed
+            ]  # fmt: skip
             await self.session.execute(
-                delete(Participation)
-                .where(match, Participation.actions <= 0)
-                .execution_options(synchronize_session=False)
+                update(table).where(key).values(actions=table.c.actions - bindparam("k_count")),
+                params,
+            )
+            people = sorted({k[3] for k, _n in removed})
+            await self.session.execute(
+                delete(table).where(table.c.participant_id.in_(people), table.c.actions <= 0)
             )
 
     async def apply_role_tallies(self, deltas: Counter[tuple[int, str, str]]) -> None:
@@ -393,7 +410,11 @@ class Tallies:
         counts = (
             await self.session.execute(
                 select(
-                    Contribution.id, Contribution.agree_count, Contribution.disagree_count
+                    Contribution.id,
+                    Contribution.agree_count,
+                    Contribution.disagree_count,
+                    Contribution.question_id,
+                    Contribution.created_at,
                 ).where(Contribution.id.in_(list(idea_ids)), Contribution.kind == "idea")
             )
         ).all()
@@ -412,7 +433,8 @@ class Tallies:
         await self.write_scores(
             [
                 score_row(idea, agree, disagree, tallies.get(idea, ()), self.grouping)
-                for idea, agree, disagree in counts
+                | {"question_id": question, "created_at": created}
+                for idea, agree, disagree, question, created in counts
             ]
         )
 
@@ -445,15 +467,3 @@ def score_row(
         "consensus_groups": consensus.groups,
         "consensus_votes": consensus.votes,
     }
-
-
-def _person_match(key: PersonKey):
-    columns = (
-        Participation.participant_id,
-        Participation.question_id,
-        Participation.channel,
-        Participation.role,
-        Participation.region,
-        Participation.age_band,
-    )
-    return and_(*(column == value for column, value in zip(columns, key, strict=True)))

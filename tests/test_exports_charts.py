@@ -4,19 +4,22 @@ valid PNGs of a size a phone shows well; and a job that fails tells whoever aske
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import struct
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from openpyxl import load_workbook
 from sqlalchemy import select
 
 from bot.channels.base import ContactStopped, Throttled
 from bot.jobs import MAX_ATTEMPTS, JobRunner
+from bot.runtime import Runtime
 from handlers.engine import Engine
-from handlers.types import Reply
+from handlers.types import Inbound, Reply
 from storage.models import Job
+from tests.conftest import insights_settings
 from tests.insights_data import (
     ADMIN,
     IDEAS,
@@ -175,3 +178,26 @@ async def test_delivery_failures_are_judged_by_type(team_engine: Engine) -> None
     async with team_engine.store.reader() as unit:
         statuses = list(await unit.session.scalars(select(Job.status).order_by(Job.id)))
     assert statuses == ["done", "done"] and len(channel.sent) == 1
+
+
+async def test_running_chorus_sends_the_chart_soon_after_the_command(database_url: str) -> None:
+    runtime = Runtime(insights_settings(database_url), port=0)
+    await runtime.start()
+    try:
+        channel = RecordingChannel("telegram")
+        runtime.job_runner.channels["telegram"] = channel
+        command = Inbound(
+            channel="telegram",
+            sender=ADMIN,
+            message_id="tg-chart-1",
+            received_at=datetime.now(UTC),
+            text="/chart activity",
+        )
+        outcome = await runtime.services.delivery.handle(command)
+        assert [reply.key for reply in outcome.replies] == ["team:working_chart"]
+        async with asyncio.timeout(60):
+            await runtime.job_runner.wait_until_completed(1)
+        (address, (reply,)), = channel.sent
+        assert address == ADMIN and reply.attachment.mime_type == "image/png"
+    finally:
+        await runtime.stop()

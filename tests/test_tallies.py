@@ -40,8 +40,8 @@ async def stored(engine: Engine) -> dict[str, set]:
             if r.count
         }
         people = {
-            (r.participant_id, r.question_id, r.channel, r.role, r.region, r.age_band, r.actions,
-             r.first_day, r.last_day)
+            (r.question_id, r.dimension, r.value, r.participant_id, r.actions, r.first_day,
+             r.last_day)
             for r in await session.scalars(select(Participation))
         }  # fmt: skip
         roles = {
@@ -69,12 +69,22 @@ async def recount(engine: Engine) -> dict[str, set]:
     actions: Counter = Counter()
     days: dict = defaultdict(list)
 
+    grouping = engine.store.grouping
+
     def acted(person, question, channel, role, region, age, day):
-        profile = (channel, role or "", region or "", age or "")
+        group = grouping.groups.get(role, role) if role else ""
+        values = {
+            "person": "", "channel": channel, "role": role or "", "role_group": group,
+            "region": region or "", "age_band": age or "",
+            "role_group+channel": f"{group}|{channel}",
+            "region+channel": f"{region or ''}|{channel}",
+            "age_band+channel": f"{age or ''}|{channel}",
+        }  # fmt: skip
         for scope in {0, question or 0}:
-            key = (person, scope, *profile)
-            actions[key] += 1
-            days[key].append(day)
+            for dimension, value in values.items():
+                key = (scope, dimension, value, person)
+                actions[key] += 1
+                days[key].append(day)
 
     for c in contributions:
         day = c.created_at.astimezone(UTC).date()
@@ -99,7 +109,6 @@ async def recount(engine: Engine) -> dict[str, set]:
         acted(v.participant_id, question, v.channel, v.role, v.region, v.age_band, day)
         roles[(v.contribution_id, v.role or "")][VALUE_NAMES[v.value]] += 1
     scores = set()
-    grouping = engine.store.grouping
     for c in contributions:
         if c.kind != "idea" or not c.vote_count:
             continue

@@ -182,19 +182,19 @@ async def export_documents(
     scope_text: str,
     now: datetime,
     name: Callable[[str], str],
-) -> list[tuple[str, bytes, str, int]]:
-    """Files for the chat: (filename, content, mime type, rows). XLSX is one workbook;
-    CSV is one file per table."""
+) -> list[tuple[str, bytes, str, dict[str, int]]]:
+    """Files for the chat: (filename, content, mime type, rows per table). XLSX is one
+    workbook; CSV is one file per table."""
     if fmt == "xlsx":
         buffer = io.BytesIO()
         counts = await write_xlsx(store, buffer, scope, title=title, scope_text=scope_text, now=now)
         mime = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-        return [(name("xlsx"), buffer.getvalue(), mime, sum(counts.values()))]
+        return [(name("xlsx"), buffer.getvalue(), mime, counts)]
     documents = []
     for table in TABLES:
         text = io.StringIO()
         count = await write_text(store, text, "csv", table, scope)
         documents.append(
-            (name(f"{table}.csv"), text.getvalue().encode("utf-8-sig"), "text/csv", count)
+            (name(f"{table}.csv"), text.getvalue().encode("utf-8-sig"), "text/csv", {table: count})
         )
     return documents

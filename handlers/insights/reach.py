@@ -20,23 +20,22 @@ TITLES = {"role": "role", "region": "region", "age_band": "age band", "channel":
 
 async def build_reach(reporting: Reporting, scope: ReportScope) -> dict:
     where = reporting.store_scope(scope)
-    grouping = reporting.grouping
     targets = reporting.config.representation_targets
     async with reporting.store.reader() as unit:
         insights = unit.insights
         took_part = await insights.took_part(where)
         counts = {
             dimension: await insights.people_by(
-                dimension, where, grouping=grouping if dimension == ROLE_QUESTION else None
+                dimension, where, grouped=dimension == ROLE_QUESTION
             )
             for dimension in DIMENSIONS
         }
         channels = {
             dimension: await insights.people_by_channel_within(
-                dimension, where, grouping=grouping if dimension == ROLE_QUESTION else None
+                dimension, where, grouped=dimension == ROLE_QUESTION
             )
             for dimension in targets
-            if dimension in DIMENSIONS
+            if dimension in DIMENSIONS and dimension != "channel"
         }
     dimensions = {}
     gaps = []

@@ -26,7 +26,6 @@ def _named(counts: dict[str, int]) -> dict[str, int]:
 async def build_summary(reporting: Reporting, scope: ReportScope, *, top: int = 3) -> dict:
     """The summary as plain data; `chorus summary --json` prints exactly this."""
     where = reporting.store_scope(scope)
-    grouping = reporting.grouping
     now = reporting.now
     async with reporting.store.reader() as unit:
         insights = unit.insights
@@ -38,7 +37,7 @@ async def build_summary(reporting: Reporting, scope: ReportScope, *, top: int = 
             dimension: await insights.people_by(dimension, where)
             for dimension in ("role", "region", "age_band", "channel")
         }
-        role_groups = await insights.people_by("role", where, grouping=grouping)
+        role_groups = await insights.people_by("role", where, grouped=True)
         last = await insights.recent(now - timedelta(hours=24), now, where)
         before = await insights.recent(now - timedelta(hours=48), now - timedelta(hours=24), where)
         top_ideas = await insights.top(where, top)

@@ -116,7 +116,7 @@ async def _export(engine, job: JobRecord, scope: ReportScope, reporting: Reporti
             detail={
                 "scope": scope.as_dict(),
                 "files": [name for name, _content, _mime, _rows in documents],
-                "rows": sum(rows for _name, _content, _mime, rows in documents),
+                "rows": sum(sum(rows.values()) for _name, _content, _mime, rows in documents),
                 "requested_at": job.created_at.isoformat(),
                 "by": {"role": job.payload.get("role")},
             },

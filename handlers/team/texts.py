@@ -14,7 +14,7 @@ TEXTS: dict[str, str] = {
     "refreshing": "A fresh analysis is under way; ask again in a few minutes for newer results.",
     "which_chart": "Which chart?",
     "chart_ready": "{caption}",
-    "export_ready": "{filename}: {rows} rows ({covers}). Vote coding: {coding}.",
+    "export_ready": "{filename}, rows: {rows} ({covers}). Vote coding: {coding}.",
     "job_failed": "Sorry, your {what} could not be made: {error}",
     "pending_header": "{count} waiting for moderation ({covers}){showing}.",
     "pending_item": "#{id} {kind}, held for {reason}, via {channel}{parent}:\n{text}",

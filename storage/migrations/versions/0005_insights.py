@@ -35,29 +35,18 @@ def upgrade() -> None:
     )
     op.create_table(
         "participation",
-        sa.Column("participant_id", BigId, nullable=False),
         sa.Column("question_id", sa.Integer(), nullable=False),
-        sa.Column("channel", sa.String(length=16), nullable=False),
-        sa.Column("role", sa.String(length=64), nullable=False),
-        sa.Column("region", sa.String(length=64), nullable=False),
-        sa.Column("age_band", sa.String(length=64), nullable=False),
+        sa.Column("dimension", sa.String(length=24), nullable=False),
+        sa.Column("value", sa.String(length=160), nullable=False),
+        sa.Column("participant_id", BigId, nullable=False),
         sa.Column("actions", sa.Integer(), nullable=False),
         sa.Column("first_day", sa.Date(), nullable=False),
         sa.Column("last_day", sa.Date(), nullable=False),
         sa.ForeignKeyConstraint(["participant_id"], ["participants.id"], ondelete="CASCADE"),
-        sa.PrimaryKeyConstraint(
-            "participant_id", "question_id", "channel", "role", "region", "age_band"
-        ),
+        sa.PrimaryKeyConstraint("question_id", "dimension", "value", "participant_id"),
+        sqlite_with_rowid=False,
     )
-    for name, column in (
-        ("ix_participation_role", "role"),
-        ("ix_participation_region", "region"),
-        ("ix_participation_age", "age_band"),
-        ("ix_participation_channel", "channel"),
-    ):
-        op.create_index(
-            name, "participation", ["question_id", column, "participant_id", "last_day"]
-        )
+    op.create_index("ix_participation_person", "participation", ["participant_id"])
     op.create_table(
         "idea_role_tallies",
         sa.Column("contribution_id", BigId, nullable=False),
@@ -71,6 +60,8 @@ def upgrade() -> None:
     op.create_table(
         "idea_scores",
         sa.Column("contribution_id", BigId, nullable=False),
+        sa.Column("question_id", sa.Integer(), nullable=True),
+        sa.Column("created_at", Stamp, nullable=False),
         sa.Column("controversy", sa.Float(), nullable=False),
         sa.Column("consensus", sa.Float(), nullable=True),
         sa.Column("consensus_groups", sa.Integer(), nullable=False),
