@@ -234,7 +234,7 @@ async def time_reports(url: str, repeats: int) -> dict:
 
 async def _pending(reporting: Reporting):
     async with reporting.store.reader() as unit:
-        return await unit.insights.pending(reporting.store_scope(ReportScope()), 10)
+        return await unit.rankings.pending(reporting.store_scope(ReportScope()), 10)
 
 
 _message = iter(range(10**9))
@@ -262,7 +262,7 @@ def child(args: list[str]) -> dict:
         [sys.executable, __file__, *args], capture_output=True, text=True, check=False
     )
     if result.returncode != 0:
-        sys.stderr.write(result.stderr)
+        sys.stderr.write("\n".join(line[:300] for line in result.stderr.splitlines()[-40:]))
         raise SystemExit(f"bench phase {args[0]} failed")
     return json.loads(result.stdout.strip().splitlines()[-1])
 

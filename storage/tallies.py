@@ -439,17 +439,17 @@ class Tallies:
         )
 
     async def write_scores(self, rows: list[dict]) -> None:
-        if not rows:
-            return
-        statement = _insert(self.backend)(IdeaScore).values(rows)
-        statement = statement.on_conflict_do_update(
-            index_elements=["contribution_id"],
-            set_={
-                name: getattr(statement.excluded, name)
-                for name in ("controversy", "consensus", "consensus_groups", "consensus_votes")
-            },
-        )
-        await self.session.execute(statement)
+        # Drivers take at most 32,767 parameters a statement: 7 a row, so 4,000 rows.
+        for start in range(0, len(rows), 4000):
+            statement = _insert(self.backend)(IdeaScore).values(rows[start : start + 4000])
+            statement = statement.on_conflict_do_update(
+                index_elements=["contribution_id"],
+                set_={
+                    name: getattr(statement.excluded, name)
+                    for name in ("controversy", "consensus", "consensus_groups", "consensus_votes")
+                },
+            )
+            await self.session.execute(statement)
 
 
 def score_row(

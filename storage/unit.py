@@ -12,7 +12,9 @@ from storage.jobs import Jobs
 from storage.moderation import Moderation
 from storage.participants import Participants
 from storage.questions import Questions
+from storage.rankings import Rankings
 from storage.reports import Reports
+from storage.similar import Similar
 from storage.tallies import Tallies
 from storage.themes import Themes
 from storage.votes import Votes
@@ -39,5 +41,7 @@ class Unit:
         self.reports = Reports(session)
         self.insights = Insights(session, backend, self.tallies.grouping)
         self.moderation = Moderation(session, self.tallies)
+        self.rankings = Rankings(session)
         self.themes = Themes(session, backend)
+        self.similar = Similar(session, backend)
         self.jobs = Jobs(session)

@@ -172,16 +172,16 @@ async def test_merge_refuses_what_cannot_be_merged(team_engine: Engine) -> None:
 
 async def test_a_dismissed_pair_is_not_offered_again(team_engine: Engine) -> None:
     async with team_engine.store.transaction() as unit:
-        await unit.themes.save_pairs(
+        await unit.similar.save_pairs(
             team_engine.question_ids["ahp-action"], [(I1, I2, 0.7)], team_engine.clock()
         )
     moderator = team_member(team_engine, MODERATOR)
     await moderator.press(f"dismiss:{I1}:{I2}")
     assert moderator.text == f"OK: #{I1} and #{I2} will not be offered as similar again."
     async with team_engine.store.transaction() as unit:
-        await unit.themes.save_pairs(None, [(I2, I1, 0.9)], team_engine.clock())
+        await unit.similar.save_pairs(None, [(I2, I1, 0.9)], team_engine.clock())
         status = await unit.session.scalar(select(SimilarPair.status))
-        assert await unit.themes.open_pairs(None, limit=5) == []
+        assert await unit.similar.open_pairs(None, limit=5) == []
     assert status == "dismissed"
     assert (await audit(team_engine))[-1]["action"] == "dismiss_similar"
 

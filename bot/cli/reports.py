@@ -96,7 +96,7 @@ async def _report(args: argparse.Namespace) -> tuple[object, Callable[[], str]]:
 
 async def _pending(reporting: Reporting, scope: ReportScope, count: int | None):
     async with reporting.store.reader() as unit:
-        total, items = await unit.insights.pending(reporting.store_scope(scope), count or 20)
+        total, items = await unit.rankings.pending(reporting.store_scope(scope), count or 20)
     data = {
         "scope": scope.as_dict(),
         "pending": total,

@@ -9,7 +9,7 @@ from handlers.insights.grouping import ROLE_QUESTION
 from handlers.insights.scope import ReportScope
 from handlers.insights.text import clip, percent
 from storage.grouping import group_votes
-from storage.insights import IdeaRow
+from storage.rankings import IdeaRow
 
 DEFAULT_COUNT = 10
 
@@ -31,7 +31,7 @@ def _idea(idea: IdeaRow) -> dict:
 
 async def build_top(reporting: Reporting, scope: ReportScope, count: int | None = None) -> dict:
     async with reporting.store.reader() as unit:
-        ideas = await unit.insights.top(reporting.store_scope(scope), count or DEFAULT_COUNT)
+        ideas = await unit.rankings.top(reporting.store_scope(scope), count or DEFAULT_COUNT)
     return {"scope": scope.as_dict(), "ideas": [_idea(idea) for idea in ideas]}
 
 
@@ -40,7 +40,7 @@ async def build_controversial(
 ) -> dict:
     min_votes = reporting.config.insights.controversial_min_votes
     async with reporting.store.reader() as unit:
-        ideas = await unit.insights.controversial(
+        ideas = await unit.rankings.controversial(
             reporting.store_scope(scope), count or DEFAULT_COUNT, min_votes
         )
     return {
@@ -69,8 +69,8 @@ async def build_consensus(
     grouping = reporting.grouping
     where = reporting.store_scope(scope)
     async with reporting.store.reader() as unit:
-        ideas = await unit.insights.consensus(where, count or DEFAULT_COUNT)
-        tallies = await unit.insights.role_tallies([idea.id for idea in ideas])
+        ideas = await unit.rankings.consensus(where, count or DEFAULT_COUNT)
+        tallies = await unit.rankings.role_tallies([idea.id for idea in ideas])
         votes_by_group = await unit.insights.voting_groups(where, grouping)
     groups = declared_groups(reporting)
     listed = []

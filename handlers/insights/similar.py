@@ -23,7 +23,7 @@ import numpy as np
 from handlers.insights.context import Reporting
 from handlers.insights.scope import ReportScope
 from handlers.insights.text import age, clip
-from storage.themes import IdeaText
+from storage.similar import IdeaText
 
 KIND = "similar"
 METHOD = "tfidf-char-3-5"
@@ -87,7 +87,7 @@ async def refresh_similar(reporting: Reporting, question_id: int | None) -> int:
     )
     async with reporting.store.transaction() as unit:
         run_id = await unit.themes.start_run(KIND, question_id, METHOD, reporting.now)
-        await unit.themes.save_pairs(question_id, pairs, reporting.now)
+        await unit.similar.save_pairs(question_id, pairs, reporting.now)
         newest = max((idea for idea, _t, _l in ideas), default=0)
         await unit.themes.finish_run(run_id, len(ideas), newest, reporting.now)
         await unit.themes.drop_old_runs(KIND, question_id, keep=run_id, batch=1)
@@ -122,7 +122,7 @@ async def build_similar(reporting: Reporting, scope: ReportScope, count: int | N
         runs = [
             await unit.themes.current_run(KIND, reporting.question_ids.get(key)) for key in keys
         ]
-        pairs = await unit.themes.open_pairs(
+        pairs = await unit.similar.open_pairs(
             where.question_id, limit=count or DEFAULT_COUNT, since=where.since_at
         )
     finished = [run.finished_at for run in runs if run is not None]

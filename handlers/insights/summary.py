@@ -40,7 +40,7 @@ async def build_summary(reporting: Reporting, scope: ReportScope, *, top: int = 
         role_groups = await insights.people_by("role", where, grouped=True)
         last = await insights.recent(now - timedelta(hours=24), now, where)
         before = await insights.recent(now - timedelta(hours=48), now - timedelta(hours=24), where)
-        top_ideas = await insights.top(where, top)
+        top_ideas = await unit.rankings.top(where, top)
     counted: dict[tuple[str, str], dict[str, int]] = defaultdict(dict)
     for kind, dimension, value, count in activity:
         group = "vote" if kind == "vote" else "contribution"

@@ -125,7 +125,7 @@ async def build_themes(reporting: Reporting, scope: ReportScope) -> dict:
             question_id = reporting.question_ids.get(key)
             run = await unit.themes.current_run(KIND, question_id)
             if run is None:
-                has_ideas = await unit.insights.ideas_since(Scope(question_id=question_id), 0)
+                has_ideas = await unit.rankings.ideas_since(Scope(question_id=question_id), 0)
                 if scope.question_key or has_ideas:
                     questions.append({"question": key, "as_of": None, "ideas_waiting": has_ideas})
                 continue
@@ -134,8 +134,8 @@ async def build_themes(reporting: Reporting, scope: ReportScope) -> dict:
                 counts = await unit.themes.scoped_counts(run.id, since_at)
                 themes = [_rescoped(t, counts.get(t.number)) for t in themes]
                 themes = sorted((t for t in themes if t.size), key=lambda t: (-t.size, t.number))
-            texts = await unit.themes.ideas(i for t in themes for i in t.representatives)
-            newer = await unit.insights.ideas_since(
+            texts = await unit.similar.ideas(i for t in themes for i in t.representatives)
+            newer = await unit.rankings.ideas_since(
                 Scope(question_id=question_id), run.newest_item_id
             )
             questions.append(

@@ -113,7 +113,7 @@ async def merge(ctx: TeamContext) -> list[Reply]:
     if duplicate.question_id != into.question_id:
         return [ctx.say("merge_question", a=duplicate_id, b=into_id)]
     result = await ctx.unit.moderation.merge(duplicate_id, into_id)
-    await ctx.unit.themes.decide_pair(duplicate_id, into_id, "merged", ctx.actor, ctx.now)
+    await ctx.unit.similar.decide_pair(duplicate_id, into_id, "merged", ctx.actor, ctx.now)
     told = await _tell_authors(ctx, result.duplicate, result.survivor)
     ctx.audit(
         "merge",
@@ -171,7 +171,7 @@ async def dismiss(ctx: TeamContext) -> list[Reply]:
     if numbers is None:
         return _usage(ctx, "/dismiss IDEA OTHER")
     first, second = numbers
-    await ctx.unit.themes.decide_pair(first, second, "dismissed", ctx.actor, ctx.now)
+    await ctx.unit.similar.decide_pair(first, second, "dismissed", ctx.actor, ctx.now)
     ctx.audit("dismiss_similar", f"contribution:{min(numbers)}", {"other": max(numbers)})
     return [ctx.say("dismissed", a=first, b=second)]
 

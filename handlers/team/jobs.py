@@ -160,7 +160,7 @@ async def schedule_refreshes(engine, now: datetime) -> int:
                 newest = run.newest_item_id if run else 0
                 if run and (now - run.finished_at).total_seconds() < minutes * 60:
                     continue
-                if not await unit.insights.ideas_since(Scope(question_id=question_id), newest):
+                if not await unit.rankings.ideas_since(Scope(question_id=question_id), newest):
                     continue
                 job = await unit.jobs.enqueue(
                     kind,

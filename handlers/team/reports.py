@@ -157,7 +157,7 @@ async def pending(ctx: TeamContext) -> list[Reply]:
     args = ctx.arguments(takes_count=True)
     count = args.count or PENDING_SHOWN
     async with ctx.reporting.store.reader() as unit:
-        total, items = await unit.insights.pending(ctx.reporting.store_scope(args.scope), count)
+        total, items = await unit.rankings.pending(ctx.reporting.store_scope(args.scope), count)
     if not total:
         return [ctx.say("pending_none")]
     showing = f"; the oldest {len(items)} below" if total > len(items) else ""
