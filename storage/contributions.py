@@ -10,7 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Contribution, Vote
 from storage.records import ContributionRecord, NewContribution
-from storage.tallies import ContributionFacts, Tallies
+from storage.tallies import Tallies
+from storage.tally_keys import ContributionFacts
 
 
 def contribution_record(row: Contribution) -> ContributionRecord:

@@ -8,7 +8,7 @@ of ideas are in storage/rankings.py.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,10 +22,11 @@ from storage.models import (
     Participation,
     Question,
     Vote,
+    VoteHour,
 )
 from storage.rebuild import rebuild_idea_scores, rebuild_role_groups
 from storage.scope import Scope
-from storage.tallies import ANY_QUESTION, NOT_GIVEN, PAIRED_WITH_CHANNEL
+from storage.tally_keys import ANY_QUESTION, NOT_GIVEN, PAIRED_WITH_CHANNEL
 
 PUBLIC_CHANNELS = ("x",)  # people take part there by posting, without a consent step
 GROUPING_CHECKPOINT = "insights.grouping"
@@ -178,17 +179,15 @@ class Insights:
         return filters
 
     async def recent(self, start: datetime, end: datetime, scope: Scope) -> RecentCounts:
-        """Contributions, votes and new participants between two moments (index ranges)."""
+        """Contributions, votes and new participants between two moments. Votes in whole
+        hours come from `vote_hours`; only the part-hours at either end are counted."""
         contributions = (
             select(func.count())
             .select_from(Contribution)
             .where(Contribution.created_at >= start, Contribution.created_at < end)
         )
-        votes = (
-            select(func.count())
-            .select_from(Vote)
-            .where(Vote.created_at >= start, Vote.created_at < end)
-        )
+        if scope.question_id is not None:
+            contributions = contributions.where(Contribution.question_id == scope.question_id)
         joined = (
             select(func.count())
             .select_from(Participant)
@@ -198,21 +197,42 @@ class Insights:
                 or_(Participant.consent_at.is_not(None), Participant.channel.in_(PUBLIC_CHANNELS)),
             )
         )
+        first_hour, last_hour = -int(-start.timestamp() // 3600), int(end.timestamp() // 3600)
+        if first_hour >= last_hour:
+            votes = await self._votes_between(start, end, scope)
+        else:
+            whole = select(func.coalesce(func.sum(VoteHour.count), 0)).where(
+                VoteHour.hour >= first_hour, VoteHour.hour < last_hour
+            )
+            if scope.question_id is not None:
+                whole = whole.where(VoteHour.question_id == scope.question_id)
+            votes = (
+                (await self.session.scalar(whole) or 0)
+                + await self._votes_between(start, _at_hour(first_hour), scope)
+                + await self._votes_between(_at_hour(last_hour), end, scope)
+            )
+        return RecentCounts(
+            contributions=await self.session.scalar(contributions) or 0,
+            votes=int(votes),
+            participants=await self.session.scalar(joined) or 0,
+        )
+
+    async def _votes_between(self, start: datetime, end: datetime, scope: Scope) -> int:
+        query = (
+            select(func.count())
+            .select_from(Vote)
+            .where(Vote.created_at >= start, Vote.created_at < end)
+        )
         if scope.question_id is not None:
-            contributions = contributions.where(Contribution.question_id == scope.question_id)
-            # A lookup per vote of the day (a correlated subquery), rather than a join the
-            # planner may turn into a scan of every contribution of the question.
+            # A lookup per vote (a correlated subquery), never a join the planner may
+            # turn into a scan of every contribution of the question.
             question_of_vote = (
                 select(Contribution.question_id)
                 .where(Contribution.id == Vote.contribution_id)
                 .scalar_subquery()
             )
-            votes = votes.where(question_of_vote == scope.question_id)
-        return RecentCounts(
-            contributions=await self.session.scalar(contributions) or 0,
-            votes=await self.session.scalar(votes) or 0,
-            participants=await self.session.scalar(joined) or 0,
-        )
+            query = query.where(question_of_vote == scope.question_id)
+        return await self.session.scalar(query) or 0
 
     async def voting_groups(self, scope: Scope, grouping: Grouping) -> dict[str, int]:
         """Votes cast in the scope by each role group (from the daily counts)."""
@@ -247,3 +267,7 @@ class Insights:
 def since_days(today: date, days: int) -> date:
     """The first day of a window of `days` calendar days ending today."""
     return today - timedelta(days=max(days, 1) - 1)
+
+
+def _at_hour(hour: int) -> datetime:
+    return datetime.fromtimestamp(hour * 3600, UTC)

@@ -283,6 +283,17 @@ class ActivityCount(Base):
     count: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class VoteHour(Base):
+    """Votes per hour (hours since 1970, UTC) and question (0: none), so the rolling
+    "last 24 hours" figures add up 24 rows instead of counting the votes table."""
+
+    __tablename__ = "vote_hours"
+
+    hour: Mapped[int] = mapped_column(Integer, primary_key=True)
+    question_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class Participation(Base):
     """Who took part, as whom: one row per question, answer and person, so that counting
     people in a group is counting rows in one range of the primary key.

@@ -13,7 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.contributions import contribution_record
 from storage.models import Contribution, Participant, SimilarPair, Vote
 from storage.records import ContributionRecord
-from storage.tallies import ContributionFacts, Tallies
+from storage.tallies import Tallies
+from storage.tally_keys import ContributionFacts
 from storage.votes import recount_tallies, remove_votes
 
 

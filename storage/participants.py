@@ -9,7 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Contact, Contribution, OutboxMessage, Participant, Vote
 from storage.records import ErasureCounts, ParticipantActivity, ParticipantRecord, Profile
-from storage.tallies import ContributionFacts, Tallies
+from storage.tallies import Tallies
+from storage.tally_keys import ContributionFacts
 from storage.votes import remove_votes, remove_votes_of
 
 _MUTABLE = {

@@ -37,15 +37,10 @@ from storage.models import (
     IdeaScore,
     Participation,
     Vote,
+    VoteHour,
 )
-from storage.tallies import (
-    ANY_QUESTION,
-    NO_QUESTION,
-    NOT_GIVEN,
-    PAIRED_WITH_CHANNEL,
-    Tallies,
-    score_row,
-)
+from storage.tallies import Tallies, score_row
+from storage.tally_keys import ANY_QUESTION, NO_QUESTION, NOT_GIVEN, PAIRED_WITH_CHANNEL
 
 SCORE_BATCH = 5000
 ROLE_GROUP_DIMENSIONS = ("role_group", "role_group+channel")
@@ -56,6 +51,24 @@ def day_expression(column, backend: str):
     if backend == "postgresql":
         return cast(func.timezone("UTC", column), Date)
     return func.date(column)
+
+
+def hour_expression(column, backend: str):
+    """Hours since 1970 (UTC) of a timestamp column, as storage.tallies.hour_of."""
+    if backend == "postgresql":
+        return cast(func.floor(func.extract("epoch", column) / 3600), Integer)
+    return cast(func.strftime("%s", column), Integer) / 3600
+
+
+def _vote_hours_select(backend: str):
+    hour = hour_expression(Vote.created_at, backend)
+    question = func.coalesce(Contribution.question_id, NO_QUESTION)
+    return (
+        select(hour, question, func.count())
+        .select_from(Vote)
+        .join(Contribution, Contribution.id == Vote.contribution_id)
+        .group_by(hour, question)
+    )
 
 
 def _given(column):
@@ -254,15 +267,17 @@ def _role_tallies_select():
 
 
 def rebuild_statements(backend: str, grouping: Grouping | None = None) -> list[Executable]:
-    """Empty and refill activity counts, participation and per-role tallies. Without a
+    """Empty and refill activity counts, vote hours, participation and per-role tallies. Without a
     grouping each role is its own group; `rebuild_role_groups` corrects that at start."""
     return [
         delete(ActivityCount),
+        delete(VoteHour),
         delete(IdeaRoleTally),
         insert(ActivityCount).from_select(
             ["day", "question_id", "kind", "dimension", "value", "count"],
             _activity_select(backend),
         ),
+        insert(VoteHour).from_select(["hour", "question_id", "count"], _vote_hours_select(backend)),
         *participation_statements(backend, grouping or Grouping()),
         insert(IdeaRoleTally).from_select(
             ["contribution_id", "role", "agree", "disagree", "skip"], _role_tallies_select()

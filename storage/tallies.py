@@ -5,6 +5,7 @@ votes table. Instead every change to a contribution or vote passes through `Tall
 which adjusts, in one place:
 
 - `activity_counts`: contributions and votes per day, question and dimension;
+- `vote_hours`: votes per hour and question, for the rolling last 24 hours;
 - `participation`: who took part as whom (the answers as they were when they acted),
   one row per question, dimension, answer and person;
 - `idea_role_tallies`: each idea's votes by the voters' role at the time;
@@ -19,8 +20,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 
 from sqlalchemy import and_, bindparam, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -34,184 +34,18 @@ from storage.models import (
     IdeaScore,
     Participation,
     Vote,
+    VoteHour,
 )
 from storage.scoring import controversy
-
-NOT_GIVEN = ""  # stands for a missing role, region, language... inside keys
-NO_QUESTION = 0  # activity_counts: the contribution answers no question
-ANY_QUESTION = 0  # participation: the person's actions across all questions
-
-CONTRIBUTION_DIMENSIONS = (
-    "channel",
-    "label",
-    "language",
-    "status",
-    "role",
-    "region",
-    "age_band",
-    "role_label",
+from storage.tally_keys import (
+    NO_QUESTION,
+    NOT_GIVEN,
+    VALUE_COLUMN,
+    ActivityKey,
+    ContributionFacts,
+    PersonKey,
+    VoteFacts,
 )
-VOTE_DIMENSIONS = ("channel", "value", "role", "region", "age_band")
-VALUE_COLUMN = {1: "agree", -1: "disagree", 0: "skip"}
-
-PAIRED_WITH_CHANNEL = ("role_group", "region", "age_band")
-
-ActivityKey = tuple[date, int, str, str, str]
-PersonKey = tuple[int, str, str, int]  # question (0: any), dimension, value, participant
-
-
-def day_of(moment: datetime) -> date:
-    return moment.astimezone(UTC).date()
-
-
-@dataclass(frozen=True)
-class ContributionFacts:
-    """What the aggregates need to know about one contribution."""
-
-    participant_id: int
-    day: date
-    question_id: int | None
-    kind: str
-    channel: str
-    label: str
-    language: str | None
-    status: str
-    role: str | None
-    region: str | None
-    age_band: str | None
-
-    @classmethod
-    def of(cls, row: Contribution) -> ContributionFacts:
-        return cls(
-            participant_id=row.participant_id,
-            day=day_of(row.created_at),
-            question_id=row.question_id,
-            kind=row.kind,
-            channel=row.channel,
-            label=row.label,
-            language=row.language,
-            status=row.status,
-            role=row.role,
-            region=row.region,
-            age_band=row.age_band,
-        )
-
-    def activity_keys(self) -> list[ActivityKey]:
-        values = {
-            "channel": self.channel,
-            "label": self.label,
-            "language": self.language,
-            "status": self.status,
-            "role": self.role,
-            "region": self.region,
-            "age_band": self.age_band,
-            "role_label": f"{self.role or NOT_GIVEN}|{self.label}",
-        }
-        question = self.question_id or NO_QUESTION
-        return [
-            (self.day, question, self.kind, dimension, values[dimension] or NOT_GIVEN)
-            for dimension in CONTRIBUTION_DIMENSIONS
-        ]
-
-    def person_keys(self, grouping: Grouping) -> list[PersonKey]:
-        return person_keys(
-            self.participant_id,
-            self.question_id,
-            self.channel,
-            self.role,
-            self.region,
-            self.age_band,
-            grouping,
-        )
-
-
-@dataclass(frozen=True)
-class VoteFacts:
-    """What the aggregates need to know about one vote (and the idea's question)."""
-
-    participant_id: int
-    contribution_id: int
-    question_id: int | None
-    day: date
-    value: int
-    channel: str
-    role: str | None
-    region: str | None
-    age_band: str | None
-
-    @classmethod
-    def of(cls, row: Vote, question_id: int | None) -> VoteFacts:
-        return cls(
-            participant_id=row.participant_id,
-            contribution_id=row.contribution_id,
-            question_id=question_id,
-            day=day_of(row.created_at),
-            value=row.value,
-            channel=row.channel,
-            role=row.role,
-            region=row.region,
-            age_band=row.age_band,
-        )
-
-    def activity_keys(self) -> list[ActivityKey]:
-        values = {
-            "channel": self.channel,
-            "value": str(self.value),
-            "role": self.role,
-            "region": self.region,
-            "age_band": self.age_band,
-        }
-        question = self.question_id or NO_QUESTION
-        return [
-            (self.day, question, "vote", dimension, values[dimension] or NOT_GIVEN)
-            for dimension in VOTE_DIMENSIONS
-        ]
-
-    def person_keys(self, grouping: Grouping) -> list[PersonKey]:
-        return person_keys(
-            self.participant_id,
-            self.question_id,
-            self.channel,
-            self.role,
-            self.region,
-            self.age_band,
-            grouping,
-        )
-
-
-def person_values(
-    channel: str, role: str | None, region: str | None, age_band: str | None, grouping: Grouping
-) -> dict[str, str]:
-    """dimension -> value of one person's answers as they were, for `participation`."""
-    values = {
-        "person": NOT_GIVEN,
-        "channel": channel,
-        "role": role or NOT_GIVEN,
-        "role_group": grouping.group(role),
-        "region": region or NOT_GIVEN,
-        "age_band": age_band or NOT_GIVEN,
-    }
-    for dimension in PAIRED_WITH_CHANNEL:
-        values[f"{dimension}+channel"] = f"{values[dimension]}|{channel}"
-    return values
-
-
-def person_keys(
-    participant_id: int,
-    question_id: int | None,
-    channel: str,
-    role: str | None,
-    region: str | None,
-    age_band: str | None,
-    grouping: Grouping,
-) -> list[PersonKey]:
-    values = person_values(channel, role, region, age_band, grouping)
-    scopes = sorted({ANY_QUESTION, question_id or ANY_QUESTION})
-    return [
-        (scope, dimension, value, participant_id)
-        for scope in scopes
-        for dimension, value in values.items()
-    ]
 
 
 def _insert(backend: str):
@@ -282,9 +116,11 @@ class Tallies:
         activity: Counter[ActivityKey] = Counter()
         people: Counter[PersonKey] = Counter()
         roles: Counter[tuple[int, str, str]] = Counter()
+        hours: Counter[tuple[int, int]] = Counter()
         days: dict[PersonKey, date] = {}
         for facts_list, sign in ((removed, -1), (added, 1)):
             for facts in facts_list:
+                hours[(facts.hour, facts.question_id or NO_QUESTION)] += sign
                 for key in facts.activity_keys():
                     activity[key] += sign
                 for key in facts.person_keys(self.grouping):
@@ -294,6 +130,7 @@ class Tallies:
                 roles[(facts.contribution_id, facts.role or NOT_GIVEN, column)] += sign
         await self.apply_activity(activity)
         await self.apply_people(people, days)
+        await self.apply_vote_hours(hours)
         if ideas_kept:
             await self.apply_role_tallies(roles)
             ideas = {facts.contribution_id for facts in [*removed, *added]}
@@ -330,6 +167,21 @@ class Tallies:
         statement = statement.on_conflict_do_update(
             index_elements=["day", "question_id", "kind", "dimension", "value"],
             set_={"count": ActivityCount.count + statement.excluded.count},
+        )
+        await self.session.execute(statement)
+
+    async def apply_vote_hours(self, deltas: Counter[tuple[int, int]]) -> None:
+        rows = [
+            {"hour": hour, "question_id": question, "count": n}
+            for (hour, question), n in sorted(deltas.items())
+            if n
+        ]
+        if not rows:
+            return
+        statement = _insert(self.backend)(VoteHour).values(rows)
+        statement = statement.on_conflict_do_update(
+            index_elements=["hour", "question_id"],
+            set_={"count": VoteHour.count + statement.excluded.count},
         )
         await self.session.execute(statement)
 

@@ -15,7 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.models import Contribution, Vote
 from storage.records import Profile, VoteRecord
 from storage.scoring import wilson_lower_bound
-from storage.tallies import Tallies, VoteFacts
+from storage.tallies import Tallies
+from storage.tally_keys import VoteFacts
 
 AGREE, DISAGREE, SKIP = 1, -1, 0
 _COUNTER = {AGREE: "agree_count", DISAGREE: "disagree_count", SKIP: "skip_count"}

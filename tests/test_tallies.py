@@ -22,6 +22,7 @@ from storage.models import (
     IdeaScore,
     Participation,
     Vote,
+    VoteHour,
 )
 from storage.rebuild import rebuild_aggregates
 from storage.scoring import controversy
@@ -44,6 +45,11 @@ async def stored(engine: Engine) -> dict[str, set]:
              r.last_day)
             for r in await session.scalars(select(Participation))
         }  # fmt: skip
+        hours = {
+            (r.hour, r.question_id, r.count)
+            for r in await session.scalars(select(VoteHour))
+            if r.count
+        }
         roles = {
             (r.contribution_id, r.role, r.agree, r.disagree, r.skip)
             for r in await session.scalars(select(IdeaRoleTally))
@@ -56,7 +62,13 @@ async def stored(engine: Engine) -> dict[str, set]:
             for r in await session.scalars(select(IdeaScore))
             if r.controversy or r.consensus is not None or r.consensus_groups
         }  # fmt: skip
-    return {"activity": activity, "participation": people, "roles": roles, "scores": scores}
+    return {
+        "activity": activity,
+        "participation": people,
+        "roles": roles,
+        "scores": scores,
+        "hours": hours,
+    }
 
 
 async def recount(engine: Engine) -> dict[str, set]:
@@ -97,7 +109,9 @@ async def recount(engine: Engine) -> dict[str, set]:
             activity[(day, c.question_id or 0, c.kind, dimension, value)] += 1
         acted(c.participant_id, c.question_id, c.channel, c.role, c.region, c.age_band, day)
     roles: dict = defaultdict(lambda: {"agree": 0, "disagree": 0, "skip": 0})
+    hours: Counter = Counter()
     for v in votes:
+        hours[(int(v.created_at.timestamp() // 3600), question_of[v.contribution_id] or 0)] += 1
         day = v.created_at.astimezone(UTC).date()
         question = question_of[v.contribution_id]
         values = {
@@ -127,6 +141,7 @@ async def recount(engine: Engine) -> dict[str, set]:
             (i, role, t["agree"], t["disagree"], t["skip"]) for (i, role), t in roles.items()
         },
         "scores": scores,
+        "hours": {(*key, n) for key, n in hours.items()},
     }
 
 

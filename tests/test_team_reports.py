@@ -57,7 +57,16 @@ async def test_summary_counts_people_contributions_votes_and_the_last_day(
     assert data["activity"]["last_24h"] == {"contributions": 5, "votes": 27, "joined": 10}
     assert [idea["id"] for idea in data["top"]] == [IDEAS["I4"], IDEAS["I1"], IDEAS["I2"]]
 
-    team_engine.clock.advance(hours=30)
+    # The windows end in part-hours: votes at 09:00 fall in the previous day's last hour.
+    team_engine.clock.advance(hours=23, minutes=30)
+    edge = await build_summary(reporting(team_engine), ReportScope())
+    assert edge["activity"]["last_24h"]["votes"] == 0
+    assert edge["activity"]["previous_24h"] == {"contributions": 5, "votes": 27, "joined": 10}
+    question = ReportScope(question_key="ahp-action")
+    scoped = await build_summary(reporting(team_engine), question)
+    assert scoped["activity"]["previous_24h"]["votes"] == 27
+
+    team_engine.clock.advance(hours=6, minutes=30)
     later = await build_summary(reporting(team_engine), ReportScope())
     assert later["activity"]["last_24h"] == {"contributions": 0, "votes": 0, "joined": 0}
     assert later["activity"]["previous_24h"] == {"contributions": 5, "votes": 27, "joined": 10}

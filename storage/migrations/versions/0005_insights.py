@@ -34,6 +34,13 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("day", "question_id", "kind", "dimension", "value"),
     )
     op.create_table(
+        "vote_hours",
+        sa.Column("hour", sa.Integer(), nullable=False),
+        sa.Column("question_id", sa.Integer(), nullable=False),
+        sa.Column("count", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("hour", "question_id"),
+    )
+    op.create_table(
         "participation",
         sa.Column("question_id", sa.Integer(), nullable=False),
         sa.Column("dimension", sa.String(length=24), nullable=False),
@@ -213,6 +220,7 @@ def downgrade() -> None:
         "idea_scores",
         "idea_role_tallies",
         "participation",
+        "vote_hours",
         "activity_counts",
     ):
         op.drop_table(table)
