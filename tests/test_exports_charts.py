@@ -201,3 +201,15 @@ async def test_running_chorus_sends_the_chart_soon_after_the_command(database_ur
         assert address == ADMIN and reply.attachment.mime_type == "image/png"
     finally:
         await runtime.stop()
+
+
+async def test_settled_jobs_are_forgotten_after_a_month(team_engine: Engine) -> None:
+    admin = team_member(team_engine, ADMIN)
+    await admin.say("/chart reach")
+    runner = JobRunner(services_of(team_engine), {"telegram": RecordingChannel("telegram")})
+    assert await runner.run_once() == 1
+    team_engine.clock.advance(days=31)
+    await runner.schedule()  # also queues fresh themes and similar ideas for the ideas
+    async with team_engine.store.reader() as unit:
+        kinds = sorted(await unit.session.scalars(select(Job.kind)))
+    assert kinds == ["similar", "themes"]

@@ -147,7 +147,7 @@ async def test_reach_puts_the_biggest_gaps_first_and_names_their_channels(
     assert admin.keys == ["team:reach"]
     assert "Who is taking part (all questions, all time): 12 people." in admin.text
     assert "- Other staff: 0% of participants, target 10% (10 points short)" in admin.text
-    assert "- Carer: 9% of participants, target 10% (1 points short); they come through " in (
+    assert "- Carer: 9% of participants, target 10% (1 point short); they come through " in (
         admin.text
     )
     assert "console 100%" in admin.text

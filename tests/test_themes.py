@@ -196,3 +196,17 @@ async def test_two_runners_never_run_the_same_job(engine: Engine) -> None:
     async with engine.store.reader() as unit:
         statuses = list(await unit.session.scalars(select(Job.status)))
     assert statuses == ["done"] * 4
+
+
+async def test_themes_can_be_read_for_a_window(engine: Engine) -> None:
+    await add_ideas(engine, TEXTS[:20], "old")
+    engine.clock.advance(days=3)
+    recent = await add_ideas(engine, TEXTS[20:], "new")
+    await refresh_themes(Reporting.of(engine), engine.question_ids["ahp-action"])
+    admin = team_member(engine, ADMIN)
+    await admin.say("/themes 2d")
+    sizes = [int(r.text.split("(")[1].split(" idea")[0]) for r in admin.last.replies[1:]]
+    assert sum(sizes) == len(recent) == 20
+    await admin.say("/themes")
+    sizes = [int(r.text.split("(")[1].split(" idea")[0]) for r in admin.last.replies[1:]]
+    assert sum(sizes) == 40

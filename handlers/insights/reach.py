@@ -105,7 +105,8 @@ def format_reach(data: dict, reporting: Reporting | None = None) -> str:
         for gap in short:
             lines.append(
                 f"- {gap['label']}: {percent(gap['share'])} of participants, target "
-                f"{percent(gap['target'])} ({gap['gap'] * 100:.0f} points short); {_channels(gap)}"
+                f"{percent(gap['target'])} ({plural(round(gap['gap'] * 100), 'point')} short); "
+                f"{_channels(gap)}"
             )
     if over:
         lines.append(

@@ -14,7 +14,6 @@ from handlers.insights.rankings import (
     format_top,
 )
 from handlers.insights.reach import build_reach, format_reach
-from handlers.insights.scope import ReportScope
 from handlers.insights.similar import build_similar, format_pair, format_similar_header
 from handlers.insights.summary import build_summary, format_summary
 from handlers.insights.text import clip
@@ -213,5 +212,3 @@ REPORTS = {
     "chart": chart,
     "export": export,
 }
-
-__all__ = ["REPORTS", "ReportScope", "similar_replies", "theme_replies"]
