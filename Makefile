@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench bench-insights clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,11 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/sentiment.py
 	$(BIN)/python bench/telegram_webhook.py
+
+# The team reports on a large store (SCALE=1 is 1M contributions, 5M votes; minutes to build).
+SCALE ?= 0.05
+bench-insights: $(STAMP)
+	$(BIN)/python bench/insights.py --scale $(SCALE) --backend both
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -14,11 +14,16 @@ from aiohttp import web
 from bot.channels import build_channels
 from bot.channels.base import Channel
 from bot.config import Settings
+from bot.jobs import JobRunner
 from bot.outbox import OutboxDispatcher
 from bot.server import build_web_app
 from bot.services import Services, open_services
 
 log = logging.getLogger(__name__)
+
+# Background job workers: two, so a long re-clustering never holds up a chart someone
+# is waiting for (jobs are claimed safely by any number of workers).
+JOB_WORKERS = 2
 
 
 class Runtime:
@@ -33,6 +38,7 @@ class Runtime:
         self._http: aiohttp.ClientSession | None = None
         self._runner: web.AppRunner | None = None
         self._jobs: list[asyncio.Task] = []
+        self.job_runner: JobRunner | None = None
 
     async def start(self) -> None:
         self.services = await open_services(self.settings)
@@ -56,8 +62,15 @@ class Runtime:
             for channel in self.channels:
                 await channel.start()
                 log.info("channel %s started", channel.name)
-            dispatcher = OutboxDispatcher(self.services, {c.name: c for c in self.channels})
+            by_name = {c.name: c for c in self.channels}
+            dispatcher = OutboxDispatcher(self.services, by_name)
             self._jobs.append(asyncio.create_task(dispatcher.run_forever(), name="outbox"))
+            self.job_runner = JobRunner(self.services, by_name)
+            self.services.engine.team.on_job_queued.append(self.job_runner.wake)
+            for worker in range(JOB_WORKERS):
+                self._jobs.append(
+                    asyncio.create_task(self.job_runner.run_forever(), name=f"jobs-{worker}")
+                )
         except BaseException:
             await self.stop()
             raise

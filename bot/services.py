@@ -32,8 +32,11 @@ class Services:
         await self.store.close()
 
 
-async def open_services(settings: Settings, *, store: Store | None = None) -> Services:
+async def open_services(
+    settings: Settings, *, store: Store | None = None, warm_up: bool = True
+) -> Services:
     """Open the store (upgrading an embedded SQLite store in place) and build the engine.
+    `warm_up=False` skips loading the language models (for commands that only report).
 
     PostgreSQL is shared by several workers, so its schema is only changed by an explicit
     `chorus db upgrade`; an outdated schema stops start-up with that advice.
@@ -47,8 +50,9 @@ async def open_services(settings: Settings, *, store: Store | None = None) -> Se
         config = settings.consultation
         contacts = ContactCipher(secret)
         enricher = Enricher(config.consultation.languages, config.sentiment)
-        # Load language models and word lists now, not during someone's first message.
-        await asyncio.to_thread(enricher.warm_up)
+        if warm_up:
+            # Load language models and word lists now, not during someone's first message.
+            await asyncio.to_thread(enricher.warm_up)
         engine = Engine(
             store,
             config,

@@ -119,6 +119,11 @@ MESSAGES: dict[str, str] = {
     "web_type_here": "Type your message or idea here",
     "web_send": "Send",
     "web_already_sent": "We already have that message. You can carry on below.",
+    # News for authors who asked for it (sent later, through the outbox).
+    "merged_yours": "News about your idea {number}: we joined it with a similar idea, "
+    'idea {into}: "{text}". Votes on both now count together.',
+    "merged_into_yours": "News about your idea {number}: we joined a similar idea with it. "
+    "Votes on both now count together.",
 }
 
 # Labels used inside MYDATA's {details}.

@@ -16,10 +16,12 @@ from handlers.catalogue import Catalogue
 from handlers.commands import parse_command
 from handlers.context import Context
 from handlers.enrich import Enricher, clean_text
+from handlers.insights.grouping import role_grouping
 from handlers.privacy import ContactCipher, Pseudonymizer
 from handlers.public import Checkpoint, IngestResult, ingest_posts
 from handlers.router import carrier_keyword, route
 from handlers.settings import ConsultationConfig
+from handlers.team.desk import TeamDesk
 from handlers.types import Inbound, Outcome, PublicPost, Reply
 from storage.database import Store
 from storage.errors import StoreConflict
@@ -51,13 +53,17 @@ class Engine:
         self.clock = clock
         self.rng = rng or random.Random()
         self.question_ids: dict[str, int] = {}
+        self.team = TeamDesk(self)
 
     async def prepare(self) -> None:
-        """Bring the configured questions into the store; call once at start."""
+        """Bring the configured questions and role groups into the store; call once at
+        start. Idea consensus is recomputed if the role groups changed."""
+        self.store.grouping = role_grouping(self.config)
         async with self.store.transaction() as unit:
             self.question_ids = await unit.questions.sync(
                 (q.key, q.text, q.opens_at, q.closes_at) for q in self.config.questions
             )
+            await unit.insights.ensure_grouping(self.clock())
 
     def pseudonym(self, channel: str, platform_id: str) -> str:
         return self.pseudonyms.pseudonym(channel, platform_id)
@@ -113,6 +119,10 @@ class Engine:
 
     async def _apply(self, inbound: Inbound, text: str) -> Outcome:
         now = self.clock()
+        team_request = self.team.recognise(inbound, text)
+        if team_request is not None:
+            # The consultation team's commands: no participant row, same de-duplication.
+            return await self.team.handle(team_request, inbound, now)
         pseudonym = self.pseudonym(inbound.channel, inbound.sender)
         async with self.store.transaction() as unit:
             participant = await unit.participants.find(pseudonym)

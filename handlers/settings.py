@@ -120,6 +120,16 @@ class ConsultationSettings(Strict):
         return languages
 
 
+class InsightsSettings(Strict):
+    """How the team's reports judge ideas and how often background analysis runs."""
+
+    consensus_min_votes: int = Field(default=5, ge=1)  # from one role group, to count it
+    consensus_min_groups: int = Field(default=2, ge=1)  # groups that must have voted enough
+    controversial_min_votes: int = Field(default=10, ge=2)  # agree + disagree, to be listed
+    similar_threshold: float = Field(default=0.56, gt=0, lt=1)  # cosine, near-duplicate ideas
+    refresh_minutes: float = Field(default=30, gt=0)  # re-cluster themes this often at most
+
+
 class TeamMember(Strict):
     telegram_id: int
     role: TeamRole
@@ -135,6 +145,7 @@ class ConsultationConfig(Strict):
     representation_targets: dict[str, dict[str, float]] = Field(default_factory=dict)
     sentiment: SentimentSettings = SentimentSettings()
     team: tuple[TeamMember, ...] = ()
+    insights: InsightsSettings = InsightsSettings()
 
     @model_validator(mode="after")
     def _cross_checks(self) -> ConsultationConfig:

@@ -10,6 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Contribution, Vote
 from storage.records import ContributionRecord, NewContribution
+from storage.tallies import Tallies
+from storage.tally_keys import ContributionFacts
 
 
 def contribution_record(row: Contribution) -> ContributionRecord:
@@ -40,8 +42,9 @@ def contribution_record(row: Contribution) -> ContributionRecord:
 
 
 class Contributions:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, tallies: Tallies) -> None:
         self.session = session
+        self.tallies = tallies
 
     async def add(self, new: NewContribution) -> ContributionRecord:
         row = Contribution(
@@ -72,6 +75,7 @@ class Contributions:
         )
         self.session.add(row)
         await self.session.flush()
+        await self.tallies.contribution_changed(None, ContributionFacts.of(row))
         return contribution_record(row)
 
     async def get(self, contribution_id: int) -> ContributionRecord | None:
@@ -126,12 +130,19 @@ class Contributions:
     async def set_status(
         self, contribution_id: int, status: str, *, reason: str | None = None
     ) -> bool:
-        result = await self.session.execute(
+        row = await self.session.get(Contribution, contribution_id, with_for_update=True)
+        if row is None:
+            return False
+        before = ContributionFacts.of(row)
+        await self.session.execute(
             update(Contribution)
             .where(Contribution.id == contribution_id)
             .values(status=status, moderation_reason=reason)
+            .execution_options(synchronize_session=False)
         )
-        return result.rowcount == 1
+        await self.session.refresh(row)
+        await self.tallies.contribution_changed(before, ContributionFacts.of(row))
+        return True
 
     async def count(self, *, channel: str | None = None) -> int:
         query = select(func.count()).select_from(Contribution)

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from storage.errors import SchemaOutdated, StoreConfigError, StoreConflict, StoreUnavailable
+from storage.grouping import Grouping
 from storage.unit import Unit
 
 log = logging.getLogger(__name__)
@@ -104,6 +105,8 @@ class Store:
         self.engine = engine
         self.url = url
         self.backend = make_url(url).get_backend_name()
+        # Which roles count together for consensus; set from the config at start.
+        self.grouping = Grouping()
         self._sessions = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
         self._read_sessions = async_sessionmaker(
             engine.execution_options(chorus_read_only=True),
@@ -145,7 +148,7 @@ class Store:
             self._sessions() as session,
             session.begin(),
         ):
-            yield Unit(session, self.backend)
+            yield Unit(session, self.backend, self.grouping)
 
     @asynccontextmanager
     async def _writer_turn(self) -> AsyncIterator[None]:
@@ -168,7 +171,7 @@ class Store:
     async def reader(self) -> AsyncIterator[Unit]:
         """A read-only transaction for reports; it never takes SQLite's write lock."""
         async with self._guard(), self._read_sessions() as session, session.begin():
-            yield Unit(session, self.backend)
+            yield Unit(session, self.backend, self.grouping)
 
     @asynccontextmanager
     async def _guard(self) -> AsyncIterator[None]:

@@ -6,11 +6,21 @@ Participants appear only by pseudonym; no platform id is stored anywhere to expo
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Contribution, Participant, Question
+from storage.models import (
+    Contribution,
+    IdeaScore,
+    InsightRun,
+    Participant,
+    Question,
+    Theme,
+    ThemeMember,
+    ThemeName,
+)
 
 CONTRIBUTION_COLUMNS = (
     "id",
@@ -35,7 +45,21 @@ CONTRIBUTION_COLUMNS = (
 )
 
 
-async def contribution_rows(session: AsyncSession, *, batch: int = 1000) -> AsyncIterator[dict]:
+def _scoped(query, question_id: int | None, since: datetime | None):
+    if question_id is not None:
+        query = query.where(Contribution.question_id == question_id)
+    if since is not None:
+        query = query.where(Contribution.created_at >= since)
+    return query
+
+
+async def contribution_rows(
+    session: AsyncSession,
+    *,
+    batch: int = 1000,
+    question_id: int | None = None,
+    since: datetime | None = None,
+) -> AsyncIterator[dict]:
     query = (
         select(Contribution, Question.key, Participant.pseudonym)
         .join(Question, Contribution.question_id == Question.id, isouter=True)
@@ -43,6 +67,7 @@ async def contribution_rows(session: AsyncSession, *, batch: int = 1000) -> Asyn
         .order_by(Contribution.id)
         .execution_options(yield_per=batch)
     )
+    query = _scoped(query, question_id, since)
     result = await session.stream(query)
     async for contribution, question_key, pseudonym in result:
         yield {
@@ -66,3 +91,94 @@ async def contribution_rows(session: AsyncSession, *, batch: int = 1000) -> Asyn
             "created_at": contribution.created_at.isoformat(),
             "text": contribution.text,
         }
+
+
+def _current_theme_runs():
+    return select(InsightRun.id).where(InsightRun.kind == "themes", InsightRun.status == "current")
+
+
+async def idea_rows(
+    session: AsyncSession,
+    *,
+    batch: int = 1000,
+    question_id: int | None = None,
+    since: datetime | None = None,
+) -> AsyncIterator[dict]:
+    """One row per idea: its vote counts, scores and theme (raw counts; the writer
+    states the vote coding)."""
+    member = and_(
+        ThemeMember.contribution_id == Contribution.id,
+        ThemeMember.run_id.in_(_current_theme_runs()),
+    )
+    query = (
+        select(
+            Contribution,
+            Question.key,
+            IdeaScore.controversy,
+            IdeaScore.consensus,
+            ThemeMember.number,
+            func.coalesce(ThemeName.label, Theme.label),
+        )
+        .join(Question, Contribution.question_id == Question.id, isouter=True)
+        .join(IdeaScore, IdeaScore.contribution_id == Contribution.id, isouter=True)
+        .join(ThemeMember, member, isouter=True)
+        .join(
+            Theme,
+            and_(Theme.run_id == ThemeMember.run_id, Theme.number == ThemeMember.number),
+            isouter=True,
+        )
+        .join(ThemeName, ThemeName.number == ThemeMember.number, isouter=True)
+        .where(Contribution.kind == "idea")
+        .order_by(Contribution.id)
+        .execution_options(yield_per=batch)
+    )
+    result = await session.stream(_scoped(query, question_id, since))
+    async for idea, key, controversy, consensus, theme, theme_label in result:
+        yield {
+            "id": idea.id,
+            "question": key,
+            "channel": idea.channel,
+            "language": idea.language,
+            "status": idea.status,
+            "duplicate_of": idea.duplicate_of,
+            "label": idea.label,
+            "theme": theme,
+            "theme_label": theme_label,
+            "agree": idea.agree_count,
+            "disagree": idea.disagree_count,
+            "skip": idea.skip_count,
+            "score": round(idea.score, 4),
+            "controversy": round(controversy, 4) if controversy is not None else None,
+            "consensus": round(consensus, 4) if consensus is not None else None,
+            "created_at": idea.created_at.isoformat(),
+            "text": idea.text,
+        }
+
+
+async def theme_rows(session: AsyncSession, *, question_id: int | None = None) -> list[dict]:
+    query = (
+        select(Theme, Question.key, ThemeName.label, InsightRun.finished_at)
+        .join(InsightRun, InsightRun.id == Theme.run_id)
+        .join(Question, Question.id == InsightRun.question_id, isouter=True)
+        .join(ThemeName, ThemeName.number == Theme.number, isouter=True)
+        .where(InsightRun.kind == "themes", InsightRun.status == "current")
+        .order_by(Question.key, Theme.size.desc(), Theme.number)
+    )
+    if question_id is not None:
+        query = query.where(InsightRun.question_id == question_id)
+    return [
+        {
+            "question": key,
+            "theme": theme.number,
+            "label": name or theme.label,
+            "top_terms": ", ".join(theme.terms or []),
+            "ideas": theme.size,
+            "positive": theme.positive,
+            "neutral": theme.neutral,
+            "negative": theme.negative,
+            "unscored": theme.unscored,
+            "representative_ideas": ", ".join(str(i) for i in theme.representatives or []),
+            "as_of": finished.isoformat() if finished else None,
+        }
+        for theme, key, name, finished in await session.execute(query)
+    ]

@@ -9,7 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Contact, Contribution, OutboxMessage, Participant, Vote
 from storage.records import ErasureCounts, ParticipantActivity, ParticipantRecord, Profile
-from storage.votes import remove_votes_of
+from storage.tallies import Tallies
+from storage.tally_keys import ContributionFacts
+from storage.votes import remove_votes, remove_votes_of
 
 _MUTABLE = {
     "language",
@@ -43,8 +45,9 @@ def _record(row: Participant) -> ParticipantRecord:
 
 
 class Participants:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, tallies: Tallies) -> None:
         self.session = session
+        self.tallies = tallies
 
     async def find(self, pseudonym: str, *, lock: bool = True) -> ParticipantRecord | None:
         """The participant with this pseudonym; locked for this transaction on PostgreSQL,
@@ -132,7 +135,7 @@ class Participants:
         Their votes are withdrawn from other ideas' tallies first; comments other people
         left on their ideas stay, detached (parent set to NULL by the foreign key).
         """
-        votes = await remove_votes_of(self.session, participant_id)
+        votes = await remove_votes_of(self.session, self.tallies, participant_id)
         contacts = (
             await self.session.execute(
                 delete(Contact).where(Contact.participant_id == participant_id)
@@ -145,7 +148,9 @@ class Participants:
         ).rowcount
         own_ids = select(Contribution.id).where(Contribution.participant_id == participant_id)
         # Votes by others on this person's ideas go with the ideas.
-        await self.session.execute(delete(Vote).where(Vote.contribution_id.in_(own_ids)))
+        await remove_votes(
+            self.session, self.tallies, Vote.contribution_id.in_(own_ids), ideas_kept=False
+        )
         await self.session.execute(
             update(Contribution)
             .where(Contribution.parent_id.in_(own_ids))
@@ -158,9 +163,15 @@ class Participants:
             .values(duplicate_of=None)
             .execution_options(synchronize_session=False)
         )
+        own = await self.session.scalars(
+            select(Contribution).where(Contribution.participant_id == participant_id)
+        )
+        await self.tallies.contributions_removed([ContributionFacts.of(row) for row in own])
         contributions = (
             await self.session.execute(
-                delete(Contribution).where(Contribution.participant_id == participant_id)
+                delete(Contribution)
+                .where(Contribution.participant_id == participant_id)
+                .execution_options(synchronize_session=False)
             )
         ).rowcount
         participants = (

@@ -20,3 +20,16 @@ def wilson_lower_bound(agree: int, disagree: int, z: float = Z_95) -> float:
     centre = share + z2 / (2 * total)
     margin = z * sqrt((share * (1 - share) + z2 / (4 * total)) / total)
     return (centre - margin) / (1 + z2 / total)
+
+
+def controversy(agree: int, disagree: int) -> float:
+    """How split an idea is: many votes, close to evenly divided, score highest.
+
+    The total number of votes raised to the power of the balance (smaller side over
+    larger side, 0..1), as reddit ranks "controversial": 50 to 50 scores 100, 70 to 30
+    scores 19.5, 10 to 10 scores 20, and an idea no one disagrees with scores 0.
+    """
+    if agree <= 0 or disagree <= 0:
+        return 0.0
+    balance = min(agree, disagree) / max(agree, disagree)
+    return float((agree + disagree) ** balance)

@@ -9,12 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Contribution, Vote
 from storage.records import Profile, VoteRecord
 from storage.scoring import wilson_lower_bound
+from storage.tallies import Tallies
+from storage.tally_keys import VoteFacts
 
 AGREE, DISAGREE, SKIP = 1, -1, 0
 _COUNTER = {AGREE: "agree_count", DISAGREE: "disagree_count", SKIP: "skip_count"}
@@ -55,23 +57,55 @@ async def adjust_tallies(
     )
 
 
-async def remove_votes_of(session: AsyncSession, participant_id: int) -> int:
-    """Withdraw every vote by a participant, keeping the ideas' tallies right."""
-    rows = (
-        await session.execute(
-            select(Vote.contribution_id, Vote.value).where(Vote.participant_id == participant_id)
+async def recount_tallies(session: AsyncSession, contribution_id: int) -> None:
+    """Set an idea's tallies and score from its votes (after votes moved in a merge)."""
+    counts = dict(
+        (
+            await session.execute(
+                select(Vote.value, func.count())
+                .where(Vote.contribution_id == contribution_id)
+                .group_by(Vote.value)
+            )
+        ).all()
+    )
+    agree, disagree, skip = (counts.get(value, 0) for value in (AGREE, DISAGREE, SKIP))
+    await session.execute(
+        update(Contribution)
+        .where(Contribution.id == contribution_id)
+        .values(
+            agree_count=agree,
+            disagree_count=disagree,
+            skip_count=skip,
+            vote_count=agree + disagree + skip,
+            score=wilson_lower_bound(agree, disagree),
         )
-    ).all()
-    for contribution_id, value in rows:
-        await adjust_tallies(session, contribution_id, {value: -1})
-    await session.execute(delete(Vote).where(Vote.participant_id == participant_id))
-    return len(rows)
+    )
+
+
+async def remove_votes(
+    session: AsyncSession, tallies: Tallies, where, *, ideas_kept: bool = True
+) -> int:
+    """Withdraw the votes matching `where` (a condition on Vote), keeping every tally
+    right. `ideas_kept=False` when the ideas voted on are being deleted too."""
+    facts = await tallies.vote_facts(where)
+    if ideas_kept:
+        for vote in facts:
+            await adjust_tallies(session, vote.contribution_id, {vote.value: -1})
+    await session.execute(delete(Vote).where(where).execution_options(synchronize_session=False))
+    await tallies.votes_changed(facts, [], ideas_kept=ideas_kept)
+    return len(facts)
+
+
+async def remove_votes_of(session: AsyncSession, tallies: Tallies, participant_id: int) -> int:
+    """Withdraw every vote by a participant, keeping the ideas' tallies right."""
+    return await remove_votes(session, tallies, Vote.participant_id == participant_id)
 
 
 class Votes:
-    def __init__(self, session: AsyncSession, backend: str) -> None:
+    def __init__(self, session: AsyncSession, backend: str, tallies: Tallies) -> None:
         self.session = session
         self.backend = backend
+        self.tallies = tallies
 
     async def cast(
         self,
@@ -91,33 +125,38 @@ class Votes:
             .with_for_update()
         )
         snapshot = {"role": profile.role, "region": profile.region, "age_band": profile.age_band}
+        question_id = await self.session.scalar(
+            select(Contribution.question_id).where(Contribution.id == contribution_id)
+        )
         if existing is None:
-            self.session.add(
-                Vote(
-                    participant_id=participant_id,
-                    contribution_id=contribution_id,
-                    value=value,
-                    channel=channel,
-                    created_at=now,
-                    updated_at=now,
-                    **snapshot,
-                )
+            added = Vote(
+                participant_id=participant_id,
+                contribution_id=contribution_id,
+                value=value,
+                channel=channel,
+                created_at=now,
+                updated_at=now,
+                **snapshot,
             )
+            self.session.add(added)
             await self.session.flush()
             await adjust_tallies(self.session, contribution_id, {value: 1})
+            await self.tallies.vote_changed(None, VoteFacts.of(added, question_id))
             return VoteOutcome("new", None)
+        before = VoteFacts.of(existing, question_id)
         previous = existing.value
         existing.updated_at = now
         existing.channel = channel
         for key, item in snapshot.items():
             setattr(existing, key, item)
-        if previous == value:
-            await self.session.flush()
-            return VoteOutcome("unchanged", previous)
         existing.value = value
         await self.session.flush()
-        await adjust_tallies(self.session, contribution_id, {previous: -1, value: 1})
-        return VoteOutcome("changed", previous)
+        if previous != value:
+            await adjust_tallies(self.session, contribution_id, {previous: -1, value: 1})
+        after = VoteFacts.of(existing, question_id)
+        if after != before:
+            await self.tallies.vote_changed(before, after)
+        return VoteOutcome("unchanged" if previous == value else "changed", previous)
 
     async def of(self, participant_id: int, contribution_id: int) -> VoteRecord | None:
         row = await self.session.scalar(

@@ -239,3 +239,95 @@ async def engine(store: Store, settings: Settings, enricher: Enricher, clock: Fa
     )
     await built.prepare()
     return built
+
+
+# --- Team insights: a small consultation built once per backend, copied for each test ---
+
+CONSULTATION_BUILT_AT = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+
+
+def insights_settings(database_url: str) -> Settings:
+    from tests.insights_data import INSIGHTS, TEAM
+
+    return make_settings(database_url, team=TEAM, insights=INSIGHTS)
+
+
+def make_engine(store: Store, settings: Settings, enricher: Enricher, clock) -> Engine:
+    return Engine(
+        store,
+        settings.consultation,
+        enricher=enricher,
+        pseudonyms=Pseudonymizer(TEST_SECRET),
+        contacts=ContactCipher(TEST_SECRET),
+        clock=clock,
+        rng=random.Random(7),
+    )
+
+
+async def _build_consultation(url: str, enricher: Enricher) -> None:
+    from tests.insights_data import build_consultation
+
+    store = Store.connect(url)
+    try:
+        await store.upgrade()
+        engine = make_engine(
+            store, insights_settings(url), enricher, FakeClock(CONSULTATION_BUILT_AT)
+        )
+        await engine.prepare()
+        await build_consultation(engine)
+    finally:
+        await store.close()
+
+
+@pytest.fixture(scope="session")
+def consultation_sqlite(sqlite_template: Path, tmp_path_factory, enricher: Enricher) -> Path:
+    path = tmp_path_factory.mktemp("consultation") / "consultation.db"
+    shutil.copy(sqlite_template, path)
+    asyncio.run(_build_consultation(f"sqlite+aiosqlite:///{path}", enricher))
+    return path
+
+
+@pytest.fixture(scope="session")
+def consultation_postgres(postgres_url: str, enricher: Enricher) -> Iterator[str]:
+    """The name of a PostgreSQL database holding the consultation, used as a template."""
+    name = f"chorus_consultation_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
+    try:
+        asyncio.run(_build_consultation(_pg_url(name), enricher))
+        yield name
+    finally:
+        asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def consultation_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh copy of the small consultation (tests/insights_data.py) on each backend."""
+    if request.param == "sqlite":
+        path = tmp_path / "consultation.db"
+        shutil.copy(request.getfixturevalue("consultation_sqlite"), path)
+        yield f"sqlite+aiosqlite:///{path}"
+        return
+    template = request.getfixturevalue("consultation_postgres")
+    name = f"chorus_copy_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    asyncio.run(_pg_admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    try:
+        yield _pg_url(name)
+    finally:
+        asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+async def team_engine(consultation_url: str, enricher: Enricher) -> AsyncIterator[Engine]:
+    """An engine on a copy of the consultation, an hour after it was built."""
+    store = Store.connect(consultation_url)
+    try:
+        built = make_engine(
+            store,
+            insights_settings(consultation_url),
+            enricher,
+            FakeClock(CONSULTATION_BUILT_AT + timedelta(hours=1)),
+        )
+        await built.prepare()
+        yield built
+    finally:
+        await store.close()

@@ -20,6 +20,8 @@ from bot.channels.twitter import TwitterChannel, create
 from bot.config import ConfigError, load_settings, parse_settings
 from bot.runtime import Runtime
 from bot.services import open_services
+from handlers.insights.context import Reporting
+from handlers.insights.scope import ReportScope
 from handlers.insights.summary import build_summary, format_summary
 from handlers.types import PublicPost
 from storage.database import Store
@@ -84,7 +86,7 @@ async def test_a_refused_token_stops_the_listener_and_chorus_keeps_serving(
     runtime = Runtime(settings, port=0)
     await runtime.start()
     try:
-        [channel] = runtime.channels
+        [channel] = [c for c in runtime.channels if c.name == "x"]
         async with asyncio.timeout(15):
             await channel.listener.wait_until(lambda listener: listener.state == "stopped")
         async with (
@@ -132,7 +134,9 @@ async def test_chorus_summary_counts_x_next_to_other_channels(
                 PublicPost("x", "103", "503", "RT @a: Dietitians...", now, reposted_id="101"),
             ]
         )
-        text = format_summary(await build_summary(services.store))
+        text = format_summary(
+            await build_summary(Reporting.of(services.engine), ReportScope())
+        )
     finally:
         await services.close()
     result = chorus(["summary", "--json"], tmp_path, database_url)

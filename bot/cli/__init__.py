@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from bot.config import ConfigError
+from handlers.insights.scope import ScopeError
 from storage.errors import SchemaOutdated, StoreConfigError, StoreUnavailable
 
 # Each module has `register(commands, common)`; order is the order of `chorus --help`.
@@ -24,6 +25,7 @@ COMMAND_MODULES = (
     "bot.cli.reports",
     "bot.cli.export",
     "bot.cli.failed",
+    "bot.cli.charts",
     "bot.cli.db",
 )
 
@@ -74,6 +76,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except StoreConfigError as error:
         print(f"chorus: configuration error: {error}", file=sys.stderr)
+        return 2
+    except ScopeError as error:
+        print(f"chorus: {error}", file=sys.stderr)
         return 2
     except SchemaOutdated as error:
         print(f"chorus: {error}", file=sys.stderr)

@@ -12,12 +12,22 @@ from bot.services import Services, open_services
 
 
 @asynccontextmanager
-async def services_for(config_path: str) -> AsyncIterator[Services]:
-    services = await open_services(load_settings(config_path))
+async def services_for(config_path: str, *, warm_up: bool = True) -> AsyncIterator[Services]:
+    services = await open_services(load_settings(config_path), warm_up=warm_up)
     try:
         yield services
     finally:
         await services.close()
+
+
+def cli_actor() -> str:
+    """Who ran a command, for the audit log: the operating-system user."""
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"[:64]
+    except (KeyError, OSError):
+        return "cli"
 
 
 def _default(value: object) -> object:

@@ -1,4 +1,7 @@
-"""`chorus export`: contributions with pseudonyms only, as CSV or JSON lines."""
+"""`chorus export`: contributions, votes per idea and themes, with pseudonyms only, as
+CSV or JSON lines (one table; contributions unless --table says otherwise) or as one
+XLSX workbook with every table and an About sheet (needs --out). Written to the audit
+log like an export from the chat."""
 
 from __future__ import annotations
 
@@ -7,37 +10,79 @@ import asyncio
 import sys
 from pathlib import Path
 
-from bot.cli.common import services_for
-from handlers.insights.exports import FORMATS, export_contributions
+from bot.cli.common import cli_actor, services_for
+from bot.cli.reports import add_scope_arguments, scope_of
+from bot.config import ConfigError
+from handlers.insights.context import Reporting
+from handlers.insights.exports import FORMATS, TABLES, write_text, write_xlsx
 
 
 def register(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     parser = commands.add_parser(
         "export",
         parents=[common],
-        help="export contributions (pseudonyms only)",
-        description="Export every contribution with its tags. People appear only by "
-        "pseudonym. JSON is one object per line.",
+        help="export contributions, votes per idea and themes (pseudonyms only)",
+        description="Export with people only by pseudonym. CSV and JSON (one object per "
+        "line) hold one table; XLSX holds every table and needs --out. Vote coding: "
+        "agree = 1, disagree = -1, skip = 0.",
     )
     parser.add_argument("--format", choices=FORMATS, default="csv", help="default: csv")
     parser.add_argument("--out", metavar="FILE", help="write here instead of stdout")
+    parser.add_argument(
+        "--table",
+        choices=TABLES,
+        default="contributions",
+        help="for csv and json (default: contributions)",
+    )
+    add_scope_arguments(parser)
     parser.set_defaults(handler=run)
 
 
 async def _export(args: argparse.Namespace) -> int:
-    async with services_for(args.config) as services:
+    if args.format == "xlsx" and not args.out:
+        raise ConfigError("--format xlsx needs --out FILE.xlsx (a workbook is not text)")
+    async with services_for(args.config, warm_up=False) as services:
+        reporting = Reporting.of(services.engine)
+        scope = scope_of(args, reporting)
+        where = reporting.store_scope(scope)
         if not args.out:
-            return await export_contributions(services.store, sys.stdout, args.format)
-        path = Path(args.out)
-        partial = path.with_name(path.name + ".partial")
-        with partial.open("w", encoding="utf-8", newline="") as out:
-            count = await export_contributions(services.store, out, args.format)
-        partial.replace(path)  # never leave a half-written file under the real name
+            count = await write_text(services.store, sys.stdout, args.format, args.table, where)
+        else:
+            path = Path(args.out)
+            partial = path.with_name(path.name + ".partial")
+            if args.format == "xlsx":
+                with partial.open("wb") as out:
+                    counts = await write_xlsx(
+                        services.store,
+                        out,
+                        where,
+                        title=f"{reporting.config.consultation.name}: export",
+                        scope_text=scope.describe(),
+                        now=reporting.now,
+                    )
+                count = sum(counts.values())
+            else:
+                with partial.open("w", encoding="utf-8", newline="") as out:
+                    count = await write_text(services.store, out, args.format, args.table, where)
+            partial.replace(path)  # never leave a half-written file under the real name
+        async with services.store.transaction() as unit:
+            await unit.audit.add(
+                cli_actor(),
+                "export",
+                reporting.now,
+                target=args.format,
+                detail={
+                    "scope": scope.as_dict(),
+                    "table": "all" if args.format == "xlsx" else args.table,
+                    "rows": count,
+                    "to": "file" if args.out else "stdout",
+                },
+            )
         return count
 
 
 def run(args: argparse.Namespace) -> int:
     count = asyncio.run(_export(args))
     if args.out:
-        print(f"wrote {count} contributions to {args.out}", file=sys.stderr)
+        print(f"wrote {count} rows to {args.out}", file=sys.stderr)
     return 0

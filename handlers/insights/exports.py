@@ -1,32 +1,200 @@
-"""Exports of the contributions (pseudonyms only) as CSV or JSON lines, written to any
-text stream, so the command line and the team's chat share one implementation."""
+"""Exports for analysts: contributions, votes per idea and themes, as CSV, JSON lines or
+one XLSX workbook (openpyxl). People appear only by pseudonym; every table has channel
+and language columns; the vote coding (agree = 1, disagree = -1, skip = 0) is stated in
+the column names of the ideas table and on the workbook's About sheet.
+
+Rows are streamed from the store in batches, so a large consultation never sits in
+memory at once; the command line and the team's chat share this one implementation.
+"""
 
 from __future__ import annotations
 
 import csv
+import io
 import json
-from typing import TextIO
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime
+from typing import BinaryIO, TextIO
 
 from storage.database import Store
-from storage.exports import CONTRIBUTION_COLUMNS, contribution_rows
+from storage.exports import CONTRIBUTION_COLUMNS, contribution_rows, idea_rows, theme_rows
+from storage.insights import Scope
 
-FORMATS = ("csv", "json")
+FORMATS = ("csv", "xlsx", "json")
+TABLES = ("contributions", "ideas", "themes")
+VOTE_CODING = "agree = 1, disagree = -1, skip = 0"
+EXCEL_MAX_ROWS = 1_048_575  # one row is the header
+
+# Column names as written; the ideas table names the coding of each vote count.
+IDEA_COLUMNS = {
+    "id": "id",
+    "question": "question",
+    "channel": "channel",
+    "language": "language",
+    "status": "status",
+    "duplicate_of": "duplicate_of",
+    "label": "sentiment",
+    "theme": "theme",
+    "theme_label": "theme_label",
+    "agree": "agree_votes (coded 1)",
+    "disagree": "disagree_votes (coded -1)",
+    "skip": "skip_votes (coded 0)",
+    "votes": "votes",
+    "net": f"net_vote (sum of coded votes: {VOTE_CODING})",
+    "mean": "mean_vote (-1 to 1)",
+    "score": "wilson_lower_bound",
+    "controversy": "controversy",
+    "consensus": "consensus (lowest agree share across role groups)",
+    "created_at": "created_at",
+    "text": "text",
+}
+THEME_COLUMNS = (
+    "question",
+    "theme",
+    "label",
+    "top_terms",
+    "ideas",
+    "positive",
+    "neutral",
+    "negative",
+    "unscored",
+    "representative_ideas",
+    "as_of",
+)
+
+
+def _coded(row: dict) -> dict:
+    votes = row["agree"] + row["disagree"] + row["skip"]
+    net = row["agree"] - row["disagree"]
+    coded = {**row, "votes": votes, "net": net, "mean": round(net / votes, 4) if votes else None}
+    return {title: coded[key] for key, title in IDEA_COLUMNS.items()}
+
+
+def columns_of(table: str) -> list[str]:
+    if table == "contributions":
+        return list(CONTRIBUTION_COLUMNS)
+    if table == "ideas":
+        return list(IDEA_COLUMNS.values())
+    return list(THEME_COLUMNS)
+
+
+async def table_rows(store: Store, table: str, scope: Scope) -> AsyncIterator[dict]:
+    if table not in TABLES:
+        raise ValueError(f"unknown table {table!r}; choose from {', '.join(TABLES)}")
+    async with store.reader() as unit:
+        if table == "themes":
+            for row in await theme_rows(unit.session, question_id=scope.question_id):
+                yield row
+            return
+        source = contribution_rows if table == "contributions" else idea_rows
+        async for row in source(unit.session, question_id=scope.question_id, since=scope.since_at):
+            yield _coded(row) if table == "ideas" else row
+
+
+async def write_text(store: Store, out: TextIO, fmt: str, table: str, scope: Scope) -> int:
+    """One table as CSV or JSON lines; returns how many rows were written."""
+    if fmt not in ("csv", "json"):
+        raise ValueError(f"{fmt} writes all tables to one file; use write_xlsx")
+    count = 0
+    writer = csv.DictWriter(out, fieldnames=columns_of(table)) if fmt == "csv" else None
+    if writer:
+        writer.writeheader()
+    async for row in table_rows(store, table, scope):
+        if writer:
+            writer.writerow(row)
+        else:
+            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+        count += 1
+    return count
 
 
 async def export_contributions(store: Store, out: TextIO, fmt: str) -> int:
-    """Write every contribution to `out`; returns how many rows were written."""
-    if fmt not in FORMATS:
-        raise ValueError(f"unknown export format {fmt!r}; choose from {', '.join(FORMATS)}")
-    count = 0
-    async with store.reader() as unit:
-        if fmt == "csv":
-            writer = csv.DictWriter(out, fieldnames=CONTRIBUTION_COLUMNS)
-            writer.writeheader()
-            async for row in contribution_rows(unit.session):
-                writer.writerow(row)
-                count += 1
-        else:
-            async for row in contribution_rows(unit.session):
-                out.write(json.dumps(row, ensure_ascii=False) + "\n")
-                count += 1
+    """Every contribution as CSV or JSON lines (the original `chorus export`)."""
+    return await write_text(store, out, fmt, "contributions", Scope())
+
+
+async def write_xlsx(
+    store: Store,
+    out: BinaryIO,
+    scope: Scope,
+    *,
+    title: str,
+    scope_text: str,
+    now: datetime,
+    tables: tuple[str, ...] = TABLES,
+) -> dict[str, int]:
+    """All tables as sheets of one workbook, with an About sheet; rows per table."""
+    from openpyxl import Workbook
+
+    workbook = Workbook(write_only=True)
+    about = workbook.create_sheet("About")
+    counts: dict[str, int] = {}
+    for table in tables:
+        counts[table] = await _write_sheets(workbook, table, table_rows(store, table, scope))
+    for line in (
+        [title],
+        ["Exported", now.isoformat(timespec="seconds")],
+        ["Covers", scope_text],
+        ["Vote coding", VOTE_CODING],
+        ["People", "pseudonyms only (a keyed hash); no names, numbers or chat ids"],
+        *([f"Rows: {table}", count] for table, count in counts.items()),
+    ):
+        about.append(line)
+    workbook.save(out)
+    return counts
+
+
+async def _write_sheets(workbook, table: str, rows: AsyncIterator[dict]) -> int:
+    """Rows of one table, over as many sheets as Excel's row limit needs."""
+    columns = columns_of(table)
+    sheet, in_sheet, count, part = None, EXCEL_MAX_ROWS, 0, 0
+    async for row in rows:
+        if in_sheet >= EXCEL_MAX_ROWS:
+            part += 1
+            sheet = workbook.create_sheet(table.capitalize() + (f" {part}" if part > 1 else ""))
+            sheet.append(columns)
+            in_sheet = 0
+        sheet.append([_cell(sheet, row[column]) for column in columns])
+        in_sheet += 1
+        count += 1
+    if sheet is None:
+        workbook.create_sheet(table.capitalize()).append(columns)
     return count
+
+
+def _cell(sheet, value: object) -> object:
+    """Text that starts with "=" is written as text, never as a formula."""
+    if isinstance(value, str) and value.startswith("="):
+        from openpyxl.cell import WriteOnlyCell
+
+        cell = WriteOnlyCell(sheet, value=value)
+        cell.data_type = "s"
+        return cell
+    return value
+
+
+async def export_documents(
+    store: Store,
+    fmt: str,
+    scope: Scope,
+    *,
+    title: str,
+    scope_text: str,
+    now: datetime,
+    name: Callable[[str], str],
+) -> list[tuple[str, bytes, str, dict[str, int]]]:
+    """Files for the chat: (filename, content, mime type, rows per table). XLSX is one
+    workbook; CSV is one file per table."""
+    if fmt == "xlsx":
+        buffer = io.BytesIO()
+        counts = await write_xlsx(store, buffer, scope, title=title, scope_text=scope_text, now=now)
+        mime = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        return [(name("xlsx"), buffer.getvalue(), mime, counts)]
+    documents = []
+    for table in TABLES:
+        text = io.StringIO()
+        count = await write_text(store, text, "csv", table, scope)
+        documents.append(
+            (name(f"{table}.csv"), text.getvalue().encode("utf-8-sig"), "text/csv", {table: count})
+        )
+    return documents

@@ -1,0 +1,212 @@
+"""Themes: the clustering on a labelled set (and why NMF rather than k-means), the
+background job that works them out and sends them, the /themes answer from the latest
+result with its age, and the team's renames and moves surviving re-clustering."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sklearn.cluster import KMeans
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.metrics import adjusted_rand_score
+from sqlalchemy import select
+
+from bot.jobs import JobRunner
+from handlers.engine import Engine
+from handlers.insights.context import Reporting
+from handlers.insights.theme_runs import refresh_themes
+from handlers.insights.themes import cluster, theme_count
+from storage.models import Job
+from tests.conftest import insights_settings
+from tests.insights_data import (
+    ADMIN,
+    MODERATOR,
+    RecordingChannel,
+    add_ideas,
+    services_of,
+    team_member,
+)
+
+TOPICS = {
+    "waiting": [
+        "Cut waiting times for physiotherapy",
+        "Waiting lists for scans are far too long",
+        "Shorter waits for hip operations",
+        "Reduce waiting times in A&E",
+        "Waiting times for speech therapy are too long for children",
+        "Long waits for wheelchair services",
+        "Cut the waiting list for MRI scans",
+        "Waiting times for podiatry appointments keep growing",
+        "Patients wait months for occupational therapy",
+        "Reduce waiting times for mental health therapy",
+    ],
+    "staff": [
+        "Train more radiographers",
+        "Fund more training places for paramedics",
+        "Better pay to keep experienced staff",
+        "Recruit more dietitians",
+        "More apprenticeships for AHP staff",
+        "Staff shortages mean therapists burn out",
+        "Pay students during their placements",
+        "Hire more speech and language therapists",
+        "Training budgets for staff development",
+        "Better pay and training for support workers",
+    ],
+    "digital": [
+        "Book appointments online",
+        "Video calls for follow-up appointments",
+        "Text reminders before appointments",
+        "Computer systems that share records",
+        "An app to track exercises from the physio",
+        "Online booking for blood tests",
+        "Share records digitally between hospitals and GPs",
+        "Video consultations for people in rural areas",
+        "Digital records so patients do not repeat their story",
+        "Appointment reminders by text message",
+    ],
+    "access": [
+        "Let patients refer themselves to physiotherapy",
+        "Self referral to podiatry",
+        "Home visits for housebound patients",
+        "Evening and weekend clinics",
+        "Clinics in community centres closer to home",
+        "Free transport to rehab sessions",
+        "Self referral for speech therapy",
+        "Weekend rehab sessions",
+        "Clinics in local libraries and community hubs",
+        "Drop in clinics without a GP referral",
+    ],
+}
+TEXTS = [text for texts in TOPICS.values() for text in texts]
+TRUTH = [topic for topic, texts in TOPICS.items() for _ in texts]
+
+
+def test_nmf_recovers_the_labelled_topics_better_than_kmeans() -> None:
+    found = cluster(list(enumerate(TEXTS, 1)))
+    assert theme_count(len(TEXTS)) == 4 and len(found.terms) == 4
+    assert found.skipped == 0
+    predicted = [index for _idea, index, _weight in sorted(found.assignments)]
+    nmf = adjusted_rand_score(TRUTH, predicted)
+    vectors = TfidfVectorizer(stop_words="english", sublinear_tf=True).fit_transform(TEXTS)
+    kmeans = adjusted_rand_score(TRUTH, KMeans(4, n_init=10, random_state=0).fit(vectors).labels_)
+    assert nmf >= 0.5 and kmeans <= 0.3 and nmf > kmeans + 0.2
+    labels = [" ".join(terms[:3]) for terms in found.terms]
+    for word in ("waiting", "staff", "appointments", "referral"):
+        assert any(word in label for label in labels), (word, labels)
+
+
+def test_too_few_ideas_or_no_words_make_no_themes() -> None:
+    assert cluster([(1, "Parking"), (2, "More staff")]).assignments == []
+    assert cluster([(i, "the and of") for i in range(10)]).assignments == []
+
+
+@pytest.fixture
+def settings(database_url: str):
+    return insights_settings(database_url)
+
+
+async def test_themes_are_worked_out_in_the_background_and_sent(engine: Engine) -> None:
+    ids = await add_ideas(engine, TEXTS, "t")
+    admin = team_member(engine, ADMIN)
+    await admin.say("/themes")
+    assert admin.keys == ["team:working_themes"]
+    channel = RecordingChannel("telegram")
+    runner = JobRunner(services_of(engine), {"telegram": channel})
+    assert await runner.run_until_idle() == 1
+    ((address, replies),) = channel.sent
+    assert address == ADMIN
+    assert replies[0].text.startswith("Themes for ahp-action, as of just now (40 ideas themed)")
+    themes = replies[1:]
+    assert len(themes) == 4 and all(r.key == "team:theme" for r in themes)
+    sizes = [int(r.text.split("(")[1].split(" idea")[0]) for r in themes]
+    assert sum(sizes) == 40
+    first = themes[0]
+    number = first.text.split(":")[0].removeprefix("Theme ")
+    assert first.choices[0].payload == f"rename:{number}"
+    assert all(c.payload.startswith("move:") for c in first.choices[1:])
+    assert {int(c.payload.split(":")[1]) for c in first.choices[1:]} <= set(ids)
+
+    # Asked again, the stored result answers at once, and says how old it is.
+    engine.clock.advance(hours=2)
+    await add_ideas(engine, ["Cut waiting times for hearing tests"], "late")
+    viewer = team_member(engine, "1003")
+    await viewer.say("/themes")
+    assert viewer.keys[0] == "team:themes" and viewer.keys[-1] == "team:refreshing"
+    assert "as of 2 hours ago (40 ideas themed; 1 newer idea not yet included)" in viewer.text
+    assert all(not reply.choices for reply in viewer.last.replies)  # viewers only read
+    await viewer.say("/themes")  # the refresh already queued is not queued twice
+    async with engine.store.reader() as unit:
+        jobs = list(await unit.session.scalars(select(Job).where(Job.status == "queued")))
+    assert len(jobs) == 1 and jobs[0].reply_channel is None and jobs[0].kind == "themes"
+
+
+async def test_renames_and_moves_survive_reclustering(engine: Engine) -> None:
+    ids = await add_ideas(engine, TEXTS, "t")
+    by_text = dict(zip(TEXTS, ids, strict=True))
+    reporting = Reporting.of(engine)
+    await refresh_themes(reporting, engine.question_ids["ahp-action"])
+    async with engine.store.reader() as unit:
+        run = await unit.themes.current_run("themes", engine.question_ids["ahp-action"])
+        members = await unit.themes.members(run.id)
+    waiting = members[by_text["Cut waiting times for physiotherapy"]]
+    digital = members[by_text["Book appointments online"]]
+    moved = by_text["Staff shortages mean therapists burn out"]
+    assert members[moved] not in (waiting, digital)
+
+    moderator = team_member(engine, MODERATOR)
+    await moderator.say(f"/rename {waiting} Waiting times")
+    assert moderator.text == f"Theme {waiting} is now called: Waiting times"
+    await moderator.press(f"move:{moved}")
+    assert moderator.keys == ["team:move_which"]
+    assert f"move:{moved}:{digital}" in moderator.choices
+    await moderator.press(f"move:{moved}:{digital}")
+    assert moderator.keys == ["team:moved"]
+
+    engine.clock.advance(hours=1)
+    more = await add_ideas(
+        engine, ["Waiting times for x-rays are too long", "Book physio sessions online"], "more"
+    )
+    await refresh_themes(Reporting.of(engine), engine.question_ids["ahp-action"])
+    async with engine.store.reader() as unit:
+        run = await unit.themes.current_run("themes", engine.question_ids["ahp-action"])
+        members = await unit.themes.members(run.id)
+        themes = {t.number: t for t in await unit.themes.themes_of(run.id)}
+        entries = await unit.audit.recent()
+    assert run.items == 42
+    assert members[by_text["Cut waiting times for physiotherapy"]] == waiting
+    assert themes[waiting].label == "Waiting times" and themes[waiting].renamed
+    assert members[moved] == digital  # the team's move stands
+    assert members[more[0]] == waiting
+    assert sum(t.size for t in themes.values()) == 42
+    assert [e["action"] for e in entries[:2]] == ["move_idea", "rename_theme"]
+    assert entries[1]["detail"]["to"] == "Waiting times"
+
+
+async def test_two_runners_never_run_the_same_job(engine: Engine) -> None:
+    await add_ideas(engine, TEXTS[:8], "t")
+    admin = team_member(engine, ADMIN)
+    for name in ("activity", "sentiment", "reach", "activity"):
+        await admin.say(f"/chart {name}")
+    channel = RecordingChannel("telegram")
+    first = JobRunner(services_of(engine), {"telegram": channel})
+    second = JobRunner(services_of(engine), {"telegram": channel})
+    done = await asyncio.gather(first.run_until_idle(), second.run_until_idle())
+    assert sum(done) == 4 and len(channel.sent) == 4
+    async with engine.store.reader() as unit:
+        statuses = list(await unit.session.scalars(select(Job.status)))
+    assert statuses == ["done"] * 4
+
+
+async def test_themes_can_be_read_for_a_window(engine: Engine) -> None:
+    await add_ideas(engine, TEXTS[:20], "old")
+    engine.clock.advance(days=3)
+    recent = await add_ideas(engine, TEXTS[20:], "new")
+    await refresh_themes(Reporting.of(engine), engine.question_ids["ahp-action"])
+    admin = team_member(engine, ADMIN)
+    await admin.say("/themes 2d")
+    sizes = [int(r.text.split("(")[1].split(" idea")[0]) for r in admin.last.replies[1:]]
+    assert sum(sizes) == len(recent) == 20
+    await admin.say("/themes")
+    sizes = [int(r.text.split("(")[1].split(" idea")[0]) for r in admin.last.replies[1:]]
+    assert sum(sizes) == 40
