@@ -10,24 +10,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from handlers.catalogue import MESSAGES, Catalogue
+from handlers.team.commands import TEAM_COMMANDS
 
 # The participant commands, in menu order; descriptions are catalogue keys.
 PARTICIPANT_MENU: tuple[str, ...] = ("start", "idea", "vote", "comment", "mydata", "forget", "help")
 
-# The team commands and what they do. Team members read English, so these are not in the
-# participant-facing catalogue.
-TEAM_MENU: tuple[tuple[str, str], ...] = (
-    ("summary", "Participants, contributions and votes so far"),
-    ("top", "The ideas with the most support"),
-    ("controversial", "Ideas that split opinion"),
-    ("consensus", "Ideas most people agree on"),
-    ("themes", "The main themes in the ideas"),
-    ("similar", "Ideas that say the same thing"),
-    ("reach", "Who is taking part, and whose voices are missing"),
-    ("pending", "Contributions waiting for moderation"),
-    ("export", "Download the contributions as a file"),
-    ("chart", "A chart of participation"),
-)
+# The team commands and what they do (defined with the team's own handlers). Team members
+# read English, so these are not in the participant-facing catalogue.
+TEAM_MENU: tuple[tuple[str, str], ...] = tuple(TEAM_COMMANDS.items())
 
 MenuEntry = tuple[str, str]  # (command without the slash, description)
 
