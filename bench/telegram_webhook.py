@@ -11,8 +11,8 @@ its 200, which Chorus gives only after the update's transaction has committed.
     .venv/bin/python bench/telegram_webhook.py \\
         --database-url postgresql+asyncpg://postgres@127.0.0.1:5432/chorus_bench
 
-A PostgreSQL database must exist and be upgraded (`chorus db upgrade`); its tables are
-not emptied, so use a scratch database.
+A PostgreSQL database must exist; it is upgraded first. Its tables are not emptied, so
+use a scratch database.
 """
 
 from __future__ import annotations
@@ -106,7 +106,9 @@ async def run(args: argparse.Namespace) -> None:
     run_id = int(time.time())
     async with FakeBotAPI(TOKEN, first_update_id=run_id * 10_000) as api:
         settings = settings_for(database_url, api.base_url)
-        services = await open_services(settings, store=Store.connect(database_url))
+        store = Store.connect(database_url)
+        await store.upgrade()
+        services = await open_services(settings, store=store)
         channel = TelegramChannel(
             services,
             token=TOKEN,

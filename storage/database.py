@@ -148,7 +148,9 @@ class Store:
             self._sessions() as session,
             session.begin(),
         ):
-            yield Unit(session, self.backend, self.grouping)
+            unit = Unit(session, self.backend, self.grouping)
+            yield unit
+            await unit.tallies.flush()  # the shared counters last, just before commit
 
     @asynccontextmanager
     async def _writer_turn(self) -> AsyncIterator[None]:

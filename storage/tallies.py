@@ -36,7 +36,7 @@ from storage.models import (
     Vote,
     VoteHour,
 )
-from storage.scoring import controversy
+from storage.scoring import controversy, wilson_lower_bound
 from storage.tally_keys import (
     NO_QUESTION,
     NOT_GIVEN,
@@ -46,6 +46,38 @@ from storage.tally_keys import (
     PersonKey,
     VoteFacts,
 )
+
+# An idea's own count column for each vote value (agree 1, disagree -1, skip 0).
+IDEA_COUNT_COLUMN = {1: "agree_count", -1: "disagree_count", 0: "skip_count"}
+
+
+async def adjust_tallies(
+    session: AsyncSession, contribution_id: int, delta: dict[int, int]
+) -> None:
+    """Add `delta` (vote value -> change in count) to an idea's tallies and rescore it."""
+    values = {
+        IDEA_COUNT_COLUMN[value]: getattr(Contribution, IDEA_COUNT_COLUMN[value]) + change
+        for value, change in delta.items()
+        if change
+    }
+    if not values:
+        return
+    seen = sum(delta.values())
+    if seen:
+        values["vote_count"] = Contribution.vote_count + seen
+    row = (
+        await session.execute(
+            update(Contribution)
+            .where(Contribution.id == contribution_id)
+            .values(**values)
+            .returning(Contribution.agree_count, Contribution.disagree_count)
+        )
+    ).one()
+    await session.execute(
+        update(Contribution)
+        .where(Contribution.id == contribution_id)
+        .values(score=wilson_lower_bound(row.agree_count, row.disagree_count))
+    )
 
 
 def _insert(backend: str):
@@ -61,12 +93,52 @@ def _least(backend: str):
 
 
 class Tallies:
-    """Applies changes of contributions and votes to every aggregate table."""
+    """Applies changes of contributions and votes to every aggregate table.
+
+    Some rows are shared by many writers: the day's and hour's counters
+    (`activity_counts`, `vote_hours`) by everyone, and an idea's own tallies by everyone
+    voting on it (early on, most people vote on the same few ideas). Votes cast in a
+    conversation are therefore gathered (`defer_vote`) and, with the counters, written by
+    `flush()`, which the store calls just before commit: concurrent transactions hold
+    those rows for the shortest time, and always take them in the same order.
+    """
 
     def __init__(self, session: AsyncSession, backend: str, grouping: Grouping) -> None:
         self.session = session
         self.backend = backend
         self.grouping = grouping
+        self._activity: Counter[ActivityKey] = Counter()
+        self._hours: Counter[tuple[int, int]] = Counter()
+        self._idea_votes: dict[int, Counter[int]] = {}
+        self._votes_removed: list[VoteFacts] = []
+        self._votes_added: list[VoteFacts] = []
+
+    def defer_vote(
+        self,
+        contribution_id: int,
+        change: dict[int, int],
+        before: VoteFacts | None,
+        after: VoteFacts | None,
+    ) -> None:
+        """A vote cast or changed: `change` (value -> count) to the idea's own tallies,
+        and the vote's facts before and after, all applied by `flush()`."""
+        self._idea_votes.setdefault(contribution_id, Counter()).update(change)
+        self._votes_removed += [before] if before else []
+        self._votes_added += [after] if after else []
+
+    async def flush(self) -> None:
+        """Write what was gathered (called by Store.transaction just before commit)."""
+        ideas, self._idea_votes = self._idea_votes, {}
+        for idea in sorted(ideas):
+            await adjust_tallies(self.session, idea, dict(ideas[idea]))
+        removed, self._votes_removed = self._votes_removed, []
+        added, self._votes_added = self._votes_added, []
+        if removed or added:
+            await self.votes_changed(removed, added)
+        activity, self._activity = self._activity, Counter()
+        hours, self._hours = self._hours, Counter()
+        await self._write_activity(activity)
+        await self._write_vote_hours(hours)
 
     # --- contributions ---------------------------------------------------------------
 
@@ -149,6 +221,12 @@ class Tallies:
     # --- applying key deltas -----------------------------------------------------------
 
     async def apply_activity(self, deltas: Counter[ActivityKey]) -> None:
+        self._activity.update(deltas)
+
+    async def apply_vote_hours(self, deltas: Counter[tuple[int, int]]) -> None:
+        self._hours.update(deltas)
+
+    async def _write_activity(self, deltas: Counter[ActivityKey]) -> None:
         rows = [
             {
                 "day": k[0],
@@ -170,7 +248,7 @@ class Tallies:
         )
         await self.session.execute(statement)
 
-    async def apply_vote_hours(self, deltas: Counter[tuple[int, int]]) -> None:
+    async def _write_vote_hours(self, deltas: Counter[tuple[int, int]]) -> None:
         rows = [
             {"hour": hour, "question_id": question, "count": n}
             for (hour, question), n in sorted(deltas.items())

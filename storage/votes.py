@@ -1,7 +1,8 @@
 """Votes: one per participant and idea (a second vote changes the first).
 
 Each idea carries its tallies and ranking score, changed in the same transaction as the
-vote, so reports never count the votes table to rank ideas.
+vote (a cast vote's tallies are written at the end of it, see storage/tallies.py), so
+reports never count the votes table to rank ideas.
 """
 
 from __future__ import annotations
@@ -15,46 +16,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.models import Contribution, Vote
 from storage.records import Profile, VoteRecord
 from storage.scoring import wilson_lower_bound
-from storage.tallies import Tallies
+from storage.tallies import IDEA_COUNT_COLUMN, Tallies, adjust_tallies
 from storage.tally_keys import VoteFacts
 
 AGREE, DISAGREE, SKIP = 1, -1, 0
-_COUNTER = {AGREE: "agree_count", DISAGREE: "disagree_count", SKIP: "skip_count"}
 
 
 @dataclass(frozen=True)
 class VoteOutcome:
     status: str  # "new" | "changed" | "unchanged"
     previous: int | None
-
-
-async def adjust_tallies(
-    session: AsyncSession, contribution_id: int, delta: dict[int, int]
-) -> None:
-    """Add `delta` (vote value -> change in count) to an idea's tallies and rescore it."""
-    values = {
-        _COUNTER[value]: getattr(Contribution, _COUNTER[value]) + change
-        for value, change in delta.items()
-        if change
-    }
-    if not values:
-        return
-    seen = sum(delta.values())
-    if seen:
-        values["vote_count"] = Contribution.vote_count + seen
-    row = (
-        await session.execute(
-            update(Contribution)
-            .where(Contribution.id == contribution_id)
-            .values(**values)
-            .returning(Contribution.agree_count, Contribution.disagree_count)
-        )
-    ).one()
-    await session.execute(
-        update(Contribution)
-        .where(Contribution.id == contribution_id)
-        .values(score=wilson_lower_bound(row.agree_count, row.disagree_count))
-    )
 
 
 async def recount_tallies(session: AsyncSession, contribution_id: int) -> None:
@@ -117,7 +88,7 @@ class Votes:
         profile: Profile,
         now: datetime,
     ) -> VoteOutcome:
-        if value not in _COUNTER:
+        if value not in IDEA_COUNT_COLUMN:
             raise ValueError(f"a vote is 1, -1 or 0, not {value!r}")
         existing = await self.session.scalar(
             select(Vote)
@@ -140,8 +111,9 @@ class Votes:
             )
             self.session.add(added)
             await self.session.flush()
-            await adjust_tallies(self.session, contribution_id, {value: 1})
-            await self.tallies.vote_changed(None, VoteFacts.of(added, question_id))
+            self.tallies.defer_vote(
+                contribution_id, {value: 1}, None, VoteFacts.of(added, question_id)
+            )
             return VoteOutcome("new", None)
         before = VoteFacts.of(existing, question_id)
         previous = existing.value
@@ -151,11 +123,10 @@ class Votes:
             setattr(existing, key, item)
         existing.value = value
         await self.session.flush()
-        if previous != value:
-            await adjust_tallies(self.session, contribution_id, {previous: -1, value: 1})
         after = VoteFacts.of(existing, question_id)
         if after != before:
-            await self.tallies.vote_changed(before, after)
+            change = {previous: -1, value: 1} if previous != value else {}
+            self.tallies.defer_vote(contribution_id, change, before, after)
         return VoteOutcome("unchanged" if previous == value else "changed", previous)
 
     async def of(self, participant_id: int, contribution_id: int) -> VoteRecord | None:
