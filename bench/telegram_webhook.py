@@ -32,6 +32,7 @@ from pathlib import Path
 import aiohttp
 import yaml
 from aiohttp import web
+from sqlalchemy import func, select
 from telegram.ext import AIORateLimiter
 
 REPO = Path(__file__).resolve().parents[1]
@@ -43,6 +44,7 @@ from bot.config import Environment, Settings, parse_settings  # noqa: E402
 from bot.server import build_web_app  # noqa: E402
 from bot.services import open_services  # noqa: E402
 from storage.database import Store, is_sqlite  # noqa: E402
+from storage.models import ProcessedMessage  # noqa: E402
 from tests.fakes.telegram_bot_api import FakeBotAPI, User  # noqa: E402
 
 TOKEN = "7000000001:AAFakeTokenForChorusBench_0123456789"
@@ -79,8 +81,7 @@ def settings_for(database_url: str, base_url: str) -> Settings:
 
 def script(api: FakeBotAPI, user: User, number: int) -> list[dict]:
     """The updates one person sends, in order."""
-    chat = {"id": user.id, "type": "private"}
-    card = {"message_id": 1, "date": 1764579600, "chat": chat, "text": "..."}
+    card = api.bot_message(user.id, "...")  # the message whose buttons are pressed
 
     def press(data: str) -> dict:
         return api.press_update(user, card, data)
@@ -99,8 +100,21 @@ def script(api: FakeBotAPI, user: User, number: int) -> list[dict]:
     ]
 
 
-async def run(args: argparse.Namespace) -> None:
-    workdir = Path(tempfile.mkdtemp(prefix="chorus-bench-"))
+async def stored_once(store: Store, updates: list[dict]) -> int:
+    """How many of these updates the store recorded as processed."""
+    ids = [str(update["update_id"]) for update in updates]
+    async with store.reader() as unit:
+        query = (
+            select(func.count())
+            .select_from(ProcessedMessage)
+            .where(ProcessedMessage.channel == "telegram", ProcessedMessage.message_id.in_(ids))
+        )
+        return await unit.session.scalar(query)
+
+
+async def run(args: argparse.Namespace, workdir: Path) -> bool:
+    """Run the benchmark and print its figures; False when an update was not answered 200
+    or not stored exactly once."""
     database_url = args.database_url or f"sqlite+aiosqlite:///{workdir / 'bench.db'}"
     # Fresh update and user ids each run, so a reused database sees no replays.
     run_id = int(time.time())
@@ -147,11 +161,12 @@ async def run(args: argparse.Namespace) -> None:
             elapsed = time.perf_counter() - started
         await channel.stop()  # waits for the replies still being sent
         replies = len(api.calls_of("sendMessage", "editMessageText"))
+        stored = await stored_once(store, [update for s in scripts for update in s])
         await runner.cleanup()
         await services.close()
 
     total = len(latencies)
-    quantiles = statistics.quantiles(latencies, n=100)
+    quantiles = statistics.quantiles(latencies, n=100, method="inclusive")
     backend = "sqlite" if is_sqlite(database_url) else "postgresql"
     print(f"Telegram webhook benchmark ({platform.python_version()}, {os.cpu_count()} CPUs)")
     print(f"store: {backend}; people: {args.people}; concurrency: {args.concurrency}")
@@ -162,6 +177,8 @@ async def run(args: argparse.Namespace) -> None:
         f"p99 {quantiles[98] * 1000:.1f}, max {max(latencies) * 1000:.1f}"
     )
     print(f"statuses: {dict(sorted(statuses.items()))}; replies sent to the fake: {replies}")
+    print(f"stored: {stored} of {total} updates recorded as processed")
+    return statuses == {200: total} and stored == total
 
 
 def main() -> None:
@@ -171,7 +188,10 @@ def main() -> None:
     parser.add_argument("--database-url", help="default: a new SQLite file in a temp dir")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    asyncio.run(run(args))
+    with tempfile.TemporaryDirectory(prefix="chorus-bench-") as workdir:
+        sound = asyncio.run(run(args, Path(workdir)))
+    if not sound:
+        sys.exit("some updates were not answered 200 or not stored exactly once")
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from bot.channels.telegram.channel import WEBHOOK_PATH
 from bot.runtime import Runtime
 from storage.models import Contribution, Participant, ProcessedMessage, Vote
-from tests.fakes.telegram_bot_api import FakeBotAPI, User, button_labels
+from tests.fakes.telegram_bot_api import FakeBotAPI, User, button_data, button_labels
 from tests.telegram_harness import (
     PUBLIC_URL,
     TOKEN,
@@ -65,7 +65,11 @@ async def test_two_people_take_part_by_buttons(database_url: str, mode: str) -> 
             await _journey(api, runtime, deliver)
             presses = [u for u in delivered if "callback_query" in u]
             assert len(presses) == 17
-            await api.wait_for_calls("answerCallbackQuery", len(presses))
+            # Every press was answered, each exactly once (the button stops spinning).
+            answered = await api.wait_for_calls("answerCallbackQuery", len(presses))
+            assert sorted(int(c.params["callback_query_id"]) for c in answered) == sorted(
+                int(u["callback_query"]["id"]) for u in presses
+            )
             # Every update was recorded once, by its update_id.
             assert await _count(
                 runtime.services.store, ProcessedMessage, ProcessedMessage.channel == "telegram"
@@ -121,16 +125,32 @@ async def _journey(api: FakeBotAPI, runtime: Runtime, deliver) -> None:
     card = ben.messages()[-1]
     assert button_labels(card) == ["\U0001f44d Agree", "\U0001f44e Disagree", "Skip"]
     sent_before_voting = len(ben.messages())
-    seen = {card["text"]}
-    for vote in range(1, 5):
-        await ben.press("Agree" if vote % 2 else "Disagree", edits=vote)
-        seen.add(api.messages[ben.chat_id][card["message_id"]]["text"])
-    await ben.press("Agree", expect="You have seen all the ideas")
+    seen, cast = set(), {}
+    for vote in range(1, 6):
+        shown = api.messages[ben.chat_id][card["message_id"]]
+        seen.add(shown["text"])
+        label = "Agree" if vote % 2 else "Disagree"
+        _, idea_id, _ = button_data(shown, label).split(":")
+        cast[int(idea_id)] = 1 if label == "Agree" else -1
+        if vote < 5:
+            await ben.press(label, edits=vote)
+        else:
+            await ben.press(label, expect="You have seen all the ideas")
     assert len(seen) == 5  # five different ideas, shown on one card
+    # Four presses edited the card itself; the last cleared its buttons.
+    assert {edit.params["message_id"] for edit in ben.edits()} == {card["message_id"]}
+    assert len(ben.edits()) == 4
     assert len(ben.messages()) == sent_before_voting + 1  # only "seen all" was new
     assert button_labels(api.messages[ben.chat_id][card["message_id"]]) == []
-    assert await _count(store, Vote) == 5
-    assert await _count(store, Contribution, Contribution.channel == "telegram") == 5
+    # Each press voted, as pressed, for the idea its card showed.
+    async with store.reader() as unit:
+        votes = dict((await unit.session.execute(select(Vote.contribution_id, Vote.value))).all())
+    assert votes == cast and sorted(votes.values()) == [-1, -1, 1, 1, 1]
+    async with store.reader() as unit:
+        texts = await unit.session.scalars(
+            select(Contribution.text).where(Contribution.channel == "telegram")
+        )
+        assert sorted(texts) == sorted(IDEAS)
     async with store.reader() as unit:
         people = {p.role: p for p in await unit.session.scalars(select(Participant))}
     assert people["physiotherapist"].region == "london"

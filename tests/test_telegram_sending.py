@@ -18,6 +18,7 @@ from tests.fakes.telegram_bot_api import FakeBotAPI, User, keyboard_rows
 from tests.people import Person
 from tests.telegram_harness import (
     TOKEN,
+    WEBHOOK_SECRET,
     ChorusWithTelegram,
     TelegramPerson,
     new_user_id,
@@ -178,7 +179,8 @@ async def test_chorus_starts_when_set_my_commands_fails(
         person = TelegramPerson(api, User(new_user_id()), chorus.post)
         assert await chorus.post(api.text_update(person.user, "/start")) == 200
         await person.wait("Do you agree")
-    assert "setMyCommands failed" in caplog.text
+    warnings = [r for r in caplog.records if "setMyCommands failed" in r.getMessage()]
+    assert warnings and all(r.levelno == logging.WARNING for r in warnings)
 
 
 async def test_a_refused_token_is_a_config_error_without_the_token(
@@ -201,6 +203,20 @@ async def test_an_unreachable_api_is_a_config_error_without_the_token(
         async with ChorusWithTelegram(_settings(database_url, api)):
             pass
     assert TOKEN not in str(unreachable.value) and TOKEN not in caplog.text
+
+
+async def test_a_base_url_without_its_path_is_a_config_error_without_the_token(
+    database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The token is appended to base_url: without "/bot" httpx reads its secret half (after
+    # the colon) as a port number, and quotes it alone in the error.
+    caplog.set_level(logging.DEBUG)
+    settings = telegram_settings(database_url, "http://localhost", mode="polling")
+    with pytest.raises(ConfigError, match="Invalid port") as failed:
+        async with ChorusWithTelegram(settings):
+            pass
+    key = TOKEN.partition(":")[2]
+    assert key not in str(failed.value) and key not in caplog.text
 
 
 async def test_the_token_never_reaches_the_logs(
@@ -252,3 +268,34 @@ def test_a_press_edits_the_card_or_clears_the_pressed_keyboard() -> None:
     assert type(clear).__name__ == "ClearKeyboard" and type(send).__name__ == "SendText"
     (send,) = plan([card])  # not a press: a new message
     assert type(send).__name__ == "SendText"
+
+
+async def test_the_webhook_secret_never_reaches_the_logs(
+    database_url: str, api, caplog: pytest.LogCaptureFixture
+) -> None:
+    # PTB logs every call's parameters at DEBUG, setWebhook's secret_token among them.
+    caplog.set_level(logging.DEBUG)
+    async with ChorusWithTelegram(_settings(database_url, api)) as chorus:
+        person = TelegramPerson(api, User(new_user_id()), chorus.post)
+        assert await chorus.post(api.text_update(person.user, "/start")) == 200
+        await person.wait("Do you agree")
+    assert api.calls_of("setWebhook")[0].params["secret_token"] == WEBHOOK_SECRET
+    assert "setWebhook" in caplog.text
+    assert WEBHOOK_SECRET not in caplog.text and TOKEN not in caplog.text
+
+
+async def test_a_logged_traceback_does_not_show_the_token(
+    database_url: str, api, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A proxy in front of the Bot API may quote the request URL, token and all, in its
+    error; PTB logs that error with its traceback, and Chorus refuses to start."""
+    caplog.set_level(logging.DEBUG)
+    quoted = f"Bad Gateway: upstream {api.base_url}{TOKEN}/deleteWebhook timed out"
+    api.fail("deleteWebhook", 502, quoted, times=10)
+    settings = telegram_settings(database_url, api.base_url, mode="polling")
+    with pytest.raises(ConfigError, match="polling could not start") as failed:
+        async with ChorusWithTelegram(settings):
+            pass
+    assert "Bad Gateway: upstream" in str(failed.value) and TOKEN not in str(failed.value)
+    assert any(r.exc_info for r in caplog.records if "Bootstrap" in r.getMessage())
+    assert "Bad Gateway: upstream" in caplog.text and TOKEN not in caplog.text

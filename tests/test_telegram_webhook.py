@@ -174,3 +174,42 @@ async def test_without_a_token_chorus_says_how_to_enable_telegram(
     assert lines == [
         "Telegram is off: set TELEGRAM_BOT_TOKEN (a token from @BotFather) to enable it"
     ]
+
+
+async def test_polling_deletes_a_leftover_webhook_first(database_url: str) -> None:
+    # Telegram refuses getUpdates (409) while a webhook is set, as the fake does.
+    async with FakeBotAPI(TOKEN) as api:
+        api.webhook = {"url": "https://old.example/hook"}
+        settings = telegram_settings(database_url, api.base_url, mode="polling")
+        async with ChorusWithTelegram(settings):
+            person = TelegramPerson(api, User(new_user_id()), api.push)
+            await person.say("/start", expect="Do you agree")
+            assert api.webhook is None
+    first, *_ = [c.method for c in api.calls if c.method in ("deleteWebhook", "getUpdates")]
+    assert first == "deleteWebhook"
+
+
+async def test_polling_applies_an_update_sent_again_after_a_restart_once(
+    database_url: str,
+) -> None:
+    """Telegram sends an update again when its receipt was not confirmed (Chorus stopped
+    before the next getUpdates); the restarted Chorus must not apply it twice."""
+    async with FakeBotAPI(TOKEN) as api:
+        settings = telegram_settings(database_url, api.base_url, mode="polling")
+        person = User(new_user_id())
+        idea = api.text_update(person, "/idea Evening physio clinics for working people")
+        async with ChorusWithTelegram(settings) as chorus:
+            amira = TelegramPerson(api, person, api.push)
+            await amira.say("/start", expect="Do you agree")
+            await amira.say("yes", expect="Which best describes you?")
+            for question in ("Where do you live", "How old are you", "What would you like"):
+                await amira.say("skip", expect=question)
+            await api.push(idea)
+            await amira.wait("Do you want news about your idea")
+        sent = len(api.calls_of("sendMessage"))
+        async with ChorusWithTelegram(settings) as chorus:
+            await api.push(idea)  # the same update_id again
+            await amira.say("/help", expect="Send IDEA")
+            stored = await _stored(chorus.services.store)
+    assert stored["contributions"] == 1 and stored["processed"] == 7
+    assert len(api.calls_of("sendMessage")) == sent + 1  # only the answer to /help

@@ -152,6 +152,8 @@ class FakeBotAPI:
             await self._record(Call(method, params, files))
             return _error(400, f"Bad Request: not found: {missing}")
         await self._record(Call(method, params, files))  # after the effect, for waiters
+        if isinstance(result, web.Response):  # a refusal the method itself decided
+            return result
         return web.json_response({"ok": True, "result": result})
 
     async def _record(self, call: Call) -> None:
@@ -178,7 +180,13 @@ class FakeBotAPI:
     async def _answerCallbackQuery(self, _params, _files) -> bool:
         return True
 
-    async def _getUpdates(self, params, _files) -> list[dict]:
+    async def _getUpdates(self, params, _files) -> list[dict] | web.Response:
+        if self.webhook is not None:  # as Telegram answers
+            return _error(
+                409,
+                "Conflict: can't use getUpdates method while webhook is active; "
+                "use deleteWebhook to delete the webhook first",
+            )
         offset = int(params.get("offset") or 0)
         timeout = float(params.get("timeout") or 0)
         limit = int(params.get("limit") or 100)
@@ -241,6 +249,10 @@ class FakeBotAPI:
         """Answer the next `times` calls of `method` with this failure."""
         failure = Failure(status, description, retry_after, drop_connection)
         self._failures[method].extend([failure] * times)
+
+    def bot_message(self, chat_id: int, text: str) -> dict:
+        """A message as if the bot had sent it earlier (something to press a button on)."""
+        return self._new_message({"chat_id": chat_id}, text=text)
 
     def next_update_id(self) -> int:
         return next(self._update_ids)

@@ -27,6 +27,7 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, TypeHa
 from bot.backoff import Backoff
 from bot.channels.base import BadRequest, Channel, ContactStopped, SendError
 from bot.channels.telegram.menu import register_commands
+from bot.channels.telegram.redact import Redact
 from bot.channels.telegram.render import AnswerPress, Operation, SendText, link_keyboard, plan
 from bot.channels.telegram.sender import Sender
 from bot.channels.telegram.updates import (
@@ -48,23 +49,7 @@ log = logging.getLogger(__name__)
 
 WEBHOOK_PATH = "/webhooks/telegram"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
-# Loggers that write URLs, which hold the token: httpx's requests, and PTB's bot set-up.
-URL_LOGGERS = ("httpx", "telegram.Bot", "telegram.ext.ExtBot")
 GROUP_MEMORY = 1000  # recent group update ids remembered, to answer a replay only once
-
-
-class RedactToken(logging.Filter):
-    """Blanks the bot token out of log lines (httpx logs request URLs, which hold it)."""
-
-    def __init__(self, token: str) -> None:
-        super().__init__()
-        self.token = token
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if self.token in message:
-            record.msg, record.args = message.replace(self.token, "***"), ()
-        return True
 
 
 class TelegramChannel(Channel):
@@ -89,11 +74,9 @@ class TelegramChannel(Channel):
         self.public_url = settings.public_url
         self.store_backoff = store_backoff
         self.poll_timeout = poll_timeout
-        self._token = token
         self._secret = webhook_secret
-        self._redactor = RedactToken(token)
-        for name in URL_LOGGERS:  # before the bot is built: it logs its URL then
-            logging.getLogger(name).addFilter(self._redactor)
+        self._redactor = Redact(token, webhook_secret)
+        self._redactor.install()  # before the bot is built: it logs its URL then
         builder = (
             ApplicationBuilder()
             .token(token)
@@ -118,7 +101,7 @@ class TelegramChannel(Channel):
         )
 
     def scrub(self, text: str) -> str:
-        return text.replace(self._token, "***")
+        return self._redactor.scrub(text)
 
     # --- Lifecycle ---------------------------------------------------------------------
 
@@ -127,13 +110,20 @@ class TelegramChannel(Channel):
 
     async def start(self) -> None:
         self._stopping.clear()
+        self._redactor.install()
         await self._initialize()
         await register_commands(
             self.sender, self._languages, self.services.settings.consultation.team
         )
         await self.application.start()
         if self.mode == "polling":
-            await self._start_polling()
+            try:
+                await self._start_polling()
+            except TelegramError as error:  # deleteWebhook kept failing
+                raise ConfigError(
+                    f"Telegram polling could not start at {self.base_url} "
+                    f"(channels.telegram.base_url): {self.scrub(str(error))}"
+                ) from None
         else:
             await self._set_webhook()
         self._running = True
@@ -150,8 +140,7 @@ class TelegramChannel(Channel):
         if self._sends:
             await asyncio.gather(*self._sends, return_exceptions=True)
         await self.application.shutdown()
-        for name in URL_LOGGERS:
-            logging.getLogger(name).removeFilter(self._redactor)
+        self._redactor.remove()
 
     def status(self) -> dict:
         return {"running": self._running, "mode": self.mode, "paused": self._paused}
@@ -160,9 +149,11 @@ class TelegramChannel(Channel):
         """Check the token (getMe) and open PTB's HTTP client; idempotent."""
         try:
             await self._initialize_or_close()
-        except InvalidToken:
+        except InvalidToken as error:  # 401 for a refused token, 404 for a wrong URL too
             raise ConfigError(
-                "TELEGRAM_BOT_TOKEN was refused by Telegram; copy it again from @BotFather"
+                f"TELEGRAM_BOT_TOKEN was refused by Telegram ({self.scrub(str(error))}); "
+                "copy it again from @BotFather, and check channels.telegram.base_url "
+                f"({self.base_url}): the token is appended to it, so it normally ends in /bot"
             ) from None
         except TelegramError as error:
             raise ConfigError(

@@ -78,8 +78,11 @@ class Sender:
                 raise ContactStopped(self.scrub(str(error))) from None
             except TelegramBadRequest as error:  # a subclass of NetworkError: check first
                 raise BadRequest(self.scrub(str(error))) from None
-            except InvalidToken:
-                raise SendError("Telegram refused the bot token") from None
+            except InvalidToken as error:  # 401, or 404 for a method the server lacks
+                raise SendError(
+                    f"{self.scrub(str(error))} (a method this Bot API server lacks, "
+                    "or a revoked bot token)"
+                ) from None
             except NetworkError as error:
                 if attempt == self.attempts:
                     raise SendError(self.scrub(str(error))) from None
