@@ -4,10 +4,12 @@
   with social=True: hashtags, @mentions and links stay in the stored text but are left
   out of language detection and sentiment.
 - A repost (retweet) is not a new idea: it is an agree vote by the reposter on the
-  original, when the original is stored. A classic "RT @user: text" that names no
-  original is matched to the stored original by its text.
+  original, when the original is stored (on the idea it was merged into, if the team
+  merged it). A classic "RT @user: text" that names no original is matched to the
+  stored original by its text. A repost of a stored comment is no vote (`ignored`).
 - A reply or a quote of a stored post is a comment on it (on its idea, when the stored
-  post is itself a comment); so is a reply deeper in a thread whose first post is stored.
+  post is itself a comment, or on the surviving idea of a merge); so is a reply deeper
+  in a thread whose first post is stored.
 - The author is a pseudonym (keyed hash of the platform's author id, like any platform
   id); no handle or name is kept. Public posts need no consent step.
 
@@ -251,10 +253,18 @@ class _Batch:
                 return await self._idea_of(target)
         return None
 
-    async def _idea_of(self, record: ContributionRecord) -> ContributionRecord | None:
-        if record.kind == "idea":
-            return record
-        return await self.unit.contributions.get(record.parent_id) if record.parent_id else None
+    async def _idea_of(self, record: ContributionRecord | None) -> ContributionRecord | None:
+        """The idea a stored post stands for: itself, the idea it comments on, and for a
+        merged duplicate the idea it was merged into (which holds its votes and comments)."""
+        if record is not None and record.kind != "idea":
+            record = (
+                await self.unit.contributions.get(record.parent_id) if record.parent_id else None
+            )
+        for _ in range(8):  # a merge points straight at the survivor; a chain is an oddity
+            if record is None or record.duplicate_of is None:
+                break
+            record = await self.unit.contributions.get(record.duplicate_of)
+        return record
 
     async def _endorse(
         self, post: PublicPost, voter: ParticipantRecord, original: ContributionRecord | None
@@ -263,7 +273,13 @@ class _Batch:
             log.debug("repost %s: its original is not stored", post.post_id)
             self.result.unmatched += 1
             return
-        if original.participant_id == voter.id or not post.author_id:
+        if original.kind != "idea":
+            # A repost of a comment: votes are on ideas, and passing on someone's reply
+            # says nothing certain about the idea it answers.
+            self.result.ignored += 1
+            return
+        original = await self._idea_of(original)
+        if original is None or original.participant_id == voter.id or not post.author_id:
             # One's own post, or a reposter the payload does not name: one vote per
             # person cannot be kept for someone unknown.
             self.result.ignored += 1

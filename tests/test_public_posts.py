@@ -1,13 +1,14 @@
 """The meaning of a public post, on SQLite and PostgreSQL: ideas, endorsements (reposts,
 in both payload shapes), comments (replies and quotes), pseudonymous authors, each post
-applied once, and a checkpoint that moves only with a committed batch."""
+applied once, and a checkpoint that moves only with a committed batch (`CommitBreaker`
+makes the database itself refuse a COMMIT)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from handlers.engine import Engine
 from handlers.public import (
@@ -20,6 +21,8 @@ from handlers.public import (
     retry_failed_post,
 )
 from handlers.types import PublicPost
+from storage.database import Store
+from storage.errors import StoreConflict
 from storage.models import Contribution, Participant, PostMetrics, Vote
 from tests.people import Person
 
@@ -39,6 +42,72 @@ IDEA = post(
     "https://t.co/abc123 mail me at amira@example.org",
     metrics={"likes": 4, "reposts": 2, "replies": 1, "quotes": 0},
 )
+
+
+class CommitBreaker:
+    """While armed, every transaction that writes a checkpoint fails at COMMIT, for real:
+    a trigger on `checkpoints` adds a row that breaks a deferred foreign key, which the
+    database checks only when the transaction commits. Installed on entry (armed),
+    removed on exit."""
+
+    SQLITE = [
+        "CREATE TABLE commit_breaker (participant_id INTEGER "
+        "REFERENCES participants(id) DEFERRABLE INITIALLY DEFERRED)",
+        "CREATE TABLE commit_breaker_armed (armed INTEGER)",
+        *(
+            f"CREATE TRIGGER commit_breaker_{event} AFTER {event} ON checkpoints "
+            "WHEN EXISTS (SELECT 1 FROM commit_breaker_armed) "
+            "BEGIN INSERT INTO commit_breaker VALUES (-1); END"
+            for event in ("INSERT", "UPDATE")
+        ),
+    ]
+    POSTGRESQL = [
+        "CREATE TABLE commit_breaker (participant_id BIGINT "
+        "REFERENCES participants(id) DEFERRABLE INITIALLY DEFERRED)",
+        "CREATE TABLE commit_breaker_armed (armed INTEGER)",
+        "CREATE FUNCTION commit_breaker() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        "IF EXISTS (SELECT 1 FROM commit_breaker_armed) THEN "
+        "INSERT INTO commit_breaker VALUES (-1); END IF; RETURN NULL; END $$",
+        "CREATE TRIGGER commit_breaker AFTER INSERT OR UPDATE ON checkpoints "
+        "FOR EACH ROW EXECUTE FUNCTION commit_breaker()",
+    ]
+    REMOVE = {
+        "sqlite": [
+            "DROP TRIGGER commit_breaker_INSERT",
+            "DROP TRIGGER commit_breaker_UPDATE",
+        ],
+        "postgresql": [
+            "DROP TRIGGER commit_breaker ON checkpoints",
+            "DROP FUNCTION commit_breaker()",
+        ],
+    }
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def _run(self, *statements: str) -> None:
+        async with self.store.engine.begin() as connection:
+            for statement in statements:
+                await connection.execute(text(statement))
+
+    async def __aenter__(self) -> CommitBreaker:
+        backend = self.store.backend
+        await self._run(*(self.SQLITE if backend == "sqlite" else self.POSTGRESQL))
+        await self.arm()
+        return self
+
+    async def arm(self) -> None:
+        await self._run("INSERT INTO commit_breaker_armed VALUES (1)")
+
+    async def disarm(self) -> None:
+        await self._run("DELETE FROM commit_breaker_armed")
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self._run(
+            *self.REMOVE[self.store.backend],
+            "DROP TABLE commit_breaker",
+            "DROP TABLE commit_breaker_armed",
+        )
 
 
 async def contributions(engine: Engine) -> list[Contribution]:
@@ -221,6 +290,44 @@ async def test_replies_and_quotes_of_stored_ideas_are_comments(engine: Engine) -
     assert {c.question_id for c in comments} == {idea.question_id}
 
 
+async def test_a_repost_of_a_comment_is_no_vote(engine: Engine) -> None:
+    reply = post(
+        "1800000000000000024",
+        "@amira Yes! #AHPsIntoAction",
+        author="2002",
+        reply_to_id=IDEA.post_id,
+    )
+    await engine.ingest_public([IDEA, reply])
+    result = await engine.ingest_public(
+        [post("1800000000000000025", "RT @b: Yes!", author="2003", reposted_id=reply.post_id)]
+    )
+    assert (result.ideas, result.comments, result.endorsements, result.ignored) == (0, 0, 0, 1)
+    async with engine.store.reader() as unit:
+        assert list(await unit.session.scalars(select(Vote))) == []
+
+
+async def test_reposts_and_replies_of_a_merged_idea_go_to_the_surviving_idea(
+    engine: Engine,
+) -> None:
+    twin = post("1800000000000000026", "Physios in all GP surgeries #AHPsIntoAction", "3003")
+    await engine.ingest_public([IDEA, twin])
+    survivor, duplicate = await contributions(engine)
+    async with engine.store.transaction() as unit:
+        await unit.moderation.merge(duplicate.id, survivor.id)
+    result = await engine.ingest_public(
+        [
+            post("1800000000000000027", "RT @c: Physios...", "2002", reposted_id=twin.post_id),
+            post("1800000000000000028", "@c yes #AHPsIntoAction", "2003", reply_to_id=twin.post_id),
+            # The survivor's own author reposting the duplicate: still no vote on one's own.
+            post("1800000000000000029", "RT @c: Physios...", "1001", reposted_id=twin.post_id),
+        ]
+    )
+    assert (result.endorsements, result.comments, result.ignored) == (1, 1, 1)
+    survivor, duplicate, comment = await contributions(engine)
+    assert (survivor.agree_count, duplicate.agree_count) == (1, 0)
+    assert comment.parent_id == survivor.id
+
+
 async def test_a_reply_to_a_post_chorus_does_not_hold_is_an_idea(engine: Engine) -> None:
     result = await engine.ingest_public(
         [
@@ -276,6 +383,29 @@ async def test_a_failed_batch_stores_nothing_and_keeps_the_checkpoint(engine: En
     assert await checkpoint_of(engine) == IDEA.post_id
     retried = await engine.ingest_public([good], checkpoint=Checkpoint(CHECKPOINT, good.post_id))
     assert retried.ideas == 1  # its id was not claimed by the failed batch
+
+
+async def test_a_failed_commit_stores_nothing_and_keeps_the_checkpoint(engine: Engine) -> None:
+    await engine.ingest_public([IDEA], checkpoint=Checkpoint(CHECKPOINT, IDEA.post_id))
+    later = [
+        post("1800000000000000060", "Another idea #AHPsIntoAction", author="2003"),
+        post("1800000000000000061", "RT @a: Physios...", author="2004", reposted_id=IDEA.post_id),
+    ]
+    async with CommitBreaker(engine.store) as breaker:
+        with pytest.raises(StoreConflict, match="(?i)foreign key"):
+            await engine.ingest_public(later, checkpoint=Checkpoint(CHECKPOINT, later[1].post_id))
+        # The COMMIT itself failed: no post, no vote, no claimed id, the checkpoint as it was.
+        [idea] = await contributions(engine)
+        assert idea.channel_message_id == IDEA.post_id and idea.agree_count == 0
+        assert await checkpoint_of(engine) == IDEA.post_id
+        async with engine.store.reader() as unit:
+            assert not await unit.processed.seen("x", later[0].post_id)
+        await breaker.disarm()
+        retried = await engine.ingest_public(
+            later, checkpoint=Checkpoint(CHECKPOINT, later[1].post_id)
+        )
+    assert (retried.ideas, retried.endorsements, retried.duplicates) == (1, 1, 0)
+    assert await checkpoint_of(engine) == later[1].post_id
 
 
 async def test_a_post_kept_as_failed_can_be_stored_again(engine: Engine) -> None:

@@ -134,9 +134,7 @@ async def test_chorus_summary_counts_x_next_to_other_channels(
                 PublicPost("x", "103", "503", "RT @a: Dietitians...", now, reposted_id="101"),
             ]
         )
-        text = format_summary(
-            await build_summary(Reporting.of(services.engine), ReportScope())
-        )
+        text = format_summary(await build_summary(Reporting.of(services.engine), ReportScope()))
     finally:
         await services.close()
     result = chorus(["summary", "--json"], tmp_path, database_url)

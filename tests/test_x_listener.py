@@ -1,33 +1,20 @@
 """The X hashtag listener against a local fake of the X API v2, over real HTTP, on SQLite
-and PostgreSQL: polling with pagination and since_id, the filtered stream with keep-alives
-and drops, rules, rate limits, refusals, restarts, reach, and one listener per store.
-
-Time runs a thousand times faster for the listener (its waits are recorded, then slept
-for a thousandth of their length), so backoffs and rate-limit waits take milliseconds.
+and PostgreSQL: polling with pagination and since_id, the filtered stream with keep-alive
+blank lines and drops, its rules, what posts mean, every post stored once across drops
+and restarts, and the fallback to polling. Faults, reach and the lease are in
+test_x_faults.py; the harness is tests/x_harness.py.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
-from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
-from sqlalchemy import select, text
 
-from bot.channels.twitter import TwitterChannel
-from bot.channels.x_listener import CHECKPOINT, Timings, XListener
-from bot.channels.x_posts import TWEET_FIELDS
-from bot.services import Services, open_services
-from handlers.public import Checkpoint, public_post_from_json
-from storage.database import Store
-from storage.errors import StoreUnavailable
-from storage.models import Contribution
-from tests.conftest import _empty_postgres, make_settings
+from handlers.public import Checkpoint
 from tests.fakes.x_api import (
     CLOSE,
     DROP,
@@ -36,27 +23,22 @@ from tests.fakes.x_api import (
     NOT_ENROLLED,
     Failure,
     FakeX,
-    rate_limited,
 )
-
-TOKEN = "chorus-test-x-token-not-a-secret"
-BASE_ID = 1_800_000_000_000_000_000
-TAG = "#AHPsIntoAction"
-
-
-def pid(number: int) -> str:
-    return str(BASE_ID + number)
-
-
-class FastSleep:
-    """Records each wait the listener asks for and sleeps a thousandth of it."""
-
-    def __init__(self) -> None:
-        self.waits: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.waits.append(seconds)
-        await asyncio.sleep(seconds / 1000)
+from tests.x_harness import (
+    CHECKPOINT,
+    TAG,
+    TOKEN,
+    FastSleep,
+    VirtualTime,
+    asks_for_the_fields,
+    checkpoint,
+    chorus,
+    listening,
+    pid,
+    stored,
+    until,
+    x_posts,
+)
 
 
 @pytest.fixture
@@ -73,66 +55,6 @@ async def fake_x() -> AsyncIterator[FakeX]:
 async def http() -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession() as session:
         yield session
-
-
-@asynccontextmanager
-async def chorus(database_url: str, fake: FakeX, **twitter: object) -> AsyncIterator[Services]:
-    """Chorus's services with the X token set and channels.twitter pointing at the fake."""
-    settings = make_settings(
-        database_url,
-        channels={"twitter": {"api_base": fake.url, "mode": "poll", **twitter}},
-    )
-    settings = replace(settings, env=replace(settings.env, x_bearer_token=TOKEN))
-    services = await open_services(settings)
-    try:
-        yield services
-    finally:
-        await services.close()
-
-
-@asynccontextmanager
-async def listening(
-    services: Services,
-    http: aiohttp.ClientSession,
-    sleep: FastSleep | None = None,
-    **timings: float,
-) -> AsyncIterator[XListener]:
-    channel = TwitterChannel(
-        services, http, TOKEN, timings=Timings(**timings), sleep=sleep or FastSleep()
-    )
-    await channel.start()
-    try:
-        yield channel.listener
-    finally:
-        await channel.stop()
-
-
-async def until(listener: XListener, predicate: Callable[[XListener], bool]) -> None:
-    async with asyncio.timeout(15):
-        await listener.wait_until(predicate)
-
-
-def stored(count: int) -> Callable[[XListener], bool]:
-    return lambda listener: listener.counts["ideas"] + listener.counts["comments"] >= count
-
-
-async def x_posts(services: Services) -> list[Contribution]:
-    async with services.store.reader() as unit:
-        rows = await unit.session.scalars(
-            select(Contribution).where(Contribution.channel == "x").order_by(Contribution.id)
-        )
-        return list(rows)
-
-
-async def checkpoint(services: Services) -> str | None:
-    async with services.store.reader() as unit:
-        return await unit.checkpoints.get(CHECKPOINT)
-
-
-def asks_for_the_fields(query: dict[str, str]) -> bool:
-    fields = set(query["tweet.fields"].split(","))
-    expansions = set(query["expansions"].split(","))
-    return set(TWEET_FIELDS) <= fields and {"author_id", "referenced_tweets.id"} <= expansions
 
 
 # --- polling ------------------------------------------------------------------------
@@ -168,19 +90,50 @@ async def test_polling_follows_pages_then_asks_only_for_newer_posts(
     assert services.metrics.messages[("x", "ok")] == 132  # /metrics counts X posts too
 
 
+@pytest.mark.parametrize("mode", ["poll", "stream"])
 async def test_a_payload_with_only_ids_and_texts_is_stored(
-    database_url: str, fake_x: FakeX, http: aiohttp.ClientSession
+    database_url: str, fake_x: FakeX, http: aiohttp.ClientSession, mode: str
 ) -> None:
-    fake_x.minimal = True
-    fake_x.post(pid(1), f"Fewer forms, more physio time {TAG}", "501")
-    fake_x.post(pid(2), f"RT @a: Fewer forms, more physio time {TAG}", "502")
-    async with chorus(database_url, fake_x) as services, listening(services, http) as listener:
+    fake_x.minimal = True  # no includes, no matching_rules, only id and text
+    searchable = mode == "poll"
+    idea_post = fake_x.post(
+        pid(1), f"Fewer forms, more physio time {TAG}", "501", searchable=searchable
+    )
+    repost = fake_x.post(
+        pid(2), f"RT @a: Fewer forms, more physio time {TAG}", "502", searchable=searchable
+    )
+    fake_x.streams = [[idea_post, KEEPALIVE, repost, HOLD]]
+    async with (
+        chorus(database_url, fake_x, mode=mode) as services,
+        listening(services, http) as listener,
+    ):
         await until(listener, lambda x: x.counts["ignored"] >= 1)
         [idea] = await x_posts(services)
     assert idea.text == f"Fewer forms, more physio time {TAG}"
+    assert fake_x.stream_connections == (1 if mode == "stream" else 0)
     # Not an idea; and not a vote either: who reposted is unknown, so one vote per person
     # cannot be kept.
     assert listener.counts["ignored"] == 1 and idea.agree_count == 0
+
+
+async def test_polling_from_a_fresh_checkpoint_passes_only_settled_posts(
+    database_url: str, fake_x: FakeX, http: aiohttp.ClientSession
+) -> None:
+    clock = VirtualTime()
+    fresh = clock.post_id(-5)  # e.g. left by the stream just before falling back to polling
+    made = fake_x.post(clock.post_id(-2), f"Made a moment ago {TAG}", "111")
+    # Polls 600 ms apart (in real time): room to look at the store between them.
+    async with chorus(database_url, fake_x, poll_seconds=600) as services:
+        await services.engine.ingest_public([], checkpoint=Checkpoint(CHECKPOINT, fresh))
+        async with listening(services, http, clock) as listener:
+            await until(listener, lambda x: x.counts["searches"] >= 1)
+            # Stored at once, but search may not show yet what was made just before it.
+            assert listener.counts["ideas"] == 1 and await checkpoint(services) == fresh
+            await until(listener, lambda x: x.counts["searches"] >= 2)
+            assert await checkpoint(services) == made["id"]
+        assert len(await x_posts(services)) == 1
+    first, second = fake_x.queries("search")[:2]
+    assert "end_time" not in first and "end_time" in second  # X refuses end_time < since_id
 
 
 # --- the stream ---------------------------------------------------------------------
@@ -214,6 +167,7 @@ async def test_every_post_is_stored_once_across_a_drop_and_a_restart(
             assert listener.status()["mode"] == "stream"
             assert await checkpoint(services) == pid(5)
         fake_x.searchable.add(f["id"])
+        restart = len(fake_x.queries("search"))
         async with listening(services, http, sleep) as listener:
             await until(listener, stored(1))
         posts = await x_posts(services)
@@ -231,7 +185,7 @@ async def test_every_post_is_stored_once_across_a_drop_and_a_restart(
     searches = fake_x.queries("search")
     assert "since_id" not in searches[0]
     assert all("since_id" in q for q in searches[1:])
-    assert searches[-1]["since_id"] == pid(5)
+    assert searches[restart]["since_id"] == pid(5)
     assert all(asks_for_the_fields(q) for q in fake_x.queries("stream"))
     # Reconnects came after a jittered wait, growing exponentially from 1 s.
     assert any(0.5 <= wait <= 1.0 for wait in sleep.waits)
@@ -255,6 +209,39 @@ async def test_stream_posts_never_move_the_checkpoint_past_a_failed_backfill(
         assert await checkpoint(services) == pid(4)
     first, second = fake_x.queries("search")[:2]
     assert "since_id" not in first and "since_id" not in second
+
+
+async def test_a_post_search_shows_late_is_not_lost_after_a_drop(
+    database_url: str, fake_x: FakeX, http: aiohttp.ClientSession
+) -> None:
+    clock = VirtualTime()
+    before = fake_x.post(clock.post_id(-20), f"Streamed before the drop {TAG}", "101")
+    away = fake_x.post(clock.post_id(-10), f"Made while the stream was down {TAG}", "102")
+    after = fake_x.post(clock.post_id(3600), f"Made after it came back {TAG}", "103")
+    fake_x.searchable -= {before["id"], after["id"]}
+
+    def shows(post_id: str) -> bool:
+        # The post made while away shows in search only from the second search after
+        # the reconnect: the first one, made at once, does not find it yet.
+        if post_id != away["id"]:
+            return True
+        calls = [call.endpoint for call in fake_x.calls]
+        connections = [i for i, endpoint in enumerate(calls) if endpoint == "stream"]
+        return len(connections) >= 2 and calls[connections[1] :].count("search") >= 2
+
+    fake_x.search_shows = shows
+    fake_x.streams = [[before, DROP], [after, HOLD]]
+    async with (
+        chorus(database_url, fake_x, mode="stream") as services,
+        listening(services, http, clock) as listener,
+    ):
+        await until(listener, lambda x: x.counts["catch_ups"] >= 2)
+        posts = await x_posts(services)
+        assert await checkpoint(services) == after["id"]
+    ids = [before["id"], away["id"], after["id"]]
+    assert sorted(p.channel_message_id for p in posts) == ids
+    second = fake_x.queries("search")[2:4]  # the two searches after the reconnect
+    assert [q["since_id"] for q in second] == [before["id"], before["id"]]
 
 
 async def test_stream_posts_of_other_rules_are_left_alone(
@@ -289,207 +276,31 @@ async def test_auto_mode_polls_when_the_access_level_lacks_the_stream(
     assert len(fallback) == 1 and "client-not-enrolled" in fallback[0].getMessage()
 
 
-async def test_stream_mode_stops_when_the_access_level_lacks_the_stream(
-    database_url: str, fake_x: FakeX, http: aiohttp.ClientSession, caplog
-) -> None:
-    fake_x.fail("stream", Failure(403, NOT_ENROLLED))
-    async with (
-        chorus(database_url, fake_x, mode="stream") as services,
-        listening(services, http) as listener,
-    ):
-        await until(listener, lambda x: x.state == "stopped")
-    assert "set channels.twitter.mode to poll or auto" in listener.status()["reason"]
-    assert fake_x.queries("search") == []
-
-
-# --- limits and faults --------------------------------------------------------------
-
-
-@pytest.mark.parametrize("endpoint,mode", [("search", "poll"), ("stream", "stream")])
-async def test_a_429_is_waited_out_until_the_reset(
+@pytest.mark.parametrize(
+    "mode,refusing,reason",
+    [
+        ("stream", ["stream"], "set channels.twitter.mode to poll or auto"),
+        ("poll", ["search"], "X refused recent search (403: Client Forbidden"),
+        ("auto", ["stream", "search"], "X refused recent search (403: Client Forbidden"),
+    ],
+)
+async def test_a_403_with_no_way_round_stops_the_listener_with_one_line(
     database_url: str,
     fake_x: FakeX,
     http: aiohttp.ClientSession,
     caplog,
-    endpoint: str,
     mode: str,
+    refusing: list[str],
+    reason: str,
 ) -> None:
-    fake_x.fail(endpoint, rate_limited(40))
-    fake_x.post(pid(1), f"More music therapists {TAG}", "41", searchable=endpoint == "search")
-    if endpoint == "stream":
-        fake_x.streams = [[fake_x.posts[pid(1)], HOLD]]
-    sleep = FastSleep()
+    for endpoint in refusing:
+        fake_x.fail(endpoint, Failure(403, NOT_ENROLLED), times=5)
     async with (
         chorus(database_url, fake_x, mode=mode) as services,
-        listening(services, http, sleep) as listener,
+        listening(services, http) as listener,
     ):
-        await until(listener, stored(1))
-    # x-rate-limit-reset is 40 s away: the listener waited about that long, once.
-    assert [w for w in sleep.waits if 35 <= w <= 42] and listener.counts["rate_limited"] == 1
-    assert len([r for r in caplog.records if "429" in r.getMessage()]) == 1
-
-
-async def test_the_checkpoint_moves_only_after_a_commit(
-    database_url: str, fake_x: FakeX, http: aiohttp.ClientSession
-) -> None:
-    for number in (1, 2, 3):
-        fake_x.post(pid(number), f"Idea {number} {TAG}", f"5{number}")
-    async with chorus(database_url, fake_x) as services:
-        services.engine = StoreDownOnce(services.engine)
-        async with listening(services, http) as listener:
-            await until(listener, stored(3))
-        posts = await x_posts(services)
-        assert await checkpoint(services) == pid(3)
-    searches = fake_x.queries("search")
-    # The failed batch left no checkpoint behind: the retry searched from the start again.
-    assert "since_id" not in searches[0] and "since_id" not in searches[1]
-    assert len(posts) == 3 and listener.counts["faults"] >= 1
-
-
-async def test_one_odd_post_is_kept_as_failed_and_never_stops_the_listener(
-    database_url: str, fake_x: FakeX, http: aiohttp.ClientSession
-) -> None:
-    for number in (1, 2, 3):
-        fake_x.post(pid(number), f"Idea {number} {TAG}", f"8{number}")
-    async with chorus(database_url, fake_x) as services:
-        services.engine = ChokesOn(services.engine, pid(2))
-        async with listening(services, http) as listener:
-            await until(listener, lambda x: stored(2)(x) and x.counts["failed"] == 1)
-            fake_x.post(pid(4), f"Idea 4 {TAG}", "84")
-            await until(listener, stored(3))
-        posts = await x_posts(services)
-        async with services.store.reader() as unit:
-            [kept] = await unit.failed.list()
-        assert await checkpoint(services) == pid(4)
-    assert [p.channel_message_id for p in posts] == [pid(1), pid(3), pid(4)]
-    assert (kept.channel, kept.message_id) == ("x", pid(2)) and "chokes" in kept.error
-    assert public_post_from_json(kept.raw).text == f"Idea 2 {TAG}"
-
-
-class ChokesOn:
-    """The engine, except that it cannot store one particular post (a bug, say)."""
-
-    def __init__(self, engine, post_id: str) -> None:
-        self._engine = engine
-        self.post_id = post_id
-
-    def __getattr__(self, name: str):
-        return getattr(self._engine, name)
-
-    async def ingest_public(self, posts, *, checkpoint=None):
-        if any(post.post_id == self.post_id for post in posts):
-            raise RuntimeError(f"the engine chokes on {self.post_id}")
-        return await self._engine.ingest_public(posts, checkpoint=checkpoint)
-
-
-async def test_a_checkpoint_older_than_the_search_window_falls_back_to_7_days(
-    database_url: str, fake_x: FakeX, http: aiohttp.ClientSession
-) -> None:
-    fake_x.post(pid(1), f"Idea {TAG}", "91")
-    invalid = {
-        "errors": [
-            {
-                "parameters": {"since_id": ["1"]},
-                "message": "Invalid 'since_id':'1'. 'since_id' must be a tweet id created "
-                "after 2026-11-24T09:00Z.",
-            }
-        ],
-        "title": "Invalid Request",
-        "detail": "One or more parameters to your request was invalid.",
-        "type": "https://api.twitter.com/2/problems/invalid-request",
-    }
-    fake_x.fail("search", Failure(400, invalid))
-    async with chorus(database_url, fake_x) as services:
-        await services.engine.ingest_public([], checkpoint=Checkpoint(CHECKPOINT, "1"))
-        async with listening(services, http) as listener:
-            await until(listener, stored(1))
-        assert await checkpoint(services) == pid(1)
-    first, second = fake_x.queries("search")[:2]
-    assert first["since_id"] == "1" and "since_id" not in second
-
-
-class StoreDownOnce:
-    """The engine, except that the first batch of posts finds the store unavailable."""
-
-    def __init__(self, engine) -> None:
-        self._engine = engine
-        self.failed = False
-
-    def __getattr__(self, name: str):
-        return getattr(self._engine, name)
-
-    async def ingest_public(self, posts, *, checkpoint=None):
-        if posts and not self.failed:
-            self.failed = True
-            raise StoreUnavailable("the test took the store away")
-        return await self._engine.ingest_public(posts, checkpoint=checkpoint)
-
-
-# --- reach --------------------------------------------------------------------------
-
-
-async def test_public_metrics_are_stored_and_refreshed_while_posts_are_young(
-    database_url: str, fake_x: FakeX, http: aiohttp.ClientSession
-) -> None:
-    young = fake_x.post(pid(1), f"Young post {TAG}", "61", metrics={"like_count": 3})
-    old = fake_x.post(pid(2), f"Old post {TAG}", "62", metrics={"like_count": 5})
-    old["created_at"] = (datetime.now(UTC) - timedelta(days=5)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
-    fake_x.post(pid(3), f"Deleted later {TAG}", "63")
-    async with (
-        chorus(database_url, fake_x, metrics_max_age_hours=72) as services,
-        listening(services, http, metrics_every=10**6) as listener,
-    ):
-        await until(listener, stored(3))
-        young["public_metrics"].update(like_count=10, retweet_count=4, reply_count=2, quote_count=1)
-        old["public_metrics"].update(like_count=50)
-        del fake_x.posts[pid(3)]
-        assert await listener.refresh_metrics() == 1
-        async with services.store.reader() as unit:
-            ids = {p.channel_message_id: p.id for p in await x_posts(services)}
-            young_reach = await unit.public_posts.metrics_of(ids[pid(1)])
-            old_reach = await unit.public_posts.metrics_of(ids[pid(2)])
-            reach = await unit.public_posts.reach("x")
-    assert young_reach == {"likes": 10, "reposts": 4, "replies": 2, "quotes": 1}
-    assert old_reach["likes"] == 5  # older than 72 hours: no longer refreshed
-    assert fake_x.queries("lookup")[-1]["ids"] == f"{pid(1)},{pid(3)}"
-    assert reach == {"posts": 3, "likes": 15, "reposts": 4, "replies": 2, "quotes": 1}
-
-
-# --- one listener per deployment ----------------------------------------------------
-
-
-async def test_one_listener_per_postgres_store_and_another_takes_over(
-    postgres_url: str, fake_x: FakeX, http: aiohttp.ClientSession
-) -> None:
-    await emptied(postgres_url)
-    fake_x.post(pid(1), f"Idea {TAG}", "71")
-    async with chorus(postgres_url, fake_x) as first, chorus(postgres_url, fake_x) as second:
-        # The first holder will not come back soon once it has lost the lease.
-        async with listening(first, http, lease_retry=3000) as one:
-            await until(one, lambda x: x.state == "listening")
-            async with listening(second, http) as two:
-                await until(two, lambda x: x.state == "standby")
-                await until(one, stored(1))
-                assert two.counts["searches"] == 0
-                # The holder dies: its connection goes, and the lock with it.
-                async with first.store.engine.begin() as connection:
-                    await connection.execute(
-                        text(
-                            "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE "
-                            "locktype = 'advisory' AND granted AND database = "
-                            "(SELECT oid FROM pg_database WHERE datname = current_database())"
-                        )
-                    )
-                await until(one, lambda x: x.state == "standby")
-                await until(two, lambda x: x.state == "listening")
-                fake_x.post(pid(2), f"Another idea {TAG}", "72")
-                await until(two, stored(1))
-        assert len(await x_posts(first)) == 2
-
-
-async def emptied(url: str) -> None:
-    store = Store.connect(url)
-    try:
-        await _empty_postgres(store)
-    finally:
-        await store.close()
+        await until(listener, lambda x: x.state == "stopped")
+    assert reason in listener.status()["reason"] and not listener.status()["running"]
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == [f"X listener stopped: {listener.status()['reason']}"]
+    assert len(fake_x.queries("search")) == (0 if mode == "stream" else 1)

@@ -15,8 +15,8 @@ exactly once, whatever happens to the connection or the process.
 - `auto`: the stream, falling back to polling when X says the access level does not
   include it.
 - 429: wait until x-rate-limit-reset. 401, and 403 where no fallback exists: stop with
-  one clear log line; the rest of Chorus keeps running. Every fault is logged once
-  (a repeat of the same fault is logged at DEBUG until things recover).
+  one clear log line; the rest of Chorus keeps running. Every fault is logged once:
+  the same fault again, however long the next wait, goes to DEBUG until things recover.
 - Public metrics of posts younger than metrics_max_age_hours are refreshed regularly.
 
 Stream mode lives in x_stream.py, the backfill in x_search.py and the reach refresh in
@@ -57,7 +57,7 @@ from handlers.public import (
     keep_failed_post,
 )
 from handlers.types import PublicPost
-from storage.errors import StoreUnavailable
+from storage.errors import StoreConflict, StoreUnavailable
 from storage.leases import Lease, lease
 
 log = logging.getLogger(__name__)
@@ -72,6 +72,9 @@ class Timings:
 
     reconnect_initial: float = 1.0  # first wait after a stream drop; doubles each time
     reconnect_max: float = 320.0
+    # A connection that lasted this long starts the backoff afresh; one X drops at once
+    # again and again is reconnected more and more slowly.
+    stable_connection: float = 60.0
     retry_initial: float = 5.0  # after a failed poll (X or the store unavailable)
     retry_max: float = 300.0
     rate_limit_default: float = 60.0  # a 429 without x-rate-limit-reset
@@ -151,11 +154,19 @@ class XListener:
         self.state = state
         await self.notify()
 
-    def fault(self, message: str) -> None:
-        """Log a fault once: the same fault again, before a recovery, goes to DEBUG."""
+    def fault(self, message: str, then: str = "", *, error: BaseException | None = None) -> None:
+        """Log a fault once: the same `message` again, before a recovery, goes to DEBUG
+        (`then`, e.g. how long until the next try, is not part of what makes it the same).
+        With `error`, the first line carries its traceback (a bug, not an X answer)."""
         self.counts["faults"] += 1
-        level = logging.DEBUG if message == self._last_fault else logging.WARNING
-        log.log(level, "X listener: %s", message)
+        repeat = message == self._last_fault
+        log.log(
+            logging.DEBUG if repeat else logging.ERROR if error else logging.WARNING,
+            "X listener: %s%s",
+            message,
+            f"; {then}" if then else "",
+            exc_info=error if error is not None and not repeat else None,
+        )
         self._last_fault = message
 
     def recovered(self) -> None:
@@ -188,11 +199,14 @@ class XListener:
                 delay = self.timings.lease_retry
             except StoreUnavailable as error:
                 delay = backoff.next()
-                self.fault(f"the store is unavailable ({error}); trying again in {delay:.3g} s")
+                self.fault(f"the store is unavailable ({error})", f"trying again in {delay:.3g} s")
             except Exception as error:  # a bug must not end listening for good
                 delay = backoff.next()
-                log.exception("X listener failed (%s); starting again in %.3g s", error, delay)
-                self.counts["faults"] += 1
+                self.fault(
+                    f"failed ({type(error).__name__}: {error})",
+                    f"starting again in {delay:.3g} s",
+                    error=error,
+                )
             await self.sleep(delay)
 
     async def _lead(self, held: Lease) -> None:
@@ -240,9 +254,9 @@ class XListener:
                 backoff.reset()
                 self.recovered()
                 delay = self.config.poll_seconds
-            except (Unavailable, StoreUnavailable) as error:
+            except (Unavailable, StoreUnavailable, StoreConflict) as error:
                 delay = backoff.next()
-                self.fault(f"polling failed ({error}); trying again in {delay:.3g} s")
+                self.fault(f"polling failed ({error})", f"trying again in {delay:.3g} s")
                 await self.set_state("retrying")
             await self.sleep(delay)
 
@@ -253,9 +267,9 @@ class XListener:
         async with self.services.store.reader() as unit:
             return await unit.checkpoints.get(CHECKPOINT)
 
-    async def backfill(self, *, settle: bool) -> None:
+    async def backfill(self, *, settle: bool, settled_before: float | None = None) -> None:
         """Store everything newer than the checkpoint (see x_search.py)."""
-        await backfill(self, settle=settle)
+        await backfill(self, settle=settle, settled_before=settled_before)
 
     def read(self, payload: dict) -> list[PublicPost]:
         return posts_from_payload(
@@ -330,7 +344,7 @@ class XListener:
             except RateLimited as limited:
                 delay = self.until(limited.reset_at)
                 self.counts["rate_limited"] += 1
-                self.fault(f"rate limited on {what} ({limited}); waiting {delay:.0f} s")
+                self.fault(f"rate limited on {what} ({limited})", f"waiting {delay:.0f} s")
                 await self.set_state("rate_limited")
                 await self.sleep(delay)
             except Unauthorized as refused:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from bot.channels.x_api import PAGE_SIZE, AccessDenied, Rejected, Unavailable
 from bot.channels.x_posts import CHANNEL, metrics_by_id
-from storage.errors import StoreUnavailable
+from storage.errors import StoreConflict, StoreUnavailable
 
 if TYPE_CHECKING:
     from bot.channels.x_listener import XListener
@@ -61,5 +61,5 @@ async def refresh_reach_forever(listener: XListener) -> None:
         except AccessDenied as denied:
             listener.fault(f"X refused post lookups ({denied}); reach is no longer refreshed")
             return
-        except (Unavailable, Rejected, StoreUnavailable) as error:
+        except (Unavailable, Rejected, StoreUnavailable, StoreConflict) as error:
             listener.fault(f"refreshing reach failed ({error})")

@@ -2,6 +2,12 @@
 next_token. All pages are fetched first, then stored oldest first in batches of 100 that
 each move the checkpoint, so a crash part-way loses nothing and nothing is counted
 twice. A checkpoint older than X's 7-day window is dropped (the last 7 days are read).
+
+Recent search shows a post some seconds after it is made, not always in id order; so
+the checkpoint must not pass a post search may not show yet. Polling reads only up to
+`search_settle` seconds ago (end_time); the stream's catch-up reads to now but moves the
+checkpoint only over posts made before `settled_before` (a post's id says when it was
+made), and stores the newer ones all the same.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from bot.channels.x_api import AccessDenied, ListenerStopped, Rejected
 from handlers.public import id_order, newest_id
+from handlers.types import PublicPost
 
 if TYPE_CHECKING:
     from bot.channels.x_listener import XListener
@@ -26,9 +33,12 @@ def post_time(post_id: str) -> datetime | None:
     return datetime.fromtimestamp(((int(post_id) >> 22) + TWITTER_EPOCH_MS) / 1000, UTC)
 
 
-async def backfill(listener: XListener, *, settle: bool) -> None:
+async def backfill(
+    listener: XListener, *, settle: bool, settled_before: float | None = None
+) -> None:
     """Everything newer than the checkpoint, fetched whole, then stored oldest first
-    in batches that each move the checkpoint."""
+    in batches that each move the checkpoint (with `settled_before`, epoch seconds, only
+    over posts made before then)."""
     since = await listener.checkpoint()
     end_time = None
     if settle:
@@ -36,7 +46,10 @@ async def backfill(listener: XListener, *, settle: bool) -> None:
         end_time = datetime.fromtimestamp(settled, UTC)
         since_time = post_time(since) if since else None
         if since_time is not None and since_time >= end_time:
+            # X refuses an end_time before since_id: read to now, but pass only what
+            # has settled.
             end_time = None
+            settled_before = settled if settled_before is None else min(settled_before, settled)
     pages = await _search(listener, since, end_time)
     posts = sorted(
         (post for page in pages for post in listener.read(page)),
@@ -44,9 +57,20 @@ async def backfill(listener: XListener, *, settle: bool) -> None:
     )
     for start in range(0, len(posts), BATCH):
         batch = posts[start : start + BATCH]
-        await listener.ingest(batch, newest_id([post.post_id for post in batch]))
+        await listener.ingest(batch, newest_id(_settled(batch, settled_before)))
     listener.counts["searches"] += 1
     await listener.notify()
+
+
+def _settled(posts: list[PublicPost], before: float | None) -> list[str]:
+    """The ids the checkpoint may pass: all, or those of posts made before `before`."""
+    if before is None:
+        return [post.post_id for post in posts]
+    return [
+        post.post_id
+        for post in posts
+        if (made := post_time(post.post_id)) is not None and made.timestamp() < before
+    ]
 
 
 async def _search(listener: XListener, since: str | None, end_time: datetime | None) -> list[dict]:

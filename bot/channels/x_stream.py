@@ -7,6 +7,12 @@ instead, keeping why in `failure`, so the follower decides how long to wait (bac
 with jitter, or until a rate limit resets), backfills what it missed, and each fault
 is logged once.
 
+The stream brings only posts made after it connected; what was made before comes from
+recent search, which shows a post some seconds late. So each connection is followed by
+two backfills: one at once, and one when search has caught up with the moment of
+connecting (`search_settle` seconds later). Until then the checkpoint does not pass a
+post made while Chorus was away that search might not have shown yet.
+
 X sends one JSON object per line and a blank line as a keep-alive every 20 seconds::
 
     {"data": {"id": "1800000000000000042", "text": "...", ...},
@@ -40,7 +46,7 @@ from bot.channels.x_api import (
 from bot.channels.x_posts import REQUEST_FIELDS
 from handlers.public import carries_hashtag, id_order, newest_id
 from handlers.types import PublicPost
-from storage.errors import StoreUnavailable
+from storage.errors import StoreConflict, StoreUnavailable
 
 if TYPE_CHECKING:
     from bot.channels.x_listener import XListener
@@ -163,7 +169,9 @@ class StreamFollower:
                 raise StreamNotAllowed(str(denied)) from None
             except Unavailable as error:
                 delay = backoff.next()
-                listener.fault(f"cannot set the stream rule ({error}); retrying in {delay:.3g} s")
+                listener.fault(
+                    f"cannot set the stream rule ({error})", f"retrying in {delay:.3g} s"
+                )
                 await listener.sleep(delay)
         if added or deleted:
             log.info(
@@ -173,12 +181,12 @@ class StreamFollower:
             )
         backoff.reset()
         while True:
-            connected, failure = await self._connect_once()
+            lasted, failure = await self._connect_once()
             if isinstance(failure, AccessDenied):
                 raise StreamNotAllowed(str(failure))
             if isinstance(failure, Unauthorized | Rejected):
                 raise failure
-            if connected:
+            if lasted is not None and lasted >= timings.stable_connection:
                 backoff.reset()
             if isinstance(failure, RateLimited):
                 delay = listener.until(failure.reset_at)
@@ -186,12 +194,13 @@ class StreamFollower:
             else:
                 delay = backoff.next()
             listener.counts["reconnects"] += 1
-            listener.fault(f"{failure_text(failure)}; reconnecting in {delay:.3g} s")
+            listener.fault(failure_text(failure), f"reconnecting in {delay:.3g} s")
             await listener.set_state("reconnecting")
             await listener.sleep(delay)
 
-    async def _connect_once(self) -> tuple[bool, BaseException | None]:
-        """One connection: returns whether it got through, and why it ended."""
+    async def _connect_once(self) -> tuple[float | None, BaseException | None]:
+        """One connection: returns how long it lasted (None if it never got through), and
+        why it ended."""
         listener = self.listener
         connected = asyncio.Event()
         self._holding, self._held_newest = True, None
@@ -203,14 +212,16 @@ class StreamFollower:
         )
         task = stream.filter(**REQUEST_FIELDS)
         failure: BaseException | None = None
+        connected_at: float | None = None
         try:
             waiter = asyncio.ensure_future(connected.wait())
             await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
             waiter.cancel()
             if connected.is_set():
+                connected_at = listener.wall_clock()
                 listener.counts["connections"] += 1
                 await listener.set_state("listening")
-                failure = await self._catch_up()
+                failure = await self._catch_up(connected_at)
                 if failure is None:
                     listener.recovered()
                     # asyncio.wait, not await: tweepy's task swallows a cancellation.
@@ -219,19 +230,29 @@ class StreamFollower:
             stream.disconnect()
             await asyncio.wait({task})
             self._holding = False
-        return connected.is_set(), failure or stream.failure
+        lasted = None if connected_at is None else listener.wall_clock() - connected_at
+        return lasted, failure or stream.failure
 
-    async def _catch_up(self) -> BaseException | None:
-        """Backfill after connecting, then let the checkpoint take in the stream posts
-        stored meanwhile."""
+    async def _catch_up(self, connected_at: float) -> BaseException | None:
+        """Backfill after connecting: at once, and again once search shows what was made
+        up to `connected_at`; then let the checkpoint take in the stream posts stored
+        meanwhile (the stream brings everything made since it connected)."""
+        listener = self.listener
+        settle = listener.timings.search_settle
         try:
-            await self.listener.backfill(settle=False)
+            await listener.backfill(settle=False, settled_before=connected_at - settle)
+            wait = connected_at + settle - listener.wall_clock()
+            if wait > 0:
+                await listener.sleep(wait)
+            await listener.backfill(settle=False, settled_before=connected_at)
             async with self._lock:
                 self._holding = False
                 if self._held_newest:
-                    await self.listener.ingest([], self._held_newest)
-        except (Unavailable, StoreUnavailable) as error:
+                    await listener.ingest([], self._held_newest)
+        except (Unavailable, StoreUnavailable, StoreConflict) as error:
             return Unavailable(f"catching up failed: {error}")
+        listener.counts["catch_ups"] += 1
+        await listener.notify()
         return None
 
     async def _on_payload(self, payload: dict) -> None:

@@ -1,8 +1,8 @@
 """A local fake of the parts of the X API v2 Chorus uses, served over real HTTP on a
 random port: recent search (pagination with next_token, since_id, requested fields and
-expansions), the filtered stream (newline-delimited JSON, keep-alive blank lines, drops
-mid-stream), its rules, post lookup with public metrics, bearer-token checks, and
-injected errors (401, 403 client-not-enrolled, 429 with x-rate-limit-reset).
+expansions, posts shown late), the filtered stream (newline-delimited JSON, keep-alive
+blank lines, drops mid-stream), its rules, post lookup with public metrics, bearer-token
+checks, and injected errors (401, 403 client-not-enrolled, 429 with x-rate-limit-reset).
 
 Answers follow the shapes of X's documentation: e.g. a search page is
 {"data": [...], "includes": {"tweets": [...]}, "meta": {"newest_id", "oldest_id",
@@ -16,6 +16,7 @@ import contextlib
 import html
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -80,6 +81,8 @@ class FakeX:
         self.streams: list[list[object]] = []  # a script per stream connection, in order
         self.minimal = False  # answer with only id and text, and no includes
         self.search_gate: asyncio.Event | None = None  # searches wait for it when set
+        # Search shows a post only once this says so (X's search shows posts late).
+        self.search_shows: Callable[[str], bool] = lambda post_id: True
         self.stream_connections = 0
         self._rule_ids = 1000
         self._closing = asyncio.Event()
@@ -209,7 +212,7 @@ class FakeX:
         query = request.query
         since = int(query.get("since_id", "0"))
         found = sorted(
-            (self.posts[i] for i in self.searchable if int(i) > since),
+            (self.posts[i] for i in self.searchable if int(i) > since and self.search_shows(i)),
             key=lambda tweet: int(tweet["id"]),
             reverse=True,
         )
