@@ -3,10 +3,12 @@ its longest SMS reply is.
 
 Starts `chorus run` in a process of its own (SQLite in a temporary directory by default,
 or the store given with --database-url, which it upgrades first), then many phones text
-it at once, every request signed as Twilio signs it. Each phone goes through a whole
+it at once, every request signed as Twilio signs it. Phones that share an idea come
+first, untimed, so there is something to vote on. Then each phone goes through a whole
 journey: consent, the three gateway questions, an idea (some long enough to need
-shortening when shown), voting, a comment, MYDATA and HELP. Prints messages per second,
-latency percentiles, and the segment count of the longest reply seen.
+shortening when shown), voting, a comment, MYDATA and HELP; every reply is checked
+against the step it answers. Prints messages per second, latency percentiles, the
+segment count of the longest reply seen, and any reply that was off the script.
 
     .venv/bin/python bench/sms_webhook.py
     .venv/bin/python bench/sms_webhook.py --phones 200 --concurrency 32
@@ -32,6 +34,7 @@ import threading
 import time
 import xml.etree.ElementTree as ET
 from collections import deque
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 from urllib.parse import urlencode
@@ -49,13 +52,30 @@ REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=30)
 LOG: deque[str] = deque(maxlen=20)  # the server's last log lines, shown if it fails
 
 
-def journey(phone: int) -> list[str]:
+def an_idea(phone: int) -> str:
     idea = f"Physiotherapists in every GP surgery, so people are seen sooner ({phone}). "
-    idea *= 1 + phone % 6  # up to ~500 characters: some need shortening when shown
+    return (idea * (1 + phone % 6)).strip()  # up to ~500 characters: some are shortened
+
+
+def journey(phone: int) -> list[tuple[str, str]]:
+    """What one phone sends, each with a piece of the reply it should get."""
     return [
-        "START", "YES", "1", "11", "london", "skip", idea.strip(), "no",
-        "VOTE", "1", "COMMENT", "Yes, and in care homes too", "VOTE", "2", "3",
-        "MYDATA", "HELP",
+        ("START", "Welcome to"), ("YES", "Which best describes you?"),
+        ("1", "Which allied health job"), ("11", "Where do you live"),
+        ("london", "How old are you?"), ("skip", "You are all set"),
+        (an_idea(phone), "saved as idea"), ("no", "not send you news"),
+        ("VOTE", "Idea "), ("1", "Idea "), ("COMMENT", "What is your comment?"),
+        ("Yes, and in care homes too", "Your comment on idea"), ("VOTE", "Idea "),
+        ("2", "Idea "), ("3", ""), ("MYDATA", "We hold this about you"), ("HELP", "STOP"),
+    ]  # fmt: skip
+
+
+def seeding(phone: int) -> list[tuple[str, str]]:
+    """Untimed, before the run: a phone that shares an idea, so there are ideas to vote
+    and comment on from the first timed message."""
+    return [
+        ("START", ""), ("YES", ""), ("skip", ""), ("skip", ""), ("skip", ""),
+        (an_idea(phone), "saved as idea"), ("no", ""),
     ]  # fmt: skip
 
 
@@ -131,32 +151,54 @@ async def text(
     return [m.text or "" for m in ET.fromstring(answer).iter("Message")]
 
 
-async def drive(port: int, phones: int, concurrency: int) -> tuple[float, list[float], list[str]]:
-    url = f"http://127.0.0.1:{port}/webhooks/sms"
-    latencies: list[float] = []
-    replies: list[str] = []
-    gate = asyncio.Semaphore(concurrency)
-    run = secrets.randbelow(10_000)
+@dataclass
+class Run:
+    elapsed: float = 0.0
+    latencies: list[float] = field(default_factory=list)
+    replies: list[str] = field(default_factory=list)
+    off_script: list[str] = field(default_factory=list)  # replies that missed what was due
 
-    async def one_phone(http: aiohttp.ClientSession, index: int) -> None:
+
+async def drive(port: int, phones: int, concurrency: int) -> Run:
+    url = f"http://127.0.0.1:{port}/webhooks/sms"
+    timed, untimed = Run(), Run()
+    gate = asyncio.Semaphore(concurrency)
+    run_id = secrets.randbelow(10_000)
+
+    async def one_phone(http, number: str, script: list[tuple[str, str]], into: Run) -> None:
         async with gate:
-            number = f"+44{run:04d}{index:06d}"  # new phones each run, even on an old store
-            for body in journey(index):
-                replies.extend(await text(http, url, number, body, latencies))
+            for body, expected in script:
+                messages = await text(http, url, number, body, into.latencies)
+                into.replies.extend(messages)
+                if expected not in "\n".join(messages):
+                    into.off_script.append(f"{body[:20]!r} -> {messages!r:.100}")
 
     connector = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(connector=connector, timeout=REQUEST_TIMEOUT) as http:
-        # Warm up: as many at once as will be, so the store's connections are all open.
-        warm = (text(http, url, f"+45{run:04d}{n:06d}", "START", []) for n in range(concurrency))
-        await asyncio.gather(*warm)
+        # Warm up with as many phones at once as will be, so the store's connections are
+        # all open; each shares an idea, so voting and commenting have ideas from the start.
+        await asyncio.gather(
+            *(
+                one_phone(http, f"+45{run_id:04d}{n:06d}", seeding(n), untimed)
+                for n in range(concurrency)
+            )
+        )
         started = time.perf_counter()
-        await asyncio.gather(*(one_phone(http, n) for n in range(phones)))
-        elapsed = time.perf_counter() - started
-    return elapsed, latencies, replies
+        await asyncio.gather(
+            *(
+                # New phones each run, even on an old store.
+                one_phone(http, f"+44{run_id:04d}{n:06d}", journey(n), timed)
+                for n in range(phones)
+            )
+        )
+        timed.elapsed = time.perf_counter() - started
+    timed.off_script += untimed.off_script
+    return timed
 
 
-def report(elapsed: float, latencies: list[float], replies: list[str], backend: str) -> None:
-    cuts = statistics.quantiles(latencies, n=100)
+def report(run: Run, backend: str) -> None:
+    elapsed, latencies, replies = run.elapsed, run.latencies, run.replies
+    cuts = statistics.quantiles(latencies, n=100, method="inclusive")
     longest = max(replies, key=lambda reply: (measure(reply).segments, len(reply)))
     measured = measure(longest)
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
@@ -169,6 +211,9 @@ def report(elapsed: float, latencies: list[float], replies: list[str], backend: 
     )
     over = sum(1 for reply in replies if measure(reply).segments > 2)
     print(f"replies: {len(replies)}, over two segments: {over}")
+    print(f"replies off the script: {len(run.off_script)}")
+    for miss in run.off_script[:3]:
+        print(f"  {miss}")
     print(
         f"longest reply: {measured.segments} segments ({measured.encoding}, "
         f"{measured.units} units): {longest!r}"
@@ -193,11 +238,11 @@ def main() -> None:
             )  # fmt: skip
         process, port = start_chorus(config, env, directory)
         try:
-            elapsed, latencies, replies = asyncio.run(drive(port, args.phones, args.concurrency))
+            run = asyncio.run(drive(port, args.phones, args.concurrency))
         finally:
             process.terminate()
             process.wait(timeout=30)
-    report(elapsed, latencies, replies, "postgresql" if "postgresql" in database_url else "sqlite")
+    report(run, "postgresql" if "postgresql" in database_url else "sqlite")
 
 
 if __name__ == "__main__":

@@ -56,6 +56,20 @@ async def test_stop_words_are_never_taken_as_an_answer(engine, store: Store) -> 
     assert await count(store, Contribution, Contribution.kind == "comment") == 0
 
 
+async def test_help_is_answered_at_every_step_and_leaves_it_open(engine, store: Store) -> None:
+    author = Person(engine, "+447700900998", channel="sms")
+    for text in TO_STEP["followup"]:  # an idea to vote and comment on
+        await author.say(text)
+    for number, (step, path) in enumerate(TO_STEP.items()):
+        phone = Person(engine, f"+44770090077{number}", "sms")
+        for text in path:
+            await phone.say(text)
+        before = (await participant_of(store, phone)).state
+        await phone.say("Help!")
+        assert phone.keys == ["help_sms"], step
+        assert (await participant_of(store, phone)).state == before, step
+
+
 async def test_only_the_keyword_alone_counts(engine, store: Store) -> None:
     phone = Person(engine, "+447700900333", channel="sms")
     for text in TO_STEP["idea"]:
@@ -89,7 +103,22 @@ async def test_an_opted_out_number_is_opted_in_by_start_unstop_or_yes(engine, st
         await phone.say("START")
         await phone.say("STOP")
         await phone.say(word)
-        assert phone.keys == ["opted_in"] and not (await participant_of(store, phone)).opted_out
+        # Opted in, and asked again what was open: here, whether they agree to take part.
+        assert phone.keys == ["opted_in", "welcome"], word
+        assert not (await participant_of(store, phone)).opted_out
+
+
+async def test_opting_back_in_picks_up_where_they_were(engine, store: Store) -> None:
+    """START after STOP shows what was open, so the next text is read as they expect."""
+    expected = {"gateway": "gateway:role", "forget": "forget_ask", "vote": "menu"}
+    for number, (step, key) in enumerate(expected.items()):
+        phone = Person(engine, f"+44770090066{number}", channel="sms")
+        for text in TO_STEP[step]:
+            await phone.say(text)
+        await phone.say("STOP")
+        await phone.say("START")
+        assert phone.keys == ["opted_in", key], step
+        assert all(measure(text).segments <= 2 for text in render_sms(phone.last.replies))
 
 
 async def participant_of(store: Store, person: Person) -> Participant:

@@ -117,3 +117,18 @@ def test_a_long_text_without_a_quote_is_split_and_nothing_is_lost() -> None:
 def test_one_unbroken_word_is_cut_by_characters() -> None:
     messages = render_sms([Reply("x" * 700)])
     assert "".join(messages) == "x" * 700 and all(segments(m) <= 2 for m in messages)
+
+
+@pytest.mark.parametrize(
+    "idea", ["Physio in every GP surgery. " * 20, "Więcej fizjoterapeutów w przychodniach. " * 9]
+)
+def test_news_without_its_quote_shortens_the_words_in_quotation_marks(idea: str) -> None:
+    """A follow-up comes from the outbox as bare text: the idea it names is shortened,
+    and the rest of the message is kept whole."""
+    news = MESSAGES["merged_yours"].format(number=4, into=9, text=idea.strip())
+    [message] = render_sms([Reply(news, key="followup")])
+    assert segments(message) == 2
+    head, _, tail = message.partition(': "')
+    assert head == "News about your idea 4: we joined it with a similar idea, idea 9"
+    assert tail.endswith('...". Votes on both now count together.')
+    assert idea.startswith(tail.split('..."')[0])

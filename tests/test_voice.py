@@ -17,7 +17,14 @@ from handlers.flows.call import pressed, spoken
 from storage.database import Store
 from storage.models import Contribution, Participant, ProcessedMessage, Vote
 from storage.records import NewContribution, Profile
-from tests.twilio_fakes import VOICE_URL, Caller, post_signed, running_chorus, twilio_settings
+from tests.twilio_fakes import (
+    VOICE_URL,
+    Caller,
+    no_phone_number_is_stored,
+    post_signed,
+    running_chorus,
+    twilio_settings,
+)
 
 CAROL, DAVE = "+441632960001", "+441632960002"
 
@@ -99,6 +106,8 @@ async def test_a_call_through_consent_idea_and_voting(
     assert "We keep your ideas and votes" in turn.said and "Press 1 to share" in turn.said
     turn = await dave.speak("Press two.")  # spoken keys work too
     assert "Idea" in turn.said or "no new ideas" in turn.said
+    # Neither caller's number, nor the one Carol said, is anywhere in the store.
+    await no_phone_number_is_stored(store, (CAROL, DAVE, "+447700900123"))
 
 
 async def seed_ideas(chorus: Runtime, votes: list[int]) -> list[int]:

@@ -1,7 +1,7 @@
 """Twilio as the SMS and voice tests meet it, over real HTTP: requests signed the way
 Twilio documents it, a phone that texts Chorus, a caller that follows the phone menu's
-TwiML, a fake REST Messages API on a random port, and a running Chorus with Twilio
-configured.
+TwiML, a fake REST Messages API on a random port, a running Chorus with Twilio
+configured, and a look through every table for phone numbers.
 
 The signature is computed here from Twilio's description (the full URL, then every POST
 field's name and value sorted by name, HMAC-SHA1 keyed with the auth token, base64), not
@@ -26,6 +26,8 @@ import aiohttp
 from aiohttp import web
 
 from bot.runtime import Runtime
+from storage.database import Store
+from storage.models import Base
 from tests.conftest import make_settings
 
 AUTH_TOKEN = "test-twilio-auth-token-0123456789"
@@ -210,6 +212,28 @@ class Caller:
 
     async def stay_silent(self) -> Turn:
         return await self.post(self.next_url, self.fields())
+
+
+async def every_row(store: Store) -> dict[str, list[tuple]]:
+    """Every row of every table, by table."""
+    async with store.reader() as unit:
+        return {
+            table.name: [tuple(row) for row in (await unit.session.execute(table.select()))]
+            for table in Base.metadata.sorted_tables
+        }
+
+
+async def no_phone_number_is_stored(store: Store, numbers: Sequence[str]) -> None:
+    """No value in any table holds the digits of a phone number, in any format: +44 7700
+    900101, 447700900101, 07700 900101 or 7700-900-101 all hold its last ten digits."""
+    national = [number[-10:] for number in numbers]
+    for table, rows in (await every_row(store)).items():
+        for row in rows:
+            for value in row:
+                text = value.decode("latin-1") if isinstance(value, bytes) else str(value)
+                digits = "".join(char for char in text if char.isdigit())
+                for number in national:
+                    assert number not in digits, (table, value)
 
 
 class FakeTwilioApi:

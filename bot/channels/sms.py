@@ -87,9 +87,7 @@ class SmsChannel(Channel):
 
     async def deliver(self, address: str, replies: Sequence[Reply]) -> None:
         if self._auth is None or not self.settings.from_number:
-            raise BadRequest(
-                "SMS follow-ups need TWILIO_ACCOUNT_SID and channels.sms.from_number"
-            )
+            raise BadRequest("SMS follow-ups need TWILIO_ACCOUNT_SID and channels.sms.from_number")
         for text in render_sms(replies):
             await self._send(address, text)
 

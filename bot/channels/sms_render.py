@@ -5,6 +5,8 @@ over two segments.
 A reply that is too long on its own has its quoted idea shortened with an ellipsis; one
 with nothing to shorten (a long privacy notice in the configuration, say) is sent as
 several messages, split between paragraphs, sentences or words, so nothing is lost.
+A follow-up comes from the outbox as bare text, without its quote; the participant's
+words in it are the part in double quotes ('we joined it with idea 7: "..."').
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ ELLIPSIS = "..."  # three GSM-7 full stops: the one-character ellipsis would for
 _LINES = re.compile(r"\n+")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _SPACES = re.compile(r"\s+")
+_IN_QUOTES = re.compile(r'["\u201c](.+)["\u201d]', re.DOTALL)  # first quote mark to last
 
 
 def choice_line(reply: Reply) -> str:
@@ -60,6 +63,8 @@ class _Block:
 def _block(reply: Reply) -> _Block:
     text = reply.text or (reply.attachment.caption if reply.attachment else "")
     quote = reply.quote if reply.quote and reply.quote in text else ""
+    if not reply.quote and (quoted := _IN_QUOTES.search(text)):
+        quote = quoted.group(1)
     return _Block(text, quote, choice_line(reply))
 
 

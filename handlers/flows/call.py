@@ -21,7 +21,7 @@ import re
 from dataclasses import replace
 
 from handlers.context import Context
-from handlers.flows import voting
+from handlers.flows import account, voting
 from handlers.flows.contribute import store_contribution
 from handlers.flows.onboarding import record_consent
 from handlers.types import Inbound, Reply
@@ -298,7 +298,7 @@ async def _on_vote(ctx: Context) -> list[Reply]:
 async def _on_forget(ctx: Context) -> list[Reply]:
     key = pressed(ctx.text, FORGET_WORDS)
     if key == "1":
-        await ctx.unit.participants.erase(ctx.participant.id)
+        await account.erase(ctx)
         return [ctx.say("call_forgotten")]
     if key == "2":
         await _go(ctx, "call_menu")
