@@ -84,6 +84,7 @@ class JobRunner:
             await self._failed(job, error)
             return
         error = await self._deliver(job, replies)
+        give_up = False
         async with self.services.store.transaction() as unit:
             if error is None or isinstance(error, BadRequest | ContactStopped):
                 await unit.jobs.finish(job.id, self.engine.clock())
@@ -99,6 +100,10 @@ class JobRunner:
                 )
         if error is not None:
             log.warning("job %s result not delivered: %s", job.id, error)
+        if isinstance(error, BadRequest) or give_up:
+            # The result will never arrive (refused, e.g. a file too large, or out of
+            # attempts): say so in a plain message rather than leave them waiting.
+            await self._deliver(job, [failure_reply(job, error, delivered=True)])
 
     async def _failed(self, job: JobRecord, error: BaseException) -> None:
         give_up = job.attempts >= MAX_ATTEMPTS

@@ -155,7 +155,30 @@ async def idea_rows(
         }
 
 
+async def _theme_mix(session: AsyncSession, column, runs) -> dict[tuple[int, int], str]:
+    """(run, theme number) -> "telegram 5, sms 3": the theme's ideas by one column."""
+    value = func.coalesce(column, "")
+    rows = await session.execute(
+        select(ThemeMember.run_id, ThemeMember.number, value, func.count())
+        .join(Contribution, Contribution.id == ThemeMember.contribution_id)
+        .where(ThemeMember.run_id.in_(runs))
+        .group_by(ThemeMember.run_id, ThemeMember.number, value)
+    )
+    found: dict[tuple[int, int], list[tuple[str, int]]] = {}
+    for run, number, name, count in rows:
+        found.setdefault((run, number), []).append((name or "not given", count))
+    return {
+        key: ", ".join(f"{name} {count}" for name, count in sorted(items, key=lambda i: -i[1]))
+        for key, items in found.items()
+    }
+
+
 async def theme_rows(session: AsyncSession, *, question_id: int | None = None) -> list[dict]:
+    runs = _current_theme_runs()
+    if question_id is not None:
+        runs = runs.where(InsightRun.question_id == question_id)
+    channels = await _theme_mix(session, Contribution.channel, runs)
+    languages = await _theme_mix(session, Contribution.language, runs)
     query = (
         select(Theme, Question.key, ThemeName.label, InsightRun.finished_at)
         .join(InsightRun, InsightRun.id == Theme.run_id)
@@ -177,6 +200,8 @@ async def theme_rows(session: AsyncSession, *, question_id: int | None = None) -
             "neutral": theme.neutral,
             "negative": theme.negative,
             "unscored": theme.unscored,
+            "channels": channels.get((theme.run_id, theme.number), ""),
+            "languages": languages.get((theme.run_id, theme.number), ""),
             "representative_ideas": ", ".join(str(i) for i in theme.representatives or []),
             "as_of": finished.isoformat() if finished else None,
         }

@@ -13,6 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.models import Contribution, IdeaRoleTally, IdeaScore, Question
 from storage.scope import Scope
 
+# "Split close to evenly": the smaller side has at least a third of the larger side's
+# votes, so the agree share is between 25% and 75% (an idea at 88% agree is not split).
+CONTROVERSIAL_MINORITY = 3
+
 
 @dataclass(frozen=True)
 class IdeaRow:
@@ -92,7 +96,8 @@ class Rankings:
         return [_idea_row(c, key) for c, key in rows]
 
     async def controversial(self, scope: Scope, limit: int, min_votes: int) -> list[IdeaRow]:
-        """Ideas whose votes are many and split close to evenly (storage.scoring)."""
+        """Ideas whose votes are many and split close to evenly (storage.scoring), with
+        the agree share between 25% and 75%."""
         rows = await self.session.execute(
             select(Contribution, Question.key, IdeaScore)
             .select_from(IdeaScore)
@@ -101,6 +106,8 @@ class Rankings:
             .where(
                 IdeaScore.controversy > 0,
                 Contribution.agree_count + Contribution.disagree_count >= min_votes,
+                Contribution.agree_count * CONTROVERSIAL_MINORITY >= Contribution.disagree_count,
+                Contribution.disagree_count * CONTROVERSIAL_MINORITY >= Contribution.agree_count,
                 *_idea_filters(scope, on=IdeaScore),
             )
             .order_by(IdeaScore.controversy.desc(), IdeaScore.contribution_id.desc())

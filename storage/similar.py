@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -97,17 +97,32 @@ class Similar:
         ]
 
     async def decide_pair(
-        self, idea_id: int, other_id: int, status: str, by: str, now: datetime
-    ) -> bool:
-        result = await self.session.execute(
-            update(SimilarPair)
-            .where(
-                SimilarPair.idea_id == min(idea_id, other_id),
-                SimilarPair.other_id == max(idea_id, other_id),
-            )
-            .values(status=status, decided_by=by, decided_at=now)
+        self,
+        idea_id: int,
+        other_id: int,
+        status: str,
+        by: str,
+        now: datetime,
+        *,
+        question_id: int | None = None,
+    ) -> None:
+        """Record a moderator's decision on two ideas, whether or not the search had
+        offered them (a pair dismissed by hand is then never offered later)."""
+        statement = _insert(self.backend)(SimilarPair).values(
+            question_id=question_id,
+            idea_id=min(idea_id, other_id),
+            other_id=max(idea_id, other_id),
+            similarity=0.0,  # not measured: the team paired them
+            status=status,
+            found_at=now,
+            decided_by=by,
+            decided_at=now,
         )
-        return result.rowcount == 1
+        statement = statement.on_conflict_do_update(
+            index_elements=["idea_id", "other_id"],
+            set_={"status": status, "decided_by": by, "decided_at": now},
+        )
+        await self.session.execute(statement)
 
     async def ideas(self, idea_ids: Iterable[int]) -> dict[int, IdeaText]:
         ids = list(idea_ids)

@@ -8,15 +8,17 @@ import asyncio
 import csv
 import io
 import struct
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from openpyxl import load_workbook
 from sqlalchemy import select
 
-from bot.channels.base import ContactStopped, Throttled
+from bot.channels.base import BadRequest, ContactStopped, Throttled
 from bot.jobs import MAX_ATTEMPTS, JobRunner
 from bot.runtime import Runtime
 from handlers.engine import Engine
+from handlers.insights.context import Reporting
+from handlers.insights.theme_runs import refresh_themes
 from handlers.types import Inbound, Reply
 from storage.models import Job
 from tests.conftest import insights_settings
@@ -53,7 +55,10 @@ async def test_xlsx_export_has_every_table_pseudonyms_only_and_the_vote_coding(
     (reply,) = await run_jobs(team_engine)
     document = reply.attachment
     assert document.mime_type == XLSX and document.filename.endswith(".xlsx")
-    assert "Vote coding: agree = 1, disagree = -1, skip = 0" in document.caption
+    assert document.caption == (
+        f"{document.filename}, rows: contributions 5, ideas 5, themes 0 (all questions, all "
+        "time). Vote coding: agree = 1, disagree = -1, skip = 0."
+    )
     workbook = load_workbook(io.BytesIO(document.content), read_only=True)
     assert workbook.sheetnames == ["About", "Contributions", "Ideas", "Themes"]
     about = {
@@ -87,9 +92,11 @@ async def test_xlsx_export_has_every_table_pseudonyms_only_and_the_vote_coding(
         entry = (await unit.audit.recent())[0]
     assert (entry["action"], entry["target"]) == ("export", "xlsx")
     assert entry["actor"].startswith("team:") and entry["detail"]["rows"] == 10
+    assert entry["detail"]["by"] == {"name": "Priya", "role": "admin"} and entry["at"]
 
 
 async def test_csv_export_sends_one_file_per_table(team_engine: Engine) -> None:
+    await refresh_themes(Reporting.of(team_engine), team_engine.question_ids["ahp-action"])
     admin = team_member(team_engine, ADMIN)
     await admin.say("/export csv ahp-action")
     replies = await run_jobs(team_engine)
@@ -100,8 +107,24 @@ async def test_csv_export_sends_one_file_per_table(team_engine: Engine) -> None:
     assert len(rows) == 5 and rows[0]["agree_votes (coded 1)"] == "7"
     assert "net_vote (sum of coded votes: agree = 1, disagree = -1, skip = 0)" in rows[0]
     assert {row["channel"] for row in rows} == {"telegram", "sms", "console"}
-    contributions = files["contributions.csv"].content.decode("utf-8-sig")
-    assert "language" in contributions.splitlines()[0]
+    contributions = list(
+        csv.DictReader(io.StringIO(files["contributions.csv"].content.decode("utf-8-sig")))
+    )
+    assert {"channel", "language", "participant"} <= set(contributions[0])
+    i1 = next(row for row in contributions if row["id"] == str(IDEAS["I1"]))
+    assert (i1["agree_votes (coded 1)"], i1["disagree_votes (coded -1)"]) == ("7", "1")
+    assert i1["skip_votes (coded 0)"] == "0" and "agree" not in i1
+    # Themes: each with its ideas by channel and by language, adding up to its size.
+    themes = list(csv.DictReader(io.StringIO(files["themes.csv"].content.decode("utf-8-sig"))))
+    assert themes and sum(int(t["ideas"]) for t in themes) == 4
+    for theme in themes:
+        for column in ("channels", "languages"):
+            counts = [int(part.rsplit(" ", 1)[1]) for part in theme[column].split(", ")]
+            assert sum(counts) == int(theme["ideas"]), (column, theme)
+    assert {part.split()[0] for t in themes for part in t["channels"].split(", ")} == {
+        "telegram", "sms", "console"
+    }  # fmt: skip
+    assert {t["languages"].split()[0] for t in themes} == {"en"}
 
 
 async def test_charts_are_readable_pngs(team_engine: Engine) -> None:
@@ -121,6 +144,31 @@ async def test_charts_are_readable_pngs(team_engine: Engine) -> None:
     assert "Contributions per day by channel" in replies[0].attachment.caption
     assert "Sentiment by role" in replies[1].text
     assert "Representation against targets" in replies[2].text
+
+
+def test_charts_draw_with_no_data_and_for_a_single_day() -> None:
+    from handlers.insights.charts import draw_activity, draw_reach, draw_sentiment
+
+    for png in (
+        draw_activity([], {}, "Contributions per day by channel"),
+        draw_activity([date(2026, 12, 1)], {"sms": [3], "telegram": [2]}, "One day"),
+        draw_sentiment({}, "Sentiment by role"),
+        draw_reach([], "Representation against targets"),
+    ):
+        assert png_size(png) == (1200, 900) and 10_000 < len(png) < 400_000
+
+
+async def test_chart_buttons_keep_the_scope_asked_for(team_engine: Engine) -> None:
+    viewer = team_member(team_engine, VIEWER)
+    await viewer.say("/chart ahp-action 7d")
+    assert viewer.choices == [
+        f"chart:{name}:ahp-action:7d" for name in ("activity", "sentiment", "reach")
+    ]
+    await viewer.press("chart:reach:ahp-action:7d")
+    (reply,) = await run_jobs(team_engine)
+    assert reply.text == (
+        "Representation against targets: question ahp-action, last 7 days (since 25 Nov 2026)"
+    )
 
 
 async def test_a_failing_job_is_retried_then_the_requester_is_told(team_engine: Engine) -> None:
@@ -178,6 +226,38 @@ async def test_delivery_failures_are_judged_by_type(team_engine: Engine) -> None
     async with team_engine.store.reader() as unit:
         statuses = list(await unit.session.scalars(select(Job.status).order_by(Job.id)))
     assert statuses == ["done", "done"] and len(channel.sent) == 1
+
+    # Refused by the chat (a file too large, say): the requester is told in plain text.
+    await admin.say("/chart sentiment")
+    channel.errors.append(BadRequest("Request Entity Too Large"))
+    assert await runner.run_once() == 1
+    ((_address, (told,)),) = channel.sent[1:]
+    assert told.key == "team:job_undelivered" and told.attachment is None
+    assert told.text == (
+        "Sorry, your chart was made but could not be sent here: Request Entity Too Large"
+    )
+
+
+async def test_an_export_too_big_for_a_chat_is_refused_with_a_way_out(
+    team_engine: Engine, monkeypatch
+) -> None:
+    import handlers.team.jobs
+
+    monkeypatch.setattr(handlers.team.jobs, "CHAT_EXPORT_ROWS", 4)
+    admin = team_member(team_engine, ADMIN)
+    await admin.say("/export")
+    (reply,) = await run_jobs(team_engine)
+    assert reply.key == "team:export_too_big" and reply.attachment is None
+    assert reply.text.startswith(
+        "That export holds 5 contributions, more than a chat can carry (at most 4)."
+    )
+    assert "chorus export --format xlsx --out FILE" in reply.text
+    await admin.say("/export ahp-action 2026-12-02")  # nothing in scope: small enough
+    (reply,) = await run_jobs(team_engine)
+    assert reply.key == "team:export_ready"
+    async with team_engine.store.reader() as unit:
+        exports = [e for e in await unit.audit.recent() if e["action"] == "export"]
+    assert len(exports) == 1  # only the export that was sent
 
 
 async def test_running_chorus_sends_the_chart_soon_after_the_command(database_url: str) -> None:

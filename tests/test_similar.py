@@ -159,3 +159,8 @@ async def test_a_moderator_merges_a_similar_pair_with_one_button(engine: Engine)
     assert moderator.keys == ["team:merge_done"]
     await moderator.say("/similar")
     assert moderator.keys == ["team:similar"] and "none open" in moderator.text
+    assert "not yet compared" not in moderator.text
+    # Ideas that came after the search are counted, until the next search.
+    await add_ideas(engine, ["Free parking for carers at every hospital"], "late")
+    await moderator.say("/similar")
+    assert moderator.text.endswith("none open. 1 newer idea not yet compared.")

@@ -83,7 +83,7 @@ async def test_merge_combines_votes_without_counting_anyone_twice(team_engine: E
     moderator = team_member(team_engine, MODERATOR)
     await moderator.press(f"merge:{I2}:{I1}")
     assert moderator.text == (
-        f"Merged #{I2} into #{I1}: 1 votes moved, 6 dropped (people who voted on both keep "
+        f"Merged #{I2} into #{I1}: 1 vote moved, 6 dropped (people who voted on both keep "
         f"their vote on #{I1}). #{I1} now has +7/-2. Authors told: 2."
     )
     after_i1 = await votes_on(team_engine, I1)
@@ -184,6 +184,20 @@ async def test_a_dismissed_pair_is_not_offered_again(team_engine: Engine) -> Non
         assert await unit.similar.open_pairs(None, limit=5) == []
     assert status == "dismissed"
     assert (await audit(team_engine))[-1]["action"] == "dismiss_similar"
+
+    # A pair typed by hand, before any search offered it, is not offered later either.
+    await moderator.say(f"/dismiss {I4} {I3}")
+    assert moderator.keys == ["team:dismissed"]
+    async with team_engine.store.transaction() as unit:
+        await unit.similar.save_pairs(None, [(I3, I4, 0.8)], team_engine.clock())
+        assert await unit.similar.open_pairs(None, limit=5) == []
+    for command, expected in (
+        ("/dismiss 998 999", "There is no contribution #998."),
+        (f"/dismiss {I3} {I3}", "Choose two different ideas."),
+    ):
+        await moderator.say(command)
+        assert moderator.text == expected, command
+    assert [e["action"] for e in await audit(team_engine)].count("dismiss_similar") == 2
 
 
 async def test_admins_erase_a_contribution_or_a_person_after_confirming(

@@ -98,8 +98,9 @@ async def test_controversial_lists_evenly_split_ideas_with_many_votes(team_engin
     assert admin.keys == ["team:controversial"]
     assert "1. #3 50% agree +3/-3" in admin.text
     data = await build_controversial(reporting(team_engine), ReportScope())
-    # I4 has no disagreement at all, so it is not controversial.
-    assert [i["id"] for i in data["ideas"]] == [3, 2, 1]
+    # I4 has no disagreement at all and I1 is 88% agreed (+7/-1): neither is split.
+    assert [i["id"] for i in data["ideas"]] == [3, 2]
+    assert "25% to 75% agree" in admin.text and "#1 " not in admin.text
     assert data["ideas"][0]["controversy"] == pytest.approx(6.0)
 
 

@@ -131,10 +131,19 @@ async def test_every_team_command_through_telegram(consultation_url: str, api) -
         news = api.chat(int(PEOPLE["a1"][0]))[-1]["text"]
         assert news.startswith(f"News about your idea {I1}: we joined a similar idea with it.")
 
-        # Themes come from a background job too.
+        # Themes come from a background job too; a moderator renames one by its button.
         await admin.say("/themes", expect="Working out themes now")
         await chat.run_jobs()
         await admin.wait("Theme")
+        texts = [m.get("text", "") for m in admin.messages()]
+        header = next(t for t in texts if t.startswith("Themes for ahp-action"))
+        assert header == "Themes for ahp-action, as of just now (5 ideas themed):"
+        themes = [t for t in texts[texts.index(header) + 1 :] if t.startswith("Theme ")]
+        assert sum(int(t.split("(")[1].split(" idea")[0]) for t in themes) == 5
+        number = themes[-1].split(":")[0].removeprefix("Theme ")
+        await admin.press(f"Rename theme {number}", expect=f"Send /rename {number} followed")
+        await admin.say(f"/rename {number} Physios in GP surgeries", expect="is now called")
+        assert admin.last_text() == f"Theme {number} is now called: Physios in GP surgeries"
 
         # Exports arrive as documents, charts as photos.
         await admin.say("/export", expect="Making your export (XLSX)")
@@ -150,6 +159,14 @@ async def test_every_team_command_through_telegram(consultation_url: str, api) -
         workbook.close()
         assert len(rows) == 1 + 6  # the header and six contributions (#6 merged, kept)
         assert all(platform_id not in str(rows) for platform_id, _ in PEOPLE.values())
+        await admin.say("/export csv", expect="Making your export (CSV)")
+        await chat.run_jobs()
+        documents = (await api.wait_for_calls("sendDocument", 4))[1:]
+        names = sorted(d.files["document"][0].rsplit("-", 1)[1] for d in documents)
+        assert names == ["contributions.csv", "ideas.csv", "themes.csv"]
+        ideas_csv = next(d for d in documents if d.files["document"][0].endswith("ideas.csv"))
+        header = ideas_csv.files["document"][1].decode("utf-8-sig").splitlines()[0]
+        assert "agree_votes (coded 1)" in header and "channel" in header and "language" in header
 
         await viewer.say("/chart", expect="Which chart?")
         await viewer.press("Representation", expect="Making your chart")
@@ -164,4 +181,5 @@ async def test_every_team_command_through_telegram(consultation_url: str, api) -
         actions = [(entry.action, entry.target) for entry in await chat.audit()]
         assert ("approve", f"contribution:{P1}") in actions
         assert ("merge", "contribution:6") in actions
-        assert ("export", "xlsx") in actions
+        assert ("export", "xlsx") in actions and ("export", "csv") in actions
+        assert ("rename_theme", f"theme:{number}") in actions

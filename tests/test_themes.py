@@ -210,3 +210,27 @@ async def test_themes_can_be_read_for_a_window(engine: Engine) -> None:
     await admin.say("/themes")
     sizes = [int(r.text.split("(")[1].split(" idea")[0]) for r in admin.last.replies[1:]]
     assert sum(sizes) == 40
+
+
+def test_themes_beyond_what_a_chat_shows_are_counted() -> None:
+    from datetime import UTC, datetime
+    from types import SimpleNamespace
+
+    from handlers.insights.theme_runs import SHOWN
+    from handlers.team.reports import theme_replies
+    from handlers.types import Reply
+
+    def text(body: str, key: str, choices=()) -> Reply:
+        return Reply(body, choices=choices, key=f"team:{key}")
+
+    now = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    themes = [
+        {"number": n, "label": f"theme {n}", "renamed": False, "terms": [], "size": 20 - n,
+         "sentiment": {"neutral": 20 - n}, "representatives": []}
+        for n in range(1, SHOWN + 4)
+    ]  # fmt: skip
+    data = {"questions": [{"question": "ahp-action", "as_of": now, "ideas": 150,
+                           "newer_ideas": 0, "themes": themes}], "now": now}  # fmt: skip
+    replies = theme_replies(SimpleNamespace(text=text), data, moderate=False)
+    assert [r.key for r in replies].count("team:theme") == SHOWN
+    assert replies[-1].text == "3 smaller themes not shown; /export has them all."

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from pathlib import Path
 
@@ -38,7 +39,7 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
     parser.set_defaults(handler=run)
 
 
-async def _export(args: argparse.Namespace) -> int:
+async def _export(args: argparse.Namespace) -> int | None:
     if args.format == "xlsx" and not args.out:
         raise ConfigError("--format xlsx needs --out FILE.xlsx (a workbook is not text)")
     async with services_for(args.config, warm_up=False) as services:
@@ -46,7 +47,15 @@ async def _export(args: argparse.Namespace) -> int:
         scope = scope_of(args, reporting)
         where = reporting.store_scope(scope)
         if not args.out:
-            count = await write_text(services.store, sys.stdout, args.format, args.table, where)
+            try:
+                count = await write_text(
+                    services.store, sys.stdout, args.format, args.table, where
+                )
+                sys.stdout.flush()
+            except BrokenPipeError:
+                # The reader stopped early (`| head`): rows went out all the same.
+                _silence_stdout()
+                count = None
         else:
             path = Path(args.out)
             partial = path.with_name(path.name + ".partial")
@@ -76,9 +85,16 @@ async def _export(args: argparse.Namespace) -> int:
                     "table": "all" if args.format == "xlsx" else args.table,
                     "rows": count,
                     "to": "file" if args.out else "stdout",
+                    **({"closed_early": True} if count is None else {}),
                 },
             )
         return count
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's last flush cannot fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
 
 
 def run(args: argparse.Namespace) -> int:

@@ -116,9 +116,16 @@ async def _pending(reporting: Reporting, scope: ReportScope, count: int | None):
     }
 
     def text() -> str:
+        if not total:
+            return f"Nothing is waiting for moderation ({scope.describe()})."
         lines = [f"{total} waiting for moderation ({scope.describe()})."]
         for item in data["items"]:
-            lines.append(f"#{item['id']} {item['kind']}, held for {item['reason']}: {item['text']}")
+            reason = (item["reason"] or "review").replace("_", " ")
+            parent = f", on idea #{item['parent_id']}" if item["parent_id"] else ""
+            lines.append(
+                f"#{item['id']} {item['kind']}, held for {reason}, via {item['channel']}"
+                f"{parent}: {item['text']}"
+            )
         return "\n".join(lines)
 
     return data, text

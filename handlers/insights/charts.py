@@ -31,6 +31,15 @@ OKABE_ITO = (
     "#F0E442",  # yellow
     "#000000",  # black
 )
+# Each channel keeps its colour in every chart; others take the remaining colours.
+CHANNEL_COLOURS = {
+    "telegram": OKABE_ITO[0],
+    "sms": OKABE_ITO[1],
+    "web": OKABE_ITO[2],
+    "x": OKABE_ITO[3],
+    "console": OKABE_ITO[4],
+    "voice": OKABE_ITO[5],
+}
 SENTIMENT_COLOURS = {
     "positive": "#009E73",
     "neutral": "#999999",
@@ -38,7 +47,8 @@ SENTIMENT_COLOURS = {
     "unscored": "#F0E442",
 }
 SIZE_INCHES, DPI = (8, 6), 150
-TITLE, LABEL, TICKS = 15, 14, 12  # font sizes in points, for a phone screen
+TITLE, LABEL, TICKS = 17, 15, 13  # font sizes in points, for a phone screen
+SHORT_RANGE = 14  # days; up to this many, every day (or every other) gets a tick
 
 
 @dataclass(frozen=True)
@@ -60,6 +70,31 @@ def _axes(title: str, xlabel: str, ylabel: str):
     return figure, axes
 
 
+def _legend_below(figure, axes, title: str | None = None, handles=None) -> None:
+    """The legend under the plot, never over the bars."""
+    if handles is None:
+        handles, _labels = axes.get_legend_handles_labels()
+    labels = [handle.get_label() for handle in handles]
+    if not handles:
+        return
+    figure.legend(
+        handles,
+        labels,
+        title=title,
+        loc="outside lower center",
+        ncols=min(len(handles), 4),
+        fontsize=TICKS,
+        title_fontsize=TICKS,
+        frameon=False,
+    )
+
+
+def _no_data(axes, text: str) -> None:
+    axes.set_xticks([])
+    axes.set_yticks([])
+    axes.text(0.5, 0.5, text, ha="center", va="center", fontsize=LABEL, transform=axes.transAxes)
+
+
 def _png(figure) -> bytes:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
@@ -69,20 +104,35 @@ def _png(figure) -> bytes:
 
 
 def draw_activity(days: list[date], series: dict[str, list[int]], title: str) -> bytes:
+    from matplotlib.dates import (
+        AutoDateLocator,
+        ConciseDateFormatter,
+        DateFormatter,
+        DayLocator,
+        date2num,
+    )
+
     figure, axes = _axes(title, "Day (UTC)", "Contributions")
     bottom = [0] * len(days)
-    for (channel, counts), colour in zip(series.items(), OKABE_ITO, strict=False):
+    spare = iter(c for c in OKABE_ITO if c not in CHANNEL_COLOURS.values())
+    for channel, counts in series.items():
+        colour = CHANNEL_COLOURS.get(channel) or next(spare, "#777777")
         axes.bar(days, counts, bottom=bottom, label=channel, color=colour, width=0.8)
         bottom = [b + c for b, c in zip(bottom, counts, strict=True)]
     if days:
-        from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
-
-        locator = AutoDateLocator(maxticks=8)
-        axes.xaxis.set_major_locator(locator)
-        axes.xaxis.set_major_formatter(ConciseDateFormatter(locator))
-        axes.legend(title="Channel", loc="upper left", fontsize=TICKS, title_fontsize=TICKS)
+        # Whole days only: a short range must not be labelled in hours.
+        axes.set_xlim(date2num(days[0]) - 0.7, date2num(days[-1]) + 0.7)
+        if len(days) <= SHORT_RANGE:
+            axes.xaxis.set_major_locator(DayLocator(interval=1 if len(days) <= 7 else 2))
+            axes.xaxis.set_major_formatter(DateFormatter("%d %b"))
+        else:
+            locator = AutoDateLocator(maxticks=8)
+            axes.xaxis.set_major_locator(locator)
+            axes.xaxis.set_major_formatter(ConciseDateFormatter(locator))
+        axes.yaxis.get_major_locator().set_params(integer=True)
+        _legend_below(figure, axes, "Channel")
     else:
-        axes.text(0.5, 0.5, "No contributions yet", ha="center", transform=axes.transAxes)
+        _no_data(axes, "No contributions yet")
     axes.grid(axis="y", alpha=0.3)
     return _png(figure)
 
@@ -95,33 +145,53 @@ def draw_sentiment(groups: dict[str, dict[str, int]], title: str) -> bytes:
         shares = [
             groups[name].get(label, 0) / (sum(groups[name].values()) or 1) * 100 for name in names
         ]
-        axes.barh(names, shares, left=left, color=colour, label=label)
+        axes.barh(
+            names, shares, left=left, color=colour, label=label, edgecolor="white", linewidth=1
+        )
         left = [a + b for a, b in zip(left, shares, strict=True)]
     for row, name in enumerate(names):
         axes.text(101, row, f"n={sum(groups[name].values())}", va="center", fontsize=TICKS)
     axes.set_xlim(0, 118)
+    axes.set_xticks([0, 25, 50, 75, 100])
     axes.invert_yaxis()
-    if not names:
-        axes.text(0.5, 0.5, "No contributions yet", ha="center", transform=axes.transAxes)
-    axes.legend(title="Sentiment", loc="lower right", ncols=2, fontsize=TICKS)
+    if names:
+        _legend_below(figure, axes, "Sentiment")
+    else:
+        _no_data(axes, "No contributions yet")
     return _png(figure)
 
 
 def draw_reach(rows: list[tuple[str, float, float]], title: str) -> bytes:
     """rows: (group, share, target) with shares 0..1."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
     figure, axes = _axes(title, "Share of participants (%)", "Group")
     names = [name for name, _share, _target in rows]
     shares = [share * 100 for _name, share, _target in rows]
     targets = [target * 100 for _name, _share, target in rows]
-    colours = [
-        OKABE_ITO[5] if share < target else OKABE_ITO[0]
-        for share, target in zip(shares, targets, strict=True)
-    ]
-    axes.barh(names, shares, color=colours, label="share (vermillion: below target)")
-    axes.scatter(targets, names, marker="D", s=80, color="#000000", zorder=3, label="target")
+    below, met = OKABE_ITO[5], OKABE_ITO[0]
+    colours = [below if s < t else met for s, t in zip(shares, targets, strict=True)]
+    axes.barh(names, shares, color=colours)
+    axes.scatter(targets, names, marker="D", s=90, color="#000000", zorder=3)
+    right = max([*shares, *targets, 10]) * 1.18
+    for row, (share, target) in enumerate(zip(shares, targets, strict=True)):
+        # After the bar and the target's marker, so it never sits on either.
+        axes.text(max(share, target) + right * 0.025, row, f"{share:.0f}%", va="center",
+                  fontsize=TICKS)  # fmt: skip
+    axes.set_xlim(0, right)
     axes.invert_yaxis()
-    axes.legend(loc="lower right", fontsize=TICKS)
     axes.grid(axis="x", alpha=0.3)
+    if rows:
+        handles = [
+            Patch(color=below, label="below target"),
+            Patch(color=met, label="at or above target"),
+            Line2D([], [], marker="D", color="#000000", linestyle="", markersize=9,
+                   label="target"),
+        ]  # fmt: skip
+        _legend_below(figure, axes, handles=handles)
+    else:
+        _no_data(axes, "No representation targets in config.yaml")
     return _png(figure)
 
 

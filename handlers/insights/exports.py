@@ -1,7 +1,8 @@
 """Exports for analysts: contributions, votes per idea and themes, as CSV, JSON lines or
 one XLSX workbook (openpyxl). People appear only by pseudonym; every table has channel
-and language columns; the vote coding (agree = 1, disagree = -1, skip = 0) is stated in
-the column names of the ideas table and on the workbook's About sheet.
+and language columns (for a theme, its ideas by channel and by language); the vote
+coding (agree = 1, disagree = -1, skip = 0) is stated in the column names of the vote
+counts and on the workbook's About sheet.
 
 Rows are streamed from the store in batches, so a large consultation never sits in
 memory at once; the command line and the team's chat share this one implementation.
@@ -13,6 +14,7 @@ import csv
 import io
 import json
 from collections.abc import AsyncIterator, Callable
+from contextlib import aclosing
 from datetime import datetime
 from typing import BinaryIO, TextIO
 
@@ -58,9 +60,17 @@ THEME_COLUMNS = (
     "neutral",
     "negative",
     "unscored",
+    "channels",
+    "languages",
     "representative_ideas",
     "as_of",
 )
+# The contributions table's vote counts, named with their coding as in the ideas table.
+CONTRIBUTION_TITLES = {
+    "agree": IDEA_COLUMNS["agree"],
+    "disagree": IDEA_COLUMNS["disagree"],
+    "skip": IDEA_COLUMNS["skip"],
+}
 
 
 def _coded(row: dict) -> dict:
@@ -72,7 +82,7 @@ def _coded(row: dict) -> dict:
 
 def columns_of(table: str) -> list[str]:
     if table == "contributions":
-        return list(CONTRIBUTION_COLUMNS)
+        return [CONTRIBUTION_TITLES.get(column, column) for column in CONTRIBUTION_COLUMNS]
     if table == "ideas":
         return list(IDEA_COLUMNS.values())
     return list(THEME_COLUMNS)
@@ -88,7 +98,10 @@ async def table_rows(store: Store, table: str, scope: Scope) -> AsyncIterator[di
             return
         source = contribution_rows if table == "contributions" else idea_rows
         async for row in source(unit.session, question_id=scope.question_id, since=scope.since_at):
-            yield _coded(row) if table == "ideas" else row
+            if table == "ideas":
+                yield _coded(row)
+            else:
+                yield {CONTRIBUTION_TITLES.get(key, key): value for key, value in row.items()}
 
 
 async def write_text(store: Store, out: TextIO, fmt: str, table: str, scope: Scope) -> int:
@@ -99,12 +112,15 @@ async def write_text(store: Store, out: TextIO, fmt: str, table: str, scope: Sco
     writer = csv.DictWriter(out, fieldnames=columns_of(table)) if fmt == "csv" else None
     if writer:
         writer.writeheader()
-    async for row in table_rows(store, table, scope):
-        if writer:
-            writer.writerow(row)
-        else:
-            out.write(json.dumps(row, ensure_ascii=False) + "\n")
-        count += 1
+    # Closed at once if writing fails (a reader that went away), never left to the
+    # garbage collector with its store session open.
+    async with aclosing(table_rows(store, table, scope)) as rows:
+        async for row in rows:
+            if writer:
+                writer.writerow(row)
+            else:
+                out.write(json.dumps(row, ensure_ascii=False) + "\n")
+            count += 1
     return count
 
 
@@ -130,7 +146,8 @@ async def write_xlsx(
     about = workbook.create_sheet("About")
     counts: dict[str, int] = {}
     for table in tables:
-        counts[table] = await _write_sheets(workbook, table, table_rows(store, table, scope))
+        async with aclosing(table_rows(store, table, scope)) as rows:
+            counts[table] = await _write_sheets(workbook, table, rows)
     for line in (
         [title],
         ["Exported", now.isoformat(timespec="seconds")],

@@ -135,7 +135,7 @@ def format_controversial(data: dict) -> str:
     scope = ReportScope.from_dict(data["scope"])
     lines = [
         f"Controversial ideas: many votes, split close to evenly ({scope.describe()}; "
-        f"at least {data['min_votes']} agree or disagree votes):"
+        f"at least {data['min_votes']} agree or disagree votes, 25% to 75% agree):"
     ]
     if not data["ideas"]:
         lines.append("No idea is split yet.")

@@ -22,7 +22,8 @@ import numpy as np
 
 from handlers.insights.context import Reporting
 from handlers.insights.scope import ReportScope
-from handlers.insights.text import age, clip
+from handlers.insights.text import age, clip, plural
+from storage.scope import Scope
 from storage.similar import IdeaText
 
 KIND = "similar"
@@ -122,6 +123,11 @@ async def build_similar(reporting: Reporting, scope: ReportScope, count: int | N
         runs = [
             await unit.themes.current_run(KIND, reporting.question_ids.get(key)) for key in keys
         ]
+        newer = 0
+        for run in runs:
+            if run is not None and run.question_id is not None:
+                scope_of_run = Scope(question_id=run.question_id)
+                newer += await unit.rankings.ideas_since(scope_of_run, run.newest_item_id)
         pairs = await unit.similar.open_pairs(
             where.question_id, limit=count or DEFAULT_COUNT, since=where.since_at
         )
@@ -141,6 +147,7 @@ async def build_similar(reporting: Reporting, scope: ReportScope, count: int | N
         "now": reporting.now,
         "as_of": min(finished) if finished else None,
         "threshold": reporting.config.insights.similar_threshold,
+        "newer_ideas": newer,
         "pairs": listed,
     }
 
@@ -161,8 +168,12 @@ def format_similar_header(data: dict) -> str:
     scope = ReportScope.from_dict(data["scope"])
     if data["as_of"] is None:
         return f"Similar ideas ({scope.describe()}): not looked for yet."
-    return f"Similar ideas ({scope.describe()}), as of {age(data['as_of'], data['now'])}: " + (
-        f"{len(data['pairs'])} open pair(s)." if data["pairs"] else "none open."
+    newer = data.get("newer_ideas", 0)
+    waiting = f" {plural(newer, 'newer idea')} not yet compared." if newer else ""
+    return (
+        f"Similar ideas ({scope.describe()}), as of {age(data['as_of'], data['now'])}: "
+        + (f"{len(data['pairs'])} open pair(s)." if data["pairs"] else "none open.")
+        + waiting
     )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 from handlers.catalogue import Catalogue
+from handlers.insights.text import plural
 from handlers.team.desk import TeamContext
 from handlers.types import Choice, Reply
 from storage.moderation import Amendment
@@ -113,7 +114,9 @@ async def merge(ctx: TeamContext) -> list[Reply]:
     if duplicate.question_id != into.question_id:
         return [ctx.say("merge_question", a=duplicate_id, b=into_id)]
     result = await ctx.unit.moderation.merge(duplicate_id, into_id)
-    await ctx.unit.similar.decide_pair(duplicate_id, into_id, "merged", ctx.actor, ctx.now)
+    await ctx.unit.similar.decide_pair(
+        duplicate_id, into_id, "merged", ctx.actor, ctx.now, question_id=into.question_id
+    )
     told = await _tell_authors(ctx, result.duplicate, result.survivor)
     ctx.audit(
         "merge",
@@ -131,7 +134,7 @@ async def merge(ctx: TeamContext) -> list[Reply]:
             "merge_done",
             duplicate=duplicate_id,
             into=into_id,
-            moved=result.moved,
+            moved=plural(result.moved, "vote"),
             dropped=result.dropped,
             agree=result.survivor.agree_count,
             disagree=result.survivor.disagree_count,
@@ -171,7 +174,17 @@ async def dismiss(ctx: TeamContext) -> list[Reply]:
     if numbers is None:
         return _usage(ctx, "/dismiss IDEA OTHER")
     first, second = numbers
-    await ctx.unit.similar.decide_pair(first, second, "dismissed", ctx.actor, ctx.now)
+    if first == second:
+        return [ctx.say("dismiss_same")]
+    ideas = [await _contribution(ctx, number) for number in numbers]
+    for number, idea in zip(numbers, ideas, strict=True):
+        if idea is None:
+            return [ctx.say("no_such", id=number)]
+        if idea.kind != "idea":
+            return [ctx.say("not_an_idea", id=number)]
+    await ctx.unit.similar.decide_pair(
+        first, second, "dismissed", ctx.actor, ctx.now, question_id=ideas[0].question_id
+    )
     ctx.audit("dismiss_similar", f"contribution:{min(numbers)}", {"other": max(numbers)})
     return [ctx.say("dismissed", a=first, b=second)]
 

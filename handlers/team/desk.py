@@ -156,7 +156,7 @@ class TeamDesk:
                 address = self.engine.contacts.encrypt(ctx.inbound.sender)
             await unit.jobs.enqueue(
                 order.kind,
-                {**order.payload, "role": member.role},
+                {**order.payload, "role": member.role, "by_name": member.name},
                 ctx.now,
                 requested_by=ctx.actor,
                 reply_channel=ctx.inbound.channel if order.reply else None,

@@ -31,6 +31,11 @@ from storage.insights import Scope
 from storage.jobs import JobRecord
 
 JOB_KINDS = ("themes", "similar", "chart", "export")
+# A chat carries documents of up to 50 MB (Telegram's limit for bots); an export of more
+# contributions than this is refused before it is built, so the bot's process never
+# holds a file it cannot send.
+CHAT_EXPORT_ROWS = 200_000
+CHAT_DOCUMENT_BYTES = 50 * 1024 * 1024
 WHAT = {"themes": "themes", "similar": "list of similar ideas", "chart": "chart",
         "export": "export"}  # fmt: skip
 
@@ -93,8 +98,18 @@ async def run_job(engine, job: JobRecord, now: datetime) -> list[Reply]:
     raise ValueError(f"unknown job kind {job.kind!r}")
 
 
+def _too_big(size: str, limit: str) -> list[Reply]:
+    return [Reply(team_text("export_too_big", size=size, limit=limit), key="team:export_too_big")]
+
+
 async def _export(engine, job: JobRecord, scope: ReportScope, reporting: Reporting) -> list[Reply]:
     fmt = job.payload.get("format", "xlsx")
+    async with engine.store.reader() as unit:
+        activity = await unit.insights.activity(reporting.store_scope(scope))
+    contributions = sum(n for kind, dimension, _v, n in activity
+                        if kind != "vote" and dimension == "channel")  # fmt: skip
+    if contributions > CHAT_EXPORT_ROWS:
+        return _too_big(f"{contributions:,} contributions", f"at most {CHAT_EXPORT_ROWS:,}")
     stamp = f"{reporting.now:%Y%m%d-%H%M}"
     documents = await export_documents(
         engine.store,
@@ -107,6 +122,9 @@ async def _export(engine, job: JobRecord, scope: ReportScope, reporting: Reporti
             f"chorus-{stamp}-{suffix}" if "." in suffix else f"chorus-{stamp}.{suffix}"
         ),
     )
+    size = sum(len(content) for _name, content, _mime, _rows in documents)
+    if size > CHAT_DOCUMENT_BYTES:
+        return _too_big(f"{size / 2**20:.0f} MB", f"{CHAT_DOCUMENT_BYTES // 2**20} MB")
     async with engine.store.transaction() as unit:
         await unit.audit.add(
             job.requested_by,
@@ -118,7 +136,7 @@ async def _export(engine, job: JobRecord, scope: ReportScope, reporting: Reporti
                 "files": [name for name, _content, _mime, _rows in documents],
                 "rows": sum(sum(rows.values()) for _name, _content, _mime, rows in documents),
                 "requested_at": job.created_at.isoformat(),
-                "by": {"role": job.payload.get("role")},
+                "by": {"name": job.payload.get("by_name"), "role": job.payload.get("role")},
             },
         )
     replies = []
@@ -126,7 +144,7 @@ async def _export(engine, job: JobRecord, scope: ReportScope, reporting: Reporti
         caption = team_text(
             "export_ready",
             filename=filename,
-            rows=rows,
+            rows=", ".join(f"{table} {count}" for table, count in rows.items()),
             covers=scope.describe(),
             coding=VOTE_CODING,
         )
@@ -140,11 +158,13 @@ async def _export(engine, job: JobRecord, scope: ReportScope, reporting: Reporti
     return replies
 
 
-def failure_reply(job: JobRecord, error: BaseException) -> Reply:
+def failure_reply(job: JobRecord, error: BaseException, *, delivered: bool = False) -> Reply:
+    """What to tell whoever asked when a job failed (`delivered`: it was done, but its
+    result could not be sent, e.g. a file the chat refused)."""
     message = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
+    key = "job_undelivered" if delivered else "job_failed"
     return Reply(
-        team_text("job_failed", what=WHAT.get(job.kind, job.kind), error=message),
-        key="team:job_failed",
+        team_text(key, what=WHAT.get(job.kind, job.kind), error=message), key=f"team:{key}"
     )
 
 

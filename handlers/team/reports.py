@@ -16,7 +16,7 @@ from handlers.insights.rankings import (
 from handlers.insights.reach import build_reach, format_reach
 from handlers.insights.similar import build_similar, format_pair, format_similar_header
 from handlers.insights.summary import build_summary, format_summary
-from handlers.insights.text import clip
+from handlers.insights.text import clip, plural
 from handlers.insights.theme_runs import (
     SHOWN,
     build_themes,
@@ -79,6 +79,10 @@ def theme_replies(ctx: TeamContext, data: dict, *, moderate: bool) -> list[Reply
                     ),
                 )
             replies.append(ctx.text(format_theme(theme), "theme", choices))
+        hidden = len(question.get("themes", [])) - SHOWN
+        if hidden > 0:
+            note = f"{plural(hidden, 'smaller theme')} not shown; /export has them all."
+            replies.append(ctx.text(note, "themes_more"))
     if not data["questions"]:
         replies.append(ctx.text("No ideas to group into themes yet.", "themes"))
     return replies
@@ -187,7 +191,8 @@ async def pending(ctx: TeamContext) -> list[Reply]:
 async def chart(ctx: TeamContext) -> list[Reply]:
     args = ctx.arguments(words=CHARTS)
     if not args.words:
-        choices = tuple(Choice(CHART_LABELS[name], f"chart:{name}") for name in CHARTS)
+        scope = "".join(f":{token}" for token in ctx.request.arguments)  # kept for the button
+        choices = tuple(Choice(CHART_LABELS[name], f"chart:{name}{scope}") for name in CHARTS)
         return [ctx.say("which_chart", choices=choices)]
     ctx.queue(JobOrder("chart", {"name": args.words[0], "scope": args.scope.as_dict()}))
     return [ctx.say("working_chart")]

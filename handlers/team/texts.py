@@ -16,6 +16,10 @@ TEXTS: dict[str, str] = {
     "chart_ready": "{caption}",
     "export_ready": "{filename}, rows: {rows} ({covers}). Vote coding: {coding}.",
     "job_failed": "Sorry, your {what} could not be made: {error}",
+    "job_undelivered": "Sorry, your {what} was made but could not be sent here: {error}",
+    "export_too_big": "That export holds {size}, more than a chat can carry ({limit}). Ask "
+    "for less (one question, or a window such as /export 7d), or run chorus export "
+    "--format xlsx --out FILE where the store is.",
     "pending_header": "{count} waiting for moderation ({covers}){showing}.",
     "pending_item": "#{id} {kind}, held for {reason}, via {channel}{parent}:\n{text}",
     "pending_none": "Nothing is waiting for moderation.",
@@ -26,9 +30,10 @@ TEXTS: dict[str, str] = {
     "no_such": "There is no contribution #{id}.",
     "not_an_idea": "#{id} is not an idea that can be merged or moved.",
     "merge_same": "Choose two different ideas to merge.",
+    "dismiss_same": "Choose two different ideas.",
     "merge_question": "#{a} and #{b} answer different questions; only ideas for the same "
     "question can be merged.",
-    "merge_done": "Merged #{duplicate} into #{into}: {moved} votes moved, {dropped} dropped "
+    "merge_done": "Merged #{duplicate} into #{into}: {moved} moved, {dropped} dropped "
     "(people who voted on both keep their vote on #{into}). #{into} now has "
     "+{agree}/-{disagree}. Authors told: {told}.",
     "already_merged": "#{id} is already merged into #{into}.",
