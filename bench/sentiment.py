@@ -10,6 +10,7 @@ analyser's polarity are positive at >= 0.05, negative at <= -0.05, neutral betwe
 band as Chorus's default `SentimentSettings`).
 
     python bench/sentiment.py                  # every analyser, every set
+    python bench/sentiment.py --analyser configured   # the one config.yaml chooses
     python bench/sentiment.py --analyser vader --limit 500
     python bench/sentiment.py --data /path/to/sentiment
 """
@@ -99,6 +100,13 @@ def evaluate(analyser: SentimentAnalyser, rows: Sequence[Rated]) -> Result:
     )
 
 
+def configured_analyser(config: Path = REPO / "config.yaml") -> str:
+    """The analyser config.yaml chooses (`sentiment.analyser`), as Chorus would read it."""
+    from bot.config import load_settings
+
+    return load_settings(config, environ={}).consultation.sentiment.analyser
+
+
 def machine() -> str:
     libraries = ", ".join(f"{lib} {version(lib)}" for lib in LIBRARIES.values())
     return (
@@ -117,9 +125,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--analyser",
-        choices=[*ANALYSERS, "all"],
+        choices=[*ANALYSERS, "configured", "all"],
         default="all",
-        help="analyser to evaluate (default: all)",
+        help="analyser to evaluate: one by name, the one config.yaml chooses, or all "
+        "(default: all)",
     )
     parser.add_argument(
         "--limit", type=int, default=None, metavar="N", help="only the first N texts of each set"
@@ -143,13 +152,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    names = list(ANALYSERS) if args.analyser == "all" else [args.analyser]
+    configured = configured_analyser()
+    names = {"all": list(ANALYSERS), "configured": [configured]}.get(args.analyser, [args.analyser])
     analysers = [get_analyser(name) for name in names]
     for analyser in analysers:
         analyser.analyse("warm up: load the lexicon before timing")
 
     print("Sentiment analysers against mean human ratings (VADER paper sets)")
     print(f"labels: positive >= {BAND.positive_threshold}, negative <= {BAND.negative_threshold}")
+    print(f"configured analyser (config.yaml sentiment.analyser): {configured}")
     print(f"machine: {machine()}")
     if args.limit:
         print(f"first {args.limit} texts of each set")

@@ -151,13 +151,14 @@ def _without_password(url: str) -> str:
 
 def format_validation_error(path: Path, error: ValidationError) -> str:
     first = error.errors()[0]
-    location = ".".join(str(part) for part in first["loc"]) or "(top level)"
+    location = ".".join(str(part) for part in first["loc"])
     message = first["msg"]
     if message.startswith("Value error, "):
         message = message[len("Value error, ") :]
     more = len(error.errors()) - 1
     suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
-    return f"{path}: {location}: {message}{suffix}"
+    # Whole-file checks have no location of their own; their message names the key.
+    return f"{path}: {location + ': ' if location else ''}{message}{suffix}"
 
 
 def parse_settings(raw: object, path: Path) -> FileSettings:

@@ -13,7 +13,7 @@ from aiohttp import web
 
 from bot.channels import build_channels
 from bot.channels.base import Channel
-from bot.config import Settings
+from bot.config import ConfigError, Settings
 from bot.jobs import JobRunner
 from bot.outbox import OutboxDispatcher
 from bot.server import build_web_app
@@ -50,7 +50,14 @@ class Runtime:
             )
             await self._runner.setup()
             site = web.TCPSite(self._runner, self.host, self.port)
-            await site.start()
+            try:
+                await site.start()
+            except OSError as error:
+                reason = str(error.strerror or error).rsplit(": ", 1)[-1]
+                raise ConfigError(
+                    f"cannot listen on {self.host}:{self.port} ({reason}); choose another "
+                    f"address with --host and --port, or server.host and server.port"
+                ) from None
             self.port = self._runner.addresses[0][1]
             log.info(
                 "Chorus (%s) is serving on http://%s:%s (store: %s)",

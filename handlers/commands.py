@@ -20,8 +20,10 @@ OPT_OUT_WORDS = frozenset(
 )
 OPT_IN_WORDS = frozenset({"start", "unstop", "yes"})
 HELP_WORDS = frozenset({"help", "info"})
-# Bare words that count as commands only when alone in the message.
+# Bare words that count as commands only when alone in the message: answers, and words
+# that often start a sentence ("Help carers get respite", "Start physio sooner").
 ANSWER_WORDS = frozenset({"skip", "yes", "no"})
+ALONE_WORDS = ANSWER_WORDS | {"start", "help"}
 
 _COMMAND = re.compile(r"^/?([A-Za-z]+)(?:@[A-Za-z0-9_]+)?(?:\s+(.*))?$", re.DOTALL)
 
@@ -52,6 +54,6 @@ def parse_command(text: str, extra_words: frozenset[str] = frozenset()) -> Comma
     known = PARTICIPANT_COMMANDS | extra_words
     if word not in known:
         return None
-    if word in ANSWER_WORDS | OPT_OUT_WORDS | extra_words and argument:
+    if word in ALONE_WORDS | OPT_OUT_WORDS | extra_words and argument:
         return None  # "yes I think so" or "end the waiting lists" is text, not a command
     return Command(word, argument, False)

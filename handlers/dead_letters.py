@@ -6,11 +6,15 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from handlers.engine import Engine
 from handlers.privacy import ContactCipher
 from handlers.types import Inbound, Outcome
 from storage.records import FailedRecord
+from storage.unit import Unit
+
+if TYPE_CHECKING:  # the engine's flows use this module too (FORGET)
+    from handlers.engine import Engine
 
 
 def inbound_to_json(inbound: Inbound, contacts: ContactCipher | None = None) -> str:
@@ -71,3 +75,24 @@ async def retry_failed(engine: Engine, failed_id: int) -> tuple[Inbound, Outcome
     async with engine.store.transaction() as unit:
         await unit.failed.mark(failed_id, "done", engine.clock())
     return inbound, outcome
+
+
+async def forget_kept_messages(
+    unit: Unit, contacts: ContactCipher, channel: str, sender: str
+) -> int:
+    """Delete the kept messages one person sent on a channel (FORGET): they hold that
+    person's words as written, before redaction, and their platform id, encrypted."""
+    theirs = []
+    for record in await unit.failed.of_channel(channel):
+        try:
+            data = json.loads(record.raw)
+        except ValueError:
+            continue
+        if not isinstance(data, dict):
+            continue
+        kept_sender = data.get("sender")
+        if kept_sender is None and isinstance(data.get("sender_encrypted"), str):
+            kept_sender = contacts.decrypt(data["sender_encrypted"].encode())
+        if kept_sender == sender:
+            theirs.append(record.id)
+    return await unit.failed.remove(theirs)

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from handlers.catalogue import Catalogue
 from handlers.commands import parse_command
 from handlers.context import Context
+from handlers.dead_letters import forget_kept_messages
 from handlers.enrich import Enricher, clean_text
 from handlers.insights.grouping import role_grouping
 from handlers.privacy import ContactCipher, Pseudonymizer
@@ -131,6 +132,7 @@ class Engine:
                 if command is not None and command.word == "forget":
                     # Erasure needs no conversation, and they asked for no messages.
                     await unit.participants.erase(participant.id)
+                    await forget_kept_messages(unit, self.contacts, inbound.channel, inbound.sender)
                     return Outcome(opted_out=True)
                 if inbound.payload is not None or carrier_keyword(inbound.channel, text) != "in":
                     return Outcome(opted_out=True)  # no reply, and nothing is stored

@@ -49,6 +49,8 @@ YES_NO_PAYLOADS = {
 
 
 MAX_ID = 2**63 - 1  # the largest id a store column can hold
+# Steps that asked the person to type something of their own.
+TYPING_STEPS = frozenset({"idea", "comment"})
 
 
 def as_id(text: str) -> int | None:
@@ -89,10 +91,12 @@ async def route(ctx: Context) -> list[Reply]:
         if keyword == "out":
             return await account.opt_out(ctx)
         if keyword == "in" and ctx.participant.opted_out:
-            return await account.opt_in(ctx)
+            return [*await account.opt_in(ctx), *await _where_they_were(ctx)]
         if keyword == "help":
             return [menu.carrier_help(ctx)]
     command = None if payload is not None else parse_command(ctx.text)
+    if _is_typed_text(ctx, command):
+        command = None  # asked for an idea, "Vote counting should be public" is the idea
     if not ctx.participant.consented:
         return await _before_consent(ctx, payload, command)
     if payload is not None:
@@ -100,6 +104,18 @@ async def route(ctx: Context) -> list[Reply]:
     if command is not None:
         return await _on_command(ctx, command)
     return await _on_text(ctx)
+
+
+def _is_typed_text(ctx: Context, command: Command | None) -> bool:
+    """At a step that asked for the person's own words, a bare command word followed by
+    more words is those words ("IDEA ..." and "COMMENT ..." keep their meaning)."""
+    return (
+        command is not None
+        and bool(command.argument)
+        and not command.slashed
+        and command.word not in ("idea", "comment")
+        and ctx.step in TYPING_STEPS
+    )
 
 
 def _choice_for_text(ctx: Context) -> tuple[str | None, int]:
@@ -132,7 +148,7 @@ async def _before_consent(
     if command is not None and command.word == "mydata":
         return [ctx.say("mydata_none")]
     if command is not None and command.word == "forget":
-        await ctx.unit.participants.erase(ctx.participant.id)
+        await account.erase(ctx)
         return [ctx.say("forgotten")]
     if ctx.step == "refused" and not (command and command.word == "start"):
         return [ctx.say("refused_before", choices=onboarding.consent_choices(ctx))]
@@ -256,6 +272,14 @@ async def _on_text(ctx: Context) -> list[Reply]:
         return [ctx.say("vote_use_numbers")]
     # At the menu (or after a question we can let go of), free text is an idea.
     return await contribute.submit_idea(ctx, ctx.text)
+
+
+async def _where_they_were(ctx: Context) -> list[Reply]:
+    """After opting back in: the question that was open, or the menu, or consent."""
+    if not ctx.participant.consented:
+        return await onboarding.start_consent(ctx)
+    prompt = _prompt_again(ctx)
+    return [prompt] if prompt else await menu.show_menu(ctx)
 
 
 def _prompt_again(ctx: Context) -> Reply | None:

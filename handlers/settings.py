@@ -114,9 +114,14 @@ class ConsultationSettings(Strict):
     def _languages_known(cls, languages: tuple[str, ...]) -> tuple[str, ...]:
         if not languages:
             raise ValueError("list at least one language, e.g. [en]")
+        from handlers.enrich.language import to_language
+
         for code in languages:
             if len(code) != 2 or not code.isalpha() or not code.islower():
                 raise ValueError(f"{code!r} is not a two-letter ISO 639-1 code such as en")
+            to_language(code)  # ValueError naming the code when it cannot be detected
+        if len(set(languages)) != len(languages):
+            raise ValueError("each language must appear once")
         return languages
 
 
@@ -149,9 +154,13 @@ class ConsultationConfig(Strict):
 
     @model_validator(mode="after")
     def _cross_checks(self) -> ConsultationConfig:
-        keys = [q.key for q in self.questions]
-        if len(set(keys)) != len(keys):
-            raise ValueError("questions: each key must be unique")
+        for section, keys in (
+            ("questions", [q.key for q in self.questions]),
+            ("gateway", [g.key for g in self.gateway]),
+        ):
+            repeated = sorted({key for key in keys if keys.count(key) > 1})
+            if repeated:
+                raise ValueError(f"{section}: each key must be unique, repeated: {repeated[0]}")
         gateway = {g.key: g for g in self.gateway}
         for question_key, targets in self.representation_targets.items():
             if question_key not in gateway:

@@ -101,6 +101,21 @@ class FailedInbox:
         row = await self.session.get(FailedInbound, failed_id)
         return _failed(row) if row else None
 
+    async def of_channel(self, channel: str) -> list[FailedRecord]:
+        """Every kept message of a channel, retried or not (to find one person's)."""
+        query = (
+            select(FailedInbound).where(FailedInbound.channel == channel).order_by(FailedInbound.id)
+        )
+        return [_failed(row) for row in await self.session.scalars(query)]
+
+    async def remove(self, failed_ids: list[int]) -> int:
+        if not failed_ids:
+            return 0
+        result = await self.session.execute(
+            delete(FailedInbound).where(FailedInbound.id.in_(failed_ids))
+        )
+        return result.rowcount
+
     async def mark(self, failed_id: int, status: str, now: datetime) -> None:
         await self.session.execute(
             update(FailedInbound)

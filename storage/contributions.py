@@ -101,8 +101,9 @@ class Contributions:
     ) -> ContributionRecord | None:
         """An idea this participant has not voted on and did not write.
 
-        The few least-voted candidates form a pool and one is drawn at random, so new
-        ideas get seen without everyone being shown the same idea at once.
+        The least-voted candidates (up to `pool` of them, within one vote of the fewest)
+        form a pool and one is drawn at random, so new ideas get seen first without
+        everyone being shown the same idea at once.
         """
         if not question_ids:
             return None
@@ -125,7 +126,10 @@ class Contributions:
         if exclude:
             query = query.where(Contribution.id.not_in(list(exclude)))
         rows = list(await self.session.scalars(query))
-        return contribution_record(rng.choice(rows)) if rows else None
+        if not rows:
+            return None
+        fewest = rows[0].vote_count
+        return contribution_record(rng.choice([r for r in rows if r.vote_count <= fewest + 1]))
 
     async def set_status(
         self, contribution_id: int, status: str, *, reason: str | None = None

@@ -86,16 +86,32 @@ def _is_unavailable(error: BaseException) -> bool:
         return True
     if isinstance(error, UNAVAILABLE_ERRORS):
         return True
-    # asyncpg raises its own exception types for lost or refused connections.
-    name = type(error).__name__
-    return name in {
+    # asyncpg raises its own exception types for lost or refused connections (a missing
+    # database or role too), which SQLAlchemy wraps: look down the chain of causes.
+    return any(type(cause).__name__ in _ASYNCPG_UNAVAILABLE for cause in _causes(error))
+
+
+_ASYNCPG_UNAVAILABLE = frozenset(
+    {
         "CannotConnectNowError",
         "ConnectionDoesNotExistError",
         "ConnectionFailureError",
         "InvalidCatalogNameError",
+        "InvalidAuthorizationSpecificationError",
+        "InvalidPasswordError",
         "TooManyConnectionsError",
         "AdminShutdownError",
     }
+)
+
+
+def _causes(error: BaseException) -> list[BaseException]:
+    found: list[BaseException] = []
+    current: BaseException | None = error
+    while current is not None and current not in found and len(found) < 8:
+        found.append(current)
+        current = getattr(current, "orig", None) or current.__cause__
+    return found
 
 
 class Store:
@@ -134,7 +150,15 @@ class Store:
         try:
             return cls(create_engine(url, busy_seconds=busy_seconds), url)
         except (exc.ArgumentError, exc.NoSuchModuleError, ImportError) as error:
-            raise StoreConfigError(f"CHORUS_DATABASE_URL cannot be used: {error}") from None
+            hint = ""
+            if backend == "postgresql":
+                hint = " (Chorus talks to PostgreSQL through asyncpg: postgresql+asyncpg://...)"
+            raise StoreConfigError(f"CHORUS_DATABASE_URL cannot be used: {error}{hint}") from None
+        except OSError as error:  # the SQLite file's folder cannot be created
+            raise StoreConfigError(
+                f"CHORUS_DATABASE_URL: cannot create the folder for the SQLite file "
+                f"({error.strerror}: {error.filename})"
+            ) from None
 
     async def close(self) -> None:
         await self.engine.dispose()
@@ -235,6 +259,8 @@ class Store:
 
 def _short(error: BaseException) -> str:
     original = getattr(error, "orig", None) or error
+    if type(original).__name__ == "Error" and original.__cause__ is not None:
+        original = original.__cause__  # asyncpg's own error, under SQLAlchemy's adapter
     message = str(original).strip().splitlines()[0] if str(original).strip() else ""
     return f"{type(original).__name__}: {message}" if message else type(original).__name__
 

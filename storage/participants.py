@@ -7,10 +7,18 @@ from datetime import datetime
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Contact, Contribution, OutboxMessage, Participant, Vote
+from storage.models import (
+    AuditEntry,
+    Contact,
+    Contribution,
+    IdeaRoleTally,
+    OutboxMessage,
+    Participant,
+    Vote,
+)
 from storage.records import ErasureCounts, ParticipantActivity, ParticipantRecord, Profile
 from storage.tallies import Tallies
-from storage.tally_keys import ContributionFacts
+from storage.tally_keys import NOT_GIVEN, ContributionFacts
 from storage.votes import remove_votes, remove_votes_of
 
 _MUTABLE = {
@@ -42,6 +50,10 @@ def _record(row: Participant) -> ParticipantRecord:
         created_at=row.created_at,
         last_seen_at=row.last_seen_at,
     )
+
+
+# Keys of an audit entry's detail that hold a contribution's words (see team actions).
+_AUDIT_TEXTS = frozenset({"original", "amended", "text"})
 
 
 class Participants:
@@ -133,9 +145,30 @@ class Participants:
         """Delete the participant and everything that names or links to them.
 
         Their votes are withdrawn from other ideas' tallies first; comments other people
-        left on their ideas stay, detached (parent set to NULL by the foreign key).
+        left on their ideas stay, detached (parent set to NULL by the foreign key). Copies
+        of their words elsewhere go too: the texts in audit entries about their
+        contributions (an amendment keeps the original), and news to other people that
+        quotes one of their ideas.
         """
+        await self._erase_copies(participant_id)
+        voted = (
+            await self.session.execute(
+                select(Vote.contribution_id, Vote.role).where(Vote.participant_id == participant_id)
+            )
+        ).all()
         votes = await remove_votes_of(self.session, self.tallies, participant_id)
+        # An idea's tally for a role, left at zero, would still say that someone of that
+        # role voted on it.
+        for idea, role in voted:
+            await self.session.execute(
+                delete(IdeaRoleTally).where(
+                    IdeaRoleTally.contribution_id == idea,
+                    IdeaRoleTally.role == (role or NOT_GIVEN),
+                    IdeaRoleTally.agree == 0,
+                    IdeaRoleTally.disagree == 0,
+                    IdeaRoleTally.skip == 0,
+                )
+            )
         contacts = (
             await self.session.execute(
                 delete(Contact).where(Contact.participant_id == participant_id)
@@ -184,6 +217,33 @@ class Participants:
             contacts=contacts,
             outbox=outbox,
         )
+
+    async def _erase_copies(self, participant_id: int) -> None:
+        own = (
+            await self.session.execute(
+                select(Contribution.id, Contribution.kind, Contribution.text).where(
+                    Contribution.participant_id == participant_id
+                )
+            )
+        ).all()
+        targets = [f"contribution:{id_}" for id_, _kind, _text in own]
+        for start in range(0, len(targets), 500):
+            entries = await self.session.scalars(
+                select(AuditEntry).where(AuditEntry.target.in_(targets[start : start + 500]))
+            )
+            for entry in entries:
+                detail = dict(entry.detail or {})
+                if set(detail) & _AUDIT_TEXTS:
+                    kept = {k: v for k, v in detail.items() if k not in _AUDIT_TEXTS}
+                    entry.detail = {**kept, "texts_erased": True}
+        for _id, kind, text in own:
+            if kind == "idea" and text:
+                await self.session.execute(
+                    delete(OutboxMessage)
+                    .where(OutboxMessage.text.contains(f'"{text}"', autoescape=True))
+                    .execution_options(synchronize_session=False)
+                )
+        await self.session.flush()
 
     async def save_contact(
         self, participant_id: int, channel: str, address_encrypted: bytes, now: datetime

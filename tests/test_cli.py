@@ -101,6 +101,8 @@ async def test_scripted_chat_journey_with_store_checks(workdir: Path, database_u
     assert (top["agree"], top["disagree"]) == (1, 0)
     assert top["label"] in ("positive", "neutral", "negative") and top["score"] > 0
     assert set(top) >= {"id", "text", "agree", "disagree", "score", "label"}
+    assert data["sentiment"] == {top["label"]: 1}  # counts by label
+    assert data["by_question"] == {"ahp-action": 1}
 
     forget = chorus(["chat", "--as", "amira"], workdir, database_url, "forget\nyes\n")
     assert "deleted your data" in forget.stdout

@@ -340,7 +340,8 @@ async def test_sms_stop_is_recognised_before_any_question(engine: Engine, store:
     assert await count(store, Contribution) == 0
     assert await count(store, ProcessedMessage) == processed  # nothing stored at all
     await phone.say("START")
-    assert phone.keys == ["opted_in"] and not phone.last.opted_out
+    # Back where they were: the question that was open is asked again.
+    assert phone.keys == ["opted_in", "gateway:role"] and not phone.last.opted_out
     assert not (await participant_row(store, phone.pseudonym)).opted_out
 
 

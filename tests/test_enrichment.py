@@ -96,6 +96,23 @@ def test_with_one_language_other_languages_are_not_taken_for_it() -> None:
     assert english_only.enrich("To jest dobry pomysl").label == "unscored"
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Je pense que les délais d'attente sont trop longs et terribles",  # French
+        "Los tiempos de espera son terribles",  # Spanish
+        "Timpul de așteptare este groaznic",  # Romanian (was taken for Welsh)
+        "C'est une bonne idée",  # French (was taken for Welsh)
+        "Os tempos de espera são terríveis",  # Portuguese
+    ],
+)
+def test_a_language_that_is_not_configured_is_none_and_unscored(
+    enricher: Enricher, text: str
+) -> None:
+    result = enricher.enrich(text)
+    assert (result.language, result.label, result.polarity) == (None, "unscored", None)
+
+
 # --- Sentiment ------------------------------------------------------------------------
 
 

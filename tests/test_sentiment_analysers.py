@@ -217,3 +217,14 @@ def test_the_benchmark_says_clearly_when_the_data_is_missing(
     error = capsys.readouterr().err
     assert "sentiment sets are missing" in error
     assert "tweets.tsv" in error
+
+
+def test_the_benchmark_can_run_the_configured_analyser_alone(
+    bench: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_sets(tmp_path, RATED)
+    assert bench.main(["--data", str(tmp_path), "--analyser", "configured", "--limit", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "configured analyser (config.yaml sentiment.analyser): textblob" in out
+    table = [line.split() for line in out.splitlines() if line.startswith("tweets")]
+    assert [row[2] for row in table] == ["textblob"]

@@ -8,11 +8,11 @@ from datetime import UTC, datetime
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from storage.database import Store
 from storage.errors import StoreUnavailable
-from storage.models import Base
+from storage.models import Base, IdeaRoleTally
 from storage.records import NewContribution, Profile
 from storage.scoring import wilson_lower_bound
 
@@ -168,6 +168,22 @@ async def test_erasure_withdraws_votes_and_detaches_others_comments(store: Store
         remaining = await unit.contributions.get(other_idea)
     assert kept is not None and kept.parent_id is None
     assert (remaining.agree_count, remaining.score) == (0, 0.0)
+
+
+async def test_erasure_leaves_no_zero_tally_saying_someone_of_a_role_voted(
+    store: Store,
+) -> None:
+    leaver, author, other = [await _person(store, name) for name in ("l", "a", "o")]
+    idea = await _idea(store, author)
+    async with store.transaction() as unit:
+        carer, patient = Profile(role="carer"), Profile(role="patient")
+        await unit.votes.cast(leaver, idea, 1, channel="sms", profile=carer, now=NOW)
+        await unit.votes.cast(other, idea, -1, channel="sms", profile=patient, now=NOW)
+    async with store.transaction() as unit:
+        await unit.participants.erase(leaver)
+    async with store.reader() as unit:
+        rows = (await unit.session.execute(select(IdeaRoleTally.__table__))).all()
+    assert [(row.role, row.agree, row.disagree) for row in rows] == [("patient", 0, 1)]
 
 
 async def test_store_reports_unavailable_when_postgres_is_unreachable() -> None:

@@ -59,15 +59,22 @@ def run(args: argparse.Namespace) -> int:
     if args.analyser:
         sentiment = sentiment.model_copy(update={"analyser": args.analyser})
     enricher = Enricher(settings.consultation.languages, sentiment)
-    for text in _texts(args):
-        result = enricher.enrich(text)
-        record = {
-            "text": result.text,
-            "language": result.language,
-            "polarity": result.polarity,
-            "subjectivity": result.subjectivity,
-            "label": result.label,
-            "redactions": list(result.redactions),
-        }
-        print(json.dumps(record, ensure_ascii=False), flush=True)
+    try:
+        for text in _texts(args):
+            _print(enricher, text)
+    except UnicodeDecodeError:
+        raise ConfigError(f"{args.csv or 'stdin'}: not UTF-8 text; save it as UTF-8") from None
     return 0
+
+
+def _print(enricher: Enricher, text: str) -> None:
+    result = enricher.enrich(text)
+    record = {
+        "text": result.text,
+        "language": result.language,
+        "polarity": result.polarity,
+        "subjectivity": result.subjectivity,
+        "label": result.label,
+        "redactions": list(result.redactions),
+    }
+    print(json.dumps(record, ensure_ascii=False), flush=True)

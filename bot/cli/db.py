@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 
 from bot.config import load_settings
 from storage.database import Store
@@ -48,7 +49,10 @@ def run_current(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
     state = asyncio.run(_health(settings.env.database_url))
     if "error" in state:
-        print(f"store ({state['backend']}) cannot be reached: {state['error']}")
+        print(
+            f"chorus: the store ({state['backend']}) cannot be reached: {state['error']}",
+            file=sys.stderr,
+        )
         return 3
     note = "" if state["ok"] else f" (Chorus needs {state['expected_revision']})"
     print(f"store ({state['backend']}) is at revision {state['revision'] or 'none'}{note}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from handlers.context import Context
+from handlers.dead_letters import forget_kept_messages
 from handlers.types import Choice, Reply
 
 FORGET_YES, FORGET_NO = "forget:yes", "forget:no"
@@ -44,8 +45,15 @@ async def answer_forget(ctx: Context, confirmed: bool) -> list[Reply]:
         from handlers.flows.menu import show_menu
 
         return [ctx.say("forget_kept"), *await show_menu(ctx)]
-    await ctx.unit.participants.erase(ctx.participant.id)
+    await erase(ctx)
     return [ctx.say("forgotten")]
+
+
+async def erase(ctx: Context) -> None:
+    """FORGET: the person, everything they contributed and every row that links to them,
+    including messages of theirs kept after failing."""
+    await ctx.unit.participants.erase(ctx.participant.id)
+    await forget_kept_messages(ctx.unit, ctx.contacts, ctx.inbound.channel, ctx.inbound.sender)
 
 
 async def opt_out(ctx: Context) -> list[Reply]:
