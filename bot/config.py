@@ -10,6 +10,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
@@ -33,6 +34,19 @@ class TelegramSettings(Strict):
     mode: Literal["polling", "webhook"] = "polling"
     base_url: str = "https://api.telegram.org/bot"
     public_url: str | None = None
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url_takes_a_token(cls, value: str) -> str:
+        # The token is appended: without a path, its part after the colon would be read
+        # as a port number (and quoted in errors).
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc or not parts.path:
+            raise ValueError(
+                f"{value!r} is not a Bot API base such as https://api.telegram.org/bot "
+                "(the token is appended to it)"
+            )
+        return value
 
 
 class TwitterSettings(Strict):

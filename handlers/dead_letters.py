@@ -4,6 +4,7 @@ again on request (`chorus failed`, `chorus retry`)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -17,27 +18,49 @@ if TYPE_CHECKING:  # the engine's flows use this module too (FORGET)
     from handlers.engine import Engine
 
 
+# What a kept message holds about its sender: who they are, their words as written (before
+# redaction, which may be what failed) and the provider's payload (names, chat ids).
+SEALED_FIELDS = ("sender", "text", "payload", "raw")
+
+
 def inbound_to_json(inbound: Inbound, contacts: ContactCipher | None = None) -> str:
-    """The message as JSON; with `contacts`, the sender's platform id (a phone number on
-    SMS) is kept only encrypted, like a follow-up address."""
+    """The message as JSON; with `contacts`, everything personal in it (`SEALED_FIELDS`)
+    is kept only encrypted, like a follow-up address, so the dead-letter table shows no
+    one's words or ids to whoever reads the store."""
     data = asdict(inbound)
     data["received_at"] = inbound.received_at.isoformat()
     if contacts is not None:
-        data["sender"] = None
-        data["sender_encrypted"] = contacts.encrypt(inbound.sender).decode()
+        personal = {name: data.pop(name) for name in SEALED_FIELDS}
+        data["sealed"] = contacts.encrypt(json.dumps(personal, ensure_ascii=False)).decode()
     return json.dumps(data, ensure_ascii=False)
 
 
 def inbound_from_json(text: str, contacts: ContactCipher | None = None) -> Inbound:
     data = json.loads(text)
     data["received_at"] = datetime.fromisoformat(data["received_at"])
-    encrypted = data.pop("sender_encrypted", None)
-    if encrypted is not None:
-        sender = contacts.decrypt(encrypted.encode()) if contacts else None
-        if sender is None:
-            raise ValueError("the sender of this kept message cannot be decrypted with this key")
-        data["sender"] = sender
+    sealed = data.pop("sealed", None)
+    if sealed is not None:
+        opened = contacts.decrypt(sealed.encode()) if contacts else None
+        if opened is None:
+            raise ValueError("this kept message cannot be decrypted with this key")
+        data.update(json.loads(opened))
     return Inbound(**data)
+
+
+def kept_sender(raw: str, contacts: ContactCipher) -> str | None:
+    """The platform id of whoever sent a kept message or public post, when it can be read."""
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    if isinstance(data.get("sealed"), str):
+        opened = contacts.decrypt(data["sealed"].encode())
+        return json.loads(opened).get("sender") if opened else None
+    if "post_id" in data:  # a public post kept by a listener (handlers/public.py)
+        return data.get("author_id") or None
+    return data.get("sender")
 
 
 async def keep_failed(engine: Engine, inbound: Inbound, error: BaseException) -> FailedRecord:
@@ -77,22 +100,21 @@ async def retry_failed(engine: Engine, failed_id: int) -> tuple[Inbound, Outcome
     return inbound, outcome
 
 
+def sent_by(channel: str, sender: str) -> Callable[[str, str], bool]:
+    """The `is_theirs` of `forget_kept_messages` for a person known by channel and id."""
+    return lambda kept_channel, kept_sender: (kept_channel, kept_sender) == (channel, sender)
+
+
 async def forget_kept_messages(
-    unit: Unit, contacts: ContactCipher, channel: str, sender: str
+    unit: Unit, contacts: ContactCipher, is_theirs: Callable[[str, str], bool]
 ) -> int:
-    """Delete the kept messages one person sent on a channel (FORGET): they hold that
-    person's words as written, before redaction, and their platform id, encrypted."""
-    theirs = []
-    for record in await unit.failed.of_channel(channel):
-        try:
-            data = json.loads(record.raw)
-        except ValueError:
-            continue
-        if not isinstance(data, dict):
-            continue
-        kept_sender = data.get("sender")
-        if kept_sender is None and isinstance(data.get("sender_encrypted"), str):
-            kept_sender = contacts.decrypt(data["sender_encrypted"].encode())
-        if kept_sender == sender:
-            theirs.append(record.id)
+    """Delete the kept messages and posts of one person (FORGET, or a team erasure): they
+    hold that person's words as written and their platform id. `is_theirs(channel,
+    platform_id)` says whether a kept message is that person's."""
+    theirs = [
+        record.id
+        for record in await unit.failed.every()
+        if (sender := kept_sender(record.raw, contacts)) is not None
+        and is_theirs(record.channel, sender)
+    ]
     return await unit.failed.remove(theirs)

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from handlers.catalogue import Catalogue
 from handlers.commands import parse_command
 from handlers.context import Context
-from handlers.dead_letters import forget_kept_messages
+from handlers.dead_letters import forget_kept_messages, sent_by
 from handlers.enrich import Enricher, clean_text
 from handlers.insights.grouping import role_grouping
 from handlers.privacy import ContactCipher, Pseudonymizer
@@ -68,6 +68,12 @@ class Engine:
 
     def pseudonym(self, channel: str, platform_id: str) -> str:
         return self.pseudonyms.pseudonym(channel, platform_id)
+
+    def public_post_key(self, channel: str, post_id: str) -> str:
+        """What marks a public post as seen (processed_messages): a keyed hash, because a
+        public post's id leads anyone to its author, and the mark outlives an erasure (so
+        a backfill cannot bring back what was erased)."""
+        return "#" + self.pseudonyms.pseudonym(f"{channel}-post", post_id)[:40]
 
     async def handle(self, inbound: Inbound) -> Outcome:
         """Apply one message. Raises StoreUnavailable when the store cannot commit."""
@@ -132,7 +138,8 @@ class Engine:
                 if command is not None and command.word == "forget":
                     # Erasure needs no conversation, and they asked for no messages.
                     await unit.participants.erase(participant.id)
-                    await forget_kept_messages(unit, self.contacts, inbound.channel, inbound.sender)
+                    who = sent_by(inbound.channel, inbound.sender)
+                    await forget_kept_messages(unit, self.contacts, who)
                     return Outcome(opted_out=True)
                 if inbound.payload is not None or carrier_keyword(inbound.channel, text) != "in":
                     return Outcome(opted_out=True)  # no reply, and nothing is stored

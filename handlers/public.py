@@ -24,8 +24,9 @@ A repost of one's own post is not a vote (`ignored`), nor is one whose payload n
 author (one vote per person cannot be kept for someone unknown; posts without an author
 id are kept as ideas of one "unknown author" participant), nor is a post with no text.
 
-Every post id is claimed once per channel (processed_messages), so a post seen twice
-(from the stream and from a backfill, or after a restart) is applied once. A batch and
+Every post id is claimed once per channel (processed_messages, as a keyed hash: a post id
+leads to its author), so a post seen twice (from the stream and from a backfill, or after
+a restart) is applied once, and a post whose author was erased is not taken in again. A batch and
 the listener's checkpoint are written in ONE transaction, so the checkpoint never runs
 ahead of what is stored.
 """
@@ -173,7 +174,7 @@ class _Batch:
         self._authors: dict[str, ParticipantRecord] = {}
 
     async def apply(self, post: PublicPost) -> None:
-        if not await self.unit.processed.claim(post.channel, post.post_id, self.now):
+        if not await self._claim(post):
             self.result.duplicates += 1
             return
         author = await self._author(post)
@@ -187,6 +188,10 @@ class _Batch:
             self.result.ignored += 1
             return
         await self._store(post, author, await self._parent(post))
+
+    async def _claim(self, post: PublicPost) -> bool:
+        key = self.engine.public_post_key(post.channel, post.post_id)
+        return await self.unit.processed.claim(post.channel, key, self.now)
 
     async def _author(self, post: PublicPost) -> ParticipantRecord:
         key = post.author_id or UNKNOWN_AUTHOR
@@ -222,7 +227,7 @@ class _Batch:
             or not clean_text(original.text).strip()
         ):
             return None
-        if not await self.unit.processed.claim(original.channel, original.post_id, self.now):
+        if not await self._claim(original):
             return None  # seen before and not stored: it was no idea
         return await self._store(original, await self._author(original), None)
 

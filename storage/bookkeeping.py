@@ -101,11 +101,9 @@ class FailedInbox:
         row = await self.session.get(FailedInbound, failed_id)
         return _failed(row) if row else None
 
-    async def of_channel(self, channel: str) -> list[FailedRecord]:
-        """Every kept message of a channel, retried or not (to find one person's)."""
-        query = (
-            select(FailedInbound).where(FailedInbound.channel == channel).order_by(FailedInbound.id)
-        )
+    async def every(self) -> list[FailedRecord]:
+        """Every kept message, retried or not (to find one person's)."""
+        query = select(FailedInbound).order_by(FailedInbound.id)
         return [_failed(row) for row in await self.session.scalars(query)]
 
     async def remove(self, failed_ids: list[int]) -> int:

@@ -73,6 +73,7 @@ class ChorusWithTelegram:
             settings=self.settings.file.channels.telegram,
             webhook_secret=WEBHOOK_SECRET,
             store_backoff=FAST,
+            start_backoff=FAST,
             send_backoff=Backoff(0.01, 0.05, factor=2.0),
             rate_limit_retries=1,
             poll_timeout=5,

@@ -3,14 +3,12 @@ half-done is stored, and it can be handled again later."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from sqlalchemy import func, select
 
 from bot.delivery import Delivery
 from bot.metrics import Metrics
-from handlers.dead_letters import list_failed, retry_failed
+from handlers.dead_letters import inbound_from_json, list_failed, retry_failed
 from handlers.engine import Engine
 from handlers.enrich import Enricher, Enrichment
 from storage.models import Contribution
@@ -58,7 +56,11 @@ async def test_failed_messages_are_kept_and_retried(engine: Engine, enricher: En
         assert await unit.session.scalar(select(func.count()).select_from(Contribution)) == 0
     kept = await list_failed(engine)
     assert len(kept) == 1 and "analyser crashed" in kept[0].error and kept[0].message_id == "boom-1"
-    assert json.loads(json.loads(kept[0].raw)["raw"]) == {"provider": "payload"}
+    # Who sent it, their words and the provider's payload are kept only encrypted.
+    for personal in ("rae", "explode", "provider"):
+        assert personal not in kept[0].raw
+    opened = inbound_from_json(kept[0].raw, engine.contacts)
+    assert (opened.sender, opened.text, opened.raw) == (inbound.sender, inbound.text, inbound.raw)
 
     # Retrying with the same fault keeps it, with the attempt counted.
     with pytest.raises(RuntimeError):

@@ -5,6 +5,7 @@ makes the database itself refuse a COMMIT)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -23,7 +24,7 @@ from handlers.public import (
 from handlers.types import PublicPost
 from storage.database import Store
 from storage.errors import StoreConflict
-from storage.models import Contribution, Participant, PostMetrics, Vote
+from storage.models import Contribution, Participant, PostMetrics, ProcessedMessage, Vote
 from tests.people import Person
 
 POSTED = datetime(2026, 12, 1, 8, 30, tzinfo=UTC)
@@ -399,7 +400,8 @@ async def test_a_failed_commit_stores_nothing_and_keeps_the_checkpoint(engine: E
         assert idea.channel_message_id == IDEA.post_id and idea.agree_count == 0
         assert await checkpoint_of(engine) == IDEA.post_id
         async with engine.store.reader() as unit:
-            assert not await unit.processed.seen("x", later[0].post_id)
+            key = engine.public_post_key("x", later[0].post_id)
+            assert not await unit.processed.seen("x", key)
         await breaker.disarm()
         retried = await engine.ingest_public(
             later, checkpoint=Checkpoint(CHECKPOINT, later[1].post_id)
@@ -439,6 +441,14 @@ async def test_erasing_an_x_author_removes_their_posts_and_reach(engine: Engine)
         await unit.participants.erase(idea.participant_id)
     async with engine.store.reader() as unit:
         assert list(await unit.session.scalars(select(PostMetrics))) == []
+        # Nothing left leads to the post (its id names its author on X) ...
+        seen = list(await unit.session.scalars(select(ProcessedMessage.message_id)))
+        assert seen and all(IDEA.post_id not in key for key in seen)
+    assert await contributions(engine) == []
+    # ... yet a backfill that meets it again, or a repost carrying it, does not bring it back.
+    repost = post("1800000000000000070", "RT @a: Physios", author="2009", reposted_id=IDEA.post_id)
+    again = await engine.ingest_public([IDEA, replace(repost, referenced=(IDEA,))])
+    assert again.duplicates == 1 and again.ideas == 0
     assert await contributions(engine) == []
 
 

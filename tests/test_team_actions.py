@@ -6,7 +6,9 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from bot.outbox import OutboxDispatcher
+from handlers.dead_letters import keep_failed, list_failed
 from handlers.engine import Engine
+from handlers.types import Inbound
 from storage.models import Contribution, OutboxMessage, SimilarPair, Vote
 from storage.records import NewContribution
 from tests.conftest import TEST_SECRET
@@ -214,7 +216,12 @@ async def test_admins_erase_a_contribution_or_a_person_after_confirming(
     async with team_engine.store.reader() as unit:
         assert await unit.contributions.get(I3) is None
 
-    p2 = people_of(team_engine)["p2"]
+    people = people_of(team_engine)
+    p2 = people["p2"]
+    # A message of p2's and one of p3's failed and were kept; erasing p2 drops only hers.
+    for person in (p2, people["p3"]):
+        kept = Inbound(person.channel, person.sender, f"kept-{person.sender}", team_engine.clock())
+        await keep_failed(team_engine, kept, RuntimeError("enrichment crashed"))
     prefix = p2.pseudonym[:10]
     await admin.say(f"/erase person {prefix}")
     assert admin.choices == [
@@ -231,6 +238,9 @@ async def test_admins_erase_a_contribution_or_a_person_after_confirming(
     ]  # fmt: skip
     assert entries[0]["detail"]["votes"] == 6
     assert entries[1]["detail"]["pseudonym_prefix"] == p2.pseudonym[:8]
+    assert entries[1]["detail"]["kept_messages"] == 1
+    kept_ids = [record.message_id for record in await list_failed(team_engine, include_done=True)]
+    assert kept_ids == [f"kept-{people['p3'].sender}"]
     assert p2.pseudonym not in str(entries[1])
     await admin.say("/erase person 00000000")
     assert admin.text == "No participant has a pseudonym starting 00000000."

@@ -12,7 +12,9 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from handlers.dead_letters import inbound_from_json
 from handlers.enrich import Enricher, Enrichment
+from handlers.privacy import ContactCipher
 from storage.database import Store
 from storage.models import Contribution, FailedInbound
 from tests.conftest import REPO, TEST_SECRET, write_config
@@ -81,7 +83,9 @@ async def test_a_failing_update_is_kept_listed_and_retried(
             await store.close()
         assert kept.channel == "telegram" and kept.message_id == str(update["update_id"])
         assert kept.error == "RuntimeError: enrichment crashed on this text"
-        raw = json.loads(json.loads(kept.raw)["raw"])  # the update, as PTB serialises it
+        assert IDEA not in kept.raw and str(person.user.id) not in kept.raw  # kept sealed
+        opened = inbound_from_json(kept.raw, ContactCipher(TEST_SECRET))
+        raw = json.loads(opened.raw)  # the update, as PTB serialises it
         assert raw["update_id"] == update["update_id"]
         assert raw["message"]["text"] == f"/idea {IDEA}"
         assert raw["message"]["from"]["id"] == person.user.id

@@ -6,6 +6,7 @@ appears in an error or a log line."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import pytest
@@ -194,29 +195,45 @@ async def test_a_refused_token_is_a_config_error_without_the_token(
     assert TOKEN not in str(refused.value) and TOKEN not in caplog.text
 
 
-async def test_an_unreachable_api_is_a_config_error_without_the_token(
+async def test_chorus_keeps_trying_while_telegram_cannot_be_reached(
     database_url: str, api, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    await api.close()  # nothing listens on its port any more
-    with pytest.raises(ConfigError, match="cannot be reached") as unreachable:
-        async with ChorusWithTelegram(_settings(database_url, api)):
-            pass
-    assert TOKEN not in str(unreachable.value) and TOKEN not in caplog.text
+    api.fail("getMe", drop_connection=True, times=4)
+    settings = telegram_settings(database_url, api.base_url, mode="polling")
+    async with ChorusWithTelegram(settings) as chorus:
+        # Started all the same: not up yet, saying why, once, without the token.
+        status = chorus.channel.status()
+        assert status["running"] is False and "cannot be reached" in status["waiting"]
+        warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+        assert [r.name for r in warnings] == ["bot.channels.telegram.channel"]
+        assert "keeps trying" in warnings[0].getMessage()
+        await asyncio.wait_for(chorus.channel.up.wait(), 10)
+        assert chorus.channel.status()["running"] is True
+        assert "waiting" not in chorus.channel.status()
+        assert len(api.calls_of("getMe")) == 5
+        person = TelegramPerson(api, User(new_user_id()), api.push)
+        await person.say("/start", expect="Do you agree")
+    assert TOKEN not in caplog.text
 
 
-async def test_a_base_url_without_its_path_is_a_config_error_without_the_token(
-    database_url: str, caplog: pytest.LogCaptureFixture
+async def test_a_webhook_posted_before_telegram_is_up_is_answered_503(
+    database_url: str, api
 ) -> None:
-    # The token is appended to base_url: without "/bot" httpx reads its secret half (after
-    # the colon) as a port number, and quotes it alone in the error.
-    caplog.set_level(logging.DEBUG)
-    settings = telegram_settings(database_url, "http://localhost", mode="polling")
-    with pytest.raises(ConfigError, match="Invalid port") as failed:
-        async with ChorusWithTelegram(settings):
-            pass
-    key = TOKEN.partition(":")[2]
-    assert key not in str(failed.value) and key not in caplog.text
+    api.fail("getMe", drop_connection=True, times=1000)
+    async with ChorusWithTelegram(_settings(database_url, api)) as chorus:
+        person = TelegramPerson(api, User(new_user_id()), chorus.post)
+        assert await chorus.post(api.text_update(person.user, "/start")) == 503
+        assert await chorus.post(api.text_update(person.user, "/start"), secret="no") == 403
+
+
+def test_a_base_url_without_its_path_is_a_config_error(database_url: str) -> None:
+    # The token is appended to base_url: without "/bot" httpx would read its secret half
+    # (after the colon) as a port number, and quote it alone in the error.
+    for wrong in ("http://localhost", "localhost:8081/bot", "ftp://example.org/bot"):
+        with pytest.raises(ConfigError, match="channels.telegram.base_url") as failed:
+            telegram_settings(database_url, wrong, mode="polling")
+        assert "the token is appended" in str(failed.value)
 
 
 async def test_the_token_never_reaches_the_logs(
@@ -288,14 +305,15 @@ async def test_a_logged_traceback_does_not_show_the_token(
     database_url: str, api, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A proxy in front of the Bot API may quote the request URL, token and all, in its
-    error; PTB logs that error with its traceback, and Chorus refuses to start."""
+    error; PTB logs that error with its traceback, and Chorus keeps trying to start."""
     caplog.set_level(logging.DEBUG)
     quoted = f"Bad Gateway: upstream {api.base_url}{TOKEN}/deleteWebhook timed out"
     api.fail("deleteWebhook", 502, quoted, times=10)
     settings = telegram_settings(database_url, api.base_url, mode="polling")
-    with pytest.raises(ConfigError, match="polling could not start") as failed:
-        async with ChorusWithTelegram(settings):
-            pass
-    assert "Bad Gateway: upstream" in str(failed.value) and TOKEN not in str(failed.value)
+    async with ChorusWithTelegram(settings) as chorus:
+        await asyncio.wait_for(chorus.channel.up.wait(), 10)
+    (warning,) = [r for r in caplog.records if "keeps trying" in r.getMessage()]
+    assert "polling could not start" in warning.getMessage()
+    assert "Bad Gateway: upstream" in warning.getMessage()
     assert any(r.exc_info for r in caplog.records if "Bootstrap" in r.getMessage())
-    assert "Bad Gateway: upstream" in caplog.text and TOKEN not in caplog.text
+    assert TOKEN not in caplog.text

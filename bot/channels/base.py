@@ -30,6 +30,10 @@ class ContactStopped(SendError):
     """The person cannot be reached any more (blocked the bot, opted out, number gone)."""
 
 
+class Unreachable(SendError):
+    """The provider could not be reached (network errors, after retries); try later."""
+
+
 class BadRequest(SendError):
     """The provider refused the message itself; sending it again will not help."""
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from handlers.context import Context
-from handlers.dead_letters import forget_kept_messages
+from handlers.dead_letters import forget_kept_messages, sent_by
 from handlers.types import Choice, Reply
 
 FORGET_YES, FORGET_NO = "forget:yes", "forget:no"
@@ -53,7 +53,8 @@ async def erase(ctx: Context) -> None:
     """FORGET: the person, everything they contributed and every row that links to them,
     including messages of theirs kept after failing."""
     await ctx.unit.participants.erase(ctx.participant.id)
-    await forget_kept_messages(ctx.unit, ctx.contacts, ctx.inbound.channel, ctx.inbound.sender)
+    who = sent_by(ctx.inbound.channel, ctx.inbound.sender)
+    await forget_kept_messages(ctx.unit, ctx.contacts, who)
 
 
 async def opt_out(ctx: Context) -> list[Reply]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 from handlers.catalogue import Catalogue
+from handlers.dead_letters import forget_kept_messages
 from handlers.insights.text import plural
 from handlers.team.desk import TeamContext
 from handlers.types import Choice, Reply
@@ -281,6 +282,12 @@ async def _erase_person(ctx: TeamContext, prefix: str, confirmed: bool) -> list[
         short = pseudonym[:16]
         return _confirm(ctx, f"everything of participant {short}", f"erase:person:{short}")
     counts = await ctx.unit.participants.erase(participant_id)
+    engine = ctx.engine
+    kept = await forget_kept_messages(
+        ctx.unit,
+        engine.contacts,
+        lambda channel, sender: engine.pseudonym(channel, sender) == pseudonym,
+    )
     ctx.audit(
         "erase_person",
         "participant",
@@ -288,6 +295,7 @@ async def _erase_person(ctx: TeamContext, prefix: str, confirmed: bool) -> list[
             "pseudonym_prefix": pseudonym[:8],
             "contributions": counts.contributions,
             "votes": counts.votes,
+            "kept_messages": kept,
         },
     )
     return [ctx.say("erased_person", contributions=counts.contributions, votes=counts.votes)]

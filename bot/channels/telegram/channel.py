@@ -12,6 +12,7 @@ commit, in order per chat, through PTB's rate limiter.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import logging
 import weakref
@@ -21,11 +22,12 @@ from datetime import timedelta
 
 from aiohttp import web
 from telegram import Update
-from telegram.error import InvalidToken, TelegramError
+from telegram.error import BadRequest as TelegramBadRequest
+from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, TypeHandler
 
 from bot.backoff import Backoff
-from bot.channels.base import BadRequest, Channel, ContactStopped, SendError
+from bot.channels.base import BadRequest, Channel, ContactStopped, SendError, Unreachable
 from bot.channels.telegram.menu import register_commands
 from bot.channels.telegram.redact import Redact
 from bot.channels.telegram.render import AnswerPress, Operation, SendText, link_keyboard, plan
@@ -47,6 +49,11 @@ from storage.errors import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
+
+class TelegramUnreachable(Exception):
+    """Telegram could not be reached while starting: try again later."""
+
+
 WEBHOOK_PATH = "/webhooks/telegram"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 GROUP_MEMORY = 1000  # recent group update ids remembered, to answer a replay only once
@@ -63,6 +70,7 @@ class TelegramChannel(Channel):
         settings: TelegramSettings,
         webhook_secret: str | None = None,
         store_backoff: Backoff = Backoff(1.0, 60.0, factor=2.0),
+        start_backoff: Backoff = Backoff(2.0, 120.0, factor=2.0),
         send_backoff: Backoff = Backoff(0.5, 8.0, factor=2.0),
         rate_limit_retries: int = 3,
         rate_limiter: AIORateLimiter | None = None,
@@ -73,6 +81,7 @@ class TelegramChannel(Channel):
         self.base_url = settings.base_url
         self.public_url = settings.public_url
         self.store_backoff = store_backoff
+        self.start_backoff = start_backoff
         self.poll_timeout = poll_timeout
         self._secret = webhook_secret
         self._redactor = Redact(token, webhook_secret)
@@ -94,6 +103,9 @@ class TelegramChannel(Channel):
         self._stopping = asyncio.Event()
         self._paused = False
         self._running = False
+        self._waiting: str | None = None  # why Telegram is not up yet, while retrying
+        self.up = asyncio.Event()  # set once the bot is receiving updates
+        self._coming_up: asyncio.Task | None = None
         self._sends: set[asyncio.Task] = set()
         self._group_updates: OrderedDict[int, None] = OrderedDict()
         self._chat_locks: weakref.WeakValueDictionary[int, asyncio.Lock] = (
@@ -109,29 +121,27 @@ class TelegramChannel(Channel):
         return [web.post(WEBHOOK_PATH, self._on_webhook)] if self.mode == "webhook" else []
 
     async def start(self) -> None:
+        """Come up; when Telegram cannot be reached, keep trying in the background so
+        Chorus serves its other channels meanwhile. A refused token or URL is a
+        ConfigError: trying again would not help."""
         self._stopping.clear()
         self._redactor.install()
-        await self._initialize()
-        await register_commands(
-            self.sender, self._languages, self.services.settings.consultation.team
-        )
-        await self.application.start()
-        if self.mode == "polling":
-            try:
-                await self._start_polling()
-            except TelegramError as error:  # deleteWebhook kept failing
-                raise ConfigError(
-                    f"Telegram polling could not start at {self.base_url} "
-                    f"(channels.telegram.base_url): {self.scrub(str(error))}"
-                ) from None
-        else:
-            await self._set_webhook()
-        self._running = True
-        log.info("Telegram bot @%s is up (%s)", self.application.bot.username, self.mode)
+        try:
+            await self._come_up()
+        except TelegramUnreachable as error:
+            self._waiting = str(error)
+            log.warning("%s; Chorus carries on and keeps trying", error)
+            self._coming_up = asyncio.create_task(self._keep_coming_up(), name="telegram-start")
 
     async def stop(self) -> None:
         self._stopping.set()
         self._running = False
+        self.up.clear()
+        if self._coming_up is not None:
+            self._coming_up.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._coming_up
+            self._coming_up = None
         updater = self.application.updater
         if updater is not None and updater.running:
             await updater.stop()
@@ -143,7 +153,54 @@ class TelegramChannel(Channel):
         self._redactor.remove()
 
     def status(self) -> dict:
-        return {"running": self._running, "mode": self.mode, "paused": self._paused}
+        status = {"running": self._running, "mode": self.mode, "paused": self._paused}
+        if self._waiting:
+            status["waiting"] = self._waiting
+        return status
+
+    async def _come_up(self, bootstrap_retries: int = 3) -> None:
+        """Every step of starting, each one safe to repeat after a failure."""
+        await self._initialize()
+        await register_commands(
+            self.sender, self._languages, self.services.settings.consultation.team
+        )
+        if not self.application.running:
+            await self.application.start()
+        if self.mode == "polling":
+            try:
+                await self._start_polling(bootstrap_retries)
+            except TelegramBadRequest as error:
+                raise ConfigError(
+                    f"Telegram refused to start polling at {self.base_url} "
+                    f"(channels.telegram.base_url): {self.scrub(str(error))}"
+                ) from None
+            except NetworkError as error:  # deleteWebhook kept failing
+                raise TelegramUnreachable(
+                    f"Telegram polling could not start at {self.base_url} "
+                    f"(channels.telegram.base_url): {self.scrub(str(error))}"
+                ) from None
+        else:
+            await self._set_webhook()
+        self._running, self._waiting = True, None
+        self.up.set()
+        log.info("Telegram bot @%s is up (%s)", self.application.bot.username, self.mode)
+
+    async def _keep_coming_up(self) -> None:
+        delays = self.start_backoff.delays()
+        while not self._stopping.is_set():
+            await wait_or_stop(self._stopping, next(delays))
+            if self._stopping.is_set():
+                return
+            try:
+                await self._come_up(bootstrap_retries=0)  # retried here instead
+                return
+            except TelegramUnreachable as error:
+                self._waiting = str(error)
+                log.debug("%s; trying again", error)  # said once, at start
+            except ConfigError as error:
+                self._waiting = str(error)
+                log.error("Telegram channel stopped: %s", error)
+                return
 
     async def _initialize(self) -> None:
         """Check the token (getMe) and open PTB's HTTP client; idempotent."""
@@ -155,9 +212,19 @@ class TelegramChannel(Channel):
                 "copy it again from @BotFather, and check channels.telegram.base_url "
                 f"({self.base_url}): the token is appended to it, so it normally ends in /bot"
             ) from None
+        except TelegramBadRequest as error:
+            raise ConfigError(
+                f"Telegram refused the bot at {self.base_url} "
+                f"(channels.telegram.base_url): {self.scrub(str(error))}"
+            ) from None
+        except NetworkError as error:
+            raise TelegramUnreachable(
+                f"Telegram cannot be reached at {self.base_url} "
+                f"(channels.telegram.base_url): {self.scrub(str(error))}"
+            ) from None
         except TelegramError as error:
             raise ConfigError(
-                f"Telegram cannot be reached at {self.base_url} "
+                f"Telegram answered the bot at {self.base_url} with an error "
                 f"(channels.telegram.base_url): {self.scrub(str(error))}"
             ) from None
 
@@ -190,6 +257,10 @@ class TelegramChannel(Channel):
                     allowed_updates=list(ALLOWED_UPDATES),
                 )
             )
+        except Unreachable as error:
+            raise TelegramUnreachable(
+                f"Telegram could not be asked to set the webhook {self.public_url}: {error}"
+            ) from None
         except SendError as error:
             raise ConfigError(
                 f"Telegram refused the webhook {self.public_url} "
@@ -219,6 +290,10 @@ class TelegramChannel(Channel):
             data = await request.json()
         except (ValueError, UnicodeDecodeError):
             return web.json_response({"error": "the body is not JSON"}, status=400)
+        if not self._running:  # still coming up: Telegram sends the update again
+            return web.json_response(
+                {"error": "not ready"}, status=503, headers={"Retry-After": "5"}
+            )
         update = parse_update(data, self.application.bot)
         if update is None:
             return web.json_response({"error": "the body is not a Telegram update"}, status=400)

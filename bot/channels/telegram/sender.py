@@ -29,7 +29,7 @@ from telegram.error import (
 from telegram.warnings import PTBDeprecationWarning
 
 from bot.backoff import Backoff
-from bot.channels.base import BadRequest, ContactStopped, SendError, Throttled
+from bot.channels.base import BadRequest, ContactStopped, SendError, Throttled, Unreachable
 from bot.channels.telegram.render import (
     AnswerPress,
     ClearKeyboard,
@@ -85,7 +85,7 @@ class Sender:
                 ) from None
             except NetworkError as error:
                 if attempt == self.attempts:
-                    raise SendError(self.scrub(str(error))) from None
+                    raise Unreachable(self.scrub(str(error))) from None
                 delay = next(delays)
                 log.info(
                     "Telegram call failed (%s); retrying in %.1f s", self.scrub(str(error)), delay
