@@ -241,12 +241,13 @@ class Tallies:
         ]
         if not rows:
             return
-        statement = _insert(self.backend)(ActivityCount).values(rows)
+        table = ActivityCount.__table__
+        statement = _insert(self.backend)(table)
         statement = statement.on_conflict_do_update(
             index_elements=["day", "question_id", "kind", "dimension", "value"],
-            set_={"count": ActivityCount.count + statement.excluded.count},
+            set_={"count": table.c.count + statement.excluded.count},
         )
-        await self.session.execute(statement)
+        await self.session.execute(statement, rows)
 
     async def _write_vote_hours(self, deltas: Counter[tuple[int, int]]) -> None:
         rows = [
@@ -256,12 +257,13 @@ class Tallies:
         ]
         if not rows:
             return
-        statement = _insert(self.backend)(VoteHour).values(rows)
+        table = VoteHour.__table__
+        statement = _insert(self.backend)(table)
         statement = statement.on_conflict_do_update(
             index_elements=["hour", "question_id"],
-            set_={"count": VoteHour.count + statement.excluded.count},
+            set_={"count": table.c.count + statement.excluded.count},
         )
-        await self.session.execute(statement)
+        await self.session.execute(statement, rows)
 
     async def apply_people(self, deltas: Counter[PersonKey], days: dict[PersonKey, date]) -> None:
         added = [(k, n) for k, n in sorted(deltas.items()) if n > 0]
@@ -272,20 +274,21 @@ class Tallies:
                  "actions": n, "first_day": days[k], "last_day": days[k]}
                 for k, n in added
             ]  # fmt: skip
-            statement = _insert(self.backend)(Participation).values(rows)
+            table = Participation.__table__
+            statement = _insert(self.backend)(table)
             statement = statement.on_conflict_do_update(
                 index_elements=["question_id", "dimension", "value", "participant_id"],
                 set_={
-                    "actions": Participation.actions + statement.excluded.actions,
+                    "actions": table.c.actions + statement.excluded.actions,
                     "first_day": _least(self.backend)(
-                        Participation.first_day, statement.excluded.first_day
+                        table.c.first_day, statement.excluded.first_day
                     ),
                     "last_day": _greatest(self.backend)(
-                        Participation.last_day, statement.excluded.last_day
+                        table.c.last_day, statement.excluded.last_day
                     ),
                 },
             )
-            await self.session.execute(statement)
+            await self.session.execute(statement, rows)
         if removed:
             table = Participation.__table__
             key = and_(
@@ -321,15 +324,16 @@ class Tallies:
             {"contribution_id": idea, "role": role, **changes}
             for (idea, role), changes in by_row.items()
         ]
-        statement = _insert(self.backend)(IdeaRoleTally).values(rows)
+        table = IdeaRoleTally.__table__
+        statement = _insert(self.backend)(table)
         statement = statement.on_conflict_do_update(
             index_elements=["contribution_id", "role"],
             set_={
-                name: getattr(IdeaRoleTally, name) + getattr(statement.excluded, name)
+                name: table.c[name] + getattr(statement.excluded, name)
                 for name in ("agree", "disagree", "skip")
             },
         )
-        await self.session.execute(statement)
+        await self.session.execute(statement, rows)
 
     # --- per-idea scores -----------------------------------------------------------------
 
