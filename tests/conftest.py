@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import aiohttp
 import pytest
 import yaml
 
@@ -27,6 +28,7 @@ from handlers.engine import Engine
 from handlers.enrich import Enricher
 from handlers.privacy import ContactCipher, Pseudonymizer
 from storage.database import Store
+from tests.fakes.x_api import FakeX
 
 REPO = Path(__file__).resolve().parent.parent
 TEST_SECRET = "test-secret-for-chorus-0123456789"
@@ -118,6 +120,28 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         env=env,
         path=REPO / "config.yaml",
     )
+
+
+# --- Local fakes of outside services ----------------------------------------------------
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+@pytest.fixture
+async def fake_x() -> AsyncIterator[FakeX]:
+    """A fake of the X API v2 on a random port, knowing the tests' bearer token."""
+    from tests.x_harness import TOKEN
+
+    fake = FakeX(TOKEN)
+    await fake.start()
+    try:
+        yield fake
+    finally:
+        await fake.close()
 
 
 # --- Stores --------------------------------------------------------------------------

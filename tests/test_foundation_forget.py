@@ -6,7 +6,6 @@ while everyone else's data stays as it was."""
 from __future__ import annotations
 
 import json
-import random
 
 import pytest
 from sqlalchemy import func, select
@@ -14,7 +13,6 @@ from sqlalchemy import func, select
 from handlers.dead_letters import keep_failed, list_failed
 from handlers.engine import Engine
 from handlers.enrich import Enricher
-from handlers.privacy import ContactCipher, Pseudonymizer
 from handlers.types import Inbound
 from storage.database import Store
 from storage.models import (
@@ -30,7 +28,7 @@ from storage.models import (
     Vote,
     VoteHour,
 )
-from tests.conftest import TEST_SECRET, FakeClock, make_settings
+from tests.conftest import FakeClock, make_engine, make_settings
 from tests.people import Person
 
 ADMIN = "424242"
@@ -44,15 +42,7 @@ FAILED_TEXT = "idea Narwhal clinics call 07700 900123"
 @pytest.fixture
 async def engine(store: Store, database_url: str, enricher: Enricher, clock: FakeClock) -> Engine:
     settings = make_settings(database_url, team=[{"telegram_id": int(ADMIN), "role": "admin"}])
-    built = Engine(
-        store,
-        settings.consultation,
-        enricher=enricher,
-        pseudonyms=Pseudonymizer(TEST_SECRET),
-        contacts=ContactCipher(TEST_SECRET),
-        clock=clock,
-        rng=random.Random(3),
-    )
+    built = make_engine(store, settings, enricher, clock)
     await built.prepare()
     return built
 

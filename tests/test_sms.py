@@ -66,12 +66,6 @@ async def chorus(database_url: str) -> AsyncIterator[Runtime]:
         yield runtime
 
 
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
-
-
 def store_of(runtime: Runtime) -> Store:
     return runtime.services.store
 

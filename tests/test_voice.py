@@ -35,12 +35,6 @@ async def chorus(database_url: str) -> AsyncIterator[Runtime]:
         yield runtime
 
 
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
-
-
 async def count(store: Store, model, *where) -> int:
     async with store.reader() as unit:
         return await unit.session.scalar(select(func.count()).select_from(model).where(*where))

@@ -8,7 +8,6 @@ posts refreshed while young; and one listener per PostgreSQL store.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
@@ -24,7 +23,6 @@ from tests.test_public_posts import CommitBreaker
 from tests.x_harness import (
     CHECKPOINT,
     TAG,
-    TOKEN,
     FastSleep,
     checkpoint,
     chorus,
@@ -34,23 +32,6 @@ from tests.x_harness import (
     until,
     x_posts,
 )
-
-
-@pytest.fixture
-async def fake_x() -> AsyncIterator[FakeX]:
-    fake = FakeX(TOKEN)
-    await fake.start()
-    try:
-        yield fake
-    finally:
-        await fake.close()
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
-
 
 # --- limits and faults --------------------------------------------------------------
 

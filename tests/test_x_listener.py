@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
@@ -39,23 +38,6 @@ from tests.x_harness import (
     until,
     x_posts,
 )
-
-
-@pytest.fixture
-async def fake_x() -> AsyncIterator[FakeX]:
-    fake = FakeX(TOKEN)
-    await fake.start()
-    try:
-        yield fake
-    finally:
-        await fake.close()
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
-
 
 # --- polling ------------------------------------------------------------------------
 
