@@ -7,6 +7,7 @@ reader always sees one complete result and says how old it is.
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -70,8 +71,9 @@ class Themes:
     async def ideas_for_analysis(
         self, question_id: int | None, *, limit: int
     ) -> list[tuple[int, str, str]]:
-        """(id, text, label) of the newest visible, unmerged ideas of a question."""
-        rows = await self.session.execute(
+        """(id, text, label) of the newest visible, unmerged ideas of a question, in id
+        order. Streamed, so a large question is held once, as plain tuples."""
+        rows = await self.session.stream(
             select(Contribution.id, Contribution.text, Contribution.label)
             .where(
                 Contribution.kind == "idea",
@@ -82,7 +84,14 @@ class Themes:
             .order_by(Contribution.id.desc())
             .limit(limit)
         )
-        return sorted((row[0], row[1], row[2]) for row in rows)
+        labels: dict[str, str] = {}  # one string object per label, not one per idea
+        ideas = [
+            (idea, text, labels.setdefault(label, label))
+            async for partition in rows.partitions(5000)
+            for idea, text, label in partition
+        ]
+        ideas.reverse()
+        return ideas
 
     async def questions_with_ideas(self) -> list[int | None]:
         rows = await self.session.scalars(
@@ -207,21 +216,36 @@ class Themes:
     async def add_members(self, run_id: int, members: Sequence[tuple[int, int, float]]) -> None:
         if members:
             await self.session.execute(
-                _insert(self.backend)(ThemeMember).values(
-                    [
-                        {"run_id": run_id, "contribution_id": c, "number": n, "weight": w}
-                        for c, n, w in members
-                    ]
-                )
+                _insert(self.backend)(ThemeMember.__table__),
+                [
+                    {"run_id": run_id, "contribution_id": c, "number": n, "weight": w}
+                    for c, n, w in members
+                ],
             )
 
-    async def members(self, run_id: int) -> dict[int, int]:
-        rows = await self.session.execute(
-            select(ThemeMember.contribution_id, ThemeMember.number).where(
-                ThemeMember.run_id == run_id
+    async def membership(self, run_id: int | None) -> tuple[array, array]:
+        """A run's members as two arrays of 64-bit ints, idea ids (ascending) and their
+        theme numbers: compact enough for a question of hundreds of thousands of ideas."""
+        ideas, numbers = array("q"), array("q")
+        if run_id is None:
+            return ideas, numbers
+        rows = await self.session.stream(
+            select(ThemeMember.contribution_id, ThemeMember.number)
+            .where(ThemeMember.run_id == run_id)
+            .order_by(ThemeMember.contribution_id)
+        )
+        async for partition in rows.partitions(5000):
+            for idea, number in partition:
+                ideas.append(idea)
+                numbers.append(number)
+        return ideas, numbers
+
+    async def theme_of(self, run_id: int, idea_id: int) -> int | None:
+        return await self.session.scalar(
+            select(ThemeMember.number).where(
+                ThemeMember.run_id == run_id, ThemeMember.contribution_id == idea_id
             )
         )
-        return dict(rows.all())
 
     async def themes_of(self, run_id: int) -> list[ThemeRecord]:
         names = await self.names()

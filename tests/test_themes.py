@@ -148,7 +148,7 @@ async def test_renames_and_moves_survive_reclustering(engine: Engine) -> None:
     await refresh_themes(reporting, engine.question_ids["ahp-action"])
     async with engine.store.reader() as unit:
         run = await unit.themes.current_run("themes", engine.question_ids["ahp-action"])
-        members = await unit.themes.members(run.id)
+        members = dict(zip(*await unit.themes.membership(run.id), strict=True))
     waiting = members[by_text["Cut waiting times for physiotherapy"]]
     digital = members[by_text["Book appointments online"]]
     moved = by_text["Staff shortages mean therapists burn out"]
@@ -170,7 +170,7 @@ async def test_renames_and_moves_survive_reclustering(engine: Engine) -> None:
     await refresh_themes(Reporting.of(engine), engine.question_ids["ahp-action"])
     async with engine.store.reader() as unit:
         run = await unit.themes.current_run("themes", engine.question_ids["ahp-action"])
-        members = await unit.themes.members(run.id)
+        members = dict(zip(*await unit.themes.membership(run.id), strict=True))
         themes = {t.number: t for t in await unit.themes.themes_of(run.id)}
         entries = await unit.audit.recent()
     assert run.items == 42

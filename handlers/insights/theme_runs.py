@@ -8,9 +8,11 @@ end, so reading themes never waits for clustering and never sees half a result.
 from __future__ import annotations
 
 import asyncio
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+
+import numpy as np
 
 from handlers.insights.context import Reporting
 from handlers.insights.scope import ReportScope
@@ -30,44 +32,53 @@ class PlannedTheme:
     key: int  # an old theme number, or a negative placeholder for a fresh one
     label: str
     terms: list[str]
-    members: list[tuple[int, float]]  # (idea id, weight)
+    positions: np.ndarray  # the members, as positions in the clustering's arrays
+    weights: np.ndarray  # each member's weight (0 for an idea the team moved there)
 
 
 def plan_run(
-    ideas: Sequence[tuple[int, str, str]],
     clustering: Clustering,
-    old_members: Mapping[int, int],
+    old_ideas: np.ndarray,
+    old_numbers: np.ndarray,
     old_themes: Sequence[ThemeRecord],
     pins: Mapping[int, int],
 ) -> list[PlannedTheme]:
     """Number the new themes (matching old ones) and apply the team's pinned moves."""
-    by_index: dict[int, list[tuple[int, float]]] = defaultdict(list)
-    for idea, index, weight in clustering.assignments:
-        by_index[index].append((idea, weight))
-    old_sets: dict[int, set[int]] = defaultdict(set)
-    for idea, number in old_members.items():
-        old_sets[number].add(idea)
-    numbers = match_numbers({i: {m for m, _ in ms} for i, ms in by_index.items()}, old_sets)
+    numbers = match_numbers(clustering, old_ideas, old_numbers)
+    ideas = clustering.ideas  # in id order
+    pinned = np.array(sorted(pins), dtype=np.int64)
+    at = np.searchsorted(ideas, pinned)
+    known = at < len(ideas)
+    known[known] = ideas[at[known]] == pinned[known]
+    free = np.ones(len(ideas), bool)
+    free[at[known]] = False  # pinned ideas go where the team put them, not where NMF did
     planned: dict[int, PlannedTheme] = {}
-    for index, members in sorted(by_index.items()):
+    for index in np.unique(clustering.themes[clustering.themes >= 0]):
+        index = int(index)
+        positions = np.flatnonzero((clustering.themes == index) & free)
         key = numbers.get(index, -(index + 1))
         terms = clustering.terms[index]
-        planned[key] = PlannedTheme(key, label_of(terms), terms, list(members))
-    known = {idea for idea, _text, _label in ideas}
+        weights = clustering.weights[positions]
+        planned[key] = PlannedTheme(key, label_of(terms), terms, positions, weights)
     old_by_number = {theme.number: theme for theme in old_themes}
-    for idea, number in sorted(pins.items()):
-        if idea not in known:
-            continue
-        for theme in planned.values():
-            theme.members[:] = [(m, w) for m, w in theme.members if m != idea]
-        if number not in planned:
+    moved: dict[int, list[int]] = defaultdict(list)
+    for position, idea in zip(at[known], pinned[known], strict=True):
+        moved[pins[int(idea)]].append(int(position))
+    for number, positions in sorted(moved.items()):
+        theme = planned.get(number)
+        if theme is None:
             old = old_by_number.get(number)
             terms = list(old.terms) if old else []
-            planned[number] = PlannedTheme(
-                number, old.auto_label if old else f"theme {number}", terms, []
-            )
-        planned[number].members.append((idea, 0.0))
-    return [theme for theme in planned.values() if theme.members]
+            label = old.auto_label if old else f"theme {number}"
+            theme = PlannedTheme(number, label, terms, np.empty(0, np.int64), np.empty(0))
+        planned[number] = PlannedTheme(
+            number,
+            theme.label,
+            theme.terms,
+            np.concatenate([theme.positions, positions]),
+            np.concatenate([theme.weights, np.zeros(len(positions))]),
+        )
+    return [theme for theme in planned.values() if len(theme.positions)]
 
 
 async def refresh_themes(reporting: Reporting, question_id: int | None) -> int | None:
@@ -76,42 +87,61 @@ async def refresh_themes(reporting: Reporting, question_id: int | None) -> int |
     async with store.reader() as unit:
         ideas = await unit.themes.ideas_for_analysis(question_id, limit=MAX_IDEAS)
         current = await unit.themes.current_run(KIND, question_id)
-        old_members = await unit.themes.members(current.id) if current else {}
+        old_ideas, old_numbers = await unit.themes.membership(current.id if current else None)
         old_themes = await unit.themes.themes_of(current.id) if current else []
         pins = await unit.themes.pins()
-    clustering = await asyncio.to_thread(cluster, [(idea, text) for idea, text, _ in ideas])
-    if not clustering.assignments:
+    clustering = await asyncio.to_thread(cluster, ideas)
+    codes = np.fromiter((LABELS.index(label) for _, _, label in ideas), np.int8, len(ideas))
+    del ideas  # the texts are no longer needed: the largest part of a large question
+    if not (clustering.themes >= 0).any():
         return None
-    planned = plan_run(ideas, clustering, old_members, old_themes, pins)
-    labels = {idea: label for idea, _text, label in ideas}
+    planned = plan_run(
+        clustering,
+        np.frombuffer(old_ideas, dtype=np.int64),
+        np.frombuffer(old_numbers, dtype=np.int64),
+        old_themes,
+        pins,
+    )
     async with store.transaction() as unit:
         fresh = iter(await unit.themes.next_numbers(sum(t.key < 0 for t in planned), reporting.now))
         numbered = [(theme.key if theme.key > 0 else next(fresh), theme) for theme in planned]
         run_id = await unit.themes.start_run(KIND, question_id, METHOD, reporting.now)
-        await unit.themes.add_themes(run_id, [_theme_row(n, t, labels) for n, t in numbered])
-    members = [(idea, number, weight) for number, t in numbered for idea, weight in t.members]
-    for start in range(0, len(members), BATCH):
-        async with store.transaction() as unit:
-            await unit.themes.add_members(run_id, members[start : start + BATCH])
+        await unit.themes.add_themes(
+            run_id, [_theme_row(n, t, clustering.ideas, codes) for n, t in numbered]
+        )
+    members = 0
+    for number, theme in numbered:
+        for start in range(0, len(theme.positions), BATCH):
+            batch = theme.positions[start : start + BATCH]
+            rows = zip(
+                clustering.ideas[batch].tolist(),
+                [number] * len(batch),
+                theme.weights[start : start + BATCH].tolist(),
+                strict=True,
+            )
+            async with store.transaction() as unit:
+                await unit.themes.add_members(run_id, list(rows))
+            members += len(batch)
     async with store.transaction() as unit:
-        newest = max(idea for idea, _text, _label in ideas)
-        await unit.themes.finish_run(run_id, len(members), newest, reporting.now)
+        newest = int(clustering.ideas.max())
+        await unit.themes.finish_run(run_id, members, newest, reporting.now)
     while True:
         async with store.transaction() as unit:
             if not await unit.themes.drop_old_runs(KIND, question_id, keep=run_id, batch=BATCH):
                 return run_id
 
 
-def _theme_row(number: int, theme: PlannedTheme, labels: Mapping[int, str]) -> dict:
-    mix = Counter(labels.get(idea, "unscored") for idea, _weight in theme.members)
-    ranked = sorted(theme.members, key=lambda member: (-member[1], member[0]))
+def _theme_row(number: int, theme: PlannedTheme, ideas: np.ndarray, codes: np.ndarray) -> dict:
+    mix = np.bincount(codes[theme.positions], minlength=len(LABELS))
+    ids = ideas[theme.positions]
+    ranked = np.lexsort((ids, -theme.weights))  # heaviest first; ties by id
     return {
         "number": number,
         "label": theme.label[:200],
         "terms": theme.terms,
-        "size": len(theme.members),
-        "representatives": [idea for idea, _weight in ranked[:2]],
-        **{label: mix.get(label, 0) for label in LABELS},
+        "size": len(theme.positions),
+        "representatives": [int(ids[i]) for i in ranked[:2]],
+        **{label: int(mix[code]) for code, label in enumerate(LABELS)},
     }
 
 

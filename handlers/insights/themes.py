@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -50,19 +50,47 @@ CONSULTATION_STOP_WORDS = frozenset(
 )  # fmt: skip
 
 
+CHUNK = 25_000  # ideas placed at a time, so a large question never sits in one matrix
+
+
 @dataclass(frozen=True)
 class Clustering:
-    assignments: list[tuple[int, int, float]]  # (idea id, theme index, weight)
+    """Each idea's theme, as arrays in the order the ideas were given (a large question
+    has hundreds of thousands: plain tuples would cost several times the memory)."""
+
+    ideas: np.ndarray  # idea ids (int64)
+    themes: np.ndarray  # theme index of each idea; -1 when it has no word the model knows
+    weights: np.ndarray  # how much the idea weighs in its theme (float32)
     terms: list[list[str]]  # the top terms of each theme index
-    skipped: int  # ideas with no word the model knows
+
+    @property
+    def skipped(self) -> int:
+        return int((self.themes < 0).sum())
+
+    @property
+    def assignments(self) -> list[tuple[int, int, float]]:
+        """(idea id, theme index, weight) of each placed idea; for small sets and tests."""
+        placed = np.flatnonzero(self.themes >= 0)
+        return [
+            (int(self.ideas[i]), int(self.themes[i]), float(self.weights[i])) for i in placed
+        ]
 
 
 def theme_count(ideas: int) -> int:
     return max(2, min(MAX_THEMES, round(math.sqrt(ideas / 2))))
 
 
-def cluster(ideas: Sequence[tuple[int, str]], *, themes: int | None = None) -> Clustering:
-    """Themes of (id, text) ideas. CPU work: run it in a thread."""
+def _ids(ideas: Sequence[tuple]) -> np.ndarray:
+    return np.fromiter((item[0] for item in ideas), dtype=np.int64, count=len(ideas))
+
+
+def _nothing(ideas: Sequence[tuple]) -> Clustering:
+    ids = _ids(ideas)
+    return Clustering(ids, np.full(len(ids), -1, np.int32), np.zeros(len(ids), np.float32), [])
+
+
+def cluster(ideas: Sequence[tuple], *, themes: int | None = None) -> Clustering:
+    """Themes of ideas given as (id, text, ...) tuples. CPU work: run it in a thread."""
     # scikit-learn is imported here, not at the top: it takes seconds, and most
     # processes (the CLI, a webhook worker) never cluster anything.
     from sklearn.decomposition import NMF
@@ -70,8 +98,7 @@ def cluster(ideas: Sequence[tuple[int, str]], *, themes: int | None = None) -> C
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 
     if len(ideas) < MIN_IDEAS:
-        return Clustering([], [], len(ideas))
-    texts = [text for _id, text in ideas]
+        return _nothing(ideas)
     vectorizer = TfidfVectorizer(
         stop_words=sorted(ENGLISH_STOP_WORDS | CONSULTATION_STOP_WORDS),
         token_pattern=r"(?u)\b[^\W\d_][^\W\d_]+\b",
@@ -80,56 +107,65 @@ def cluster(ideas: Sequence[tuple[int, str]], *, themes: int | None = None) -> C
         max_df=0.5 if len(ideas) >= 50 else 1.0,
         max_features=20_000,
     )
-    sample = texts
-    if len(texts) > FIT_SAMPLE:
-        picks = np.random.default_rng(0).choice(len(texts), FIT_SAMPLE, replace=False)
-        sample = [texts[i] for i in sorted(picks)]
+    picks = range(len(ideas))
+    if len(ideas) > FIT_SAMPLE:
+        picks = sorted(np.random.default_rng(0).choice(len(ideas), FIT_SAMPLE, replace=False))
     try:
-        vectorizer.fit(sample)
+        sample = vectorizer.fit_transform([ideas[i][1] for i in picks])
     except ValueError:  # no word left after stop words
-        return Clustering([], [], len(ideas))
-    matrix = vectorizer.transform(texts)
-    count = min(themes or theme_count(len(ideas)), matrix.shape[1], len(ideas))
+        return _nothing(ideas)
+    vocabulary = vectorizer.get_feature_names_out()
+    count = min(themes or theme_count(len(ideas)), len(vocabulary), len(ideas))
     model = NMF(n_components=count, init="nndsvda", random_state=0, max_iter=400)
     with warnings.catch_warnings():
         # Stopping at max_iter still gives usable themes; it is not worth a warning.
         warnings.simplefilter("ignore", ConvergenceWarning)
-        model.fit(vectorizer.transform(sample) if sample is not texts else matrix)
-        weights = model.transform(matrix)
-    vocabulary = vectorizer.get_feature_names_out()
-    best = weights.argmax(axis=1)
-    strength = weights.max(axis=1)
-    used = sorted({int(best[i]) for i in range(len(ideas)) if strength[i] > 0})
-    index = {theme: position for position, theme in enumerate(used)}
-    assignments = [
-        (ideas[i][0], index[int(best[i])], float(strength[i]))
-        for i in range(len(ideas))
-        if strength[i] > 0
-    ]
+        model.fit(sample)
+        del sample
+        best = np.empty(len(ideas), np.int32)
+        strength = np.empty(len(ideas), np.float32)
+        for start in range(0, len(ideas), CHUNK):
+            texts = [item[1] for item in ideas[start : start + CHUNK]]
+            weights = model.transform(vectorizer.transform(texts))
+            best[start : start + len(texts)] = weights.argmax(axis=1)
+            strength[start : start + len(texts)] = weights.max(axis=1)
+    placed = strength > 0
+    used = np.unique(best[placed])
+    # Theme indexes count only the themes some idea is placed in: 0, 1, 2 ...
+    index = np.full(count, -1, np.int32)
+    index[used] = np.arange(len(used), dtype=np.int32)
+    themes_of = np.where(placed, index[best], -1).astype(np.int32)
     terms = [
         [str(vocabulary[j]) for j in np.argsort(model.components_[theme])[::-1][:8]]
         for theme in used
     ]
-    return Clustering(assignments, terms, len(ideas) - len(assignments))
+    weights_of = np.where(placed, strength, 0).astype(np.float32)
+    return Clustering(_ids(ideas), themes_of, weights_of, terms)
 
 
 def match_numbers(
-    new_members: Mapping[int, set[int]], old_members: Mapping[int, set[int]]
+    clustering: Clustering, old_ideas: np.ndarray, old_numbers: np.ndarray
 ) -> dict[int, int]:
-    """new theme index -> old theme number, for pairs that mostly hold the same ideas."""
+    """new theme index -> old theme number, for pairs that mostly hold the same ideas.
+    `old_ideas` (sorted) and `old_numbers` are the previous run's members."""
     from scipy.optimize import linear_sum_assignment
 
-    new_keys, old_keys = list(new_members), list(old_members)
-    if not new_keys or not old_keys:
+    placed = clustering.themes >= 0
+    new_ideas, new_themes = clustering.ideas[placed], clustering.themes[placed]
+    if not len(new_ideas) or not len(old_ideas):
         return {}
-    overlap = np.zeros((len(new_keys), len(old_keys)))
-    for i, new in enumerate(new_keys):
-        for j, old in enumerate(old_keys):
-            union = len(new_members[new] | old_members[old])
-            overlap[i, j] = len(new_members[new] & old_members[old]) / union if union else 0
+    new_keys = np.unique(new_themes)
+    old_keys, old_index = np.unique(old_numbers, return_inverse=True)
+    at = np.minimum(np.searchsorted(old_ideas, new_ideas), len(old_ideas) - 1)
+    both = old_ideas[at] == new_ideas
+    shared = np.zeros((len(new_keys), len(old_keys)))
+    np.add.at(shared, (np.searchsorted(new_keys, new_themes[both]), old_index[at[both]]), 1)
+    new_sizes = np.bincount(np.searchsorted(new_keys, new_themes), minlength=len(new_keys))
+    old_sizes = np.bincount(old_index, minlength=len(old_keys))
+    overlap = shared / (new_sizes[:, None] + old_sizes[None, :] - shared)
     rows, columns = linear_sum_assignment(overlap, maximize=True)
     return {
-        new_keys[i]: old_keys[j]
+        int(new_keys[i]): int(old_keys[j])
         for i, j in zip(rows, columns, strict=True)
         if overlap[i, j] >= MIN_OVERLAP
     }

@@ -230,7 +230,7 @@ async def move(ctx: TeamContext) -> list[Reply]:
         other_run = await ctx.unit.themes.theme_run_of(number)
         key = "move_question" if other_run is not None else "no_theme"
         return [ctx.say(key, number=number, id=idea.id)]
-    before = (await ctx.unit.themes.members(run.id)).get(idea.id)
+    before = await ctx.unit.themes.theme_of(run.id, idea.id)
     await ctx.unit.themes.move(idea.id, number, idea.label, ctx.actor, ctx.now)
     ctx.audit("move_idea", f"contribution:{idea.id}", {"from_theme": before, "to_theme": number})
     return [ctx.say("moved", id=idea.id, number=number, label=themes[number].label)]
