@@ -29,7 +29,7 @@ from storage.similar import IdeaText
 KIND = "similar"
 METHOD = "tfidf-char-3-5"
 MAX_IDEAS = 20_000
-CHUNK = 500
+CHUNK = 100  # rows compared at a time: about 30 MB for a block against 20,000 ideas
 PER_IDEA = 3  # an idea's closest matches kept; a long list of look-alikes helps no one
 MAX_PAIRS = 2000  # kept per run, the most alike first
 DEFAULT_COUNT = 5
@@ -61,11 +61,13 @@ def similar_pairs(
     count = len(ideas)
     keep = min(PER_IDEA, count)
     found: list[tuple[float, int, int]] = []
+    columns = matrix.T.tocsr()  # once, not once per block
     for start in range(0, count, CHUNK):
-        block = (matrix[start : start + CHUNK] @ matrix.T).toarray()
+        block = (matrix[start : start + CHUNK] @ columns).toarray()
         rows = np.arange(start, start + len(block))
-        block[np.arange(count)[None, :] <= rows[:, None]] = 0.0  # each pair once
-        best = np.argpartition(-block, keep - 1, axis=1)[:, :keep]
+        for row in range(len(block)):
+            block[row, : start + row + 1] = 0.0  # each pair once: only later ideas
+        best = np.argpartition(block, count - keep, axis=1)[:, count - keep :]
         scores = np.take_along_axis(block, best, axis=1)
         hit_rows, hit_columns = np.nonzero(scores >= threshold)
         found += zip(
