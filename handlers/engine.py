@@ -7,13 +7,13 @@ loads the person's conversation state from the store, runs the flow and commits.
 
 from __future__ import annotations
 
-import logging
 import random
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from handlers.catalogue import Catalogue
 from handlers.commands import parse_command
+from handlers.conflicts import retrying_conflicts
 from handlers.context import Context
 from handlers.dead_letters import forget_kept_messages, sent_by
 from handlers.enrich import Enricher, clean_text
@@ -25,9 +25,6 @@ from handlers.settings import ConsultationConfig
 from handlers.team.desk import TeamDesk
 from handlers.types import Inbound, Outcome, PublicPost, Reply
 from storage.database import Store
-from storage.errors import StoreConflict
-
-log = logging.getLogger(__name__)
 
 
 def utc_now() -> datetime:
@@ -80,13 +77,9 @@ class Engine:
         if not self.question_ids:
             await self.prepare()
         text = clean_text(inbound.text)
-        try:
-            return await self._apply(inbound, text)
-        except StoreConflict:
-            # Two workers created the same new participant at once; the second try
-            # finds the row the first one committed.
-            log.info("retrying %s message after a conflict", inbound.channel)
-            return await self._apply(inbound, text)
+        return await retrying_conflicts(
+            lambda: self._apply(inbound, text), what=f"{inbound.channel} message", rng=self.rng
+        )
 
     async def set_reachable(self, channel: str, sender: str, reachable: bool) -> bool:
         """Mark a person unreachable (e.g. they blocked the bot) or reachable again.

@@ -41,9 +41,9 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from handlers.conflicts import retrying_conflicts
 from handlers.enrich import Enrichment, clean_text
 from handlers.types import PublicPost
-from storage.errors import StoreConflict
 from storage.records import ContributionRecord, NewContribution, ParticipantRecord, Profile
 from storage.unit import Unit
 from storage.votes import AGREE
@@ -121,13 +121,11 @@ async def ingest_posts(
     if not engine.question_ids:
         await engine.prepare()
     enrichments = _enrich_all(engine, posts)
-    try:
-        return await _apply(engine, posts, enrichments, checkpoint)
-    except StoreConflict:
-        # Another process stored the same new author or post at the same moment; a
-        # second try finds its rows.
-        log.info("retrying a batch of %d public posts after a conflict", len(posts))
-        return await _apply(engine, posts, enrichments, checkpoint)
+    return await retrying_conflicts(
+        lambda: _apply(engine, posts, enrichments, checkpoint),
+        what=f"a batch of {len(posts)} public posts",
+        rng=engine.rng,
+    )
 
 
 def _enrich_all(engine: Engine, posts: Sequence[PublicPost]) -> dict[str, Enrichment]:

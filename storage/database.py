@@ -105,6 +105,15 @@ _ASYNCPG_UNAVAILABLE = frozenset(
 )
 
 
+# PostgreSQL's SQLSTATEs for a transaction it cancelled to break a deadlock, or could not
+# serialise: nothing was committed, and the same transaction run again will succeed.
+_RACE_STATES = frozenset({"40P01", "40001"})
+
+
+def _lost_a_race(error: BaseException) -> bool:
+    return any(getattr(cause, "sqlstate", None) in _RACE_STATES for cause in _causes(error))
+
+
 def _causes(error: BaseException) -> list[BaseException]:
     found: list[BaseException] = []
     current: BaseException | None = error
@@ -208,6 +217,8 @@ class Store:
         except exc.IntegrityError as error:
             raise StoreConflict(_short(error)) from error
         except Exception as error:
+            if _lost_a_race(error):
+                raise StoreConflict(_short(error), kind="deadlock") from error
             if _is_unavailable(error):
                 log.warning("store unavailable: %s", _short(error))
                 raise StoreUnavailable(_short(error)) from error

@@ -18,7 +18,12 @@ class DuplicateMessage(StoreError):
 
 
 class StoreConflict(StoreError):
-    """Another transaction wrote the same unique row first; retrying will see it."""
+    """The transaction lost a race and was rolled back: another one wrote the same unique
+    row first, or the database broke a deadlock; retrying will succeed."""
+
+    def __init__(self, message: str, kind: str = "unique row") -> None:
+        super().__init__(message)
+        self.kind = kind  # "unique row" or "deadlock", for logs that must not quote values
 
 
 class StoreConfigError(StoreError):

@@ -63,10 +63,12 @@ class Participants:
 
     async def find(self, pseudonym: str, *, lock: bool = True) -> ParticipantRecord | None:
         """The participant with this pseudonym; locked for this transaction on PostgreSQL,
-        so two workers handling the same person's messages take turns."""
+        so two workers handling the same person's messages take turns. The lock is FOR NO
+        KEY UPDATE: others' rows that point at this person (their foreign key checks take
+        FOR KEY SHARE) are not held up by it, which FOR UPDATE would do."""
         query = select(Participant).where(Participant.pseudonym == pseudonym)
         if lock:
-            query = query.with_for_update()
+            query = query.with_for_update(key_share=True)
         row = await self.session.scalar(query)
         return _record(row) if row else None
 

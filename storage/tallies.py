@@ -54,29 +54,33 @@ IDEA_COUNT_COLUMN = {1: "agree_count", -1: "disagree_count", 0: "skip_count"}
 async def adjust_tallies(
     session: AsyncSession, contribution_id: int, delta: dict[int, int]
 ) -> None:
-    """Add `delta` (vote value -> change in count) to an idea's tallies and rescore it."""
-    values = {
-        IDEA_COUNT_COLUMN[value]: getattr(Contribution, IDEA_COUNT_COLUMN[value]) + change
-        for value, change in delta.items()
-        if change
-    }
-    if not values:
+    """Add `delta` (vote value -> change in count) to an idea's tallies and rescore it.
+
+    The row is read under lock and written once: on PostgreSQL a second UPDATE of a row
+    this transaction already updated re-checks its foreign keys, locking the author's
+    participant row too, and that made concurrent voters deadlock."""
+    changes = {IDEA_COUNT_COLUMN[value]: change for value, change in delta.items() if change}
+    if not changes:
         return
+    row = (
+        await session.execute(
+            select(Contribution.agree_count, Contribution.disagree_count)
+            .where(Contribution.id == contribution_id)
+            .with_for_update(key_share=True)
+        )
+    ).one()
+    agree = row.agree_count + changes.get("agree_count", 0)
+    disagree = row.disagree_count + changes.get("disagree_count", 0)
+    values = {
+        column: getattr(Contribution, column) + change for column, change in changes.items()
+    }
     seen = sum(delta.values())
     if seen:
         values["vote_count"] = Contribution.vote_count + seen
-    row = (
-        await session.execute(
-            update(Contribution)
-            .where(Contribution.id == contribution_id)
-            .values(**values)
-            .returning(Contribution.agree_count, Contribution.disagree_count)
-        )
-    ).one()
     await session.execute(
         update(Contribution)
         .where(Contribution.id == contribution_id)
-        .values(score=wilson_lower_bound(row.agree_count, row.disagree_count))
+        .values(**values, score=wilson_lower_bound(agree, disagree))
     )
 
 

@@ -9,10 +9,18 @@ import random
 from sqlalchemy import func, select
 
 from handlers.engine import Engine
+from handlers.enrich import Enricher
 from handlers.types import Inbound
 from storage.database import Store
 from storage.models import Contribution, Participant, ProcessedMessage
-from tests.conftest import TEST_SECRET
+from tests.conftest import (
+    TEST_SECRET,
+    FakeClock,
+    _empty_postgres,
+    make_engine,
+    make_settings,
+)
+from tests.people import Person
 
 
 async def test_two_workers_apply_each_message_once(engine: Engine, database_url: str) -> None:
@@ -71,3 +79,32 @@ async def test_two_workers_apply_each_message_once(engine: Engine, database_url:
     finally:
         if second_store is not engine.store:
             await second_store.close()
+
+
+async def test_a_vote_never_waits_for_its_author_s_own_message(
+    postgres_url: str, enricher: Enricher, clock: FakeClock
+) -> None:
+    """The author's message holds their participant row for its transaction; a vote on
+    their idea must not queue behind it. (It did: the vote's second UPDATE of the idea
+    re-checked the idea's foreign keys, which needed the author's row, and voters and
+    authors deadlocked under load.)"""
+    store = Store.connect(postgres_url)
+    try:
+        await _empty_postgres(store)
+        engine = make_engine(store, make_settings(postgres_url), enricher, clock)
+        await engine.prepare()
+        author = Person(engine, "+447700900001", "sms")
+        voter = Person(engine, "+447700900002", "sms")
+        for person in (author, voter):
+            await person.join()
+        await author.say("idea Physios in every GP surgery")
+        await voter.say("VOTE")
+        async with store.transaction() as unit:  # the author's message, still open
+            assert await unit.participants.find(author.pseudonym) is not None
+            async with asyncio.timeout(10):
+                await voter.say("1")
+        async with store.reader() as unit:
+            (agree,) = await unit.session.scalars(select(Contribution.agree_count))
+        assert agree == 1
+    finally:
+        await store.close()
