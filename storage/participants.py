@@ -11,14 +11,13 @@ from storage.models import (
     AuditEntry,
     Contact,
     Contribution,
-    IdeaRoleTally,
     OutboxMessage,
     Participant,
     Vote,
 )
 from storage.records import ErasureCounts, ParticipantActivity, ParticipantRecord, Profile
 from storage.tallies import Tallies
-from storage.tally_keys import NOT_GIVEN, ContributionFacts
+from storage.tally_keys import ContributionFacts
 from storage.votes import remove_votes, remove_votes_of
 
 _MUTABLE = {
@@ -153,24 +152,7 @@ class Participants:
         quotes one of their ideas.
         """
         await self._erase_copies(participant_id)
-        voted = (
-            await self.session.execute(
-                select(Vote.contribution_id, Vote.role).where(Vote.participant_id == participant_id)
-            )
-        ).all()
         votes = await remove_votes_of(self.session, self.tallies, participant_id)
-        # An idea's tally for a role, left at zero, would still say that someone of that
-        # role voted on it.
-        for idea, role in voted:
-            await self.session.execute(
-                delete(IdeaRoleTally).where(
-                    IdeaRoleTally.contribution_id == idea,
-                    IdeaRoleTally.role == (role or NOT_GIVEN),
-                    IdeaRoleTally.agree == 0,
-                    IdeaRoleTally.disagree == 0,
-                    IdeaRoleTally.skip == 0,
-                )
-            )
         contacts = (
             await self.session.execute(
                 delete(Contact).where(Contact.participant_id == participant_id)

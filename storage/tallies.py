@@ -338,6 +338,19 @@ class Tallies:
             },
         )
         await self.session.execute(statement, rows)
+        lowered = [key for key, changes in by_row.items() if min(changes.values()) < 0]
+        if lowered:
+            # A role's row left at zero would still say someone of that role voted on it.
+            await self.session.execute(
+                delete(table).where(
+                    table.c.contribution_id == bindparam("k_idea"),
+                    table.c.role == bindparam("k_role"),
+                    table.c.agree == 0,
+                    table.c.disagree == 0,
+                    table.c.skip == 0,
+                ),
+                [{"k_idea": idea, "k_role": role} for idea, role in lowered],
+            )
 
     # --- per-idea scores -----------------------------------------------------------------
 

@@ -50,10 +50,10 @@ async def stored(engine: Engine) -> dict[str, set]:
             for r in await session.scalars(select(VoteHour))
             if r.count
         }
+        # No row left at zero (it would say someone of that role voted on the idea).
         roles = {
             (r.contribution_id, r.role, r.agree, r.disagree, r.skip)
             for r in await session.scalars(select(IdeaRoleTally))
-            if r.agree or r.disagree or r.skip
         }
         scores = {
             (r.contribution_id, round(r.controversy, 6),
