@@ -19,7 +19,12 @@ async def healthz(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     store = await services.store.health()
     channels = {channel.name: channel.status() for channel in request.app[CHANNELS]}
-    body = {"status": "ok" if store["ok"] else "degraded", "store": store, "channels": channels}
+    body = {
+        "status": "ok" if store["ok"] else "degraded",
+        "store": store,
+        "channels": channels,
+        "warming": services.warming.warming,  # models still loading, e.g. ["language"]
+    }
     return web.json_response(body, status=200 if store["ok"] else 503)
 
 
