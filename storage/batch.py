@@ -272,7 +272,8 @@ def run_pipeline(
             keys = sorted({m.pseudonym for m in messages})
             write.execute(
                 text(
-                    "SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM unnest(CAST(:keys AS text[])) k"
+                    "SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) "
+                    "FROM unnest(CAST(:keys AS text[])) k"
                 ),
                 {"keys": keys},
             )
