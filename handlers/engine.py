@@ -49,10 +49,14 @@ _ANSWER = re.compile(r"\s*[/#]?[\w'-]{0,16}[.!?]?\s*")
 __all__ = ["Engine", "utc_now", "BATCH_LIMIT"]
 
 
-@dataclass
+@dataclass(eq=False)
 class _Waiting:
     pending: Pending
-    future: asyncio.Future
+    future: asyncio.Future  # the outcome, set once the batch has committed
+    enriching: asyncio.Future | None = None  # the text's enrichment, while it runs
+
+    def ready(self) -> bool:
+        return self.enriching is None or self.enriching.done()
 
 
 class Engine:
@@ -84,11 +88,14 @@ class Engine:
         self._conversation = Conversation(self.deps)
         self._queue: list[_Waiting] = []
         self._writer: asyncio.Task | None = None
+        # Called with each batch's size (metrics).
+        self.on_batch: list[Callable[[int], None]] = []
 
     # The dependencies by name, for callers that need one of them.
     store = property(lambda self: self.deps.store)
     config = property(lambda self: self.deps.config)
     enricher = property(lambda self: self.deps.enricher)
+    pseudonyms = property(lambda self: self.deps.pseudonyms)
     contacts = property(lambda self: self.deps.contacts)
     clock = property(lambda self: self.deps.clock)
     rng = property(lambda self: self.deps.rng)
@@ -124,27 +131,67 @@ class Engine:
             text=text,
             pseudonym=self.deps.pseudonym(inbound.channel, inbound.sender),
             now=self.deps.clock(),
-            enrichment=await self._enrich_early(inbound, text),
         )
-        future = asyncio.get_running_loop().create_future()
-        self._queue.append(_Waiting(pending, future))
+        loop = asyncio.get_running_loop()
+        # Queued at once, in arrival order; its text is enriched meanwhile.
+        waiting = _Waiting(pending, loop.create_future(), self._enrich_early(inbound, text))
+        self._queue.append(waiting)
+        self._wake_writer()
+        return await asyncio.shield(waiting.future)
+
+    def _wake_writer(self) -> None:
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write(), name="chorus-writer")
-        return await asyncio.shield(future)
 
-    async def _enrich_early(self, inbound: Inbound, text: str) -> Enrichment | None:
+    def _enrich_early(self, inbound: Inbound, text: str) -> asyncio.Future | None:
         if inbound.payload is not None or _ANSWER.fullmatch(text):
             return None
         if len(text) > self.deps.config.consultation.max_text_length:
             return None
+        return asyncio.ensure_future(self._enrich(text))
+
+    async def _enrich(self, text: str) -> Enrichment:
         await self.warming.wait()  # models still loading: this message waits for them
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(None, self.deps.enricher.enrich, text)
 
+    def _take_batch(self) -> list[_Waiting]:
+        """Up to BATCH_LIMIT waiting messages whose enrichment is done, in arrival order;
+        a person's later messages stay behind an earlier one that is not ready."""
+        batch: list[_Waiting] = []
+        held: list[_Waiting] = []
+        behind: set[str] = set()
+        for waiting in self._queue:
+            person = waiting.pending.pseudonym
+            if len(batch) < BATCH_LIMIT and person not in behind and waiting.ready():
+                batch.append(waiting)
+            else:
+                behind.add(person)
+                held.append(waiting)
+        self._queue = held
+        return batch
+
     async def _write(self) -> None:
         """The one writer: batch after batch until nothing waits."""
         while self._queue:
-            batch, self._queue = self._queue[:BATCH_LIMIT], self._queue[BATCH_LIMIT:]
+            batch = self._take_batch()
+            if not batch:  # every waiting message is still being enriched
+                enriching = {w.enriching for w in self._queue if not w.ready()}
+                await asyncio.wait(enriching, return_when=asyncio.FIRST_COMPLETED)
+                continue
+            failed = [w for w in batch if w.enriching and w.enriching.exception()]
+            for waiting in failed:  # enrichment raised: that message fails alone
+                waiting.future.set_exception(waiting.enriching.exception())
+            batch = [w for w in batch if w not in failed]
+            if not batch:
+                continue
+            for waiting in batch:
+                if waiting.enriching is not None:
+                    waiting.pending = replace(
+                        waiting.pending, enrichment=waiting.enriching.result()
+                    )
+            for observe in self.on_batch:
+                observe(len(batch))
             try:
                 results = await retrying_conflicts(
                     lambda batch=batch: self._apply(batch),
