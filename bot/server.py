@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from aiohttp import web
 
 from bot.channels.base import Channel
+from bot.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from bot.services import Services
 
 SERVICES = web.AppKey("services", Services)
@@ -29,8 +30,8 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    text = request.app[SERVICES].metrics.render()
-    return web.Response(text=text, content_type="text/plain", charset="utf-8")
+    body = request.app[SERVICES].metrics.render()
+    return web.Response(body=body, headers={"Content-Type": METRICS_CONTENT_TYPE})
 
 
 def build_web_app(services: Services, channels: Sequence[Channel]) -> web.Application:
