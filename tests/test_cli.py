@@ -152,6 +152,22 @@ def test_analyse_reads_a_csv_column(workdir: Path) -> None:
     assert missing.returncode == 2 and "no column 'nope'" in missing.stderr
 
 
+def test_analyse_keeps_the_id_column_on_every_line(workdir: Path) -> None:
+    source = workdir / "forms.csv"
+    source.write_text(
+        'row,idea\nF-7,"Ring 020 7946 0958, please"\nF-9,The physio team was kind\n',
+        encoding="utf-8",
+    )
+    args = ["analyse", "--csv", str(source), "--column", "idea", "--id-column", "row"]
+    result = chorus(args, workdir, "sqlite+aiosqlite://")
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line["row"] for line in lines] == ["F-7", "F-9"]
+    assert lines[0]["text"] == "Ring [phone], please"
+    missing = chorus([*args[:-1], "nope"], workdir, "sqlite+aiosqlite://")
+    assert missing.returncode == 2 and "no column 'nope'" in missing.stderr
+
+
 def test_db_upgrade_reports_the_revision(workdir: Path, tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}"
     result = chorus(["db", "upgrade"], workdir, url)
