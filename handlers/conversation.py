@@ -42,9 +42,12 @@ def check_text(deps: Deps, text: str) -> Reply | None:
     if not text.strip():
         return Reply(catalogue.text("empty"), key="empty")
     limit = deps.config.consultation.max_text_length
-    if len(text) > limit:
+    # The idea's words count, not the command word before them ("IDEA ...").
+    command = parse_command(text)
+    length = len(command.argument) if command and command.argument else len(text)
+    if length > limit:
         return Reply(
-            catalogue.text("too_long", length=f"{len(text):,}", limit=f"{limit:,}"),
+            catalogue.text("too_long", length=f"{length:,}", limit=f"{limit:,}"),
             key="too_long",
         )
     return None

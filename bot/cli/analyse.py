@@ -23,6 +23,11 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
     parser.add_argument("--csv", metavar="FILE", help="read a CSV file instead of stdin")
     parser.add_argument("--column", metavar="NAME", help="the CSV column holding the text")
     parser.add_argument(
+        "--id-column",
+        metavar="NAME",
+        help="a CSV column (e.g. the row id) copied into every output line, for joining back",
+    )
+    parser.add_argument(
         "--analyser",
         choices=["textblob", "vader"],
         help="override sentiment.analyser from the config",
@@ -30,13 +35,21 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
     parser.set_defaults(handler=run)
 
 
-def _texts(args: argparse.Namespace) -> Iterator[str]:
+OUTPUT_KEYS = ("text", "language", "polarity", "subjectivity", "label", "redactions")
+
+
+def _texts(args: argparse.Namespace) -> Iterator[tuple[str | None, str]]:
+    """(the row's --id-column value or None, its text)."""
     if not args.csv:
+        if args.id_column:
+            raise ConfigError("--id-column needs --csv FILE")
         for line in sys.stdin:
-            yield line.rstrip("\r\n")
+            yield None, line.rstrip("\r\n")
         return
     if not args.column:
         raise ConfigError("--csv needs --column NAME (the column holding the text)")
+    if args.id_column in OUTPUT_KEYS:
+        raise ConfigError(f"--id-column {args.id_column!r} would clash with an output key")
     path = Path(args.csv)
     try:
         handle = path.open(encoding="utf-8-sig", newline="")
@@ -44,13 +57,14 @@ def _texts(args: argparse.Namespace) -> Iterator[str]:
         raise ConfigError(f"{path}: cannot be read ({error.strerror})") from None
     with handle:
         reader = csv.DictReader(handle)
-        if args.column not in (reader.fieldnames or []):
-            raise ConfigError(
-                f"{path}: no column {args.column!r}; columns are: "
-                f"{', '.join(reader.fieldnames or [])}"
-            )
+        for column in (args.column, args.id_column):
+            if column and column not in (reader.fieldnames or []):
+                raise ConfigError(
+                    f"{path}: no column {column!r}; columns are: "
+                    f"{', '.join(reader.fieldnames or [])}"
+                )
         for row in reader:
-            yield row[args.column] or ""
+            yield (row[args.id_column] if args.id_column else None), row[args.column] or ""
 
 
 def run(args: argparse.Namespace) -> int:
@@ -60,16 +74,17 @@ def run(args: argparse.Namespace) -> int:
         sentiment = sentiment.model_copy(update={"analyser": args.analyser})
     enricher = Enricher(settings.consultation.languages, sentiment)
     try:
-        for text in _texts(args):
-            _print(enricher, text)
+        for row_id, text in _texts(args):
+            _print(enricher, text, {args.id_column: row_id} if args.id_column else {})
     except UnicodeDecodeError:
         raise ConfigError(f"{args.csv or 'stdin'}: not UTF-8 text; save it as UTF-8") from None
     return 0
 
 
-def _print(enricher: Enricher, text: str) -> None:
+def _print(enricher: Enricher, text: str, row_id: dict[str, str | None]) -> None:
     result = enricher.enrich(text)
     record = {
+        **row_id,
         "text": result.text,
         "language": result.language,
         "polarity": result.polarity,
