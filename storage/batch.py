@@ -33,7 +33,8 @@ from storage.effects import (
     SaveContact,
 )
 from storage.grouping import Grouping
-from storage.models import Contact, Contribution, OutboxMessage, Participant, ProcessedMessage, Vote
+from storage.contributions import NEXT_IDEA_NUMBER
+from storage.models import Checkpoint, Contact, Contribution, OutboxMessage, Participant, ProcessedMessage, Vote
 from storage.records import ContributionRecord, ParticipantActivity, ParticipantRecord
 from storage.sync_bridge import SyncSession, run_now
 from storage.tallies import IDEA_COUNT_COLUMN, Tallies
@@ -45,6 +46,7 @@ VOTES = Vote.__table__
 PROCESSED = ProcessedMessage.__table__
 CONTACTS = Contact.__table__
 OUTBOX = OutboxMessage.__table__
+CHECKPOINTS = Checkpoint.__table__
 
 # last_seen_at is only moved when the row is written anyway, or when it is this old.
 SEEN_EVERY = timedelta(hours=1)
@@ -435,10 +437,13 @@ def _add_contribution(
     write: Connection, person_id: int, effect: AddContribution, tallies: BatchTallies
 ) -> int:
     new = replace(effect.new, participant_id=person_id)
+    number = _next_idea_number(write, new.created_at) if new.kind == "idea" else None
     new_id = write.execute(
         insert(CONTRIBUTIONS)
         .values(
             kind=new.kind,
+            idea_number=number,
+            worker_code=new.worker_code,
             question_id=new.question_id,
             parent_id=new.parent_id,
             participant_id=person_id,
@@ -480,6 +485,32 @@ def _add_contribution(
     )
     run_now(tallies.contribution_changed(None, facts))
     return new_id
+
+
+def _next_idea_number(write: Connection, now: datetime) -> int:
+    """The next idea number, from the counter kept as a checkpoint; its row lock makes
+    concurrent writers take turns (the unique index would refuse a number given twice)."""
+    value = write.execute(
+        select(CHECKPOINTS.c.value)
+        .where(CHECKPOINTS.c.name == NEXT_IDEA_NUMBER)
+        .with_for_update()
+    ).scalar_one_or_none()
+    if value is None:  # a store whose counter was removed: carry on after the highest
+        highest = write.execute(select(func.max(CONTRIBUTIONS.c.idea_number))).scalar()
+        number = (highest or 0) + 1
+        write.execute(
+            insert(CHECKPOINTS).values(
+                name=NEXT_IDEA_NUMBER, value=str(number + 1), updated_at=now
+            )
+        )
+        return number
+    number = int(value)
+    write.execute(
+        update(CHECKPOINTS)
+        .where(CHECKPOINTS.c.name == NEXT_IDEA_NUMBER)
+        .values(value=str(number + 1), updated_at=now)
+    )
+    return number
 
 
 def _vote_facts(
