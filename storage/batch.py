@@ -23,6 +23,7 @@ from sqlalchemy import Connection, delete, exists, func, insert, select, text, u
 from sqlalchemy.orm import Session
 
 from storage.bookkeeping import _insert
+from storage.contributions import NEXT_IDEA_NUMBER
 from storage.effects import (
     AddContribution,
     CancelOutbox,
@@ -33,8 +34,15 @@ from storage.effects import (
     SaveContact,
 )
 from storage.grouping import Grouping
-from storage.contributions import NEXT_IDEA_NUMBER
-from storage.models import Checkpoint, Contact, Contribution, OutboxMessage, Participant, ProcessedMessage, Vote
+from storage.models import (
+    Checkpoint,
+    Contact,
+    Contribution,
+    OutboxMessage,
+    Participant,
+    ProcessedMessage,
+    Vote,
+)
 from storage.records import ContributionRecord, ParticipantActivity, ParticipantRecord
 from storage.sync_bridge import SyncSession, run_now
 from storage.tallies import IDEA_COUNT_COLUMN, Tallies
