@@ -61,7 +61,7 @@ PERSON_BY_PSEUDONYM = select(PARTICIPANTS).where(PARTICIPANTS.c.pseudonym == bin
 CONTRIBUTION_BY_ID = select(CONTRIBUTIONS).where(CONTRIBUTIONS.c.id == bindparam("id"))
 
 
-def _candidates_query(with_exclusions: bool):
+def _candidates_query(with_exclusions: bool, pool: int):
     c = CONTRIBUTIONS.c
     already_voted = exists().where(
         VOTES.c.contribution_id == c.id, VOTES.c.participant_id == bindparam("person")
@@ -77,14 +77,23 @@ def _candidates_query(with_exclusions: bool):
             ~already_voted,
         )
         .order_by(c.vote_count, c.id)
-        .limit(bindparam("pool"))
+        .limit(pool)
     )
     if with_exclusions:
         query = query.where(c.id.not_in(bindparam("exclude", expanding=True)))
     return query
 
 
-CANDIDATES = {False: _candidates_query(False), True: _candidates_query(True)}
+_CANDIDATES: dict[tuple[bool, int], Any] = {}
+
+
+def _candidates(with_exclusions: bool, pool: int):
+    key = (with_exclusions, pool)
+    if key not in _CANDIDATES:
+        _CANDIDATES[key] = _candidates_query(with_exclusions, pool)
+    return _CANDIDATES[key]
+
+
 VOTE_OF = select(VOTES).where(
     VOTES.c.participant_id == bindparam("person"), VOTES.c.contribution_id == bindparam("idea")
 )
@@ -206,10 +215,10 @@ class Reader:
         whose random draw among them the flow makes)."""
         if not question_ids:
             return ()
-        params = {"person": participant_id, "questions": list(question_ids), "pool": pool}
+        params = {"person": participant_id, "questions": list(question_ids)}
         if exclude:
             params["exclude"] = list(exclude)
-        rows = list(self.connection.execute(CANDIDATES[bool(exclude)], params))
+        rows = list(self.connection.execute(_candidates(bool(exclude), pool), params))
         if not rows:
             return ()
         fewest = rows[0].vote_count
