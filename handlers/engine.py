@@ -139,6 +139,11 @@ class Engine:
         self._wake_writer()
         return await asyncio.shield(waiting.future)
 
+    @property
+    def queue_depth(self) -> int:
+        """Messages waiting for the writer (a figure for /metrics)."""
+        return len(self._queue)
+
     def _wake_writer(self) -> None:
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write(), name="chorus-writer")
