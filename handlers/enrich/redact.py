@@ -73,12 +73,21 @@ def is_valid_nhs_number(digits: str) -> bool:
     return check != 10 and check == int(digits[9])
 
 
+# Every finder but the email one needs a digit (any script's, as \d and phonenumbers
+# read them); most texts have none, and then those finders are not run at all.
+_DIGIT = re.compile(r"\d")
+
+
 def find_emails(text: str) -> Iterator[Span]:
+    if "@" not in text:
+        return
     for match in EMAIL.finditer(text):
         yield match.span()
 
 
 def find_nhs_numbers(text: str) -> Iterator[Span]:
+    if not _DIGIT.search(text):
+        return
     for match in NHS_NUMBER.finditer(text):
         before = text[max(0, match.start() - 8) : match.start()]
         if _COUNTRY_CODE_BEFORE.search(before):
@@ -88,6 +97,8 @@ def find_nhs_numbers(text: str) -> Iterator[Span]:
 
 
 def find_phone_numbers(text: str) -> Iterator[Span]:
+    if not _DIGIT.search(text):
+        return
     for match in PhoneNumberMatcher(text, "GB", leniency=Leniency.POSSIBLE):
         number = match.number
         if not _PHONE_START.match(match.raw_string):
@@ -100,6 +111,8 @@ def find_phone_numbers(text: str) -> Iterator[Span]:
 
 
 def find_postcodes(text: str) -> Iterator[Span]:
+    if not _DIGIT.search(text):
+        return
     for match in POSTCODE.finditer(text):
         letters = [c for c in match[0] if c.isalpha()]
         # Postcodes are written in one case; "B12 2nd" (vitamin B12, second dose) is not one.
