@@ -22,8 +22,8 @@ or mayybe more than one."). bench/enrich.py prints these figures.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from functools import cache
+import threading
+from collections.abc import Iterator, Sequence
 
 from lingua import IsoCode639_1, Language, LanguageDetectorBuilder
 from lingua import LanguageDetector as LinguaDetector
@@ -130,13 +130,38 @@ def to_language(code: str) -> Language:
         raise ValueError(f"language {code!r}: not an ISO 639-1 code lingua can detect") from None
 
 
-@cache
-def _lingua(codes: tuple[str, ...], *, low_accuracy: bool = False) -> LinguaDetector:
-    candidates = tuple(dict.fromkeys(codes + CONTRAST_LANGUAGES))
-    builder = LanguageDetectorBuilder.from_languages(*map(to_language, candidates))
-    if low_accuracy:
-        builder = builder.with_low_accuracy_mode()
-    return builder.build()
+_detectors: dict[tuple[tuple[str, ...], bool], LinguaDetector] = {}
+_building = threading.Lock()
+
+
+def _candidates(codes: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(codes + CONTRAST_LANGUAGES))
+
+
+def _lingua(
+    codes: tuple[str, ...], *, low_accuracy: bool = False, preload: bool = False
+) -> LinguaDetector:
+    """The shared lingua detector for these languages, built at first use.
+
+    lingua keeps each loaded model in one cache per process, shared by every detector,
+    and loads what a text needs at first use unless `preload` loads everything now, on
+    every core (for a caller about to fork workers that should share the models).
+    """
+    key = (codes, low_accuracy)
+    detector = _detectors.get(key)
+    if detector is None or preload:
+        with _building:
+            detector = _detectors.get(key)
+            if detector is None or preload:
+                builder = LanguageDetectorBuilder.from_languages(
+                    *map(to_language, _candidates(codes))
+                )
+                if low_accuracy:
+                    builder = builder.with_low_accuracy_mode()
+                if preload:
+                    builder = builder.with_preloaded_language_models()
+                detector = _detectors[key] = builder.build()
+    return detector
 
 
 class LanguageDetector:
@@ -157,13 +182,34 @@ class LanguageDetector:
             to_language(code)
         self._english = "en" in self.languages
 
-    def warm_up(self) -> None:
-        """Load every lingua model these passes use (about 2.5 s of CPU and 250 MB)."""
-        # A word of five letters or more makes lingua load its models of every length.
+    def warm_up_steps(self) -> Iterator[str]:
+        """Load lingua's models one language at a time, naming each when it is loaded.
+
+        lingua holds the GIL while it loads (0.2-0.4 s a language, about 2.5 s in all), so
+        a caller warming up in a background thread lets other threads in between steps.
+        """
+        languages = [to_language(code) for code in _candidates(self.languages)]
+        for language in languages:
+            partner = languages[1] if language == languages[0] else languages[0]
+            for low_accuracy in (True, False):
+                builder = LanguageDetectorBuilder.from_languages(language, partner)
+                if low_accuracy:
+                    builder = builder.with_low_accuracy_mode()
+                # A word of five letters or more loads the models of every length.
+                builder.build().compute_language_confidence_values("physiotherapists")
+            yield _code(language)
         for low_accuracy in (True, False):
-            _lingua(self.languages, low_accuracy=low_accuracy).compute_language_confidence_values(
-                "physiotherapists"
-            )
+            _lingua(self.languages, low_accuracy=low_accuracy)
+
+    def warm_up(self, *, on_every_core: bool = False) -> None:
+        """Load every lingua model the passes use: one language at a time, or all at once
+        on every core (faster, but holding the GIL throughout)."""
+        if on_every_core:
+            for low_accuracy in (True, False):
+                _lingua(self.languages, low_accuracy=low_accuracy, preload=True)
+        else:
+            for _ in self.warm_up_steps():
+                pass
 
     def detect(self, text: str) -> str | None:
         letters = sum(map(str.isalpha, text))

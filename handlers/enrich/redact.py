@@ -73,21 +73,12 @@ def is_valid_nhs_number(digits: str) -> bool:
     return check != 10 and check == int(digits[9])
 
 
-# Every finder but the email one needs a digit (any script's, as \d and phonenumbers
-# read them); most texts have none, and then those finders are not run at all.
-_DIGIT = re.compile(r"\d")
-
-
 def find_emails(text: str) -> Iterator[Span]:
-    if "@" not in text:
-        return
     for match in EMAIL.finditer(text):
         yield match.span()
 
 
 def find_nhs_numbers(text: str) -> Iterator[Span]:
-    if not _DIGIT.search(text):
-        return
     for match in NHS_NUMBER.finditer(text):
         before = text[max(0, match.start() - 8) : match.start()]
         if _COUNTRY_CODE_BEFORE.search(before):
@@ -97,8 +88,6 @@ def find_nhs_numbers(text: str) -> Iterator[Span]:
 
 
 def find_phone_numbers(text: str) -> Iterator[Span]:
-    if not _DIGIT.search(text):
-        return
     for match in PhoneNumberMatcher(text, "GB", leniency=Leniency.POSSIBLE):
         number = match.number
         if not _PHONE_START.match(match.raw_string):
@@ -111,8 +100,6 @@ def find_phone_numbers(text: str) -> Iterator[Span]:
 
 
 def find_postcodes(text: str) -> Iterator[Span]:
-    if not _DIGIT.search(text):
-        return
     for match in POSTCODE.finditer(text):
         letters = [c for c in match[0] if c.isalpha()]
         # Postcodes are written in one case; "B12 2nd" (vitamin B12, second dose) is not one.
@@ -127,6 +114,16 @@ FINDERS: tuple[tuple[str, Callable[[str], Iterator[Span]]], ...] = (
     ("postcode", find_postcodes),
 )
 
+# Every finder but the email one needs a digit (of any script: \d and phonenumbers read
+# them all), and the email one an "@". Most texts have neither, and skip those finders.
+_DIGIT = re.compile(r"\d")
+
+
+def could_hold(kind: str, text: str) -> bool:
+    """False when the finder for `kind` cannot find anything in `text`."""
+    return "@" in text if kind == "email" else _DIGIT.search(text) is not None
+
+
 # Hides found spans from later finders while keeping every position where it was.
 # Cleaned text contains no NUL, and no finder matches one.
 _MASK = "\x00"
@@ -137,6 +134,8 @@ def redact(text: str) -> Redacted:
     found: list[tuple[int, int, str]] = []
     masked = text
     for kind, finder in FINDERS:
+        if not could_hold(kind, masked):
+            continue
         spans = list(finder(masked))
         for start, end in spans:
             found.append((start, end, kind))
