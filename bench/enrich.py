@@ -276,7 +276,9 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run_analyse(lines_file: Path, config: Path, cores: set[int] | None) -> tuple[float, float, str]:
+def run_analyse(
+    lines_file: Path, config: Path, analyser: str, cores: set[int] | None
+) -> tuple[float, float, str]:
     """Wall seconds, CPU seconds (all processes) and output of one `chorus analyse`."""
 
     def pin() -> None:
@@ -287,7 +289,8 @@ def run_analyse(lines_file: Path, config: Path, cores: set[int] | None) -> tuple
     cpu, wall = _children_cpu(), time.perf_counter()
     with lines_file.open(encoding="utf-8") as stdin:
         result = subprocess.run(
-            [sys.executable, "-m", "bot", "analyse", "--config", str(config)],
+            [sys.executable, "-m", "bot", "analyse", "--config", str(config)]
+            + ["--analyser", analyser],
             stdin=stdin,
             capture_output=True,
             text=True,
@@ -301,21 +304,23 @@ def run_analyse(lines_file: Path, config: Path, cores: set[int] | None) -> tuple
     return wall, cpu, result.stdout
 
 
-def analyse(texts: list[str], count: int, config: Path) -> None:
+def analyse(texts: list[str], count: int, config: Path, analyser: str) -> None:
     lines = [texts[i % len(texts)] for i in range(count)]
     with tempfile.TemporaryDirectory() as folder:
         lines_file = Path(folder) / "lines.txt"
         lines_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
         one_line = Path(folder) / "one.txt"
         one_line.write_text("The physiotherapists were wonderful\n", encoding="utf-8")
-        print(f"\nchorus analyse, {count:,} lines on stdin, start-up included")
+        print(
+            f"\nchorus analyse --analyser {analyser}, {count:,} lines on stdin, start-up included"
+        )
         print(f"  {'run':<34}{'wall s':>8}{'lines/s':>10}{'CPU s':>8}")
-        start_wall, start_cpu, _ = run_analyse(one_line, config, None)
+        start_wall, start_cpu, _ = run_analyse(one_line, config, analyser, None)
         print(f"  {'one line (start-up alone)':<34}{start_wall:>8.2f}{'':>10}{start_cpu:>8.2f}")
         first = sorted(os.sched_getaffinity(0))[0]
-        one_wall, one_cpu, one_out = run_analyse(lines_file, config, {first})
+        one_wall, one_cpu, one_out = run_analyse(lines_file, config, analyser, {first})
         print(f"  {'one core':<34}{one_wall:>8.2f}{count / one_wall:>10,.0f}{one_cpu:>8.2f}")
-        all_wall, all_cpu, all_out = run_analyse(lines_file, config, None)
+        all_wall, all_cpu, all_out = run_analyse(lines_file, config, analyser, None)
         label = f"all {len(os.sched_getaffinity(0))} cores (process pool)"
         print(f"  {label:<34}{all_wall:>8.2f}{count / all_wall:>10,.0f}{all_cpu:>8.2f}")
         same = "the same" if one_out == all_out else "DIFFERENT"
@@ -370,7 +375,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     texts = load_texts(args.data, args.texts)
     stages(texts, analyser, args.plain_sample)
     if not args.skip_analyse:
-        analyse(load_texts(args.data, args.analyse_lines), args.analyse_lines, args.config)
+        texts = load_texts(args.data, args.analyse_lines)
+        analyse(texts, args.analyse_lines, args.config, analyser)
     return 0
 
 

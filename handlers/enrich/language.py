@@ -6,7 +6,7 @@ Romanian, Spanish ...) than like any configured one, or a best guess below the c
 needed for a text of that length. lingua's own "minimum relative distance" does not help
 here: it still calls "ok" Polish. A detector is built once per set of languages and shared
 by every `LanguageDetector` for that set; lingua loads each language model at first use
-(about two seconds of CPU and 200 MB for the nine languages compared).
+(about 2.5 s of CPU and 250 MB for the nine languages compared).
 
 Most texts a UK consultation receives are plainly English, and lingua spends 100-500 µs on
 each. So when English is configured, a first pass answers "en" for itself, in a few

@@ -58,7 +58,9 @@ class Enricher:
     """Enriches text for one consultation. Cheap to build; reuse one for every message.
 
     The language detector and the sentiment analyser are built at first use and shared
-    with every other Enricher for the same languages or the same analyser.
+    with every other Enricher for the same languages or the same analyser. `enrich` is a
+    function of its text alone: it may run in several threads at once, and an Enricher
+    pickles, so a process pool can use it too.
     """
 
     def __init__(self, languages: Sequence[str], sentiment: SentimentSettings) -> None:
