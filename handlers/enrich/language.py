@@ -14,7 +14,7 @@ microseconds, when a text has no letter outside ASCII, at least two English word
 are not words of any contrast language ("the", "were", "staff", "waiting" ...), at least a
 third of its words English (counting those English shares, "a", "in", "was" ...), and no
 common word of a contrast language ("yn", "jest", "les", "und" ...). On the 23,500
-English texts of the VADER sets it answers for four in five, and never says "en" where
+English texts of the VADER sets it answers for 86 in 100, and never says "en" where
 lingua says Polish; where they differ lingua said None (or Welsh, for "one horrible flaw,
 or mayybe more than one."). bench/enrich.py prints these figures.
 """
@@ -57,7 +57,8 @@ def _words(text: str) -> frozenset[str]:
 
 # Words common in English feedback that are not words of any contrast language. Left out
 # on purpose, because they are: "also", "son", "see", "kind", "rude", "care", "long",
-# "bad", "man", "film", "real", "camera", "service", "hospital", "doctor".
+# "bad", "man", "film", "real", "camera", "service", "hospital", "doctor", "go", "top",
+# "pain", "patients", "minutes", "perfect", "excellent", "horrible", "support", "car".
 ENGLISH_WORDS = _words(
     """
     the and of is are be been being have has had having with for from that this these
@@ -74,7 +75,18 @@ ENGLISH_WORDS = _words(
     wait waited appointment appointments people need needs needed like liked well make
     made take took think thought know knew saw feel felt told said asked went came gave
     good great better best lovely friendly poor worse worst time times ward clinic
-    surgery caring treated treatment team quite bit lot lots
+    surgery caring treated treatment team quite bit lot lots some story between happy both
+    often ever next pretty against true home free house picture dull sweet tale rather
+    under hate nice world getting show going worth give around keep coming family comes
+    far less beautiful looks moving three during school once already easy takes playing
+    buy might say instead seems whose half young late stupid same cute others small
+    welcome different mostly days sometimes says want heart week weeks months hours try
+    gives finally yeah cool since short watch enjoy sound stop sure together across among
+    must night song news birthday awesome tonight yes damn hard full nurse doctors gp
+    physio physiotherapy referral booking listen listened explained health nhs
+    receptionist receptionists seen wish hope easier faster quicker sooner longer ago mum
+    dad daughter husband wife child children kids baby visit visits pharmacy medication
+    results
     """
 )
 # Words English shares with a contrast language: they count for English only beside
@@ -113,13 +125,12 @@ def plainly_english(text: str) -> bool:
             return False
         text = text.translate(_APOSTROPHES)
     words = _WORDS.findall(text.lower())
-    english = shared = 0
-    for word in words:
-        if word in FOREIGN_WORDS:
-            return False
-        english += word in ENGLISH_WORDS
-        shared += word in SHARED_WORDS
-    return english >= 2 and 3 * (english + shared) >= len(words)
+    if not FOREIGN_WORDS.isdisjoint(words):
+        return False
+    english = sum(map(ENGLISH_WORDS.__contains__, words))
+    if english < 2:
+        return False
+    return 3 * (english + sum(map(SHARED_WORDS.__contains__, words))) >= len(words)
 
 
 def to_language(code: str) -> Language:
