@@ -76,16 +76,25 @@ def run(args: argparse.Namespace) -> int:
     if args.analyser:
         sentiment = sentiment.model_copy(update={"analyser": args.analyser})
     enricher = Enricher(settings.consultation.languages, sentiment)
-    texts = _texts(args)
-    try:
-        if not args.csv and sys.stdin.isatty():
-            for text in texts:
-                _write(_lines(enricher, [text]))
-        else:
-            _analyse_batches(enricher, texts)
-    except UnicodeDecodeError:
-        raise ConfigError(f"{args.csv or 'stdin'}: not UTF-8 text; save it as UTF-8") from None
+    undecodable: list[UnicodeDecodeError] = []
+    texts = _until_undecodable(_texts(args), undecodable)
+    if not args.csv and sys.stdin.isatty():
+        for text in texts:
+            _write(_lines(enricher, [text]))
+    else:
+        _analyse_batches(enricher, texts)
+    if undecodable:
+        raise ConfigError(f"{args.csv or 'stdin'}: not UTF-8 text; save it as UTF-8")
     return 0
+
+
+def _until_undecodable(texts: Iterator[str], errors: list[UnicodeDecodeError]) -> Iterator[str]:
+    """`texts` up to a byte that is not UTF-8, noting the error rather than raising it, so
+    that every line read before it is still printed."""
+    try:
+        yield from texts
+    except UnicodeDecodeError as error:
+        errors.append(error)
 
 
 def _analyse_batches(enricher: Enricher, texts: Iterable[str]) -> None:
@@ -113,14 +122,11 @@ def _analyse_batches(enricher: Enricher, texts: Iterable[str]) -> None:
                 pending.append(pool.submit(_enrich_batch, batch))
                 while len(pending) > AHEAD * workers:
                     _write(pending.popleft().result())
-        finally:
-            # Lines read before a failure (an undecodable byte, a closed pipe) are still
-            # printed when they can be, as they were when nothing was batched.
-            try:
-                while pending:
-                    _write(pending.popleft().result())
-            finally:
-                pool.shutdown(cancel_futures=True)
+            while pending:
+                _write(pending.popleft().result())
+        except BaseException:  # Ctrl-C, a closed pipe: stop at once
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
 
 
 def _batches(texts: Iterable[str]) -> Iterator[list[str]]:
