@@ -100,3 +100,23 @@ def test_analyse_in_a_process_pool_prints_what_one_process_would(tmp_path: Path)
     enricher = Enricher(settings.consultation.languages, settings.sentiment)
     expected = [_record(enricher.enrich(line)) for line in lines]
     assert [json.loads(line) for line in result.stdout.splitlines()] == expected
+
+
+def test_analyse_starts_without_the_store_or_the_channels(tmp_path: Path) -> None:
+    config = write_config(tmp_path / "config.yaml")
+    script = (
+        "import sys\n"
+        "from bot.cli import main\n"
+        f"code = main(['analyse', '--config', {str(config)!r}])\n"
+        "heavy = ('sqlalchemy', 'aiohttp', 'telegram', 'tweepy')\n"
+        "print(code, sorted(name for name in heavy if name in sys.modules))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        input="",
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO), "CHORUS_SECRET": TEST_SECRET},
+        timeout=120,
+    )
+    assert result.stdout.strip() == "0 []", result.stderr
