@@ -1,19 +1,24 @@
 """The dependencies every part of the runtime is handed explicitly (no global app):
-settings, the store, the engine and its enricher, and the clock."""
+settings, the store, the handlers' dependencies (handlers.deps.Deps), the engine that
+queues messages for the writer, metrics and delivery. The language and sentiment models
+warm in the background (`start_warming`); /healthz lists what is still warming."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bot.config import Settings
 from bot.delivery import Delivery
 from bot.metrics import Metrics
 from bot.secret import resolve_secret
+from handlers.deps import Deps
 from handlers.engine import Engine
 from handlers.enrich import Enricher
 from handlers.privacy import ContactCipher, Pseudonymizer
+from handlers.warming import Warming
 from storage.database import Store, is_sqlite
 
 log = logging.getLogger(__name__)
@@ -27,16 +32,43 @@ class Services:
     contacts: ContactCipher
     metrics: Metrics
     delivery: Delivery
+    warming: Warming = field(default_factory=Warming.ready)
+    _warming_task: asyncio.Task | None = None
+
+    @property
+    def deps(self) -> Deps:
+        return self.engine.deps
+
+    @property
+    def clock(self):
+        return self.engine.deps.clock
+
+    def start_warming(self) -> None:
+        """Load the models in a thread, once; messages that need them wait meanwhile."""
+        if self._warming_task is None and self.warming.warming:
+            self._warming_task = asyncio.create_task(
+                self.warming.run(self.engine.deps.enricher.warm_up), name="warming"
+            )
 
     async def close(self) -> None:
+        await self.engine.close()
+        if self._warming_task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._warming_task
         await self.store.close()
 
 
 async def open_services(
-    settings: Settings, *, store: Store | None = None, warm_up: bool = True
+    settings: Settings,
+    *,
+    store: Store | None = None,
+    warm_up: bool = True,
+    warm_later: bool = False,
 ) -> Services:
     """Open the store (upgrading an embedded SQLite store in place) and build the engine.
-    `warm_up=False` skips loading the language models (for commands that only report).
+    The models start loading in the background at once; with `warm_later` they wait for
+    `Services.start_warming()` (the server calls it once it listens). `warm_up=False`
+    skips loading them ahead (for commands that only report: they load at first use).
 
     PostgreSQL is shared by several workers, so its schema is only changed by an explicit
     `chorus db upgrade`; an outdated schema stops start-up with that advice.
@@ -50,26 +82,29 @@ async def open_services(
         config = settings.consultation
         contacts = ContactCipher(secret)
         enricher = Enricher(config.consultation.languages, config.sentiment)
-        if warm_up:
-            # Load language models and word lists now, not during someone's first message.
-            await asyncio.to_thread(enricher.warm_up)
+        warming = Warming() if warm_up else Warming.ready()
         engine = Engine(
             store,
             config,
             enricher=enricher,
             pseudonyms=Pseudonymizer(secret),
             contacts=contacts,
+            warming=warming,
         )
         await engine.prepare()
     except BaseException:
         await store.close()
         raise
     metrics = Metrics()
-    return Services(
+    services = Services(
         settings=settings,
         store=store,
         engine=engine,
         contacts=contacts,
         metrics=metrics,
         delivery=Delivery(engine, metrics),
+        warming=warming,
     )
+    if not warm_later:
+        services.start_warming()
+    return services

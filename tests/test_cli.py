@@ -121,10 +121,12 @@ async def test_export_has_pseudonyms_only(workdir: Path, database_url: str) -> N
     assert result.returncode == 0, result.stderr
     rows = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8"))))
     assert len(rows) == 1 and rows[0]["text"] == "Open physio self-referral everywhere"
-    assert len(rows[0]["participant"]) == 64 and "7700" not in out.read_text(encoding="utf-8")
+    assert len(rows[0]["participant"]) == 12 and "7700" not in out.read_text(encoding="utf-8")
     assert rows[0]["channel"] == "console" and rows[0]["language"] == "en"
     as_json = chorus(["export", "--format", "json"], workdir, database_url)
-    assert json.loads(as_json.stdout.splitlines()[0])["text"] == rows[0]["text"]
+    assert [row["text"] for row in json.loads(as_json.stdout)] == [rows[0]["text"]]
+    as_lines = chorus(["export", "--format", "jsonl"], workdir, database_url)
+    assert json.loads(as_lines.stdout.splitlines()[0])["text"] == rows[0]["text"]
 
 
 def test_analyse_prints_one_json_object_per_line(workdir: Path) -> None:
@@ -147,6 +149,22 @@ def test_analyse_reads_a_csv_column(workdir: Path) -> None:
     missing = chorus(
         ["analyse", "--csv", str(source), "--column", "nope"], workdir, "sqlite+aiosqlite://"
     )
+    assert missing.returncode == 2 and "no column 'nope'" in missing.stderr
+
+
+def test_analyse_keeps_the_id_column_on_every_line(workdir: Path) -> None:
+    source = workdir / "forms.csv"
+    source.write_text(
+        'row,idea\nF-7,"Ring 020 7946 0958, please"\nF-9,The physio team was kind\n',
+        encoding="utf-8",
+    )
+    args = ["analyse", "--csv", str(source), "--column", "idea", "--id-column", "row"]
+    result = chorus(args, workdir, "sqlite+aiosqlite://")
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line["row"] for line in lines] == ["F-7", "F-9"]
+    assert lines[0]["text"] == "Ring [phone], please"
+    missing = chorus([*args[:-1], "nope"], workdir, "sqlite+aiosqlite://")
     assert missing.returncode == 2 and "no column 'nope'" in missing.stderr
 
 

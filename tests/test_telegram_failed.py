@@ -66,7 +66,7 @@ async def test_a_failing_update_is_kept_listed_and_retried(
         settings = telegram_settings(database_url, api.base_url, mode="polling")
         async with ChorusWithTelegram(settings) as chorus:
             engine = chorus.services.engine
-            engine.enricher = BrokenEnricher(engine.enricher)
+            engine.replace_deps(enricher=BrokenEnricher(engine.enricher))
             person = TelegramPerson(api, User(new_user_id()), api.push)
             await person.say("/start", expect="Do you agree")
             await person.press("Yes", expect="Which best describes you?")

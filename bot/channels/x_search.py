@@ -13,14 +13,11 @@ made), and stores the newer ones all the same.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
 from bot.channels.x_api import AccessDenied, ListenerStopped, Rejected
+from bot.channels.x_port import ListenerPort
 from handlers.public import id_order, newest_id
 from handlers.types import PublicPost
-
-if TYPE_CHECKING:
-    from bot.channels.x_listener import XListener
 
 BATCH = 100
 TWITTER_EPOCH_MS = 1288834974657  # post ids carry their time: (id >> 22) + this epoch
@@ -34,7 +31,7 @@ def post_time(post_id: str) -> datetime | None:
 
 
 async def backfill(
-    listener: XListener, *, settle: bool, settled_before: float | None = None
+    listener: ListenerPort, *, settle: bool, settled_before: float | None = None
 ) -> None:
     """Everything newer than the checkpoint, fetched whole, then stored oldest first
     in batches that each move the checkpoint (with `settled_before`, epoch seconds, only
@@ -73,7 +70,9 @@ def _settled(posts: list[PublicPost], before: float | None) -> list[str]:
     ]
 
 
-async def _search(listener: XListener, since: str | None, end_time: datetime | None) -> list[dict]:
+async def _search(
+    listener: ListenerPort, since: str | None, end_time: datetime | None
+) -> list[dict]:
     pages: list[dict] = []
     token: str | None = None
     while True:

@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "bot.cli.analyse",
     "bot.cli.reports",
     "bot.cli.export",
+    "bot.cli.importer",
     "bot.cli.failed",
     "bot.cli.charts",
     "bot.cli.db",

@@ -32,6 +32,9 @@ BATCH = 250
 # Batches handed out ahead of the one being printed, per worker.
 AHEAD = 2
 
+# A line to analyse: the value of its --id-column (None without one), and its text.
+Row = tuple[str | None, str]
+
 
 def register(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     parser = commands.add_parser(
@@ -42,6 +45,11 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
     parser.add_argument("--csv", metavar="FILE", help="read a CSV file instead of stdin")
     parser.add_argument("--column", metavar="NAME", help="the CSV column holding the text")
     parser.add_argument(
+        "--id-column",
+        metavar="NAME",
+        help="a CSV column (e.g. the row id) copied into every output line, for joining back",
+    )
+    parser.add_argument(
         "--analyser",
         choices=["textblob", "vader"],
         help="override sentiment.analyser from the config",
@@ -49,13 +57,21 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
     parser.set_defaults(handler=run)
 
 
-def _texts(args: argparse.Namespace) -> Iterator[str]:
+OUTPUT_KEYS = ("text", "language", "polarity", "subjectivity", "label", "redactions")
+
+
+def _texts(args: argparse.Namespace) -> Iterator[tuple[str | None, str]]:
+    """(the row's --id-column value or None, its text)."""
     if not args.csv:
+        if args.id_column:
+            raise ConfigError("--id-column needs --csv FILE")
         for line in sys.stdin:
-            yield line.rstrip("\r\n")
+            yield None, line.rstrip("\r\n")
         return
     if not args.column:
         raise ConfigError("--csv needs --column NAME (the column holding the text)")
+    if args.id_column in OUTPUT_KEYS:
+        raise ConfigError(f"--id-column {args.id_column!r} would clash with an output key")
     path = Path(args.csv)
     try:
         handle = path.open(encoding="utf-8-sig", newline="")
@@ -63,13 +79,14 @@ def _texts(args: argparse.Namespace) -> Iterator[str]:
         raise ConfigError(f"{path}: cannot be read ({error.strerror})") from None
     with handle:
         reader = csv.DictReader(handle)
-        if args.column not in (reader.fieldnames or []):
-            raise ConfigError(
-                f"{path}: no column {args.column!r}; columns are: "
-                f"{', '.join(reader.fieldnames or [])}"
-            )
+        for column in (args.column, args.id_column):
+            if column and column not in (reader.fieldnames or []):
+                raise ConfigError(
+                    f"{path}: no column {column!r}; columns are: "
+                    f"{', '.join(reader.fieldnames or [])}"
+                )
         for row in reader:
-            yield row[args.column] or ""
+            yield (row[args.id_column] if args.id_column else None), row[args.column] or ""
 
 
 def run(args: argparse.Namespace) -> int:
@@ -79,34 +96,34 @@ def run(args: argparse.Namespace) -> int:
         sentiment = sentiment.model_copy(update={"analyser": args.analyser})
     enricher = Enricher(settings.consultation.languages, sentiment)
     undecodable: list[UnicodeDecodeError] = []
-    texts = _until_undecodable(_texts(args), undecodable)
+    rows = _until_undecodable(_texts(args), undecodable)
     if not args.csv and sys.stdin.isatty():
-        for text in texts:
-            _write(_lines(enricher, [text]))
+        for row in rows:
+            _write(_lines(enricher, [row], args.id_column))
     else:
-        _analyse_batches(enricher, texts)
+        _analyse_batches(enricher, rows, args.id_column)
     if undecodable:
         raise ConfigError(f"{args.csv or 'stdin'}: not UTF-8 text; save it as UTF-8")
     return 0
 
 
-def _until_undecodable(texts: Iterator[str], errors: list[UnicodeDecodeError]) -> Iterator[str]:
-    """`texts` up to a byte that is not UTF-8, noting the error rather than raising it, so
+def _until_undecodable(rows: Iterator[Row], errors: list[UnicodeDecodeError]) -> Iterator[Row]:
+    """`rows` up to a byte that is not UTF-8, noting the error rather than raising it, so
     that every line read before it is still printed."""
     try:
-        yield from texts
+        yield from rows
     except UnicodeDecodeError as error:
         errors.append(error)
 
 
-def _analyse_batches(enricher: Enricher, texts: Iterable[str]) -> None:
-    """Enrich and print `texts` batch by batch, in a process pool when that pays."""
-    batches = _batches(texts)
+def _analyse_batches(enricher: Enricher, rows: Iterable[Row], id_column: str | None) -> None:
+    """Enrich and print `rows` batch by batch, in a process pool when that pays."""
+    batches = _batches(rows)
     first = list(islice(batches, 3))
     workers = _cores()
     if len(first) < 3 or workers < 2:
         for batch in chain(first, batches):
-            _write(_lines(enricher, batch))
+            _write(_lines(enricher, batch, id_column))
         return
     # Loaded before the fork (on every core), the models are shared by every worker.
     enricher.warm_up(on_every_core=True)
@@ -121,7 +138,7 @@ def _analyse_batches(enricher: Enricher, texts: Iterable[str]) -> None:
         pending: deque[Future[str]] = deque()
         try:
             for batch in chain(first, batches):
-                pending.append(pool.submit(_enrich_batch, batch))
+                pending.append(pool.submit(_enrich_batch, batch, id_column))
                 while len(pending) > AHEAD * workers:
                     _write(pending.popleft().result())
             while pending:
@@ -131,8 +148,8 @@ def _analyse_batches(enricher: Enricher, texts: Iterable[str]) -> None:
             raise
 
 
-def _batches(texts: Iterable[str]) -> Iterator[list[str]]:
-    iterator = iter(texts)
+def _batches(rows: Iterable[Row]) -> Iterator[list[Row]]:
+    iterator = iter(rows)
     while batch := list(islice(iterator, BATCH)):
         yield batch
 
@@ -158,16 +175,20 @@ def _start_worker(enricher: Enricher) -> None:
         _worker_enricher = enricher
 
 
-def _enrich_batch(batch: list[str]) -> str:
+def _enrich_batch(batch: list[Row], id_column: str | None) -> str:
     assert _worker_enricher is not None
-    return _lines(_worker_enricher, batch)
+    return _lines(_worker_enricher, batch, id_column)
 
 
-def _lines(enricher: Enricher, texts: Iterable[str]) -> str:
-    """One JSON object a line, for each text, in order."""
-    return "".join(
-        json.dumps(_record(enricher.enrich(text)), ensure_ascii=False) + "\n" for text in texts
-    )
+def _lines(enricher: Enricher, rows: Iterable[Row], id_column: str | None) -> str:
+    """One JSON object a line, for each row, in order; the row's id first when asked for."""
+    lines = []
+    for row_id, text in rows:
+        record = _record(enricher.enrich(text))
+        if id_column:
+            record = {id_column: row_id, **record}
+        lines.append(json.dumps(record, ensure_ascii=False) + "\n")
+    return "".join(lines)
 
 
 def _record(result: Enrichment) -> dict[str, object]:

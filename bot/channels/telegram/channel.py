@@ -26,7 +26,6 @@ from telegram.error import BadRequest as TelegramBadRequest
 from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, TypeHandler
 
-from bot.backoff import Backoff
 from bot.channels.base import BadRequest, Channel, ContactStopped, SendError, Unreachable
 from bot.channels.telegram.menu import register_commands
 from bot.channels.telegram.redact import Redact
@@ -41,7 +40,7 @@ from bot.channels.telegram.updates import (
     parse_update,
 )
 from bot.config import ConfigError, TelegramSettings
-from bot.retry import until_stored, wait_or_stop
+from bot.retry import Backoff, until_stored, wait_or_stop
 from bot.services import Services
 from handlers.catalogue import Catalogue
 from handlers.types import Reply
