@@ -248,7 +248,7 @@ async def _on_confirm(ctx: Context) -> list[Reply]:
     await _go(ctx, "call_menu")
     if saved.status != "visible":
         return [ctx.say("call_idea_pending"), _menu(ctx)]
-    return [ctx.say("call_idea_saved", number=saved.id), _menu(ctx)]
+    return [ctx.say("call_idea_saved", number=saved.shown_number), _menu(ctx)]
 
 
 async def _start_votes(ctx: Context) -> list[Reply]:
@@ -279,7 +279,7 @@ async def _next_card(
         idea = await ctx.unit.contributions.get(ideas[at])
         if idea is not None and idea.status == "visible":
             await _go(ctx, "call_vote", ideas=ideas, at=at)
-            card = ctx.say("call_vote_card", number=idea.id, text=spoken(idea.text))
+            card = ctx.say("call_vote_card", number=idea.shown_number, text=spoken(idea.text))
             return [*replies, replace(card, quote=idea.text)]
         at += 1
     await _go(ctx, "call_menu")

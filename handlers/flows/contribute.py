@@ -57,7 +57,7 @@ async def submit_idea(ctx: Context, text: str, *, question_key: str | None = Non
     first = (
         ctx.say("idea_pending")
         if saved.status != "visible"
-        else ctx.say("idea_saved", number=saved.id)
+        else ctx.say("idea_saved", number=saved.shown_number)
     )
     if ctx.participant.followups is None:
         await ctx.set_state("followup")
@@ -79,7 +79,9 @@ async def choose_question(ctx: Context, question_key: str) -> list[Reply]:
 
 async def ask_for_comment(ctx: Context, idea: ContributionRecord) -> list[Reply]:
     await ctx.set_state("comment", idea=idea.id)
-    return [replace(ctx.say("comment_ask", number=idea.id, text=idea.text), quote=idea.text)]
+    return [
+        replace(ctx.say("comment_ask", number=idea.shown_number, text=idea.text), quote=idea.text)
+    ]
 
 
 async def submit_comment(ctx: Context, idea_id: int, text: str) -> list[Reply]:
@@ -97,7 +99,7 @@ async def submit_comment(ctx: Context, idea_id: int, text: str) -> list[Reply]:
     await ctx.set_state("menu")
     if saved.status != "visible":
         return [ctx.say("comment_pending")]
-    return [ctx.say("comment_saved", number=idea.id)]
+    return [ctx.say("comment_saved", number=idea.shown_number)]
 
 
 def followup_choices(ctx: Context) -> tuple[Choice, ...]:
