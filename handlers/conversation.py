@@ -144,6 +144,8 @@ class Conversation:
         kind = key[0]
         if kind == "idea":
             return reader.contribution(key[1])
+        if kind == "idea_number":
+            return reader.idea_by_number(key[1])
         if kind == "candidates":
             _kind, person, questions, exclude, pool = key
             return reader.voting_candidates(person, questions, exclude, pool)

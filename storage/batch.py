@@ -69,6 +69,7 @@ _MUTABLE = frozenset(
 
 PERSON_BY_PSEUDONYM = select(PARTICIPANTS).where(PARTICIPANTS.c.pseudonym == bindparam("p"))
 CONTRIBUTION_BY_ID = select(CONTRIBUTIONS).where(CONTRIBUTIONS.c.id == bindparam("id"))
+IDEA_BY_NUMBER = select(CONTRIBUTIONS).where(CONTRIBUTIONS.c.idea_number == bindparam("n"))
 
 
 def _candidates_query(with_exclusions: bool, pool: int):
@@ -197,6 +198,8 @@ def _contribution(row) -> ContributionRecord:
         skip_count=row.skip_count,
         score=row.score,
         created_at=row.created_at,
+        number=row.idea_number,
+        worker_code=row.worker_code,
     )
 
 
@@ -212,6 +215,10 @@ class Reader:
 
     def contribution(self, contribution_id: int) -> ContributionRecord | None:
         row = self.connection.execute(CONTRIBUTION_BY_ID, {"id": contribution_id}).first()
+        return _contribution(row) if row else None
+
+    def idea_by_number(self, number: int) -> ContributionRecord | None:
+        row = self.connection.execute(IDEA_BY_NUMBER, {"n": number}).first()
         return _contribution(row) if row else None
 
     def voting_candidates(
@@ -605,7 +612,8 @@ def _add_contribution(
         age_band=new.profile.age_band,
     )
     run_now(tallies.contribution_changed(None, facts))
-    return new_id
+    # What a reply calls it: an idea by its own number, anything else by its id.
+    return row["idea_number"] if row["idea_number"] is not None else new_id
 
 
 def _next_idea_number(write: Connection, now: datetime) -> int:

@@ -205,6 +205,14 @@ def test_a_bad_database_url_is_a_configuration_error(workdir: Path) -> None:
 
 
 def test_every_command_has_help(workdir: Path) -> None:
-    for command in (["run"], ["chat"], ["analyse"], ["summary"], ["export"], ["db", "upgrade"]):
+    for command in (
+        ["run"],
+        ["chat"],
+        ["analyse"],
+        ["summary"],
+        ["export"],
+        ["import"],
+        ["db", "upgrade"],
+    ):
         result = chorus([*command, "--help"], workdir, "sqlite+aiosqlite://")
         assert result.returncode == 0 and "--config" in result.stdout, command
