@@ -4,6 +4,11 @@ a controllable clock and a ready engine.
 Every store test runs on both backends. PostgreSQL is expected on 127.0.0.1:5432 (trust
 auth); the suite creates its own database and drops it at the end. When CI=true and
 PostgreSQL cannot be reached, the PostgreSQL tests fail instead of being skipped.
+
+`make test` runs the suite on both cores with pytest-xdist. Each worker is a process with
+its own session fixtures: its PostgreSQL databases carry the worker's id in their names
+(`WORKER`), its SQLite files live under its own temporary directory, and servers and fakes
+listen on port 0. So a new test file needs nothing per worker of its own.
 """
 
 from __future__ import annotations
@@ -35,6 +40,8 @@ TEST_SECRET = "test-secret-for-chorus-0123456789"
 PG_ADMIN_URL = os.environ.get(
     "CHORUS_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
+# The pytest-xdist worker this process is ("gw0", "gw1", ...), or "main" without xdist.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
 
 # --- No test may reach beyond this machine --------------------------------------------
 
@@ -163,6 +170,11 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+def pg_database_name(purpose: str) -> str:
+    """A database name no other worker, run or test can hold: purpose, worker, process."""
+    return f"chorus_{purpose}_{WORKER}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+
+
 def _pg_url(database: str) -> str:
     base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
     return f"{base}/{database}"
@@ -181,7 +193,7 @@ async def _pg_admin(statement: str) -> None:
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A fresh PostgreSQL database for this test session, migrated, dropped at the end."""
-    name = f"chorus_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    name = pg_database_name("test")
     try:
         asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
     except Exception as error:
@@ -314,7 +326,7 @@ def consultation_sqlite(sqlite_template: Path, tmp_path_factory, enricher: Enric
 @pytest.fixture(scope="session")
 def consultation_postgres(postgres_url: str, enricher: Enricher) -> Iterator[str]:
     """The name of a PostgreSQL database holding the consultation, used as a template."""
-    name = f"chorus_consultation_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    name = pg_database_name("consultation")
     asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
     try:
         asyncio.run(_build_consultation(_pg_url(name), enricher))
@@ -332,7 +344,7 @@ def consultation_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator
         yield f"sqlite+aiosqlite:///{path}"
         return
     template = request.getfixturevalue("consultation_postgres")
-    name = f"chorus_copy_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    name = pg_database_name("copy")
     asyncio.run(_pg_admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
     try:
         yield _pg_url(name)

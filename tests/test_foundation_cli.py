@@ -13,12 +13,18 @@ import select
 import socket
 import subprocess
 import time
-import uuid
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, TEST_SECRET, _pg_admin, _pg_url, write_config
+from tests.conftest import (
+    REPO,
+    TEST_SECRET,
+    _pg_admin,
+    _pg_url,
+    pg_database_name,
+    write_config,
+)
 from tests.test_cli import CHORUS, chorus
 
 UNREACHABLE = "postgresql+asyncpg://postgres@127.0.0.1:1/x"
@@ -143,7 +149,7 @@ def test_no_secret_and_no_place_to_keep_one_is_one_line(workdir: Path, tmp_path:
 def test_db_upgrade_on_postgresql_and_an_outdated_store_is_one_line(
     workdir: Path, postgres_url: str
 ) -> None:
-    name = f"chorus_upgrade_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    name = pg_database_name("upgrade")
     asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
     url = _pg_url(name)
     try:
