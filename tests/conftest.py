@@ -180,14 +180,28 @@ def _pg_url(database: str) -> str:
     return f"{base}/{database}"
 
 
-async def _pg_admin(statement: str) -> None:
+async def _pg_admin(*statements: str) -> None:
     import asyncpg
 
     connection = await asyncpg.connect(PG_ADMIN_URL, timeout=5)
     try:
-        await connection.execute(statement)
+        for statement in statements:
+            await connection.execute(statement)
     finally:
         await connection.close()
+
+
+def create_pg_database(name: str, template: str | None = None) -> None:
+    """Create a test database. Its commits do not wait for the disk (a crash of the
+    server may lose the last ones, which a throwaway database can afford): the suite's
+    thousands of commits otherwise spend most of their time in fsync."""
+    copy = f' TEMPLATE "{template}"' if template else ""
+    asyncio.run(
+        _pg_admin(
+            f'CREATE DATABASE "{name}"{copy}',
+            f'ALTER DATABASE "{name}" SET synchronous_commit TO off',
+        )
+    )
 
 
 @pytest.fixture(scope="session")
@@ -195,7 +209,7 @@ def postgres_url() -> Iterator[str]:
     """A fresh PostgreSQL database for this test session, migrated, dropped at the end."""
     name = pg_database_name("test")
     try:
-        asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
+        create_pg_database(name)
     except Exception as error:
         message = f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {error}"
         if os.environ.get("CI") == "true":
@@ -209,14 +223,35 @@ def postgres_url() -> Iterator[str]:
         asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-async def _empty_postgres(store: Store) -> None:
-    from sqlalchemy import text
+def _emptying_statements() -> str:
+    """Empty every table and restart every sequence, as a fresh database has them.
 
+    DELETE in foreign-key order rather than TRUNCATE: on tables this small it is ten
+    times quicker (TRUNCATE makes new files for each table and waits on the disk).
+    """
     from storage.models import Base
 
-    names = ", ".join(table.name for table in Base.metadata.sorted_tables)
-    async with store.engine.begin() as connection:
-        await connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    deletes = [f'DELETE FROM "{table.name}"' for table in reversed(Base.metadata.sorted_tables)]
+    restart = (
+        "DO $$ DECLARE s record; BEGIN FOR s IN SELECT schemaname, sequencename FROM pg_sequences"
+        " WHERE schemaname = current_schema() LOOP EXECUTE format('ALTER SEQUENCE %I.%I RESTART',"
+        " s.schemaname, s.sequencename); END LOOP; END $$"
+    )
+    return "; ".join(["BEGIN", *deletes, restart, "COMMIT"])
+
+
+async def _empty_postgres_at(url: str) -> None:
+    import asyncpg
+
+    connection = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://", 1))
+    try:
+        await connection.execute(_emptying_statements())
+    finally:
+        await connection.close()
+
+
+async def _empty_postgres(store: Store) -> None:
+    await _empty_postgres_at(store.url)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -227,15 +262,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         shutil.copy(request.getfixturevalue("sqlite_template"), path)
         return f"sqlite+aiosqlite:///{path}"
     url = request.getfixturevalue("postgres_url")
-    store = Store.connect(url)
-
-    async def empty() -> None:
-        try:
-            await _empty_postgres(store)
-        finally:
-            await store.close()
-
-    asyncio.run(empty())
+    asyncio.run(_empty_postgres_at(url))
     return url
 
 
@@ -327,7 +354,7 @@ def consultation_sqlite(sqlite_template: Path, tmp_path_factory, enricher: Enric
 def consultation_postgres(postgres_url: str, enricher: Enricher) -> Iterator[str]:
     """The name of a PostgreSQL database holding the consultation, used as a template."""
     name = pg_database_name("consultation")
-    asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
+    create_pg_database(name)
     try:
         asyncio.run(_build_consultation(_pg_url(name), enricher))
         yield name
@@ -345,7 +372,7 @@ def consultation_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator
         return
     template = request.getfixturevalue("consultation_postgres")
     name = pg_database_name("copy")
-    asyncio.run(_pg_admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    create_pg_database(name, template)
     try:
         yield _pg_url(name)
     finally:

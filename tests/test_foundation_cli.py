@@ -22,6 +22,7 @@ from tests.conftest import (
     TEST_SECRET,
     _pg_admin,
     _pg_url,
+    create_pg_database,
     pg_database_name,
     write_config,
 )
@@ -150,7 +151,7 @@ def test_db_upgrade_on_postgresql_and_an_outdated_store_is_one_line(
     workdir: Path, postgres_url: str
 ) -> None:
     name = pg_database_name("upgrade")
-    asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
+    create_pg_database(name)
     url = _pg_url(name)
     try:
         # PostgreSQL is shared by workers, so it is never upgraded behind their backs.
