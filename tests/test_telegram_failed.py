@@ -5,19 +5,22 @@ update and the error land in the dead-letter table, `chorus failed` lists it and
 from __future__ import annotations
 
 import asyncio
+import io
 import json
+import logging
 import os
-import sys
+from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 from sqlalchemy import select
 
+from bot.cli import main
 from handlers.dead_letters import inbound_from_json
 from handlers.enrich import Enricher, Enrichment
 from handlers.privacy import ContactCipher
 from storage.database import Store
 from storage.models import Contribution, FailedInbound
-from tests.conftest import REPO, TEST_SECRET, write_config
+from tests.conftest import TEST_SECRET, write_config
 from tests.fakes.telegram_bot_api import FakeBotAPI, User
 from tests.telegram_harness import (
     TOKEN,
@@ -43,20 +46,39 @@ class BrokenEnricher:
 
 
 async def _chorus(args: list[str], cwd: Path, database_url: str) -> tuple[int, str, str]:
+    """`chorus ARGS --config cwd/config.yaml` with the store and token in the environment:
+    the CLI's own entry point, run in a thread of this process (the fake Bot API serves
+    from this loop meanwhile) so that it reuses the models this process has loaded instead
+    of starting Python and loading them again. Its log lines count as its stderr."""
     environment = {
-        **os.environ,
         "CHORUS_DATABASE_URL": database_url,
         "CHORUS_SECRET": TEST_SECRET,
         "TELEGRAM_BOT_TOKEN": TOKEN,
-        "PYTHONPATH": str(REPO),
     }
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", *args,
-        cwd=cwd, env=environment,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )
-    stdout, stderr = await asyncio.wait_for(process.communicate(), 120)
-    return process.returncode, stdout.decode(), stderr.decode()
+
+    def run() -> tuple[int, str, str]:
+        stdout, stderr = io.StringIO(), io.StringIO()
+        logs = logging.StreamHandler(stderr)
+        root = logging.getLogger()
+        level = root.level
+        saved = {name: os.environ.get(name) for name in environment}
+        os.environ.update(environment)
+        root.addHandler(logs)
+        root.setLevel(logging.INFO)
+        try:
+            with redirect_stdout(stdout), redirect_stderr(stderr):
+                code = main([*args, "--config", str(cwd / "config.yaml")])
+        finally:
+            root.removeHandler(logs)
+            root.setLevel(level)
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+        return code, stdout.getvalue(), stderr.getvalue()
+
+    return await asyncio.wait_for(asyncio.to_thread(run), 120)
 
 
 async def test_a_failing_update_is_kept_listed_and_retried(
