@@ -14,11 +14,15 @@ listen on port 0. So a new test file needs nothing per worker of its own.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import io
 import ipaddress
+import logging
 import os
 import random
 import shutil
 import socket
+import subprocess
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -126,6 +130,51 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         file=parse_settings(config_dict(**overrides), REPO / "config.yaml"),
         env=env,
         path=REPO / "config.yaml",
+    )
+
+
+# --- The command line, in this process ----------------------------------------------
+
+
+def chorus_in_process(
+    args: list[str], cwd: Path, database_url: str, **env: str
+) -> subprocess.CompletedProcess:
+    """`chorus ARGS` run through the CLI's entry point in this process, in folder `cwd`,
+    with the store (and `env`) in the environment; its log lines count as its stderr.
+
+    For commands that end by themselves (not `run` or an interactive `chat`): it saves the
+    second or more a `python -m bot` start costs, and reuses the models this process has
+    loaded. Tests of the command as a process (exit codes of `python -m bot`, signals, a
+    terminal) start one instead. Changes the working folder and environment for the
+    duration, so run it from one thread at a time.
+    """
+    from bot.cli import main
+
+    environment = {"CHORUS_DATABASE_URL": database_url, "CHORUS_SECRET": TEST_SECRET, **env}
+    stdout, stderr = io.StringIO(), io.StringIO()
+    logs = logging.StreamHandler(stderr)
+    root = logging.getLogger()
+    level = root.level
+    saved = {name: os.environ.get(name) for name in environment}
+    folder = os.getcwd()
+    os.environ.update(environment)
+    root.addHandler(logs)
+    root.setLevel(logging.INFO)
+    try:
+        os.chdir(cwd)
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+            code = main(args)
+    finally:
+        os.chdir(folder)
+        root.removeHandler(logs)
+        root.setLevel(level)
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+    return subprocess.CompletedProcess(
+        ["chorus", *args], code, stdout.getvalue(), stderr.getvalue()
     )
 
 

@@ -5,22 +5,17 @@ update and the error land in the dead-letter table, `chorus failed` lists it and
 from __future__ import annotations
 
 import asyncio
-import io
 import json
-import logging
-import os
-from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 from sqlalchemy import select
 
-from bot.cli import main
 from handlers.dead_letters import inbound_from_json
 from handlers.enrich import Enricher, Enrichment
 from handlers.privacy import ContactCipher
 from storage.database import Store
 from storage.models import Contribution, FailedInbound
-from tests.conftest import TEST_SECRET, write_config
+from tests.conftest import TEST_SECRET, chorus_in_process, write_config
 from tests.fakes.telegram_bot_api import FakeBotAPI, User
 from tests.telegram_harness import (
     TOKEN,
@@ -46,39 +41,13 @@ class BrokenEnricher:
 
 
 async def _chorus(args: list[str], cwd: Path, database_url: str) -> tuple[int, str, str]:
-    """`chorus ARGS --config cwd/config.yaml` with the store and token in the environment:
-    the CLI's own entry point, run in a thread of this process (the fake Bot API serves
-    from this loop meanwhile) so that it reuses the models this process has loaded instead
-    of starting Python and loading them again. Its log lines count as its stderr."""
-    environment = {
-        "CHORUS_DATABASE_URL": database_url,
-        "CHORUS_SECRET": TEST_SECRET,
-        "TELEGRAM_BOT_TOKEN": TOKEN,
-    }
-
-    def run() -> tuple[int, str, str]:
-        stdout, stderr = io.StringIO(), io.StringIO()
-        logs = logging.StreamHandler(stderr)
-        root = logging.getLogger()
-        level = root.level
-        saved = {name: os.environ.get(name) for name in environment}
-        os.environ.update(environment)
-        root.addHandler(logs)
-        root.setLevel(logging.INFO)
-        try:
-            with redirect_stdout(stdout), redirect_stderr(stderr):
-                code = main([*args, "--config", str(cwd / "config.yaml")])
-        finally:
-            root.removeHandler(logs)
-            root.setLevel(level)
-            for name, value in saved.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
-        return code, stdout.getvalue(), stderr.getvalue()
-
-    return await asyncio.wait_for(asyncio.to_thread(run), 120)
+    """`chorus ARGS` in a thread of this process (the fake Bot API serves from this loop
+    meanwhile), reusing the models this process has loaded."""
+    result = await asyncio.wait_for(
+        asyncio.to_thread(chorus_in_process, args, cwd, database_url, TELEGRAM_BOT_TOKEN=TOKEN),
+        120,
+    )
+    return result.returncode, result.stdout, result.stderr
 
 
 async def test_a_failing_update_is_kept_listed_and_retried(
@@ -87,6 +56,9 @@ async def test_a_failing_update_is_kept_listed_and_retried(
     async with FakeBotAPI(TOKEN) as api:
         settings = telegram_settings(database_url, api.base_url, mode="polling")
         async with ChorusWithTelegram(settings) as chorus:
+            # The models load in the background; on a busy machine that can take longer
+            # than a reply is waited for, and this test is not about start-up.
+            await chorus.services.warming.wait()
             engine = chorus.services.engine
             engine.replace_deps(enricher=BrokenEnricher(engine.enricher))
             person = TelegramPerson(api, User(new_user_id()), api.push)
