@@ -5,7 +5,7 @@ and the fixed splits that keep a held-out part of each VADER set out of training
   each split once, by a fixed seed, into train 70% / dev 10% / test 20%. The model learns
   from train, is tuned (regularisation, neutral bias, temperature) on dev, and
   bench/sentiment.py reports on test, which nothing else reads.
-- UCI's "Sentiment Labelled Sentences" (CC BY 4.0), in bench/data/uci-sentiment/: 3,000
+- UCI's "Sentiment Labelled Sentences" (CC BY 4.0), in bench/datasets/uci-sentiment/: 3,000
   positive or negative sentences, all used for training.
 
 Labels as in the VADER data's README: the mean rating (-4..+4) divided by 4 is positive at
@@ -22,7 +22,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "sentiment"
-UCI_DATA = REPO / "bench" / "data" / "uci-sentiment"
+UCI_DATA = REPO / "bench" / "datasets" / "uci-sentiment"
 # The README's sets, in its order, with their short names.
 SETS = {
     "tweets": "tweets.tsv",

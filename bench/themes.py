@@ -1,6 +1,6 @@
 """Benchmark: how far Chorus's themes agree with human coding, today's method beside the new.
 
-Two openly licensed sets of short texts, each coded by people (see bench/data/*/README.md):
+Two openly licensed sets of short texts, each coded by people (see bench/datasets/*/README.md):
 
 - banking77: 3,080 customer messages to a bank, coded into 77 intents (CC BY 4.0);
 - uci-reviews: the 3,000 one-line reviews of UCI's Sentiment Labelled Sentences (CC BY
@@ -38,7 +38,7 @@ from sklearn.metrics import adjusted_mutual_info_score
 from handlers.insights.themes import cluster
 
 REPO = Path(__file__).resolve().parents[1]
-BANKING = REPO / "bench" / "data" / "banking77" / "test.csv"
+BANKING = REPO / "bench" / "datasets" / "banking77" / "test.csv"
 TARGET_RATIO = 2.0  # issue 15: twice today's agreement
 
 
