@@ -10,10 +10,12 @@ Two openly licensed sets of short texts, each coded by people (see bench/dataset
 
 For each set and method it prints the adjusted mutual information (AMI) between themes
 and the human codes, purity (the share of texts whose theme's most common code is their
-own), how many themes, how many texts were left without a theme (counted as one more
-group: a method gains nothing by leaving texts out), CPU seconds, and the new method's
-ratio to today's. "today" is the method of main before issue 15 (TF-IDF + NMF, three top
-terms as the label), kept here verbatim; "new" is handlers/insights/themes.py.
+own), how many themes, how many of them are labelled with a generic evaluative word
+("movie, disappointed", "place, love, amazing"), how many texts were left without a theme
+(counted as one more group: a method gains nothing by leaving texts out), CPU seconds,
+and the new method's ratio to today's. "today" is the method of main before issue 15
+(TF-IDF + NMF, three top terms as the label), kept here verbatim; "new" is
+handlers/insights/themes.py.
 
     python bench/themes.py
     python bench/themes.py --sets banking77 --limit 1000
@@ -35,7 +37,7 @@ import numpy as np
 from sentiment_data import UCI_DATA, UCI_SETS  # bench/sentiment_data.py
 from sklearn.metrics import adjusted_mutual_info_score
 
-from handlers.insights.themes import cluster
+from handlers.insights.themes import GENERIC_WORDS, cluster
 
 REPO = Path(__file__).resolve().parents[1]
 BANKING = REPO / "bench" / "datasets" / "banking77" / "test.csv"
@@ -147,7 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("Themes against human coding: adjusted mutual information (AMI) and purity")
     print()
     header = (
-        f"{'set':<12} {'texts':>6} {'codes':>5}  {'method':<6} {'themes':>6} "
+        f"{'set':<12} {'texts':>6} {'codes':>5}  {'method':<6} {'themes':>6} {'generic':>7} "
         f"{'no theme':>8} {'AMI':>6} {'purity':>6} {'CPU s':>6}"
     )
     print(header)
@@ -163,9 +165,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             cpu = time.process_time() - start
             ami = adjusted_mutual_info_score(truth, themes)
             scores[method] = ami
+            used = sorted(set(themes.tolist()) - {-1})
+            generic = sum(
+                bool(set(labels[t].replace(",", " ").split()) & GENERIC_WORDS) for t in used
+            )
             print(
                 f"{name:<12} {len(texts):>6} {len(set(truth)):>5}  {method:<6} "
-                f"{len(set(themes.tolist()) - {-1}):>6} {int((themes < 0).sum()):>8} "
+                f"{len(used):>6} {generic:>7} {int((themes < 0).sum()):>8} "
                 f"{ami:>6.3f} {purity(truth, themes):>6.3f} {cpu:>6.1f}"
             )
             sizes = Counter(t for t in themes.tolist() if t >= 0)

@@ -292,3 +292,29 @@ def test_themes_beyond_what_a_chat_shows_are_counted() -> None:
     replies = theme_replies(SimpleNamespace(text=text), data, moderate=False)
     assert [r.key for r in replies].count("team:theme") == SHOWN
     assert replies[-1].text == "3 smaller themes not shown; /export has them all."
+
+
+def test_the_themes_benchmark_compares_both_methods_on_human_coding(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    bench = Path(__file__).resolve().parent.parent / "bench"
+    sys.path.insert(0, str(bench))
+    try:
+        spec = importlib.util.spec_from_file_location("bench_themes", bench / "themes.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        assert module.main(["--sets", "uci-reviews", "--limit", "600"]) == 0
+    finally:
+        sys.path.remove(str(bench))
+    out = capsys.readouterr().out
+    rows = {line.split()[3]: line.split() for line in out.splitlines() if line[:3] == "uci"
+            and len(line.split()) == 10}  # fmt: skip
+    assert set(rows) == {"today", "new"}
+    today, new = (float(rows[m][7]) for m in ("today", "new"))
+    assert new > today  # AMI against the reviews' sources
+    assert int(rows["new"][5]) == 0 < int(rows["today"][5])  # themes named by praise words
+    assert "AMI new / today" in out
