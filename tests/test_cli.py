@@ -179,13 +179,13 @@ def test_db_upgrade_reports_the_revision(workdir: Path, tmp_path: Path) -> None:
 
 def test_a_bad_config_stops_with_one_line_naming_the_key(workdir: Path) -> None:
     config = workdir / "config.yaml"
-    text = config.read_text(encoding="utf-8").replace("analyser: textblob", "analyser: magic")
+    text = config.read_text(encoding="utf-8").replace("analyser: chorus", "analyser: magic")
     config.write_text(text, encoding="utf-8")
     result = chorus(["run", "--port", "0"], workdir, "sqlite+aiosqlite:///x.db")
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "chorus: configuration error: config.yaml: sentiment.analyser: "
-        "Input should be 'textblob' or 'vader'"
+        "Input should be 'chorus', 'vader' or 'textblob'"
     ]
 
 

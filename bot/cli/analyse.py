@@ -51,7 +51,7 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
     )
     parser.add_argument(
         "--analyser",
-        choices=["textblob", "vader"],
+        choices=["chorus", "vader", "textblob"],
         help="override sentiment.analyser from the config",
     )
     parser.set_defaults(handler=run)

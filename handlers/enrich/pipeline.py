@@ -20,7 +20,13 @@ from handlers.enrich.clean import clean_text
 from handlers.enrich.language import LanguageDetector
 from handlers.enrich.moderation import Flag, abuse_matcher, moderation_flag
 from handlers.enrich.redact import MARKERS, redact
-from handlers.enrich.sentiment import ANALYSERS, Label, get_analyser, label_for
+from handlers.enrich.sentiment import (
+    ANALYSERS,
+    Label,
+    get_analyser,
+    is_short_english,
+    score_text,
+)
 from handlers.settings import SentimentSettings
 
 __all__ = ["Enricher", "Enrichment", "clean_text"]
@@ -44,6 +50,7 @@ class Enrichment:
     subjectivity: float | None
     label: Label
     flagged: Flag | None
+    confidence: float | None = None  # the label's calibrated probability (chorus only)
 
 
 def analysis_text(redacted: str, *, social: bool = False) -> str:
@@ -98,12 +105,15 @@ class Enricher:
         redacted = redact(clean_text(text))
         words = analysis_text(redacted.text, social=social)
         language = self._detector.detect(words)
+        if language is None and SCORED_LANGUAGE in self.languages and is_short_english(words):
+            language = SCORED_LANGUAGE  # "Fine.", "None.": too short for the detector
         polarity: float | None = None
         subjectivity: float | None = None
+        confidence: float | None = None
         label: Label = "unscored"
         if language == SCORED_LANGUAGE:
-            polarity, subjectivity = get_analyser(self._sentiment.analyser).analyse(words)
-            label = label_for(polarity, self._sentiment)
+            analyser = get_analyser(self._sentiment.analyser)
+            polarity, subjectivity, label, confidence = score_text(analyser, words, self._sentiment)
         return Enrichment(
             text=redacted.text,
             redactions=redacted.kinds,
@@ -112,4 +122,5 @@ class Enricher:
             subjectivity=subjectivity,
             label=label,
             flagged=moderation_flag(redacted.text),
+            confidence=confidence,
         )
