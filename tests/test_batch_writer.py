@@ -139,8 +139,6 @@ KILLED_BEFORE_COMMIT = textwrap.dedent(
 
     import storage.batch
     from handlers.engine import Engine
-from handlers.privacy import ContactCipher, Pseudonymizer
-from handlers.warming import Warming
     from handlers.enrich import Enricher
     from handlers.privacy import ContactCipher, Pseudonymizer
     from handlers.types import Inbound
