@@ -333,6 +333,17 @@ def enricher() -> Enricher:
     return Enricher(settings.consultation.languages, settings.sentiment)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def models_loaded(enricher: Enricher) -> None:
+    """Load the language models and word lists once per worker, before the first test.
+
+    They are shared by every Enricher in the process, so Chorus started by a test finds
+    them loaded, instead of the first test that sends a message paying seconds for them
+    inside a wait for a reply (which times out on a busy machine).
+    """
+    enricher.warm_up()
+
+
 @pytest.fixture
 def settings(database_url: str) -> Settings:
     return make_settings(database_url)
