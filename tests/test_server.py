@@ -83,7 +83,7 @@ def test_chorus_run_serves_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
         import urllib.request
 
         # A bound, not a wait: the models load meanwhile, slowly on a machine busy with
-        # other work (how soon /healthz answers is measured elsewhere).
+        # other work (how soon it answers is issue 12 point 4, not this test).
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=60) as response:
             assert response.status == 200
         process.send_signal(signal.SIGTERM)
