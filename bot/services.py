@@ -17,6 +17,7 @@ from bot.secret import resolve_secret
 from handlers.deps import Deps
 from handlers.engine import Engine
 from handlers.enrich import Enricher
+from handlers.enrichment_process import EnrichmentProcess
 from handlers.privacy import ContactCipher, Pseudonymizer
 from handlers.warming import Warming
 from storage.database import Store, is_sqlite
@@ -55,6 +56,9 @@ class Services:
         if self._warming_task is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._warming_task
+        enricher = self.engine.deps.enricher
+        if isinstance(enricher, EnrichmentProcess):
+            await asyncio.to_thread(enricher.close)
         await self.store.close()
 
 
@@ -66,8 +70,9 @@ async def open_services(
     warm_later: bool = False,
 ) -> Services:
     """Open the store (upgrading an embedded SQLite store in place) and build the engine.
-    The models start loading in the background at once; with `warm_later` they wait for
-    `Services.start_warming()` (the server calls it once it listens). `warm_up=False`
+    The models start loading in the background at once; with `warm_later` (the server)
+    texts are enriched in a worker process, whose models load after
+    `Services.start_warming()` (called once the server listens). `warm_up=False`
     skips loading them ahead (for commands that only report: they load at first use).
 
     PostgreSQL is shared by several workers, so its schema is only changed by an explicit
@@ -75,13 +80,17 @@ async def open_services(
     """
     secret = resolve_secret(settings.env)
     store = store or Store.connect(settings.env.database_url)
+    enricher: Enricher | EnrichmentProcess | None = None
     try:
         if is_sqlite(store.url):
             await store.upgrade()
         await store.check_schema()
         config = settings.consultation
         contacts = ContactCipher(secret)
-        enricher = Enricher(config.consultation.languages, config.sentiment)
+        if warm_later:  # the server: texts are enriched in a worker process
+            enricher = EnrichmentProcess(config.consultation.languages, config.sentiment)
+        else:
+            enricher = Enricher(config.consultation.languages, config.sentiment)
         warming = Warming() if warm_up else Warming.ready()
         engine = Engine(
             store,
@@ -93,6 +102,8 @@ async def open_services(
         )
         await engine.prepare()
     except BaseException:
+        if isinstance(enricher, EnrichmentProcess):
+            enricher.close()
         await store.close()
         raise
     metrics = Metrics()

@@ -55,6 +55,9 @@ class Reads:
     ) -> tuple[ContributionRecord, ...]:
         return self.get(("candidates", person, tuple(questions), tuple(exclude), pool))
 
+    def idea_by_number(self, number: int) -> ContributionRecord | None:
+        return self.get(("idea_number", number))
+
     def activity(self, person: int) -> ParticipantActivity:
         return self.get(("activity", person))
 
@@ -108,6 +111,10 @@ class Context:
 
     def idea(self, idea_id: int) -> ContributionRecord | None:
         return self.reads.idea(idea_id)
+
+    def idea_by_number(self, number: int) -> ContributionRecord | None:
+        """The idea people know as \"idea {number}\"."""
+        return self.reads.idea_by_number(number)
 
     def next_for_voting(
         self, *, exclude: tuple[int, ...] = (), pool: int = 5

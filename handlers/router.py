@@ -236,8 +236,8 @@ def _comment(ctx: Context, argument: str) -> list[Reply]:
     the next idea that needs attention."""
     number, _, rest = argument.lstrip("#").partition(" ")
     if number.isdigit():
-        idea_id = as_id(number)
-        idea = ctx.idea(idea_id) if idea_id else None
+        idea_number = as_id(number)  # the number people see ("idea 7"), not the row id
+        idea = ctx.idea_by_number(idea_number) if idea_number else None
         if idea is None or idea.kind != "idea" or idea.status != "visible":
             return [ctx.say("vote_gone")]
         if rest.strip():

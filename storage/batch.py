@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, delete, exists, func, insert, select, text, update
+from sqlalchemy import Connection, bindparam, delete, exists, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from storage.bookkeeping import _insert
@@ -62,6 +62,95 @@ _MUTABLE = frozenset(
     {"language", "consent_at", "refused_at", "answers", "state", "opted_out", "followups",
      "unreachable", "last_seen_at"}
 )  # fmt: skip
+
+
+# --- statements, built once (building and caching a statement costs more than running
+# it on SQLite, so the hot path only binds values) ------------------------------------
+
+PERSON_BY_PSEUDONYM = select(PARTICIPANTS).where(PARTICIPANTS.c.pseudonym == bindparam("p"))
+CONTRIBUTION_BY_ID = select(CONTRIBUTIONS).where(CONTRIBUTIONS.c.id == bindparam("id"))
+IDEA_BY_NUMBER = select(CONTRIBUTIONS).where(CONTRIBUTIONS.c.idea_number == bindparam("n"))
+
+
+def _candidates_query(with_exclusions: bool, pool: int):
+    c = CONTRIBUTIONS.c
+    already_voted = exists().where(
+        VOTES.c.contribution_id == c.id, VOTES.c.participant_id == bindparam("person")
+    )
+    query = (
+        select(CONTRIBUTIONS)
+        .where(
+            c.kind == "idea",
+            c.status == "visible",
+            c.duplicate_of.is_(None),
+            c.participant_id != bindparam("person"),
+            c.question_id.in_(bindparam("questions", expanding=True)),
+            ~already_voted,
+        )
+        .order_by(c.vote_count, c.id)
+        .limit(pool)
+    )
+    if with_exclusions:
+        query = query.where(c.id.not_in(bindparam("exclude", expanding=True)))
+    return query
+
+
+_CANDIDATES: dict[tuple[bool, int], Any] = {}
+
+
+def _candidates(with_exclusions: bool, pool: int):
+    key = (with_exclusions, pool)
+    if key not in _CANDIDATES:
+        _CANDIDATES[key] = _candidates_query(with_exclusions, pool)
+    return _CANDIDATES[key]
+
+
+VOTE_OF = select(VOTES).where(
+    VOTES.c.participant_id == bindparam("person"), VOTES.c.contribution_id == bindparam("idea")
+)
+VOTE_OF_LOCKED = VOTE_OF.with_for_update()
+IDEA_QUESTION = select(CONTRIBUTIONS.c.question_id).where(CONTRIBUTIONS.c.id == bindparam("idea"))
+INSERT_VOTE = insert(VOTES)
+UPDATE_VOTE = (
+    update(VOTES)
+    .where(VOTES.c.id == bindparam("k_id"))
+    .values(
+        value=bindparam("v_value"),
+        channel=bindparam("v_channel"),
+        updated_at=bindparam("v_updated_at"),
+        role=bindparam("v_role"),
+        region=bindparam("v_region"),
+        age_band=bindparam("v_age_band"),
+    )
+)
+INSERT_PERSON = insert(PARTICIPANTS).returning(PARTICIPANTS.c.id)
+INSERT_CONTRIBUTION = insert(CONTRIBUTIONS).returning(CONTRIBUTIONS.c.id)
+_CLAIMS: dict[str, Any] = {}
+_PERSON_UPDATES: dict[frozenset, Any] = {}
+
+
+def _claim_statement(dialect: str):
+    if dialect not in _CLAIMS:
+        _CLAIMS[dialect] = (
+            _insert(dialect)(PROCESSED)
+            .values(
+                channel=bindparam("channel"),
+                message_id=bindparam("message_id"),
+                processed_at=bindparam("now"),
+            )
+            .on_conflict_do_nothing(index_elements=["channel", "message_id"])
+        )
+    return _CLAIMS[dialect]
+
+
+def _person_update(columns: frozenset):
+    if columns not in _PERSON_UPDATES:
+        _PERSON_UPDATES[columns] = (
+            update(PARTICIPANTS)
+            .where(PARTICIPANTS.c.id == bindparam("k_id"))
+            .values({name: bindparam(f"v_{name}") for name in sorted(columns)})
+        )
+    return _PERSON_UPDATES[columns]
 
 
 # --- reads ---------------------------------------------------------------------------
@@ -109,6 +198,8 @@ def _contribution(row) -> ContributionRecord:
         skip_count=row.skip_count,
         score=row.score,
         created_at=row.created_at,
+        number=row.idea_number,
+        worker_code=row.worker_code,
     )
 
 
@@ -119,15 +210,15 @@ class Reader:
         self.connection = connection
 
     def person(self, pseudonym: str) -> ParticipantRecord | None:
-        row = self.connection.execute(
-            select(PARTICIPANTS).where(PARTICIPANTS.c.pseudonym == pseudonym)
-        ).first()
+        row = self.connection.execute(PERSON_BY_PSEUDONYM, {"p": pseudonym}).first()
         return _person(row) if row else None
 
     def contribution(self, contribution_id: int) -> ContributionRecord | None:
-        row = self.connection.execute(
-            select(CONTRIBUTIONS).where(CONTRIBUTIONS.c.id == contribution_id)
-        ).first()
+        row = self.connection.execute(CONTRIBUTION_BY_ID, {"id": contribution_id}).first()
+        return _contribution(row) if row else None
+
+    def idea_by_number(self, number: int) -> ContributionRecord | None:
+        row = self.connection.execute(IDEA_BY_NUMBER, {"n": number}).first()
         return _contribution(row) if row else None
 
     def voting_candidates(
@@ -141,26 +232,10 @@ class Reader:
         whose random draw among them the flow makes)."""
         if not question_ids:
             return ()
-        c = CONTRIBUTIONS.c
-        already_voted = exists().where(
-            VOTES.c.contribution_id == c.id, VOTES.c.participant_id == participant_id
-        )
-        query = (
-            select(CONTRIBUTIONS)
-            .where(
-                c.kind == "idea",
-                c.status == "visible",
-                c.duplicate_of.is_(None),
-                c.participant_id != participant_id,
-                c.question_id.in_(list(question_ids)),
-                ~already_voted,
-            )
-            .order_by(c.vote_count, c.id)
-            .limit(pool)
-        )
+        params = {"person": participant_id, "questions": list(question_ids)}
         if exclude:
-            query = query.where(c.id.not_in(list(exclude)))
-        rows = list(self.connection.execute(query))
+            params["exclude"] = list(exclude)
+        rows = list(self.connection.execute(_candidates(bool(exclude), pool), params))
         if not rows:
             return ()
         fewest = rows[0].vote_count
@@ -263,57 +338,110 @@ def run_pipeline(
     grouping: Grouping,
     on_erase: OnErase,
 ) -> list[Applied | BaseException]:
-    """Decide every message from snapshots, then apply them all in one transaction."""
+    """Decide every message and apply them all in one transaction (see the module).
+
+    PostgreSQL: snapshots are read and every message decided with no transaction open
+    (the read connection is in autocommit), then the one write transaction takes each
+    person's advisory lock and re-decides a message whose snapshot went stale.
+    SQLite has a single writer, this thread, which holds the write lock for the whole
+    hop anyway: each message is decided from the row as it is inside the transaction
+    (so nothing can be stale), right before it is applied.
+    """
+    if backend == "postgresql":
+        return _decide_then_apply(read, write, messages, decide, grouping, on_erase)
+    results: list[Applied | BaseException] = []
+    with write.begin():
+        reader = Reader(write)
+        totals = BatchTallies(SyncSession(write), backend, grouping)
+        eraser = _Eraser(write, backend, grouping, on_erase)
+        for index, message in enumerate(messages):
+            try:
+                person = reader.person(message.pseudonym)
+                decision = decide(index, person, reader)
+            except Exception as error:  # a bug in one flow fails that message alone
+                if _is_fatal(error):
+                    raise
+                results.append(error)
+                continue
+            results.append(
+                _in_savepoint(write, totals, eraser, message, person, decision, index, None)
+            )
+        run_now(totals.flush())
+    return results
+
+
+def _decide_then_apply(
+    read: Connection,
+    write: Connection,
+    messages: Sequence[Message],
+    decide: Decide,
+    grouping: Grouping,
+    on_erase: OnErase,
+) -> list[Applied | BaseException]:
     reader = Reader(read)
     snapshots: list[ParticipantRecord | None] = []
     decisions: list[Decision | BaseException] = []
-    with read.begin():
-        for index, message in enumerate(messages):
-            person = reader.person(message.pseudonym)
-            snapshots.append(person)
-            try:
-                decisions.append(decide(index, person, reader))
-            except Exception as error:  # a bug in one flow fails that message alone
-                decisions.append(error)
+    for index, message in enumerate(messages):
+        person = reader.person(message.pseudonym)
+        snapshots.append(person)
+        try:
+            decisions.append(decide(index, person, reader))
+        except Exception as error:  # a bug in one flow fails that message alone
+            if _is_fatal(error):
+                raise
+            decisions.append(error)
     results: list[Applied | BaseException] = []
     with write.begin():
-        if backend == "postgresql":
-            # Two workers serving one person take turns; keys in one order, no deadlock.
-            keys = sorted({m.pseudonym for m in messages})
-            write.execute(
-                text(
-                    "SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) "
-                    "FROM unnest(CAST(:keys AS text[])) k"
-                ),
-                {"keys": keys},
-            )
-        totals = BatchTallies(SyncSession(write), backend, grouping)
+        # Two workers serving one person take turns; keys in one order, no deadlock.
+        write.execute(ADVISORY_LOCKS, {"keys": sorted({m.pseudonym for m in messages})})
+        totals = BatchTallies(SyncSession(write), "postgresql", grouping)
+        eraser = _Eraser(write, "postgresql", grouping, on_erase)
         for index, message in enumerate(messages):
             decision = decisions[index]
             if isinstance(decision, BaseException):
                 results.append(decision)
                 continue
-            tallies = BatchTallies(totals.session, backend, grouping)
-            savepoint = write.begin_nested()
-            try:
-                applied = _apply_one(
-                    write, message, snapshots[index], decision, index, decide, tallies,
-                    _Eraser(write, backend, grouping, on_erase),
-                )  # fmt: skip
-            except Exception as error:
-                savepoint.rollback()
-                if _is_fatal(error):
-                    raise
-                results.append(error)
-                continue
-            if applied.duplicate:
-                savepoint.rollback()
-            else:
-                savepoint.commit()
-                totals.merge(tallies)
-            results.append(applied)
+            results.append(
+                _in_savepoint(
+                    write, totals, eraser, message, snapshots[index], decision, index, decide
+                )
+            )
         run_now(totals.flush())
     return results
+
+
+ADVISORY_LOCKS = text(
+    "SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM unnest(CAST(:keys AS text[])) k"
+)
+
+
+def _in_savepoint(
+    write: Connection,
+    totals: BatchTallies,
+    eraser: _Eraser,
+    message: Message,
+    snapshot: ParticipantRecord | None,
+    decision: Decision,
+    index: int,
+    decide: Decide | None,
+) -> Applied | BaseException:
+    """Apply one message inside its own savepoint; its error is returned, not raised,
+    unless the whole transaction is lost."""
+    tallies = BatchTallies(totals.session, totals.backend, totals.grouping)
+    savepoint = write.begin_nested()
+    try:
+        applied = _apply_one(write, message, snapshot, decision, index, decide, tallies, eraser)
+    except Exception as error:
+        savepoint.rollback()
+        if _is_fatal(error):
+            raise
+        return error
+    if applied.duplicate:
+        savepoint.rollback()
+    else:
+        savepoint.commit()
+        totals.merge(tallies)
+    return applied
 
 
 def _is_fatal(error: BaseException) -> bool:
@@ -330,17 +458,18 @@ def _apply_one(
     snapshot: ParticipantRecord | None,
     decision: Decision,
     index: int,
-    decide: Decide,
+    decide: Decide | None,
     tallies: BatchTallies,
     on_erase: _Eraser,
 ) -> Applied:
+    if decide is not None:  # decided outside this transaction: is the snapshot current?
+        current = Reader(write).person(message.pseudonym)
+        if current != snapshot:
+            # Changed since it was read: decide again from the row as it is now.
+            decision = decide(index, current, Reader(write))
+            snapshot = current
     if decision.claim and not _claim(write, message):
         return Applied(decision, duplicate=True)
-    current = Reader(write).person(message.pseudonym)
-    if current != snapshot:
-        # Changed since it was read: decide again from the row as it is now.
-        decision = decide(index, current, Reader(write))
-        snapshot = current
     if not decision.claim:
         person_id = snapshot.id if snapshot else None
     elif snapshot is None:
@@ -392,12 +521,8 @@ class _Eraser:
 
 
 def _claim(write: Connection, message: Message) -> bool:
-    statement = (
-        _insert(write.dialect.name)(PROCESSED)
-        .values(channel=message.channel, message_id=message.message_id, processed_at=message.now)
-        .on_conflict_do_nothing(index_elements=["channel", "message_id"])
-    )
-    return write.execute(statement).rowcount == 1
+    params = {"channel": message.channel, "message_id": message.message_id, "now": message.now}
+    return write.execute(_claim_statement(write.dialect.name), params).rowcount == 1
 
 
 def _create_person(write: Connection, message: Message, decision: Decision) -> int:
@@ -413,9 +538,7 @@ def _create_person(write: Connection, message: Message, decision: Decision) -> i
         "last_seen_at": message.now,
     }
     values.update(_columns(decision.person))
-    return write.execute(
-        insert(PARTICIPANTS).values(**values).returning(PARTICIPANTS.c.id)
-    ).scalar_one()
+    return write.execute(INSERT_PERSON, values).scalar_one()
 
 
 def _columns(changes: dict) -> dict:
@@ -438,46 +561,43 @@ def _update_person(
     values = _columns(changed)
     if values or now - snapshot.last_seen_at >= SEEN_EVERY:
         values["last_seen_at"] = now
-        write.execute(update(PARTICIPANTS).where(PARTICIPANTS.c.id == snapshot.id).values(**values))
+        params = {f"v_{name}": value for name, value in values.items()}
+        write.execute(_person_update(frozenset(values)), {"k_id": snapshot.id, **params})
 
 
 def _add_contribution(
     write: Connection, person_id: int, effect: AddContribution, tallies: BatchTallies
 ) -> int:
     new = replace(effect.new, participant_id=person_id)
-    number = _next_idea_number(write, new.created_at) if new.kind == "idea" else None
-    new_id = write.execute(
-        insert(CONTRIBUTIONS)
-        .values(
-            kind=new.kind,
-            idea_number=number,
-            worker_code=new.worker_code,
-            question_id=new.question_id,
-            parent_id=new.parent_id,
-            participant_id=person_id,
-            text=new.text,
-            language=new.language,
-            polarity=new.polarity,
-            subjectivity=new.subjectivity,
-            label=new.label,
-            redactions=list(new.redactions),
-            status=new.status,
-            moderation_reason=new.moderation_reason,
-            channel=new.channel,
-            assisted=new.assisted,
-            channel_message_id=new.channel_message_id,
-            role=new.profile.role,
-            region=new.profile.region,
-            age_band=new.profile.age_band,
-            agree_count=0,
-            disagree_count=0,
-            skip_count=0,
-            vote_count=0,
-            score=0.0,
-            created_at=new.created_at,
-        )
-        .returning(CONTRIBUTIONS.c.id)
-    ).scalar_one()
+    row = dict(
+        kind=new.kind,
+        idea_number=_next_idea_number(write, new.created_at) if new.kind == "idea" else None,
+        worker_code=new.worker_code,
+        question_id=new.question_id,
+        parent_id=new.parent_id,
+        participant_id=person_id,
+        text=new.text,
+        language=new.language,
+        polarity=new.polarity,
+        subjectivity=new.subjectivity,
+        label=new.label,
+        redactions=list(new.redactions),
+        status=new.status,
+        moderation_reason=new.moderation_reason,
+        channel=new.channel,
+        assisted=new.assisted,
+        channel_message_id=new.channel_message_id,
+        role=new.profile.role,
+        region=new.profile.region,
+        age_band=new.profile.age_band,
+        agree_count=0,
+        disagree_count=0,
+        skip_count=0,
+        vote_count=0,
+        score=0.0,
+        created_at=new.created_at,
+    )
+    new_id = write.execute(INSERT_CONTRIBUTION, row).scalar_one()
     facts = ContributionFacts(
         participant_id=person_id,
         day=day_of(new.created_at),
@@ -492,7 +612,8 @@ def _add_contribution(
         age_band=new.profile.age_band,
     )
     run_now(tallies.contribution_changed(None, facts))
-    return new_id
+    # What a reply calls it: an idea by its own number, anything else by its id.
+    return row["idea_number"] if row["idea_number"] is not None else new_id
 
 
 def _next_idea_number(write: Connection, now: datetime) -> int:
@@ -548,19 +669,15 @@ def _cast_vote(write: Connection, person_id: int, vote: CastVote, tallies: Batch
     """Cast or change a vote (see storage/votes.py Votes.cast, which this mirrors)."""
     if vote.value not in IDEA_COUNT_COLUMN:
         raise ValueError(f"a vote is 1, -1 or 0, not {vote.value!r}")
-    v = VOTES.c
-    query = select(VOTES).where(v.participant_id == person_id, v.contribution_id == vote.idea_id)
-    if write.dialect.name == "postgresql":
-        query = query.with_for_update()
-    existing = write.execute(query).first()
-    question_id = write.scalar(
-        select(CONTRIBUTIONS.c.question_id).where(CONTRIBUTIONS.c.id == vote.idea_id)
-    )
+    query = VOTE_OF_LOCKED if write.dialect.name == "postgresql" else VOTE_OF
+    existing = write.execute(query, {"person": person_id, "idea": vote.idea_id}).first()
+    question_id = write.scalar(IDEA_QUESTION, {"idea": vote.idea_id})
     profile = vote.profile
     snapshot = {"role": profile.role, "region": profile.region, "age_band": profile.age_band}
     if existing is None:
         write.execute(
-            insert(VOTES).values(
+            INSERT_VOTE,
+            dict(
                 participant_id=person_id,
                 contribution_id=vote.idea_id,
                 value=vote.value,
@@ -568,7 +685,7 @@ def _cast_vote(write: Connection, person_id: int, vote: CastVote, tallies: Batch
                 created_at=vote.now,
                 updated_at=vote.now,
                 **snapshot,
-            )
+            ),
         )
         after = _vote_facts(
             person_id, vote, question_id, vote.value, vote.now, vote.channel, profile
@@ -588,10 +705,10 @@ def _cast_vote(write: Connection, person_id: int, vote: CastVote, tallies: Batch
         age_band=existing.age_band,
     )
     write.execute(
-        update(VOTES)
-        .where(v.id == existing.id)
-        .values(value=vote.value, channel=vote.channel, updated_at=vote.now, **snapshot)
-    )
+        UPDATE_VOTE,
+        {"k_id": existing.id, "v_value": vote.value, "v_channel": vote.channel,
+         "v_updated_at": vote.now, **{f"v_{k}": v for k, v in snapshot.items()}},
+    )  # fmt: skip
     after = replace(before, value=vote.value, channel=vote.channel, **snapshot)
     if after != before:
         previous = existing.value

@@ -100,6 +100,13 @@ class Contributions:
         row = await self.session.get(Contribution, contribution_id)
         return contribution_record(row) if row else None
 
+    async def idea_by_number(self, number: int) -> ContributionRecord | None:
+        """The idea people know as "idea {number}"."""
+        row = await self.session.scalar(
+            select(Contribution).where(Contribution.idea_number == number)
+        )
+        return contribution_record(row) if row else None
+
     async def find_by_message(self, channel: str, message_id: str) -> ContributionRecord | None:
         row = await self.session.scalar(
             select(Contribution).where(

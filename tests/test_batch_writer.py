@@ -16,10 +16,12 @@ from sqlalchemy import exc, func, select
 
 import storage.batch
 from handlers.engine import Engine
+from handlers.privacy import ContactCipher, Pseudonymizer
+from handlers.warming import Warming
 from storage.database import Store
 from storage.errors import StoreUnavailable
 from storage.models import Contribution, Participant, ProcessedMessage
-from tests.conftest import REPO
+from tests.conftest import REPO, TEST_SECRET
 from tests.people import Person
 
 
@@ -194,3 +196,27 @@ async def test_a_batch_killed_before_commit_leaves_no_message_acknowledged(
         outcome = await inbound_person.send("START", message_id=f"doomed-{n}")
         assert not outcome.duplicate and outcome.replies[0].key == "welcome"
     assert await count(store, ProcessedMessage) == 8
+
+
+async def test_messages_that_need_the_models_wait_for_them_and_others_go_on(
+    store: Store, settings, enricher, clock
+) -> None:
+    warming = Warming()
+    engine = Engine(
+        store,
+        settings.consultation,
+        enricher=enricher,
+        pseudonyms=Pseudonymizer(TEST_SECRET),
+        contacts=ContactCipher(TEST_SECRET),
+        clock=clock,
+        warming=warming,
+    )
+    await engine.prepare()
+    author, other = Person(engine, "author"), Person(engine, "other")
+    await author.join()  # answers need no models
+    idea = asyncio.create_task(author.say("Physiotherapists in every A&E please"))
+    assert [r.key for r in await other.say("START")] == ["welcome"]
+    assert not idea.done() and warming.warming == ["language", "sentiment", "moderation"]
+    await warming.run(lambda: None)  # the models are ready
+    assert (await idea)[0].key == "idea_saved" and warming.warming == []
+    assert await count(store, Contribution) == 1

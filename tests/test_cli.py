@@ -179,13 +179,13 @@ def test_db_upgrade_reports_the_revision(workdir: Path, tmp_path: Path) -> None:
 
 def test_a_bad_config_stops_with_one_line_naming_the_key(workdir: Path) -> None:
     config = workdir / "config.yaml"
-    text = config.read_text(encoding="utf-8").replace("analyser: textblob", "analyser: magic")
+    text = config.read_text(encoding="utf-8").replace("analyser: chorus", "analyser: magic")
     config.write_text(text, encoding="utf-8")
     result = chorus(["run", "--port", "0"], workdir, "sqlite+aiosqlite:///x.db")
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "chorus: configuration error: config.yaml: sentiment.analyser: "
-        "Input should be 'textblob' or 'vader'"
+        "Input should be 'chorus', 'vader' or 'textblob'"
     ]
 
 
@@ -209,7 +209,8 @@ def test_every_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
     # would cost the suite seconds of imports.
     from bot.cli import main
 
-    for command in (["run"], ["chat"], ["analyse"], ["summary"], ["export"], ["db", "upgrade"]):
+    commands = (["run"], ["chat"], ["analyse"], ["summary"], ["export"], ["import"])
+    for command in (*commands, ["db", "upgrade"]):
         with pytest.raises(SystemExit) as leaving:
             main([*command, "--help"])
         assert leaving.value.code == 0 and "--config" in capsys.readouterr().out, command

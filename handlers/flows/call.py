@@ -248,7 +248,7 @@ def _on_confirm(ctx: Context) -> list[Reply]:
     _go(ctx, "call_menu")
     if saved.status != "visible":
         return [ctx.say("call_idea_pending"), _menu(ctx)]
-    return [ctx.say("call_idea_saved", number=saved.id), _menu(ctx)]
+    return [ctx.say("call_idea_saved", number=saved.shown_number), _menu(ctx)]
 
 
 def _start_votes(ctx: Context) -> list[Reply]:
@@ -273,7 +273,7 @@ def _next_card(
         idea = ctx.idea(ideas[at])
         if idea is not None and idea.status == "visible":
             _go(ctx, "call_vote", ideas=ideas, at=at)
-            card = ctx.say("call_vote_card", number=idea.id, text=spoken(idea.text))
+            card = ctx.say("call_vote_card", number=idea.shown_number, text=spoken(idea.text))
             return [*replies, replace(card, quote=idea.text)]
         at += 1
     _go(ctx, "call_menu")

@@ -58,7 +58,7 @@ def submit_idea(ctx: Context, text: str, *, question_key: str | None = None) -> 
     first = (
         ctx.say("idea_pending")
         if saved.status != "visible"
-        else ctx.say("idea_saved", number=saved.id)
+        else ctx.say("idea_saved", number=saved.shown_number)
     )
     if ctx.participant.followups is None:
         ctx.set_state("followup")
@@ -80,7 +80,8 @@ def choose_question(ctx: Context, question_key: str) -> list[Reply]:
 
 def ask_for_comment(ctx: Context, idea: ContributionRecord) -> list[Reply]:
     ctx.set_state("comment", idea=idea.id)
-    return [replace(ctx.say("comment_ask", number=idea.id, text=idea.text), quote=idea.text)]
+    ask = ctx.say("comment_ask", number=idea.shown_number, text=idea.text)
+    return [replace(ask, quote=idea.text)]
 
 
 def submit_comment(ctx: Context, idea_id: int, text: str) -> list[Reply]:
@@ -98,7 +99,7 @@ def submit_comment(ctx: Context, idea_id: int, text: str) -> list[Reply]:
     ctx.set_state("menu")
     if saved.status != "visible":
         return [ctx.say("comment_pending")]
-    return [ctx.say("comment_saved", number=idea.id)]
+    return [ctx.say("comment_saved", number=idea.shown_number)]
 
 
 def followup_choices(ctx: Context) -> tuple[Choice, ...]:
@@ -159,7 +160,8 @@ def store_contribution(
 @dataclass(frozen=True)
 class Stored:
     """A contribution about to be stored: its number is known once the batch commits,
-    so a reply quotes `id` (a placeholder the engine fills in)."""
+    so a reply quotes `shown_number` (a placeholder the engine fills in with the idea's
+    number)."""
 
-    id: str
+    shown_number: str
     status: str

@@ -35,7 +35,7 @@ def vote_choices(ctx: Context, idea_id: int) -> tuple[Choice, ...]:
 
 def vote_card(ctx: Context, idea: ContributionRecord, *, replaces: bool = False) -> Reply:
     return Reply(
-        ctx.catalogue.text("vote_card", number=idea.id, text=idea.text),
+        ctx.catalogue.text("vote_card", number=idea.shown_number, text=idea.text),
         choices=vote_choices(ctx, idea.id),
         replaces_previous=replaces,
         key="vote_card",

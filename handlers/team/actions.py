@@ -150,11 +150,15 @@ async def _tell_authors(
     """Queue news for the authors who asked for it; the message names no one."""
     unit = ctx.unit
     news: dict[int, tuple[str, dict]] = {
-        survivor.participant_id: ("merged_into_yours", {"number": survivor.id}),
+        survivor.participant_id: ("merged_into_yours", {"number": survivor.shown_number}),
         # Written second: an author of both ideas hears about the one that went.
         duplicate.participant_id: (
             "merged_yours",
-            {"number": duplicate.id, "into": survivor.id, "text": survivor.text},
+            {
+                "number": duplicate.shown_number,
+                "into": survivor.shown_number,
+                "text": survivor.text,
+            },
         ),
     }
     told = 0
