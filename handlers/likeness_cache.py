@@ -13,11 +13,13 @@ from __future__ import annotations
 import threading
 from typing import Protocol
 
-from handlers.likeness import MAX_ALIKE, LikenessIndex
+from handlers.likeness import FOLD_AFTER, MAX_ALIKE, LikenessIndex
 from storage.records import ContributionRecord
 
 # Ideas looked at per look-up, so a few no longer offerable still leave three to offer.
 LOOK_AT = MAX_ALIKE * 3
+# More new ideas than this since the last look-up (another process was busy): fit afresh.
+REBUILD_AFTER = FOLD_AFTER
 
 
 class IdeaReader(Protocol):
@@ -38,17 +40,19 @@ class LikenessCache:
         with self._lock:
             index = self._indexes.get(question_id)
             last = self._last_id.get(question_id, 0)
-            new = reader.ideas_of_question(question_id, last)
-            while True:
-                if index is None:
-                    index = self._indexes[question_id] = LikenessIndex(new, self.threshold)
-                else:
-                    for idea_id, text in new:
-                        index.add(idea_id, text)
-                if not new:
-                    break
-                last = self._last_id[question_id] = new[-1][0]
-                new = reader.ideas_of_question(question_id, last)
+            new: list[tuple[int, str]] = []
+            while page := reader.ideas_of_question(question_id, last):
+                new += page
+                last = page[-1][0]
+            if new:
+                self._last_id[question_id] = last
+            if index is None:
+                index = self._indexes[question_id] = LikenessIndex(new, self.threshold)
+            elif len(new) > REBUILD_AFTER:
+                index.rebuild([*index.ideas(), *new])  # many at once: one fit, not many folds
+            else:
+                for idea_id, text in new:
+                    index.add(idea_id, text)
             return index
 
     def alike(
