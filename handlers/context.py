@@ -38,7 +38,8 @@ class NeedRead(Exception):
 @dataclass
 class Reads:
     """Loaded reads by key: ("idea", id), ("candidates", person, questions, exclude,
-    pool), ("activity", person), ("enrich", text)."""
+    pool), ("activity", person), ("enrich", text), ("alike", question id, text): the
+    question's ideas like the text (handlers/likeness_cache.py)."""
 
     loaded: dict = field(default_factory=dict)
 
@@ -60,6 +61,9 @@ class Reads:
 
     def activity(self, person: int) -> ParticipantActivity:
         return self.get(("activity", person))
+
+    def alike(self, question_id: int | None, text: str) -> tuple[ContributionRecord, ...]:
+        return self.get(("alike", question_id, text))
 
     def enrichment(self, text: str) -> Enrichment:
         return self.get(("enrich", text))
@@ -115,6 +119,10 @@ class Context:
     def idea_by_number(self, number: int) -> ContributionRecord | None:
         """The idea people know as \"idea {number}\"."""
         return self.reads.idea_by_number(number)
+
+    def alike(self, question_id: int | None, text: str) -> tuple[ContributionRecord, ...]:
+        """Up to three visible ideas of the question like `text`, most alike first."""
+        return self.reads.alike(question_id, text)
 
     def next_for_voting(
         self, *, exclude: tuple[int, ...] = (), pool: int = 5

@@ -17,6 +17,7 @@ from handlers.commands import parse_command
 from handlers.context import Context, NeedRead, Reads
 from handlers.deps import Deps
 from handlers.enrich import Enrichment
+from handlers.likeness_cache import LikenessCache
 from handlers.router import carrier_keyword, route
 from handlers.types import Inbound, Reply
 from storage.batch import Reader
@@ -125,6 +126,7 @@ class Conversation:
 
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
+        self.likeness = LikenessCache(deps.config.insights.similar_threshold)
 
     def plan(self, pending: Pending, person: ParticipantRecord | None, reader: Reader) -> Decision:
         reads = Reads()
@@ -150,6 +152,8 @@ class Conversation:
         if kind == "candidates":
             _kind, person, questions, exclude, pool = key
             return reader.voting_candidates(person, questions, exclude, pool)
+        if kind == "alike":
+            return self.likeness.alike(reader, key[1], key[2])
         if kind == "activity":
             return reader.activity(key[1])
         if kind == "enrich":

@@ -9,12 +9,25 @@ from handlers.types import Inbound, Outcome, Reply
 
 _ids = itertools.count(1)
 
+# Ideas unlike one another, so none is offered as "like" another when they are shared.
+DISTINCT_IDEAS = (
+    "Physios in every GP surgery",
+    "Evening x-ray clinics for people who work",
+    "Free hospital parking for carers",
+    "Text reminders before podiatry appointments",
+    "Speech therapy in nursery schools",
+    "Dietitians visiting care homes each month",
+)
+
 
 class Person:
-    def __init__(self, engine: Engine, sender: str, channel: str = "console") -> None:
+    def __init__(
+        self, engine: Engine, sender: str, channel: str = "console", *, buttons: bool = False
+    ) -> None:
         self.engine = engine
         self.sender = sender
         self.channel = channel
+        self.buttons = buttons  # the channel shows choices as buttons
         self.last: Outcome = Outcome()
 
     @property
@@ -31,6 +44,7 @@ class Person:
             received_at=self.engine.clock(),
             text=text,
             payload=payload,
+            buttons=self.buttons,
         )
         self.last = await self.engine.handle(inbound)
         return self.last

@@ -141,12 +141,17 @@ async def test_whole_journey_from_two_phones(chorus: Runtime, http: aiohttp.Clie
     store = store_of(chorus)
     amira, bob = Phone(http, chorus.port, AMIRA), Phone(http, chorus.port, BOB)
 
-    [welcome] = await amira.text("Hello")
+    welcome_texts = await amira.text("Hello")
+    check_segments(welcome_texts)  # the question and the privacy notice: two texts
+    welcome = "\n".join(welcome_texts)
+    assert len(welcome_texts) == 2 and "Our question: What one change" in welcome
     assert "We keep your ideas" in welcome and "Reply YES or NO" in welcome
     [role] = await amira.text("YES")
-    assert "Reply 1 AHP, 2 Other staff, 3 Patient, 4 Carer, 5 Public, 6 Student" in role
+    assert role.endswith(
+        "Reply 1 AHP, 2 Other staff, 3 Patient, 4 Carer, 5 Public, 6 Student, 7 Prefer not to say"
+    )
     [profession] = await amira.text("1")
-    assert "11 Physio" in profession and "14 SLT" in profession
+    assert "11 Physio" in profession and "14 SLT, 15 Prefer not to say" in profession
     await amira.text("11")
     await amira.text("london")
     [menu] = await amira.text("skip")
@@ -173,7 +178,8 @@ async def test_whole_journey_from_two_phones(chorus: Runtime, http: aiohttp.Clie
     assert card.endswith("Reply 1 Agree, 2 Disagree, 3 Skip")
     assert measure(card).segments == 2
     [comment_prompt] = await bob.text("COMMENT")
-    assert "..." in comment_prompt and comment_prompt.endswith("Send SKIP to stop.")
+    assert "..." in comment_prompt and "Your comment is for idea 1" in comment_prompt
+    assert "Send SKIP to stop." in comment_prompt and comment_prompt.endswith("Reply 1 Cancel")
     [comment_saved] = await bob.text("Yes, and the same for physio in care homes")
     assert "comment" in comment_saved
     await bob.text("VOTE")

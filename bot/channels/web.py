@@ -145,6 +145,7 @@ class WebChannel(Channel):
             received_at=self.services.engine.clock(),
             text=str(form.get("text", "")) if payload is None else "",
             payload=str(payload) if payload is not None else None,
+            buttons=True,
         )
         try:
             outcome = await self.services.delivery.handle(inbound)

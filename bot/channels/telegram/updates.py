@@ -144,6 +144,7 @@ def _classify_message(update: Update, message: Message) -> Incoming:
         text=text,
         language_hint=language,
         raw=_raw(update),
+        buttons=True,
     )
     return Incoming(
         Action.HANDLE,
@@ -181,6 +182,7 @@ def _classify_press(update: Update) -> Incoming:
         payload=payload,
         language_hint=query.from_user.language_code,
         raw=_raw(update),
+        buttons=True,
     )
     return Incoming(
         Action.HANDLE,
