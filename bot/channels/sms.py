@@ -22,6 +22,7 @@ from aiohttp import web
 from twilio.twiml.messaging_response import MessagingResponse
 
 from bot.channels.base import BadRequest, Channel, ContactStopped, SendError, Throttled
+from bot.channels.kit import Declaration
 from bot.channels.sms_render import render_sms
 from bot.channels.twilio_common import TwilioWebhook, handle_inbound, twiml
 from bot.config import SmsSettings
@@ -171,3 +172,11 @@ def create(services: Services, http: aiohttp.ClientSession) -> SmsChannel | None
         account_sid=env.twilio_account_sid,
         settings=settings,
     )
+
+
+DECLARATION = Declaration(
+    name=CHANNEL,
+    medium="sms",
+    create=create,
+    settings=SmsSettings,
+)

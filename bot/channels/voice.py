@@ -30,6 +30,7 @@ from aiohttp import web
 from twilio.twiml.voice_response import VoiceResponse
 
 from bot.channels.base import Channel
+from bot.channels.kit import Declaration
 from bot.channels.twilio_common import (
     TwilioWebhook,
     handle_inbound,
@@ -159,3 +160,11 @@ def create(services: Services, http: aiohttp.ClientSession) -> VoiceChannel | No
         )
         return None
     return VoiceChannel(services, auth_token=env.twilio_auth_token, settings=settings)
+
+
+DECLARATION = Declaration(
+    name=CHANNEL,
+    medium="call",
+    create=create,
+    settings=VoiceSettings,
+)

@@ -19,6 +19,8 @@ import aiohttp
 from aiohttp import web
 
 from bot.channels.base import Channel
+from bot.channels.kit import Declaration
+from bot.config import WebSettings
 from bot.services import Services
 from handlers.catalogue import Catalogue
 from handlers.types import Inbound, Outcome, Reply
@@ -164,3 +166,11 @@ def create(services: Services, http: aiohttp.ClientSession) -> WebChannel | None
         log.info("The web form is off: set channels.web.enabled to true to serve %s", PATH)
         return None
     return WebChannel(services)
+
+
+DECLARATION = Declaration(
+    name=CHANNEL,
+    medium="web",
+    create=create,
+    settings=WebSettings,
+)
