@@ -19,6 +19,7 @@ from twilio.request_validator import SIGNATURE_HEADER, RequestValidator
 from twilio.twiml import TwiML
 from twilio.twiml.messaging_response import MessagingResponse
 
+from bot.channels.kit import Forged, Malformed
 from bot.delivery import Delivery
 from handlers.types import Inbound, Outcome
 from storage.errors import StoreUnavailable
@@ -62,33 +63,31 @@ class TwilioWebhook:
 
     async def form(self, request: web.Request) -> MultiDict[str]:
         """The posted fields, once the signature holds. Raises 403 or 400."""
+        try:
+            return self.checked_form(request, await request.read())
+        except Forged as error:
+            raise self._refuse(web.HTTPForbidden, str(error)) from None
+        except Malformed as error:
+            raise self._refuse(web.HTTPBadRequest, str(error)) from None
+
+    def checked_form(self, request: web.Request, body: bytes) -> MultiDict[str]:
+        """The fields of `body`, once the signature holds; raises the kit's `Forged` or
+        `Malformed`."""
         signature = request.headers.get(SIGNATURE_HEADER)
         if not signature:
-            raise self._refuse(web.HTTPForbidden, "missing X-Twilio-Signature")
+            raise Forged("missing X-Twilio-Signature")
         if request.content_type != FORM:
-            raise self._refuse(web.HTTPBadRequest, f"expected {FORM}")
-        try:
-            body = (await request.read()).decode("ascii")
-            fields = MultiDict(
-                parse_qsl(
-                    body,
-                    keep_blank_values=True,
-                    encoding="utf-8",
-                    errors="strict",
-                    max_num_fields=MAX_FIELDS,
-                )
-            )
-        except (UnicodeDecodeError, ValueError):
-            raise self._refuse(web.HTTPBadRequest, "the form could not be read") from None
+            raise Malformed(f"expected {FORM}")
+        fields = read_form(body)
         if not self._validator.validate(self.signed_url(request), fields, signature):
-            raise self._refuse(web.HTTPForbidden, "the signature does not match")
+            raise Forged("the signature does not match")
         return fields
 
-    def require(self, fields: MultiDict[str], names: Sequence[str]) -> None:
+    def require(self, fields: MultiDict[str], names: Sequence[str]) -> None:  # for voice
         """400 unless every one of `names` was posted."""
-        missing = [name for name in names if name not in fields]
-        if missing:
-            raise self._refuse(web.HTTPBadRequest, f"missing {', '.join(missing)}")
+        absent = missing(fields, names)
+        if absent:
+            raise self._refuse(web.HTTPBadRequest, f"missing {', '.join(absent)}")
 
     def acknowledge(self, what: str) -> web.Response:
         """A signed request that is not a message (a status report sent to this URL):
@@ -99,6 +98,26 @@ class TwilioWebhook:
     def _refuse(self, error: type[web.HTTPException], reason: str) -> web.HTTPException:
         log.warning("refused a %s webhook: %s", self.channel, reason)
         return error(text=f"{reason}\n")
+
+
+def read_form(body: bytes) -> MultiDict[str]:
+    """The fields of a form body; `Malformed` when it cannot be read."""
+    try:
+        return MultiDict(
+            parse_qsl(
+                body.decode("ascii"),
+                keep_blank_values=True,
+                encoding="utf-8",
+                errors="strict",
+                max_num_fields=MAX_FIELDS,
+            )
+        )
+    except (UnicodeDecodeError, ValueError):
+        raise Malformed("the form could not be read") from None
+
+
+def missing(fields: MultiDict[str], names: Sequence[str]) -> list[str]:
+    return [name for name in names if name not in fields]
 
 
 async def handle_inbound(delivery: Delivery, inbound: Inbound) -> Outcome:
