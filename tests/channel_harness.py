@@ -87,6 +87,8 @@ class ChorusUnderTest:
             site = web.TCPSite(self._runner, "127.0.0.1", 0)
             await site.start()
             self.port = self._runner.addresses[0][1]
+            for channel in self.channels:
+                await channel.start()
         except BaseException:
             await self.__aexit__()
             raise

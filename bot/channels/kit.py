@@ -10,8 +10,9 @@ A webhook channel subclasses `WebhookChannel` and writes only what differs: `ver
 `settle` (events that are not messages, such as delivery reports) and `answer`/
 `after_commit` (how replies go back). The path itself is written once here:
 
-    read (413 when oversized) → verify (403) → parse (400) → hand each Inbound to the
-    engine → settle → 503 when the store cannot commit, else answer (200) and send.
+    read (413 when oversized) → verify (403) → parse (400; 503 while not ready) → hand
+    each Inbound to the engine → settle → 503 when the store cannot commit, else answer
+    (200) and send.
 
 A payload the parser does not understand is put in `Parsed.ignored`: acknowledged and
 logged, never fatal.
@@ -119,6 +120,10 @@ class Malformed(Exception):
     """The request is not this provider's payload at all (400)."""
 
 
+class NotReady(Exception):
+    """The channel is still coming up; the provider should send again (503)."""
+
+
 @dataclass(frozen=True)
 class Parsed:
     """What one verified request holds: messages for the engine, other events for the
@@ -190,6 +195,10 @@ class WebhookChannel(Channel):
     def answer(self, parsed: Parsed, handled: Sequence[Handled]) -> web.StreamResponse:
         return web.json_response({"ok": True})
 
+    async def drained(self) -> None:
+        """Wait until every reply scheduled so far has been sent or given up (for tests
+        and benchmarks; channels that answer inside the response have none)."""
+
     # The path, written once -----------------------------------------------------------
 
     async def hand_to_engine(self, inbound: Inbound) -> Outcome:
@@ -208,6 +217,11 @@ class WebhookChannel(Channel):
             return self._refuse(403, str(error) or "the signature does not match")
         except Malformed as error:
             return self._refuse(400, str(error) or f"not a {self.name} payload")
+        except NotReady as error:
+            self.counts.refuse(503)
+            return web.json_response(
+                {"error": str(error) or "not ready"}, status=503, headers={"Retry-After": "5"}
+            )
         for reason in parsed.ignored:
             log.info("%s: acknowledged, not handled: %s", self.name, reason)
         handled: list[Handled] = []
