@@ -29,6 +29,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/telegram_webhook.py
 	$(BIN)/python bench/sms_webhook.py
 	$(BIN)/python bench/x_listener.py
+	$(BIN)/python bench/channels.py
 
 # The team reports on a large store (SCALE=1 is 1M contributions, 5M votes; minutes to build).
 SCALE ?= 0.05
