@@ -134,7 +134,7 @@ class Engine:
                     who = sent_by(inbound.channel, inbound.sender)
                     await forget_kept_messages(unit, self.contacts, who)
                     return Outcome(opted_out=True)
-                if inbound.payload is not None or carrier_keyword(inbound.channel, text) != "in":
+                if inbound.payload is not None or carrier_keyword(inbound.medium, text) != "in":
                     return Outcome(opted_out=True)  # no reply, and nothing is stored
             # Checked after the opt-out, which an empty or oversized text must not answer.
             problem = self._check_text(text) if inbound.payload is None else None

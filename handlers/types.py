@@ -24,6 +24,9 @@ class Inbound:
     language_hint: str | None = None  # e.g. Telegram's language_code
     assisted: bool = False  # entered by a community worker on someone's behalf
     raw: str | None = None  # the provider's payload, kept only if handling fails
+    # The sending channel's declared medium (chat, sms, call, web, public, terminal):
+    # what the core keys behaviour on, never the channel's name.
+    medium: str = "chat"
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,8 @@ from handlers.engine import Engine
 from handlers.types import Inbound, Outcome, Reply
 
 _ids = itertools.count(1)
+# The media the tests' channel names stand for, as the channels declare them.
+MEDIA = {"sms": "sms", "voice": "call", "web": "web", "console": "terminal", "x": "public"}
 
 
 class Person:
@@ -31,6 +33,7 @@ class Person:
             received_at=self.engine.clock(),
             text=text,
             payload=payload,
+            medium=MEDIA.get(self.channel, "chat"),
         )
         self.last = await self.engine.handle(inbound)
         return self.last

@@ -32,6 +32,11 @@ def declarations() -> list[Declaration]:
     return [importlib.import_module(name).DECLARATION for name in CHANNEL_MODULES]
 
 
+def media() -> dict[str, str]:
+    """Each declared channel's medium, by channel name."""
+    return {declaration.name: declaration.medium for declaration in declarations()}
+
+
 def build_channels(services: Services, http: aiohttp.ClientSession) -> list[Channel]:
     declared = declarations()
     check_sections(services.settings, declared)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, get_args
 
 import aiohttp
@@ -202,8 +202,9 @@ class WebhookChannel(Channel):
     # The path, written once -----------------------------------------------------------
 
     async def hand_to_engine(self, inbound: Inbound) -> Outcome:
-        """The one seam between channels and the engine."""
-        return await self.services.delivery.handle(inbound)
+        """The one seam between webhook channels and the engine; the message goes with
+        the channel's declared medium."""
+        return await self.services.delivery.handle(replace(inbound, medium=self.medium))
 
     async def receive(self, request: web.Request) -> web.StreamResponse:
         self.counts.requests += 1

@@ -84,6 +84,7 @@ class VoiceChannel(Channel):
             raise web.HTTPBadRequest(text="bad CallSid or turn\n")
         inbound = Inbound(
             channel=CHANNEL,
+            medium=self.medium,
             sender=_caller(form),
             message_id=f"{call_sid}:{int(turn)}",
             received_at=self.services.engine.clock(),

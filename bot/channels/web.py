@@ -116,6 +116,7 @@ class WebChannel(Channel):
         payload = form.get("payload")
         inbound = Inbound(
             channel=CHANNEL,
+            medium=self.medium,
             sender=session,
             message_id=form_id,
             received_at=self.services.engine.clock(),

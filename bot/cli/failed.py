@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import aiohttp
 
-from bot.channels import build_channels
+from bot.channels import build_channels, media
 from bot.channels.base import Channel, SendError
 from bot.cli.common import services_for, to_json
 from bot.config import ConfigError
@@ -147,7 +147,7 @@ async def _retry(args: argparse.Namespace) -> int:
 async def _is_public_post(services, failed_id: int) -> bool:
     async with services.store.reader() as unit:
         record = await unit.failed.get(failed_id)
-    return record is not None and record.channel == "x"
+    return record is not None and media().get(record.channel) == "public"
 
 
 async def _retry_post(services, failed_id: int) -> int:
