@@ -192,7 +192,9 @@ class WebhookChannel(Channel):
     async def after_commit(self, handled: Sequence[Handled], owed: Sequence[Owed]) -> None:
         """Everything is committed: schedule replies that go out through the provider."""
 
-    def answer(self, parsed: Parsed, handled: Sequence[Handled]) -> web.StreamResponse:
+    def answer(
+        self, request: web.Request, parsed: Parsed, handled: Sequence[Handled]
+    ) -> web.StreamResponse:
         return web.json_response({"ok": True})
 
     async def drained(self) -> None:
@@ -240,7 +242,7 @@ class WebhookChannel(Channel):
             )
         self.counts.messages += len(handled)
         await self.after_commit(handled, owed)
-        return self.answer(parsed, handled)
+        return self.answer(request, parsed, handled)
 
     def _refuse(self, status: int, reason: str) -> web.Response:
         log.warning("refused a %s webhook (%s): %s", self.name, status, reason)

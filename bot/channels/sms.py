@@ -82,7 +82,9 @@ class SmsChannel(WebhookChannel):
         )
         return Parsed(inbounds=(inbound,))
 
-    def answer(self, parsed: Parsed, handled: Sequence[Handled]) -> web.StreamResponse:
+    def answer(
+        self, request: web.Request, parsed: Parsed, handled: Sequence[Handled]
+    ) -> web.StreamResponse:
         response = MessagingResponse()  # an empty <Response/> for a status report
         for item in handled:
             if not item.outcome.opted_out or self.settings.confirm_opt_out:

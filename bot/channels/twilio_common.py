@@ -1,10 +1,10 @@
 """What the SMS and voice adapters share: reading the form Twilio posts, checking its
-X-Twilio-Signature against the configured public URL, handing the message to the engine
-with store trouble turned into 503, and answering in TwiML.
+X-Twilio-Signature against the configured public URL, and answering in TwiML.
 
-Every Twilio webhook answers the same way: a missing or wrong signature is 403 and a
-malformed request 400, both before anything is stored; a store that cannot commit is 503,
-so the gateway may retry; 200 with TwiML only after the transaction has committed.
+Both take the kit's shared webhook path (bot/channels/kit.py): a missing or wrong
+signature is 403 and a malformed request 400, both before anything is stored; a store
+that cannot commit is 503, so the gateway may retry; 200 with TwiML only after the
+transaction has committed.
 """
 
 from __future__ import annotations
@@ -17,12 +17,8 @@ from aiohttp import web
 from multidict import MultiDict
 from twilio.request_validator import SIGNATURE_HEADER, RequestValidator
 from twilio.twiml import TwiML
-from twilio.twiml.messaging_response import MessagingResponse
 
 from bot.channels.kit import Forged, Malformed
-from bot.delivery import Delivery
-from handlers.types import Inbound, Outcome
-from storage.errors import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -61,15 +57,6 @@ class TwilioWebhook:
         base = self.public_url or str(request.url)
         return with_query(without_query(base), request.query_string)
 
-    async def form(self, request: web.Request) -> MultiDict[str]:
-        """The posted fields, once the signature holds. Raises 403 or 400."""
-        try:
-            return self.checked_form(request, await request.read())
-        except Forged as error:
-            raise self._refuse(web.HTTPForbidden, str(error)) from None
-        except Malformed as error:
-            raise self._refuse(web.HTTPBadRequest, str(error)) from None
-
     def checked_form(self, request: web.Request, body: bytes) -> MultiDict[str]:
         """The fields of `body`, once the signature holds; raises the kit's `Forged` or
         `Malformed`."""
@@ -82,22 +69,6 @@ class TwilioWebhook:
         if not self._validator.validate(self.signed_url(request), fields, signature):
             raise Forged("the signature does not match")
         return fields
-
-    def require(self, fields: MultiDict[str], names: Sequence[str]) -> None:  # for voice
-        """400 unless every one of `names` was posted."""
-        absent = missing(fields, names)
-        if absent:
-            raise self._refuse(web.HTTPBadRequest, f"missing {', '.join(absent)}")
-
-    def acknowledge(self, what: str) -> web.Response:
-        """A signed request that is not a message (a status report sent to this URL):
-        noted and acknowledged, so the gateway neither retries nor reports an error."""
-        log.info("acknowledged a %s request that is not a message: %s", self.channel, what)
-        return twiml(MessagingResponse())  # an empty <Response/>, the same for calls
-
-    def _refuse(self, error: type[web.HTTPException], reason: str) -> web.HTTPException:
-        log.warning("refused a %s webhook: %s", self.channel, reason)
-        return error(text=f"{reason}\n")
 
 
 def read_form(body: bytes) -> MultiDict[str]:
@@ -118,17 +89,6 @@ def read_form(body: bytes) -> MultiDict[str]:
 
 def missing(fields: MultiDict[str], names: Sequence[str]) -> list[str]:
     return [name for name in names if name not in fields]
-
-
-async def handle_inbound(delivery: Delivery, inbound: Inbound) -> Outcome:
-    """The engine's outcome; 503 (retry later) when the store cannot take the message."""
-    try:
-        return await delivery.handle(inbound)
-    except StoreUnavailable as error:
-        log.warning("%s message not taken, the store is unavailable: %s", inbound.channel, error)
-        raise web.HTTPServiceUnavailable(
-            text="the store is unavailable; try again\n", headers={"Retry-After": "30"}
-        ) from None
 
 
 def twiml(response: TwiML) -> web.Response:
