@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 import aiohttp
@@ -86,12 +86,14 @@ class VoiceChannel(WebhookChannel):
         call_sid = form["CallSid"]
         if not turn.isdigit() or len(turn) > 6 or not _CALL_SID.fullmatch(call_sid):
             raise Malformed("bad CallSid or turn")
+        text, payload = _what_was_said(form, int(turn))
         inbound = Inbound(
             channel=CHANNEL,
             sender=_caller(form),
             message_id=f"{call_sid}:{int(turn)}",
             received_at=self.services.engine.clock(),
-            **_what_was_said(form, int(turn)),
+            text=text,
+            payload=payload,
         )
         return Parsed(inbounds=(inbound,))
 
@@ -147,21 +149,22 @@ class VoiceChannel(WebhookChannel):
         return {"running": True, **self.webhook_status(), "public_url": self.settings.public_url}
 
 
-def _caller(form: dict) -> str:
+def _caller(form: Mapping[str, str]) -> str:
     number = form["From"].strip()
     if number.casefold() in WITHHELD:
         return f"withheld:{form['CallSid']}"
     return number
 
 
-def _what_was_said(form: dict, turn: int) -> dict:
+def _what_was_said(form: Mapping[str, str], turn: int) -> tuple[str, str | None]:
+    """(text, payload) of a turn: the call's start, keys or words, or silence."""
     if turn == 0:
-        return {"payload": call.START}
+        return "", call.START
     for field in ("Digits", "SpeechResult"):
         value = form.get(field, "").strip()
         if value:
-            return {"text": value}
-    return {"payload": call.SILENCE}
+            return value, None
+    return "", call.SILENCE
 
 
 def create(services: Services, http: aiohttp.ClientSession) -> VoiceChannel | None:

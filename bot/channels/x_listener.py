@@ -336,7 +336,9 @@ class XListener:
 
     # --- X's answers ----------------------------------------------------------------
 
-    async def call(self, what: str, call: Callable[..., Awaitable[Any]], *args, **kwargs):
+    async def call(
+        self, what: str, call: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any
+    ) -> Any:
         """Make an X call, waiting out rate limits; 401 stops the listener."""
         while True:
             try:
@@ -370,8 +372,8 @@ async def _first_failure(*jobs: Coroutine[Any, Any, None]) -> None:
         while pending:
             done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_EXCEPTION)
             for task in done:
-                if task.exception() is not None:
-                    raise task.exception()
+                if (failure := task.exception()) is not None:
+                    raise failure
     finally:
         for task in tasks:
             task.cancel()

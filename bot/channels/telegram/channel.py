@@ -25,7 +25,13 @@ from aiohttp import web
 from telegram import Update
 from telegram.error import BadRequest as TelegramBadRequest
 from telegram.error import InvalidToken, NetworkError, TelegramError
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, TypeHandler
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackContext,
+    TypeHandler,
+)
 
 from bot.backoff import Backoff
 from bot.channels.base import BadRequest, ContactStopped, SendError, Unreachable
@@ -156,7 +162,11 @@ class TelegramChannel(WebhookChannel):
         self._redactor.remove()
 
     def status(self) -> dict:
-        status = {"running": self._running, "mode": self.mode, "paused": self._paused}
+        status: dict[str, object] = {
+            "running": self._running,
+            "mode": self.mode,
+            "paused": self._paused,
+        }
         if self._waiting:
             status["waiting"] = self._waiting
         return status
@@ -273,7 +283,7 @@ class TelegramChannel(WebhookChannel):
     def _on_polling_error(self, error: TelegramError) -> None:
         log.warning("Telegram polling failed: %s (PTB retries)", self.scrub(str(error)))
 
-    async def _on_handler_error(self, update: object, context) -> None:
+    async def _on_handler_error(self, update: object, context: CallbackContext) -> None:
         update_id = update.update_id if isinstance(update, Update) else "?"
         error = context.error
         log.error(
@@ -309,7 +319,7 @@ class TelegramChannel(WebhookChannel):
             await self.process(update)
         return ()
 
-    async def _on_polled_update(self, update: Update, _context) -> None:
+    async def _on_polled_update(self, update: Update, _context: CallbackContext) -> None:
         if self._stopping.is_set() and self._paused:
             log.error(
                 "Telegram update %s not applied: stopping while the store is down", update.update_id
