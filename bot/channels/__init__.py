@@ -14,6 +14,8 @@ import aiohttp
 
 from bot.channels.base import Channel
 from bot.channels.kit import Declaration, check_sections
+
+__all__ = ["build_channels", "check_sections", "declarations", "media"]
 from bot.services import Services
 
 log = logging.getLogger(__name__)
