@@ -27,7 +27,7 @@ from bot.channels.whatsapp.render import render_one
 from bot.config import ConfigError, Settings
 from handlers.types import Choice, Reply
 from storage.database import Store
-from storage.models import Contribution, Participant, ProcessedMessage, Vote
+from storage.models import Contact, Contribution, Participant, ProcessedMessage, Vote
 from tests.channel_harness import ChannelCase, ChorusUnderTest, count, run_case
 from tests.conftest import make_settings
 from tests.fakes.outage import StoreOutage
@@ -262,9 +262,11 @@ async def test_the_whole_journey(chorus: ChorusUnderTest, graph: FakeGraphAPI) -
     await amira.say(f"IDEA {IDEA}", expect="Do you want news about your idea")
     await amira.press("Yes")
     async with store.reader() as unit:
-        people = list(await unit.session.scalars(select(Participant)))
         ideas = list(await unit.session.scalars(select(Contribution)))
+        [contact] = list(await unit.session.scalars(select(Contact)))
     assert [idea.text for idea in ideas] == [IDEA]
+    assert contact.channel == CHANNEL
+    assert chorus.services.contacts.decrypt(contact.address_encrypted) == AMIRA
 
     # A vote by button, then a comment.
     await ben.say("Hi", expect="Do you agree to take part?")
