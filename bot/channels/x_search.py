@@ -20,7 +20,7 @@ from handlers.public import id_order, newest_id
 from handlers.types import PublicPost
 
 if TYPE_CHECKING:
-    from bot.channels.x_listener import XListener
+    from bot.channels.x_host import ListenerHost
 
 BATCH = 100
 TWITTER_EPOCH_MS = 1288834974657  # post ids carry their time: (id >> 22) + this epoch
@@ -34,7 +34,7 @@ def post_time(post_id: str) -> datetime | None:
 
 
 async def backfill(
-    listener: XListener, *, settle: bool, settled_before: float | None = None
+    listener: ListenerHost, *, settle: bool, settled_before: float | None = None
 ) -> None:
     """Everything newer than the checkpoint, fetched whole, then stored oldest first
     in batches that each move the checkpoint (with `settled_before`, epoch seconds, only
@@ -73,7 +73,9 @@ def _settled(posts: list[PublicPost], before: float | None) -> list[str]:
     ]
 
 
-async def _search(listener: XListener, since: str | None, end_time: datetime | None) -> list[dict]:
+async def _search(
+    listener: ListenerHost, since: str | None, end_time: datetime | None
+) -> list[dict]:
     pages: list[dict] = []
     token: str | None = None
     while True:

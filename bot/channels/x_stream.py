@@ -49,7 +49,7 @@ from handlers.types import PublicPost
 from storage.errors import StoreConflict, StoreUnavailable
 
 if TYPE_CHECKING:
-    from bot.channels.x_listener import XListener
+    from bot.channels.x_host import ListenerHost
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +147,7 @@ class StreamFollower:
     each connect. Stream posts stored while a backfill runs do not move the checkpoint
     until the backfill is stored too: it must never pass posts not fetched yet."""
 
-    def __init__(self, listener: XListener) -> None:
+    def __init__(self, listener: ListenerHost) -> None:
         self.listener = listener
         self._lock = asyncio.Lock()  # stream posts vs. the end of a backfill
         self._holding = False
