@@ -17,10 +17,16 @@ $(STAMP): $(BIN)/python pyproject.toml
 run: $(STAMP)
 	$(BIN)/chorus run
 
+# The suite on every core up to TEST_MAX_WORKERS (pytest-xdist; an idle worker takes tests
+# queued for a busy one); TEST_WORKERS=0 runs it in one process. Each worker has its own
+# databases (see tests/conftest.py). The slowest tests are listed at the end.
+TEST_WORKERS ?= auto
+TEST_MAX_WORKERS ?= 2
+PYTEST_PARALLEL := -n $(TEST_WORKERS) --maxprocesses $(TEST_MAX_WORKERS) --dist worksteal
 test: $(STAMP)
 	$(BIN)/ruff check bot handlers storage tests bench
 	$(BIN)/mypy
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL) --durations 15
 
 lint: $(STAMP)
 	$(BIN)/ruff check bot handlers storage tests bench

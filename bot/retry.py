@@ -1,5 +1,11 @@
-"""Waiting and trying again, for every adapter: growing delays, and handling a polled
-message again and again until the store is back.
+"""Waiting and trying again, for every adapter, on tenacity: one backoff policy, a call
+retried a few times on transient errors, and a polled message handled again and again
+until the store is back.
+
+`Backoff` is a tenacity wait strategy (exponential with "equal jitter"), so every channel
+backs off the same way; the numbers are the caller's, so tests can use milliseconds. An
+adapter that keeps its own reconnect loop (the X stream, Telegram coming up) takes waits
+from it with `next()`/`reset()` or `delays()`.
 
 A webhook answers 503 when the store is down and lets the provider retry; a poller has
 acknowledged (or will acknowledge) what it fetched, so it must keep the message and try
@@ -11,10 +17,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+import random
+from collections.abc import Awaitable, Callable, Iterator
 from typing import TypeVar
 
-from bot.backoff import Backoff
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    retry_if_exception_type,
+    stop_after_attempt,
+)
+from tenacity.wait import wait_base
+
 from storage.errors import StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -22,11 +37,109 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
+class Backoff(wait_base):
+    """Exponential backoff with "equal jitter": the n-th wait is drawn between half and
+    all of min(maximum, initial * factor**n), so waits grow but many clients that lost
+    the same server do not all come back at the same instant."""
+
+    def __init__(
+        self,
+        initial: float,
+        maximum: float,
+        *,
+        factor: float = 2.0,
+        rng: random.Random | None = None,
+    ) -> None:
+        if initial <= 0 or maximum < initial or factor < 1:
+            raise ValueError("backoff needs 0 < initial <= maximum and factor >= 1")
+        self.initial = initial
+        self.maximum = maximum
+        self.factor = factor
+        self.attempts = 0
+        self._rng = rng or random.Random()
+
+    def ceiling_after(self, failures: int) -> float:
+        """The largest wait after `failures` failed attempts (the first wait: 1)."""
+        return min(self.maximum, self.initial * self.factor ** max(failures - 1, 0))
+
+    def wait_after(self, failures: int) -> float:
+        ceiling = self.ceiling_after(failures)
+        return self._rng.uniform(ceiling / 2, ceiling)
+
+    def __call__(self, retry_state: RetryCallState) -> float:
+        """tenacity's wait: after the n-th failed attempt."""
+        return self.wait_after(retry_state.attempt_number)
+
+    # For adapters that keep their own loop, resetting it after a connection that held.
+
+    def ceiling(self) -> float:
+        """The largest wait the next attempt can get."""
+        return self.ceiling_after(self.attempts + 1)
+
+    def next(self) -> float:
+        self.attempts += 1
+        return self.wait_after(self.attempts)
+
+    def reset(self) -> None:
+        self.attempts = 0
+
+    def delays(self) -> Iterator[float]:
+        """Endless waits from a first attempt, leaving this object's own count alone, so one
+        Backoff can serve as the policy for many independent retries."""
+        failures = 0
+        while True:
+            failures += 1
+            yield self.wait_after(failures)
+
+
 async def wait_or_stop(stopping: asyncio.Event, seconds: float) -> bool:
     """Sleep for `seconds` unless `stopping` is set first; True when stopping."""
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stopping.wait(), timeout=seconds)
     return stopping.is_set()
+
+
+async def retried(
+    action: Callable[[], Awaitable[T]],
+    *,
+    attempts: int,
+    backoff: Backoff,
+    when: Callable[[BaseException], bool],
+    what: str,
+    describe: Callable[[BaseException], str] = str,
+) -> T:
+    """Run `action` up to `attempts` times while it raises an error `when` accepts, waiting
+    `backoff` between tries; the last error is raised as it was. `what` and `describe`
+    (e.g. a scrubber of secrets) make the log line."""
+
+    def say(state: RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome else None
+        delay = state.upcoming_sleep
+        described = describe(error) if error is not None else "no error"
+        log.info("%s failed (%s); retrying in %.1f s", what, described, delay)
+
+    retrying = AsyncRetrying(
+        stop=stop_after_attempt(attempts),
+        wait=backoff,
+        retry=retry_if_exception(when),
+        before_sleep=say,
+        reraise=True,
+    )
+    return await retrying(_awaiting(action))
+
+
+def _awaiting(action: Callable[[], Awaitable[T]]) -> Callable[[], Awaitable[T]]:
+    """`action` as a coroutine function: tenacity awaits only what it sees is one, and a
+    lambda returning a coroutine is not."""
+
+    async def attempt() -> T:
+        return await action()
+
+    return attempt
+
+
+class _Stopped(Exception):
+    """Raised from the wait when the adapter stops while the store is down."""
 
 
 async def until_stored(
@@ -42,16 +155,28 @@ async def until_stored(
     messages while the store is down). If `stopping` is set while waiting, the last
     StoreUnavailable is raised so the caller can say what was not applied.
     """
-    delays = backoff.delays()
-    failed_before = False
-    while True:
-        try:
-            return await action()
-        except StoreUnavailable as error:
-            if not failed_before and on_first_failure is not None:
-                await on_first_failure()
-            failed_before = True
-            delay = next(delays)
-            log.warning("store unavailable (%s); trying again in %.1f s", error, delay)
-            if stopping.is_set() or await wait_or_stop(stopping, delay):
-                raise
+    last: list[BaseException] = []
+
+    async def before_sleep(state: RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome else None
+        assert error is not None
+        last[:] = [error]
+        if state.attempt_number == 1 and on_first_failure is not None:
+            await on_first_failure()
+        log.warning("store unavailable (%s); trying again in %.1f s", error, state.upcoming_sleep)
+
+    async def sleep(seconds: float) -> None:
+        if stopping.is_set() or await wait_or_stop(stopping, seconds):
+            raise _Stopped
+
+    retrying = AsyncRetrying(
+        wait=backoff,
+        retry=retry_if_exception_type(StoreUnavailable),
+        before_sleep=before_sleep,
+        sleep=sleep,
+        reraise=True,
+    )
+    try:
+        return await retrying(_awaiting(action))
+    except _Stopped:
+        raise last[0] from None

@@ -41,7 +41,7 @@ class Runtime:
         self.job_runner: JobRunner | None = None
 
     async def start(self) -> None:
-        self.services = await open_services(self.settings)
+        self.services = await open_services(self.settings, warm_later=True)
         try:
             self._http = aiohttp.ClientSession()
             self.channels = build_channels(self.services, self._http)
@@ -59,6 +59,9 @@ class Runtime:
                     f"address with --host and --port, or server.host and server.port"
                 ) from None
             self.port = self._runner.addresses[0][1]
+            # Listening first, models after: /healthz answers at once and webhooks are
+            # taken (messages that need the models wait for them).
+            self.services.start_warming()
             log.info(
                 "Chorus (%s) is serving on http://%s:%s (store: %s)",
                 self.settings.consultation.consultation.name,
@@ -69,6 +72,9 @@ class Runtime:
             for channel in self.channels:
                 await channel.start()
                 log.info("channel %s started", channel.name)
+                page_path = getattr(channel, "page_path", None)
+                if page_path:
+                    log.info("Take part at http://%s:%s%s", self.host, self.port, page_path)
             by_name = {c.name: c for c in self.channels}
             dispatcher = OutboxDispatcher(self.services, by_name)
             self._jobs.append(asyncio.create_task(dispatcher.run_forever(), name="outbox"))

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from aiohttp import web
 
 from bot.channels.base import Channel
+from bot.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from bot.services import Services
 
 SERVICES = web.AppKey("services", Services)
@@ -19,13 +20,18 @@ async def healthz(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     store = await services.store.health()
     channels = {channel.name: channel.status() for channel in request.app[CHANNELS]}
-    body = {"status": "ok" if store["ok"] else "degraded", "store": store, "channels": channels}
+    body = {
+        "status": "ok" if store["ok"] else "degraded",
+        "store": store,
+        "channels": channels,
+        "warming": services.warming.warming,  # models still loading, e.g. ["language"]
+    }
     return web.json_response(body, status=200 if store["ok"] else 503)
 
 
 async def metrics(request: web.Request) -> web.Response:
-    text = request.app[SERVICES].metrics.render()
-    return web.Response(text=text, content_type="text/plain", charset="utf-8")
+    body = request.app[SERVICES].metrics.render()
+    return web.Response(body=body, headers={"Content-Type": METRICS_CONTENT_TYPE})
 
 
 def build_web_app(services: Services, channels: Sequence[Channel]) -> web.Application:

@@ -1,19 +1,27 @@
 """The dependencies every part of the runtime is handed explicitly (no global app):
-settings, the store, the engine and its enricher, and the clock."""
+settings, the store, the handlers' dependencies (handlers.deps.Deps), the engine that
+queues messages for the writer, metrics and delivery. The language and sentiment models
+warm in the background (`start_warming`); /healthz lists what is still warming."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
 
 from bot.config import Settings
 from bot.delivery import Delivery
 from bot.metrics import Metrics
 from bot.secret import resolve_secret
+from handlers.deps import Deps
 from handlers.engine import Engine
 from handlers.enrich import Enricher
+from handlers.enrichment_process import EnrichmentProcess
 from handlers.privacy import ContactCipher, Pseudonymizer
+from handlers.warming import Warming
 from storage.database import Store, is_sqlite
 
 log = logging.getLogger(__name__)
@@ -27,49 +35,89 @@ class Services:
     contacts: ContactCipher
     metrics: Metrics
     delivery: Delivery
+    warming: Warming = field(default_factory=Warming.ready)
+    _warming_task: asyncio.Task | None = None
+
+    @property
+    def deps(self) -> Deps:
+        return self.engine.deps
+
+    @property
+    def clock(self) -> Callable[[], datetime]:
+        return self.engine.deps.clock
+
+    def start_warming(self) -> None:
+        """Load the models in a thread, once; messages that need them wait meanwhile."""
+        if self._warming_task is None and self.warming.warming:
+            self._warming_task = asyncio.create_task(
+                self.warming.run(self.engine.deps.enricher.warm_up), name="warming"
+            )
 
     async def close(self) -> None:
+        await self.engine.close()
+        if self._warming_task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._warming_task
+        enricher = self.engine.deps.enricher
+        if isinstance(enricher, EnrichmentProcess):
+            await asyncio.to_thread(enricher.close)
         await self.store.close()
 
 
 async def open_services(
-    settings: Settings, *, store: Store | None = None, warm_up: bool = True
+    settings: Settings,
+    *,
+    store: Store | None = None,
+    warm_up: bool = True,
+    warm_later: bool = False,
 ) -> Services:
     """Open the store (upgrading an embedded SQLite store in place) and build the engine.
-    `warm_up=False` skips loading the language models (for commands that only report).
+    The models start loading in the background at once; with `warm_later` (the server)
+    texts are enriched in a worker process, whose models load after
+    `Services.start_warming()` (called once the server listens). `warm_up=False`
+    skips loading them ahead (for commands that only report: they load at first use).
 
     PostgreSQL is shared by several workers, so its schema is only changed by an explicit
     `chorus db upgrade`; an outdated schema stops start-up with that advice.
     """
     secret = resolve_secret(settings.env)
     store = store or Store.connect(settings.env.database_url)
+    enricher: Enricher | EnrichmentProcess | None = None
     try:
         if is_sqlite(store.url):
             await store.upgrade()
         await store.check_schema()
         config = settings.consultation
         contacts = ContactCipher(secret)
-        enricher = Enricher(config.consultation.languages, config.sentiment)
-        if warm_up:
-            # Load language models and word lists now, not during someone's first message.
-            await asyncio.to_thread(enricher.warm_up)
+        if warm_later:  # the server: texts are enriched in a worker process
+            enricher = EnrichmentProcess(config.consultation.languages, config.sentiment)
+        else:
+            enricher = Enricher(config.consultation.languages, config.sentiment)
+        warming = Warming() if warm_up else Warming.ready()
         engine = Engine(
             store,
             config,
             enricher=enricher,
             pseudonyms=Pseudonymizer(secret),
             contacts=contacts,
+            warming=warming,
         )
         await engine.prepare()
     except BaseException:
+        if isinstance(enricher, EnrichmentProcess):
+            enricher.close()
         await store.close()
         raise
     metrics = Metrics()
-    return Services(
+    services = Services(
         settings=settings,
         store=store,
         engine=engine,
         contacts=contacts,
         metrics=metrics,
         delivery=Delivery(engine, metrics),
+        warming=warming,
     )
+    if not warm_later:
+        services.start_warming()
+    return services

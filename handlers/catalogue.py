@@ -118,6 +118,7 @@ MESSAGES: dict[str, str] = {
     "web_start_button": "Start",
     "web_type_here": "Type your message or idea here",
     "web_send": "Send",
+    "web_limit": "up to {limit} characters",
     "web_already_sent": "We already have that message. You can carry on below.",
     # News for authors who asked for it (sent later, through the outbox).
     "merged_yours": "News about your idea {number}: we joined it with a similar idea, "

@@ -1,19 +1,72 @@
-"""What a flow step is given: the message, the person, the open transaction and the
-consultation's settings. Flows read and write through `unit` and return replies."""
+"""What a flow step is given, and what it gives back, without any I/O.
+
+A flow reads the message, a snapshot of the person (`participant`) and what it asks of
+`reads`; it changes nothing itself. `set_state` and `update_participant` note how the
+person's row must change, and `effect` notes what else to store (an idea, a vote). The
+engine applies all of it after deciding, in the batch's one transaction.
+
+`Reads` hold what was loaded for this message. Asking for something not loaded yet
+raises `NeedRead`; the engine loads it and decides again from the start, so a flow stays
+a plain function of what it was given.
+"""
 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from handlers.catalogue import Catalogue
-from handlers.enrich import Enricher
+from handlers.enrich import Enricher, Enrichment
 from handlers.privacy import ContactCipher
 from handlers.settings import ConsultationConfig, QuestionSettings
 from handlers.types import Choice, Inbound, Reply
-from storage.records import ParticipantRecord
-from storage.unit import Unit
+from storage.effects import Effect
+from storage.records import ContributionRecord, ParticipantActivity, ParticipantRecord
+
+if TYPE_CHECKING:
+    from handlers.enrichment_process import EnrichmentProcess
+
+ReadKey = tuple
+
+
+class NeedRead(Exception):
+    """A flow asked for something not loaded yet; `key` says what."""
+
+    def __init__(self, key: ReadKey) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+@dataclass
+class Reads:
+    """Loaded reads by key: ("idea", id), ("candidates", person, questions, exclude,
+    pool), ("activity", person), ("enrich", text)."""
+
+    loaded: dict = field(default_factory=dict)
+
+    def get(self, key: ReadKey):
+        if key not in self.loaded:
+            raise NeedRead(key)
+        return self.loaded[key]
+
+    def idea(self, idea_id: int) -> ContributionRecord | None:
+        return self.get(("idea", idea_id))
+
+    def candidates(
+        self, person: int, questions: list[int], exclude: tuple[int, ...], pool: int
+    ) -> tuple[ContributionRecord, ...]:
+        return self.get(("candidates", person, tuple(questions), tuple(exclude), pool))
+
+    def idea_by_number(self, number: int) -> ContributionRecord | None:
+        return self.get(("idea_number", number))
+
+    def activity(self, person: int) -> ParticipantActivity:
+        return self.get(("activity", person))
+
+    def enrichment(self, text: str) -> Enrichment:
+        return self.get(("enrich", text))
 
 
 @dataclass
@@ -21,14 +74,16 @@ class Context:
     inbound: Inbound
     text: str  # the message text with control characters stripped
     participant: ParticipantRecord
-    unit: Unit
     config: ConsultationConfig
-    enricher: Enricher
+    enricher: Enricher | EnrichmentProcess
     contacts: ContactCipher
     question_ids: dict[str, int]
     now: datetime
     rng: random.Random
+    reads: Reads = field(default_factory=Reads)
     catalogue: Catalogue = field(default_factory=Catalogue)
+    changes: dict = field(default_factory=dict)
+    effects: list[Effect] = field(default_factory=list)
 
     def say(self, key: str, *, choices: tuple[Choice, ...] = (), **params: object) -> Reply:
         return Reply(self.catalogue.text(key, **params), choices=choices, key=key)
@@ -44,14 +99,36 @@ class Context:
     def step(self) -> str:
         return self.participant.state.get("step", "")
 
-    async def set_state(self, step: str, **data: object) -> None:
-        state = {"step": step, **data}
-        await self.unit.participants.update(self.participant.id, state=state)
-        self.participant = _with(self.participant, state=state)
+    def set_state(self, step: str, **data: object) -> None:
+        self.update_participant(state={"step": step, **data})
 
-    async def update_participant(self, **changes: object) -> None:
-        await self.unit.participants.update(self.participant.id, **changes)
-        self.participant = _with(self.participant, **changes)
+    def update_participant(self, **changes: object) -> None:
+        self.changes.update(changes)
+        self.participant = replace(self.participant, **changes)
+
+    def effect(self, effect: Effect) -> None:
+        self.effects.append(effect)
+
+    def enrich(self, text: str) -> Enrichment:
+        """The text's enrichment, computed before deciding (see the engine)."""
+        return self.reads.enrichment(text)
+
+    def idea(self, idea_id: int) -> ContributionRecord | None:
+        return self.reads.idea(idea_id)
+
+    def idea_by_number(self, number: int) -> ContributionRecord | None:
+        """The idea people know as \"idea {number}\"."""
+        return self.reads.idea_by_number(number)
+
+    def next_for_voting(
+        self, *, exclude: tuple[int, ...] = (), pool: int = 5
+    ) -> ContributionRecord | None:
+        """An idea this person has not voted on and did not write: one drawn at random
+        among the least-voted few, so new ideas get seen first."""
+        candidates = self.reads.candidates(
+            self.participant.id, self.open_question_ids(), tuple(exclude), pool
+        )
+        return self.rng.choice(candidates) if candidates else None
 
     def open_questions(self) -> list[QuestionSettings]:
         return self.config.open_questions(self.now)
@@ -66,9 +143,3 @@ class Context:
             if id_ == question_id:
                 return next((q for q in self.config.questions if q.key == key), None)
         return None
-
-
-def _with(record: ParticipantRecord, **changes: object) -> ParticipantRecord:
-    from dataclasses import replace
-
-    return replace(record, **changes)

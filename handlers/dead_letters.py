@@ -4,18 +4,33 @@ again on request (`chorus failed`, `chorus retry`)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from handlers.privacy import ContactCipher
 from handlers.types import Inbound, Outcome
+from storage.database import Store
 from storage.records import FailedRecord
 from storage.unit import Unit
 
-if TYPE_CHECKING:  # the engine's flows use this module too (FORGET)
-    from handlers.engine import Engine
+
+class Keeper(Protocol):
+    """What keeping and listing failed messages needs (handlers.deps.Deps has it)."""
+
+    @property
+    def store(self) -> Store: ...
+    @property
+    def contacts(self) -> ContactCipher: ...
+    @property
+    def clock(self) -> Callable[[], datetime]: ...
+
+
+class Retrier(Keeper, Protocol):
+    """A Keeper that can handle a message again (the engine)."""
+
+    def handle(self, inbound: Inbound) -> Awaitable[Outcome]: ...
 
 
 # What a kept message holds about its sender: who they are, their words as written (before
@@ -63,7 +78,7 @@ def kept_sender(raw: str, contacts: ContactCipher) -> str | None:
     return data.get("sender")
 
 
-async def keep_failed(engine: Engine, inbound: Inbound, error: BaseException) -> FailedRecord:
+async def keep_failed(engine: Keeper, inbound: Inbound, error: BaseException) -> FailedRecord:
     """Store the message and the error in their own transaction (the failed one was
     rolled back). Raises StoreUnavailable if even that cannot be stored."""
     description = f"{type(error).__name__}: {error}"[:2000]
@@ -77,12 +92,12 @@ async def keep_failed(engine: Engine, inbound: Inbound, error: BaseException) ->
         )
 
 
-async def list_failed(engine: Engine, *, include_done: bool = False) -> list[FailedRecord]:
+async def list_failed(engine: Keeper, *, include_done: bool = False) -> list[FailedRecord]:
     async with engine.store.reader() as unit:
         return await unit.failed.list(status=None if include_done else "failed")
 
 
-async def retry_failed(engine: Engine, failed_id: int) -> tuple[Inbound, Outcome] | None:
+async def retry_failed(engine: Retrier, failed_id: int) -> tuple[Inbound, Outcome] | None:
     """Handle a kept message again; on success it is marked done, on failure kept with
     the new error. Returns None when there is no such kept message."""
     async with engine.store.reader() as unit:

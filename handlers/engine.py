@@ -1,91 +1,263 @@
-"""The engine: one inbound message in, replies out, in one store transaction.
+"""The engine: messages in, replies out, applied in grouped commits.
 
-Every channel calls `Engine.handle`. It checks the text, turns the sender into a
-pseudonym, records the message id (a replay is acknowledged and not applied again),
-loads the person's conversation state from the store, runs the flow and commits.
+Every channel calls `Engine.handle`. Before the message queues, its text is checked,
+the sender becomes a pseudonym and the text is enriched (redaction, language, sentiment,
+moderation) in a worker thread, so the writer never waits on it. One writer task then
+takes every message waiting (up to `BATCH_LIMIT`) and hands the batch to the store in
+one hop (storage/batch.py): each person's snapshot is loaded, the flows decide in pure
+Python (handlers/conversation.py), and all the effects are applied in ONE transaction, a
+savepoint per message, committed once. Only then does each caller get its outcome, so a
+webhook answers 200 after the commit (and 503 when the commit fails).
+
+Team commands keep their own transaction (handlers/team/desk.py).
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import random
+import re
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import TYPE_CHECKING
 
-from handlers.catalogue import Catalogue
-from handlers.commands import parse_command
 from handlers.conflicts import retrying_conflicts
-from handlers.context import Context
+from handlers.conversation import Conversation, Pending
 from handlers.dead_letters import forget_kept_messages, sent_by
-from handlers.enrich import Enricher, clean_text
-from handlers.insights.grouping import role_grouping
+from handlers.deps import Deps, utc_now
+from handlers.enrich import Enricher, Enrichment, clean_text
 from handlers.privacy import ContactCipher, Pseudonymizer
 from handlers.public import Checkpoint, IngestResult, ingest_posts
-from handlers.router import carrier_keyword, route
 from handlers.settings import ConsultationConfig
 from handlers.team.desk import TeamDesk
 from handlers.types import Inbound, Outcome, PublicPost, Reply
+from handlers.warming import Warming
+from storage.batch import Applied, Message, run_pipeline
 from storage.database import Store
+from storage.effects import NEW_NUMBER, Erase
+from storage.errors import StoreConflict
+
+if TYPE_CHECKING:
+    from handlers.enrichment_process import EnrichmentProcess
+
+log = logging.getLogger(__name__)
+
+BATCH_LIMIT = 64
+# A text worth enriching before it queues: anything but a number, a single short word
+# or a command (those are answers, not ideas). Other texts are enriched when a flow
+# asks, which is rare (a one-word idea, a kept draft).
+_ANSWER = re.compile(r"\s*[/#]?[\w'-]{0,16}[.!?]?\s*")
+
+__all__ = ["Engine", "utc_now", "BATCH_LIMIT"]
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
+@dataclass(eq=False)
+class _Waiting:
+    pending: Pending
+    future: asyncio.Future  # the outcome, set once the batch has committed
+    enriching: asyncio.Future | None = None  # the text's enrichment, while it runs
+
+    def ready(self) -> bool:
+        return self.enriching is None or self.enriching.done()
 
 
 class Engine:
+    """Queues messages for the one writer task. Holds only its dependencies."""
+
     def __init__(
         self,
         store: Store,
         config: ConsultationConfig,
         *,
-        enricher: Enricher,
+        enricher: Enricher | EnrichmentProcess,
         pseudonyms: Pseudonymizer,
         contacts: ContactCipher,
         clock: Callable[[], datetime] = utc_now,
         rng: random.Random | None = None,
+        warming: Warming | None = None,
     ) -> None:
-        self.store = store
-        self.config = config
-        self.enricher = enricher
-        self.pseudonyms = pseudonyms
-        self.contacts = contacts
-        self.clock = clock
-        self.rng = rng or random.Random()
-        self.question_ids: dict[str, int] = {}
-        self.team = TeamDesk(self)
+        self.deps = Deps(
+            store=store,
+            config=config,
+            enricher=enricher,
+            pseudonyms=pseudonyms,
+            contacts=contacts,
+            clock=clock,
+            rng=rng or random.Random(),
+        )
+        self.warming = warming or Warming.ready()
+        self.team = TeamDesk(self.deps)
+        self._conversation = Conversation(self.deps)
+        self._queue: list[_Waiting] = []
+        self._writer: asyncio.Task | None = None
+        # Called with each batch's size (metrics).
+        self.on_batch: list[Callable[[int], None]] = []
+
+    # The dependencies by name, for callers that need one of them.
+    store = property(lambda self: self.deps.store)
+    config = property(lambda self: self.deps.config)
+    enricher = property(lambda self: self.deps.enricher)
+    pseudonyms = property(lambda self: self.deps.pseudonyms)
+    contacts = property(lambda self: self.deps.contacts)
+    clock = property(lambda self: self.deps.clock)
+    rng = property(lambda self: self.deps.rng)
+    question_ids = property(lambda self: self.deps.question_ids)
 
     async def prepare(self) -> None:
-        """Bring the configured questions and role groups into the store; call once at
-        start. Idea consensus is recomputed if the role groups changed."""
-        self.store.grouping = role_grouping(self.config)
-        async with self.store.transaction() as unit:
-            self.question_ids = await unit.questions.sync(
-                (q.key, q.text, q.opens_at, q.closes_at) for q in self.config.questions
-            )
-            await unit.insights.ensure_grouping(self.clock())
+        await self.deps.prepare()
+
+    def replace_deps(self, **changes: object) -> None:
+        """Swap some dependencies (a test's other settings or a failing enricher): a new
+        frozen set, handed to everything the engine built from the old one."""
+        self.deps = replace(self.deps, **changes)
+        self.team.deps = self.deps
+        self._conversation = Conversation(self.deps)
 
     def pseudonym(self, channel: str, platform_id: str) -> str:
-        return self.pseudonyms.pseudonym(channel, platform_id)
-
-    def public_post_key(self, channel: str, post_id: str) -> str:
-        """What marks a public post as seen (processed_messages): a keyed hash, because a
-        public post's id leads anyone to its author, and the mark outlives an erasure (so
-        a backfill cannot bring back what was erased)."""
-        return "#" + self.pseudonyms.pseudonym(f"{channel}-post", post_id)[:40]
+        return self.deps.pseudonym(channel, platform_id)
 
     async def handle(self, inbound: Inbound) -> Outcome:
         """Apply one message. Raises StoreUnavailable when the store cannot commit."""
-        if not self.question_ids:
-            await self.prepare()
+        await self.deps.ready()
         text = clean_text(inbound.text)
-        return await retrying_conflicts(
-            lambda: self._apply(inbound, text), what=f"{inbound.channel} message", rng=self.rng
+        team_request = self.team.recognise(inbound, text)
+        if team_request is not None:
+            # The consultation team's commands: no participant row, same de-duplication.
+            return await retrying_conflicts(
+                lambda: self.team.handle(team_request, inbound, self.deps.clock()),
+                what=f"{inbound.channel} team command",
+                rng=self.deps.rng,
+            )
+        pending = Pending(
+            inbound=inbound,
+            text=text,
+            pseudonym=self.deps.pseudonym(inbound.channel, inbound.sender),
+            now=self.deps.clock(),
         )
+        loop = asyncio.get_running_loop()
+        # Queued at once, in arrival order; its text is enriched meanwhile.
+        waiting = _Waiting(pending, loop.create_future(), self._enrich_early(inbound, text))
+        self._queue.append(waiting)
+        self._wake_writer()
+        return await asyncio.shield(waiting.future)
+
+    @property
+    def queue_depth(self) -> int:
+        """Messages waiting for the writer (a figure for /metrics)."""
+        return len(self._queue)
+
+    def _wake_writer(self) -> None:
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write(), name="chorus-writer")
+
+    def _enrich_early(self, inbound: Inbound, text: str) -> asyncio.Future | None:
+        if inbound.payload is not None or _ANSWER.fullmatch(text):
+            return None
+        if len(text) > self.deps.config.consultation.max_text_length:
+            return None
+        return asyncio.ensure_future(self._enrich(text))
+
+    async def _enrich(self, text: str) -> Enrichment:
+        await self.warming.wait()  # models still loading: this message waits for them
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(None, self.deps.enricher.enrich, text)
+
+    def _take_batch(self) -> list[_Waiting]:
+        """Up to BATCH_LIMIT waiting messages whose enrichment is done, in arrival order;
+        a person's later messages stay behind an earlier one that is not ready."""
+        batch: list[_Waiting] = []
+        held: list[_Waiting] = []
+        behind: set[str] = set()
+        for waiting in self._queue:
+            person = waiting.pending.pseudonym
+            if len(batch) < BATCH_LIMIT and person not in behind and waiting.ready():
+                batch.append(waiting)
+            else:
+                behind.add(person)
+                held.append(waiting)
+        self._queue = held
+        return batch
+
+    async def _write(self) -> None:
+        """The one writer: batch after batch until nothing waits."""
+        while self._queue:
+            batch = self._take_batch()
+            if not batch:  # every waiting message is still being enriched
+                enriching = {w.enriching for w in self._queue if not w.ready()}
+                await asyncio.wait(enriching, return_when=asyncio.FIRST_COMPLETED)
+                continue
+            failed = [w for w in batch if w.enriching and w.enriching.exception()]
+            for waiting in failed:  # enrichment raised: that message fails alone
+                waiting.future.set_exception(waiting.enriching.exception())
+            batch = [w for w in batch if w not in failed]
+            if not batch:
+                continue
+            for waiting in batch:
+                if waiting.enriching is not None:
+                    waiting.pending = replace(
+                        waiting.pending, enrichment=waiting.enriching.result()
+                    )
+            for observe in self.on_batch:
+                observe(len(batch))
+            try:
+                results = await retrying_conflicts(
+                    lambda batch=batch: self._apply(batch),
+                    what=f"a batch of {len(batch)} messages",
+                    rng=self.deps.rng,
+                )
+            except BaseException as error:  # nothing of the batch was committed
+                for waiting in batch:
+                    if not waiting.future.done():
+                        waiting.future.set_exception(error)
+                if isinstance(error, asyncio.CancelledError):
+                    raise
+                continue
+            for waiting, result in zip(batch, results, strict=True):
+                if waiting.future.done():
+                    continue
+                if isinstance(result, BaseException):
+                    waiting.future.set_exception(result)
+                else:
+                    waiting.future.set_result(_outcome(result))
+
+    async def _apply(self, batch: Sequence[_Waiting]) -> list[Applied | BaseException]:
+        pendings = [waiting.pending for waiting in batch]
+        messages = [
+            Message(p.inbound.channel, p.inbound.message_id, p.pseudonym, p.now) for p in pendings
+        ]
+        plan = self._conversation.plan
+
+        def work(read, write):
+            return run_pipeline(
+                read,
+                write,
+                messages,
+                lambda index, person, reader: plan(pendings[index], person, reader),
+                backend=self.deps.store.backend,
+                grouping=self.deps.store.grouping,
+                on_erase=self._erase,
+            )
+
+        results = await self.deps.store.run_batch(work)
+        for result in results:
+            if isinstance(result, StoreConflict):
+                raise result  # a lost race inside the batch: the whole batch again
+        return results
+
+    async def _erase(self, unit, person_id: int | None, effect: Erase) -> None:
+        """FORGET: the person, everything they contributed and every row that links to
+        them, including messages of theirs kept after failing."""
+        if person_id is not None:
+            await unit.participants.erase(person_id)
+        await forget_kept_messages(unit, self.deps.contacts, sent_by(effect.channel, effect.sender))
 
     async def set_reachable(self, channel: str, sender: str, reachable: bool) -> bool:
         """Mark a person unreachable (e.g. they blocked the bot) or reachable again.
         Returns False when there is no such participant or nothing changed."""
-        pseudonym = self.pseudonym(channel, sender)
-        async with self.store.transaction() as unit:
+        pseudonym = self.deps.pseudonym(channel, sender)
+        async with self.deps.store.transaction() as unit:
             participant = await unit.participants.find(pseudonym)
             if participant is None or participant.unreachable is (not reachable):
                 return False
@@ -95,77 +267,31 @@ class Engine:
     async def claim_once(self, channel: str, message_id: str) -> bool:
         """Record a message the channel answers without the conversation (a sticker, say),
         so a replay is not answered twice. False when it was already recorded."""
-        async with self.store.transaction() as unit:
-            return await unit.processed.claim(channel, message_id, self.clock())
+        async with self.deps.store.transaction() as unit:
+            return await unit.processed.claim(channel, message_id, self.deps.clock())
 
     async def ingest_public(
         self, posts: Sequence[PublicPost], *, checkpoint: Checkpoint | None = None
     ) -> IngestResult:
         """Store public posts (ideas, comments, endorsements; no replies are sent) and move
         the listener's checkpoint in the same transaction; see handlers/public.py."""
-        return await ingest_posts(self, posts, checkpoint=checkpoint)
+        return await ingest_posts(self.deps, posts, checkpoint=checkpoint)
 
-    def _check_text(self, text: str) -> Reply | None:
-        catalogue = Catalogue()
-        if not text.strip():
-            return Reply(catalogue.text("empty"), key="empty")
-        limit = self.config.consultation.max_text_length
-        if len(text) > limit:
-            return Reply(
-                catalogue.text("too_long", length=f"{len(text):,}", limit=f"{limit:,}"),
-                key="too_long",
-            )
-        return None
+    async def close(self) -> None:
+        if self._writer is not None:
+            await asyncio.gather(self._writer, return_exceptions=True)
 
-    async def _apply(self, inbound: Inbound, text: str) -> Outcome:
-        now = self.clock()
-        team_request = self.team.recognise(inbound, text)
-        if team_request is not None:
-            # The consultation team's commands: no participant row, same de-duplication.
-            return await self.team.handle(team_request, inbound, now)
-        pseudonym = self.pseudonym(inbound.channel, inbound.sender)
-        async with self.store.transaction() as unit:
-            participant = await unit.participants.find(pseudonym)
-            if participant is not None and participant.opted_out:
-                command = parse_command(text) if inbound.payload is None else None
-                if command is not None and command.word == "forget":
-                    # Erasure needs no conversation, and they asked for no messages.
-                    await unit.participants.erase(participant.id)
-                    who = sent_by(inbound.channel, inbound.sender)
-                    await forget_kept_messages(unit, self.contacts, who)
-                    return Outcome(opted_out=True)
-                if inbound.payload is not None or carrier_keyword(inbound.medium, text) != "in":
-                    return Outcome(opted_out=True)  # no reply, and nothing is stored
-            # Checked after the opt-out, which an empty or oversized text must not answer.
-            problem = self._check_text(text) if inbound.payload is None else None
-            if problem is not None:
-                return Outcome((problem,))  # nothing is stored, not even the message id
-            if not await unit.processed.claim(inbound.channel, inbound.message_id, now):
-                return Outcome(duplicate=True)
-            if participant is None:
-                participant = await unit.participants.create(
-                    pseudonym, inbound.channel, now, language=self._language(inbound)
-                )
-            else:
-                # Writing to us again shows a person marked unreachable can be reached.
-                back = {"unreachable": False} if participant.unreachable else {}
-                await unit.participants.update(participant.id, last_seen_at=now, **back)
-            ctx = Context(
-                inbound=inbound,
-                text=text,
-                participant=participant,
-                unit=unit,
-                config=self.config,
-                enricher=self.enricher,
-                contacts=self.contacts,
-                question_ids=self.question_ids,
-                now=now,
-                rng=self.rng,
-                catalogue=Catalogue(participant.language),
-            )
-            replies = await route(ctx)
-        return Outcome(tuple(replies), opted_out=ctx.participant.opted_out)
 
-    def _language(self, inbound: Inbound) -> str | None:
-        hint = (inbound.language_hint or "").split("-")[0].lower()
-        return hint if hint in self.config.consultation.languages else None
+def _outcome(applied: Applied) -> Outcome:
+    if applied.duplicate:
+        return Outcome(duplicate=True)
+    decision = applied.decision
+    assert decision is not None
+    replies: tuple[Reply, ...] = decision.replies
+    if applied.new_number is not None:
+        number = str(applied.new_number)
+        replies = tuple(
+            replace(r, text=r.text.replace(NEW_NUMBER, number)) if NEW_NUMBER in r.text else r
+            for r in replies
+        )
+    return Outcome(replies, opted_out=decision.opted_out)

@@ -39,17 +39,14 @@ import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from handlers.conflicts import retrying_conflicts
+from handlers.deps import Deps
 from handlers.enrich import Enrichment, clean_text
 from handlers.types import PublicPost
 from storage.records import ContributionRecord, NewContribution, ParticipantRecord, Profile
 from storage.unit import Unit
 from storage.votes import AGREE
-
-if TYPE_CHECKING:
-    from handlers.engine import Engine
 
 log = logging.getLogger(__name__)
 
@@ -114,21 +111,20 @@ def carries_hashtag(text: str, hashtags: Sequence[str]) -> bool:
 
 
 async def ingest_posts(
-    engine: Engine, posts: Sequence[PublicPost], *, checkpoint: Checkpoint | None = None
+    deps: Deps, posts: Sequence[PublicPost], *, checkpoint: Checkpoint | None = None
 ) -> IngestResult:
     """Apply a batch of posts and move `checkpoint` in one transaction. Raises
     StoreUnavailable when the store cannot commit; then nothing is stored or moved."""
-    if not engine.question_ids:
-        await engine.prepare()
-    enrichments = _enrich_all(engine, posts)
+    await deps.ready()
+    enrichments = _enrich_all(deps, posts)
     return await retrying_conflicts(
-        lambda: _apply(engine, posts, enrichments, checkpoint),
+        lambda: _apply(deps, posts, enrichments, checkpoint),
         what=f"a batch of {len(posts)} public posts",
-        rng=engine.rng,
+        rng=deps.rng,
     )
 
 
-def _enrich_all(engine: Engine, posts: Sequence[PublicPost]) -> dict[str, Enrichment]:
+def _enrich_all(deps: Deps, posts: Sequence[PublicPost]) -> dict[str, Enrichment]:
     """Enrich texts before the transaction opens, so it holds the store only briefly."""
     found: dict[str, Enrichment] = {}
     everything = [*posts, *(ref for post in posts for ref in post.referenced)]
@@ -136,21 +132,21 @@ def _enrich_all(engine: Engine, posts: Sequence[PublicPost]) -> dict[str, Enrich
         if item.post_id in found or item.reposted_id is not None:
             continue
         words = classic_retweet_body(item.text)
-        found[item.post_id] = engine.enricher.enrich(
+        found[item.post_id] = deps.enricher.enrich(
             item.text if words is None else words, social=True
         )
     return found
 
 
 async def _apply(
-    engine: Engine,
+    deps: Deps,
     posts: Sequence[PublicPost],
     enrichments: dict[str, Enrichment],
     checkpoint: Checkpoint | None,
 ) -> IngestResult:
-    now = engine.clock()
-    async with engine.store.transaction() as unit:
-        batch = _Batch(engine, unit, enrichments, now)
+    now = deps.clock()
+    async with deps.store.transaction() as unit:
+        batch = _Batch(deps, unit, enrichments, now)
         for post in sorted(posts, key=lambda p: id_order(p.post_id)):
             await batch.apply(post)
         if checkpoint is not None:
@@ -162,9 +158,9 @@ class _Batch:
     """One transaction's worth of posts."""
 
     def __init__(
-        self, engine: Engine, unit: Unit, enrichments: dict[str, Enrichment], now: datetime
+        self, deps: Deps, unit: Unit, enrichments: dict[str, Enrichment], now: datetime
     ) -> None:
-        self.engine = engine
+        self.deps = deps
         self.unit = unit
         self.enrichments = enrichments
         self.now = now
@@ -188,14 +184,14 @@ class _Batch:
         await self._store(post, author, await self._parent(post))
 
     async def _claim(self, post: PublicPost) -> bool:
-        key = self.engine.public_post_key(post.channel, post.post_id)
+        key = self.deps.public_post_key(post.channel, post.post_id)
         return await self.unit.processed.claim(post.channel, key, self.now)
 
     async def _author(self, post: PublicPost) -> ParticipantRecord:
         key = post.author_id or UNKNOWN_AUTHOR
         if key in self._authors:
             return self._authors[key]
-        pseudonym = self.engine.pseudonym(post.channel, key)
+        pseudonym = self.deps.pseudonym(post.channel, key)
         author = await self.unit.participants.find(pseudonym)
         if author is None:
             author = await self.unit.participants.create(
@@ -208,7 +204,7 @@ class _Batch:
 
     def _language(self, hint: str | None) -> str | None:
         hint = (hint or "").split("-")[0].lower()
-        return hint if hint in self.engine.config.consultation.languages else None
+        return hint if hint in self.deps.config.consultation.languages else None
 
     async def _target(self, post: PublicPost, target_id: str) -> ContributionRecord | None:
         """The stored post `target_id`; stored now from the payload's includes when it is
@@ -221,7 +217,7 @@ class _Batch:
             original is None
             or original.reposted_id is not None
             or classic_retweet_body(original.text) is not None
-            or not carries_hashtag(original.text, self.engine.config.consultation.hashtags)
+            or not carries_hashtag(original.text, self.deps.config.consultation.hashtags)
             or not clean_text(original.text).strip()
         ):
             return None
@@ -333,10 +329,10 @@ class _Batch:
         return record
 
     def _question_id(self, post: PublicPost) -> int | None:
-        ids = self.engine.question_ids
+        ids = self.deps.question_ids
         if post.question_key in ids:
             return ids[post.question_key]
-        open_now = self.engine.config.open_questions(post.created_at)
+        open_now = self.deps.config.open_questions(post.created_at)
         return ids.get(open_now[0].key) if open_now else None
 
 
@@ -356,29 +352,29 @@ def public_post_from_json(text: str) -> PublicPost:
     return PublicPost(**data)
 
 
-async def keep_failed_post(engine: Engine, post: PublicPost, error: BaseException) -> None:
+async def keep_failed_post(deps: Deps, post: PublicPost, error: BaseException) -> None:
     """Keep a post whose storing raised (not for want of a store) in failed_inbound, with
     the error, so one odd post never stops a listener and is not lost either."""
     description = f"{type(error).__name__}: {error}"[:2000]
-    async with engine.store.transaction() as unit:
+    async with deps.store.transaction() as unit:
         await unit.failed.add(
-            post.channel, post.post_id, public_post_to_json(post), description, engine.clock()
+            post.channel, post.post_id, public_post_to_json(post), description, deps.clock()
         )
 
 
-async def retry_failed_post(engine: Engine, failed_id: int) -> IngestResult | None:
+async def retry_failed_post(deps: Deps, failed_id: int) -> IngestResult | None:
     """Store a kept post again (what `retry_failed` does for messages); on success it is
     marked done. Returns None when there is no such kept post."""
-    async with engine.store.reader() as unit:
+    async with deps.store.reader() as unit:
         record = await unit.failed.get(failed_id)
     if record is None or '"post_id"' not in record.raw:
         return None
     post = public_post_from_json(record.raw)
     try:
-        result = await engine.ingest_public([post])
+        result = await ingest_posts(deps, [post])
     except Exception as error:
-        await keep_failed_post(engine, post, error)
+        await keep_failed_post(deps, post, error)
         raise
-    async with engine.store.transaction() as unit:
-        await unit.failed.mark(failed_id, "done", engine.clock())
+    async with deps.store.transaction() as unit:
+        await unit.failed.mark(failed_id, "done", deps.clock())
     return result

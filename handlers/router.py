@@ -81,29 +81,29 @@ def carrier_keyword(medium: str, text: str) -> str | None:
     return None
 
 
-async def route(ctx: Context) -> list[Reply]:
+def route(ctx: Context) -> list[Reply]:
     if ctx.inbound.medium in call.CALL_MEDIA:
-        return await call.handle(ctx)
+        return call.handle(ctx)
     payload = ctx.inbound.payload
     if payload is None:
         # Before any conversation step, so a STOP is never taken as an answer.
         keyword = carrier_keyword(ctx.inbound.medium, ctx.text)
         if keyword == "out":
-            return await account.opt_out(ctx)
+            return account.opt_out(ctx)
         if keyword == "in" and ctx.participant.opted_out:
-            return [*await account.opt_in(ctx), *await _where_they_were(ctx)]
+            return [*account.opt_in(ctx), *_where_they_were(ctx)]
         if keyword == "help":
             return [menu.carrier_help(ctx)]
     command = None if payload is not None else parse_command(ctx.text)
     if _is_typed_text(ctx, command):
         command = None  # asked for an idea, "Vote counting should be public" is the idea
     if not ctx.participant.consented:
-        return await _before_consent(ctx, payload, command)
+        return _before_consent(ctx, payload, command)
     if payload is not None:
-        return await on_payload(ctx, payload)
+        return on_payload(ctx, payload)
     if command is not None:
-        return await _on_command(ctx, command)
-    return await _on_text(ctx)
+        return _on_command(ctx, command)
+    return _on_text(ctx)
 
 
 def _is_typed_text(ctx: Context, command: Command | None) -> bool:
@@ -135,7 +135,7 @@ def _choice_for_text(ctx: Context) -> tuple[str | None, int]:
     return None, len(choices)
 
 
-async def _before_consent(
+def _before_consent(
     ctx: Context, payload: str | None, command: Command | None
 ) -> list[Reply]:
     if ctx.step in ("consent", "refused"):
@@ -144,126 +144,124 @@ async def _before_consent(
         elif command is not None and command.word in ("yes", "no"):
             payload = YES_NO_PAYLOADS["consent"][0 if command.word == "yes" else 1]
         if payload in (onboarding.CONSENT_YES, onboarding.CONSENT_NO):
-            return await onboarding.answer_consent(ctx, payload == onboarding.CONSENT_YES)
+            return onboarding.answer_consent(ctx, payload == onboarding.CONSENT_YES)
     if command is not None and command.word == "mydata":
         return [ctx.say("mydata_none")]
     if command is not None and command.word == "forget":
-        await account.erase(ctx)
+        account.erase(ctx)
         return [ctx.say("forgotten")]
     if ctx.step == "refused" and not (command and command.word == "start"):
         return [ctx.say("refused_before", choices=onboarding.consent_choices(ctx))]
     if ctx.step == "consent" and command is None and payload is None:
         return [ctx.say("consent_again", choices=onboarding.consent_choices(ctx))]
-    return await onboarding.start_consent(ctx)
+    return onboarding.start_consent(ctx)
 
 
-async def on_payload(ctx: Context, payload: str) -> list[Reply]:
+def on_payload(ctx: Context, payload: str) -> list[Reply]:
     kind, _, rest = payload.partition(":")
     if kind == "consent":
         # A consent button pressed again after consenting: NO means "stop using my
         # data", which is FORGET (confirmed first); YES changes nothing.
-        return await (menu.show_menu(ctx) if rest == "yes" else account.ask_forget(ctx))
+        return (menu.show_menu(ctx) if rest == "yes" else account.ask_forget(ctx))
     if kind == "gw" and ":" in rest:
         question_key, option_key = rest.split(":", 1)
-        return await onboarding.answer_gateway(ctx, question_key, option_key)
+        return onboarding.answer_gateway(ctx, question_key, option_key)
     if kind == "menu":
-        return await _on_menu(ctx, rest)
+        return _on_menu(ctx, rest)
     if kind == "question":
-        return await contribute.choose_question(ctx, rest)
+        return contribute.choose_question(ctx, rest)
     if kind == "followup":
-        return await contribute.answer_followup(ctx, rest == "yes")
+        return contribute.answer_followup(ctx, rest == "yes")
     if kind == "forget":
-        return await account.answer_forget(ctx, rest == "yes")
+        return account.answer_forget(ctx, rest == "yes")
     if kind == "vote":
         idea, _, choice = rest.partition(":")
         idea_id = as_id(idea)
         if idea_id is not None:
-            return await voting.cast(ctx, idea_id, choice)
-        return await voting.next_idea(ctx, lead=[ctx.say("vote_gone")])
+            return voting.cast(ctx, idea_id, choice)
+        return voting.next_idea(ctx, lead=[ctx.say("vote_gone")])
     return [ctx.say("unknown_command")]
 
 
-async def _on_menu(ctx: Context, item: str) -> list[Reply]:
+def _on_menu(ctx: Context, item: str) -> list[Reply]:
     if item == "idea":
-        return await contribute.ask_for_idea(ctx)
+        return contribute.ask_for_idea(ctx)
     if item == "vote":
-        return await voting.next_idea(ctx)
+        return voting.next_idea(ctx)
     if item == "comment":
-        return await _comment(ctx, "")
-    return await menu.show_help(ctx)
+        return _comment(ctx, "")
+    return menu.show_help(ctx)
 
 
-async def _on_command(ctx: Context, command: Command) -> list[Reply]:
+def _on_command(ctx: Context, command: Command) -> list[Reply]:
     word = command.word
     if word == "start":
-        return await menu.show_menu(ctx)
+        return menu.show_menu(ctx)
     if word == "help":
-        return await menu.show_help(ctx)
+        return menu.show_help(ctx)
     if word == "idea":
         if command.argument:
-            return await contribute.submit_idea(ctx, command.argument)
-        return await contribute.ask_for_idea(ctx)
+            return contribute.submit_idea(ctx, command.argument)
+        return contribute.ask_for_idea(ctx)
     if word == "vote":
-        return await voting.next_idea(ctx)
+        return voting.next_idea(ctx)
     if word == "comment":
-        return await _comment(ctx, command.argument)
+        return _comment(ctx, command.argument)
     if word == "mydata":
-        return await account.my_data(ctx)
+        return account.my_data(ctx)
     if word == "forget":
-        return await account.ask_forget(ctx)
+        return account.ask_forget(ctx)
     if word == "skip":
-        return await _skip(ctx)
+        return _skip(ctx)
     if word in ("yes", "no") and ctx.step in YES_NO_PAYLOADS:
         yes, no = YES_NO_PAYLOADS[ctx.step]
-        return await on_payload(ctx, yes if word == "yes" else no)
+        return on_payload(ctx, yes if word == "yes" else no)
     if word in ("yes", "no"):
-        return await menu.show_help(ctx)
+        return menu.show_help(ctx)
     return [ctx.say("unknown_command")]
 
 
-async def _skip(ctx: Context) -> list[Reply]:
+def _skip(ctx: Context) -> list[Reply]:
     if ctx.step == "gateway":
-        return await onboarding.answer_gateway(ctx, ctx.state.get("question", ""), "skip")
+        return onboarding.answer_gateway(ctx, ctx.state.get("question", ""), "skip")
     if ctx.step == "vote":
-        return await voting.cast(ctx, int(ctx.state.get("idea", 0)), "skip")
+        return voting.cast(ctx, int(ctx.state.get("idea", 0)), "skip")
     if ctx.step in ("idea", "comment", "choose_question", "followup", "forget"):
-        return [ctx.say("cancelled"), *await menu.show_menu(ctx)]
+        return [ctx.say("cancelled"), *menu.show_menu(ctx)]
     return [ctx.say("nothing_to_skip")]
 
 
-async def _comment(ctx: Context, argument: str) -> list[Reply]:
+def _comment(ctx: Context, argument: str) -> list[Reply]:
     """COMMENT [idea number] [text]: comment on the idea on screen, a numbered idea, or
     the next idea that needs attention."""
     number, _, rest = argument.lstrip("#").partition(" ")
     if number.isdigit():
-        idea_id = as_id(number)
-        idea = await ctx.unit.contributions.get(idea_id) if idea_id else None
+        idea_number = as_id(number)  # the number people see ("idea 7"), not the row id
+        idea = ctx.idea_by_number(idea_number) if idea_number else None
         if idea is None or idea.kind != "idea" or idea.status != "visible":
             return [ctx.say("vote_gone")]
         if rest.strip():
-            return await contribute.submit_comment(ctx, idea.id, rest.strip())
-        return await contribute.ask_for_comment(ctx, idea)
-    idea = await voting.current_idea(ctx)
+            return contribute.submit_comment(ctx, idea.id, rest.strip())
+        return contribute.ask_for_comment(ctx, idea)
+    idea = voting.current_idea(ctx)
     if idea is not None and argument:
-        return await contribute.submit_comment(ctx, idea.id, argument)
+        return contribute.submit_comment(ctx, idea.id, argument)
     if idea is None:
-        idea = await ctx.unit.contributions.next_for_voting(
-            ctx.participant.id, question_ids=ctx.open_question_ids(), rng=ctx.rng
-        )
+        idea = ctx.next_for_voting()
     if idea is None:
         return [ctx.say("comment_none")]
-    return await contribute.ask_for_comment(ctx, idea)
+    return contribute.ask_for_comment(ctx, idea)
 
 
-async def _on_text(ctx: Context) -> list[Reply]:
+def _on_text(ctx: Context) -> list[Reply]:
     step = ctx.step
     if step == "idea":
-        return await contribute.submit_idea(ctx, ctx.text, question_key=ctx.state.get("question"))
+        return contribute.submit_idea(ctx, ctx.text, question_key=ctx.state.get("question"))
     if step == "comment":
-        return await contribute.submit_comment(ctx, int(ctx.state.get("idea", 0)), ctx.text)
+        return contribute.submit_comment(ctx, int(ctx.state.get("idea", 0)), ctx.text)
     payload, count = _choice_for_text(ctx)
     if payload:
-        return await on_payload(ctx, payload)
+        return on_payload(ctx, payload)
     if payload == "" or step in ("gateway", "choose_question", "forget"):
         reply = ctx.say("out_of_range", count=count)
         prompt = _prompt_again(ctx)
@@ -271,15 +269,15 @@ async def _on_text(ctx: Context) -> list[Reply]:
     if step == "vote":
         return [ctx.say("vote_use_numbers")]
     # At the menu (or after a question we can let go of), free text is an idea.
-    return await contribute.submit_idea(ctx, ctx.text)
+    return contribute.submit_idea(ctx, ctx.text)
 
 
-async def _where_they_were(ctx: Context) -> list[Reply]:
+def _where_they_were(ctx: Context) -> list[Reply]:
     """After opting back in: the question that was open, or the menu, or consent."""
     if not ctx.participant.consented:
-        return await onboarding.start_consent(ctx)
+        return onboarding.start_consent(ctx)
     prompt = _prompt_again(ctx)
-    return [prompt] if prompt else await menu.show_menu(ctx)
+    return [prompt] if prompt else menu.show_menu(ctx)
 
 
 def _prompt_again(ctx: Context) -> Reply | None:

@@ -87,7 +87,7 @@ class GatewayQuestion(Strict):
 
 
 class SentimentSettings(Strict):
-    analyser: Literal["textblob", "vader"] = "textblob"
+    analyser: Literal["chorus", "vader", "textblob"] = "chorus"
     positive_threshold: float = Field(default=0.05, gt=0, le=1)
     negative_threshold: float = Field(default=-0.05, ge=-1, lt=0)
 

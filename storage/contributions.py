@@ -8,10 +8,12 @@ from collections.abc import Collection
 from sqlalchemy import exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Contribution, Vote
+from storage.models import Checkpoint, Contribution, Vote
 from storage.records import ContributionRecord, NewContribution
 from storage.tallies import Tallies
 from storage.tally_keys import ContributionFacts
+
+NEXT_IDEA_NUMBER = "ideas.next_number"
 
 
 def contribution_record(row: Contribution) -> ContributionRecord:
@@ -38,6 +40,8 @@ def contribution_record(row: Contribution) -> ContributionRecord:
         skip_count=row.skip_count,
         score=row.score,
         created_at=row.created_at,
+        number=row.idea_number,
+        worker_code=row.worker_code,
     )
 
 
@@ -49,6 +53,7 @@ class Contributions:
     async def add(self, new: NewContribution) -> ContributionRecord:
         row = Contribution(
             kind=new.kind,
+            idea_number=await self._next_idea_number(new) if new.kind == "idea" else None,
             question_id=new.question_id,
             parent_id=new.parent_id,
             participant_id=new.participant_id,
@@ -62,6 +67,7 @@ class Contributions:
             moderation_reason=new.moderation_reason,
             channel=new.channel,
             assisted=new.assisted,
+            worker_code=new.worker_code,
             channel_message_id=new.channel_message_id,
             role=new.profile.role,
             region=new.profile.region,
@@ -78,8 +84,27 @@ class Contributions:
         await self.tallies.contribution_changed(None, ContributionFacts.of(row))
         return contribution_record(row)
 
+    async def _next_idea_number(self, new: NewContribution) -> int:
+        """The next idea number. The counter's row lock makes concurrent writers take
+        turns, so no number is given twice (the unique index would refuse it anyway)."""
+        row = await self.session.get(Checkpoint, NEXT_IDEA_NUMBER, with_for_update=True)
+        if row is None:  # a store whose counter was removed: carry on after the highest
+            highest = await self.session.scalar(select(func.max(Contribution.idea_number)))
+            row = Checkpoint(name=NEXT_IDEA_NUMBER, value=str((highest or 0) + 1))
+            self.session.add(row)
+        number = int(row.value)
+        row.value, row.updated_at = str(number + 1), new.created_at
+        return number
+
     async def get(self, contribution_id: int) -> ContributionRecord | None:
         row = await self.session.get(Contribution, contribution_id)
+        return contribution_record(row) if row else None
+
+    async def idea_by_number(self, number: int) -> ContributionRecord | None:
+        """The idea people know as "idea {number}"."""
+        row = await self.session.scalar(
+            select(Contribution).where(Contribution.idea_number == number)
+        )
         return contribution_record(row) if row else None
 
     async def find_by_message(self, channel: str, message_id: str) -> ContributionRecord | None:

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import TypeVar
 
-from sqlalchemy import event, exc, text
+from sqlalchemy import Connection, Engine, event, exc, text
+from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -27,6 +30,7 @@ from storage.grouping import Grouping
 from storage.unit import Unit
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 SQLITE_BUSY_SECONDS = 5.0
 WRITER_QUEUE_SECONDS = 10.0  # under the 15 s a webhook provider waits for an answer
@@ -49,8 +53,12 @@ def create_engine(url: str, *, busy_seconds: float = SQLITE_BUSY_SECONDS) -> Asy
 
     _prepare_sqlite_file(url)
     engine = create_async_engine(url, connect_args={"timeout": busy_seconds})
+    _sqlite_settings(engine.sync_engine, busy_seconds)
+    return engine
 
-    @event.listens_for(engine.sync_engine, "connect")
+
+def _sqlite_settings(engine: Engine, busy_seconds: float) -> None:
+    @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record) -> None:
         # Take over transaction control from the driver, so BEGIN IMMEDIATE below is ours.
         dbapi_connection.isolation_level = None
@@ -61,7 +69,7 @@ def create_engine(url: str, *, busy_seconds: float = SQLITE_BUSY_SECONDS) -> Asy
         cursor.execute(f"PRAGMA busy_timeout={int(busy_seconds * 1000)}")
         cursor.close()
 
-    @event.listens_for(engine.sync_engine, "begin")
+    @event.listens_for(engine, "begin")
     def _on_begin(connection) -> None:
         # Writers take the lock up front: two deferred transactions that both try to
         # upgrade to writing would otherwise fail with "database is locked".
@@ -70,6 +78,19 @@ def create_engine(url: str, *, busy_seconds: float = SQLITE_BUSY_SECONDS) -> Asy
         else:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
+
+def _sqlite_file_engine(url: str, busy_seconds: float) -> Engine | None:
+    """A synchronous engine on the same SQLite file, for the batch writer's thread; None
+    for an in-memory database (which only the async engine's connection can see)."""
+    parsed = make_url(url)
+    database = parsed.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    engine = create_sync_engine(
+        parsed.set(drivername="sqlite"),
+        connect_args={"timeout": busy_seconds, "check_same_thread": False},
+    )
+    _sqlite_settings(engine, busy_seconds)
     return engine
 
 
@@ -142,6 +163,13 @@ class Store:
         # first served, rather than in SQLite's busy handler, which polls unfairly and
         # gave up with "database is locked" under a burst of webhooks.
         self._writers = asyncio.Lock() if self.backend == "sqlite" else None
+        # The batch writer's own synchronous engine and thread (SQLite on a file): a
+        # whole batch is one hop to this thread instead of one hop per statement.
+        self._sync_engine: Engine | None = None
+        self._sync_thread: ThreadPoolExecutor | None = None
+        if self.backend == "sqlite":
+            self._sync_engine = _sqlite_file_engine(url, SQLITE_BUSY_SECONDS)
+            self._sync_thread = ThreadPoolExecutor(1, thread_name_prefix="chorus-writer")
 
     @classmethod
     def connect(cls, url: str, *, busy_seconds: float = SQLITE_BUSY_SECONDS) -> Store:
@@ -170,7 +198,38 @@ class Store:
             ) from None
 
     async def close(self) -> None:
+        if self._sync_thread is not None:
+            if self._sync_engine is not None:
+                await asyncio.get_running_loop().run_in_executor(
+                    self._sync_thread, self._sync_engine.dispose
+                )
+            self._sync_thread.shutdown(wait=True)
         await self.engine.dispose()
+
+    async def run_batch(self, work: Callable[[Connection, Connection], T]) -> T:
+        """Run `work(read, write)` on two synchronous connections in one hop: in the
+        writer thread for SQLite, inside one `run_sync` for PostgreSQL. `work` opens its
+        own transactions (storage/batch.py); this holds the process's writer turn."""
+        async with self._writer_turn(), self._guard():
+            if self._sync_engine is not None:
+                loop = asyncio.get_running_loop()
+                return await loop.run_in_executor(self._sync_thread, self._in_thread, work)
+            options = {"isolation_level": "AUTOCOMMIT"} if self.backend == "postgresql" else {}
+            if self.backend == "sqlite":
+                options = {"chorus_read_only": True}
+            async with self.engine.connect() as write:
+                if self.backend == "sqlite":  # in memory: one connection only
+                    return await write.run_sync(lambda w: work(w, w))
+                async with self.engine.connect() as read:
+                    await read.execution_options(**options)
+                    reading = read.sync_connection
+                    return await write.run_sync(lambda w: work(reading, w))
+
+    def _in_thread(self, work: Callable[[Connection, Connection], T]) -> T:
+        assert self._sync_engine is not None
+        reads = self._sync_engine.execution_options(chorus_read_only=True)
+        with reads.connect() as read, self._sync_engine.connect() as write:
+            return work(read, write)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Unit]:

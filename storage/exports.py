@@ -5,12 +5,14 @@ Participants appear only by pseudonym; no platform id is stored anywhere to expo
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import os
+from collections.abc import AsyncIterator, Iterable
 from datetime import datetime
 
 from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.grouping import Grouping
 from storage.models import (
     Contribution,
     IdeaScore,
@@ -25,12 +27,18 @@ from storage.models import (
 CONTRIBUTION_COLUMNS = (
     "id",
     "kind",
+    "idea_number",
     "question",
     "parent_id",
     "participant",
+    "role_group",
+    "role",
+    "region",
+    "age_band",
     "channel",
     "language",
     "assisted",
+    "worker_code",
     "status",
     "label",
     "polarity",
@@ -43,6 +51,35 @@ CONTRIBUTION_COLUMNS = (
     "created_at",
     "text",
 )
+
+
+# Pseudonyms are cut to this many characters in exports, and lengthened as far as needed
+# for no two people in one export to share one.
+SHORT_PSEUDONYM = 12
+
+
+def shortest_unique_length(pseudonyms: Iterable[str], minimum: int = SHORT_PSEUDONYM) -> int:
+    """The shortest prefix length, at least `minimum`, that tells all pseudonyms apart."""
+    ordered = sorted(set(pseudonyms))
+    length = minimum
+    for before, after in zip(ordered, ordered[1:], strict=False):
+        shared = len(os.path.commonprefix([before, after]))
+        length = max(length, shared + 1)
+    return length
+
+
+async def pseudonym_length(
+    session: AsyncSession, *, question_id: int | None = None, since: datetime | None = None
+) -> int:
+    """The pseudonym length for an export of these contributions (see SHORT_PSEUDONYM)."""
+    query = _scoped(
+        select(Participant.pseudonym)
+        .join(Contribution, Contribution.participant_id == Participant.id)
+        .distinct(),
+        question_id,
+        since,
+    )
+    return shortest_unique_length(await session.scalars(query))
 
 
 def _scoped(query, question_id: int | None, since: datetime | None):
@@ -59,7 +96,12 @@ async def contribution_rows(
     batch: int = 1000,
     question_id: int | None = None,
     since: datetime | None = None,
+    grouping: Grouping | None = None,
 ) -> AsyncIterator[dict]:
+    """Every contribution with who said it as they described themselves then (role, its
+    group, region, age band) and a shortened pseudonym, unique within the export."""
+    grouping = grouping or Grouping()
+    length = await pseudonym_length(session, question_id=question_id, since=since)
     query = (
         select(Contribution, Question.key, Participant.pseudonym)
         .join(Question, Contribution.question_id == Question.id, isouter=True)
@@ -73,12 +115,18 @@ async def contribution_rows(
         yield {
             "id": contribution.id,
             "kind": contribution.kind,
+            "idea_number": contribution.idea_number,
             "question": question_key,
             "parent_id": contribution.parent_id,
-            "participant": pseudonym,
+            "participant": pseudonym[:length],
+            "role_group": grouping.group(contribution.role) or None,
+            "role": contribution.role,
+            "region": contribution.region,
+            "age_band": contribution.age_band,
             "channel": contribution.channel,
             "language": contribution.language,
             "assisted": contribution.assisted,
+            "worker_code": contribution.worker_code,
             "status": contribution.status,
             "label": contribution.label,
             "polarity": contribution.polarity,
@@ -103,9 +151,11 @@ async def idea_rows(
     batch: int = 1000,
     question_id: int | None = None,
     since: datetime | None = None,
+    grouping: Grouping | None = None,
 ) -> AsyncIterator[dict]:
     """One row per idea: its vote counts, scores and theme (raw counts; the writer
-    states the vote coding)."""
+    states the vote coding), and who wrote it as they described themselves then."""
+    grouping = grouping or Grouping()
     member = and_(
         ThemeMember.contribution_id == Contribution.id,
         ThemeMember.run_id.in_(_current_theme_runs()),
@@ -136,7 +186,12 @@ async def idea_rows(
     async for idea, key, controversy, consensus, theme, theme_label in result:
         yield {
             "id": idea.id,
+            "idea_number": idea.idea_number,
             "question": key,
+            "role_group": grouping.group(idea.role) or None,
+            "role": idea.role,
+            "region": idea.region,
+            "age_band": idea.age_band,
             "channel": idea.channel,
             "language": idea.language,
             "status": idea.status,

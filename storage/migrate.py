@@ -7,6 +7,7 @@ sharing a connection with asyncio).
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 from alembic import command
@@ -26,6 +27,7 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return config
 
 
+@cache  # the migrations cannot change while Chorus runs; /healthz asks on every call
 def head_revision() -> str:
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 

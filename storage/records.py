@@ -72,6 +72,7 @@ class NewContribution:
     moderation_reason: str | None = None
     assisted: bool = False
     profile: Profile = field(default_factory=Profile)
+    worker_code: str | None = None  # who entered an assisted contribution
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,13 @@ class ContributionRecord:
     skip_count: int
     score: float
     created_at: datetime
+    number: int | None = None  # an idea's own number ("idea 7"); None for a comment
+    worker_code: str | None = None
+
+    @property
+    def shown_number(self) -> int:
+        """The number people see: the idea number, or the id where there is none."""
+        return self.number if self.number is not None else self.id
 
 
 @dataclass(frozen=True)

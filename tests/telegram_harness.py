@@ -15,10 +15,10 @@ from dataclasses import replace
 import aiohttp
 from aiohttp import web
 
-from bot.backoff import Backoff
 from bot.channels.telegram import TelegramChannel
 from bot.channels.telegram.channel import SECRET_HEADER, WEBHOOK_PATH
 from bot.config import Settings
+from bot.retry import Backoff
 from bot.server import build_web_app
 from bot.services import Services, open_services
 from storage.database import Store

@@ -121,10 +121,12 @@ async def test_export_has_pseudonyms_only(workdir: Path, database_url: str) -> N
     assert result.returncode == 0, result.stderr
     rows = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8"))))
     assert len(rows) == 1 and rows[0]["text"] == "Open physio self-referral everywhere"
-    assert len(rows[0]["participant"]) == 64 and "7700" not in out.read_text(encoding="utf-8")
+    assert len(rows[0]["participant"]) == 12 and "7700" not in out.read_text(encoding="utf-8")
     assert rows[0]["channel"] == "console" and rows[0]["language"] == "en"
     as_json = chorus(["export", "--format", "json"], workdir, database_url)
-    assert json.loads(as_json.stdout.splitlines()[0])["text"] == rows[0]["text"]
+    assert [row["text"] for row in json.loads(as_json.stdout)] == [rows[0]["text"]]
+    as_lines = chorus(["export", "--format", "jsonl"], workdir, database_url)
+    assert json.loads(as_lines.stdout.splitlines()[0])["text"] == rows[0]["text"]
 
 
 def test_analyse_prints_one_json_object_per_line(workdir: Path) -> None:
@@ -150,6 +152,22 @@ def test_analyse_reads_a_csv_column(workdir: Path) -> None:
     assert missing.returncode == 2 and "no column 'nope'" in missing.stderr
 
 
+def test_analyse_keeps_the_id_column_on_every_line(workdir: Path) -> None:
+    source = workdir / "forms.csv"
+    source.write_text(
+        'row,idea\nF-7,"Ring 020 7946 0958, please"\nF-9,The physio team was kind\n',
+        encoding="utf-8",
+    )
+    args = ["analyse", "--csv", str(source), "--column", "idea", "--id-column", "row"]
+    result = chorus(args, workdir, "sqlite+aiosqlite://")
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line["row"] for line in lines] == ["F-7", "F-9"]
+    assert lines[0]["text"] == "Ring [phone], please"
+    missing = chorus([*args[:-1], "nope"], workdir, "sqlite+aiosqlite://")
+    assert missing.returncode == 2 and "no column 'nope'" in missing.stderr
+
+
 def test_db_upgrade_reports_the_revision(workdir: Path, tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}"
     result = chorus(["db", "upgrade"], workdir, url)
@@ -161,13 +179,13 @@ def test_db_upgrade_reports_the_revision(workdir: Path, tmp_path: Path) -> None:
 
 def test_a_bad_config_stops_with_one_line_naming_the_key(workdir: Path) -> None:
     config = workdir / "config.yaml"
-    text = config.read_text(encoding="utf-8").replace("analyser: textblob", "analyser: magic")
+    text = config.read_text(encoding="utf-8").replace("analyser: chorus", "analyser: magic")
     config.write_text(text, encoding="utf-8")
     result = chorus(["run", "--port", "0"], workdir, "sqlite+aiosqlite:///x.db")
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "chorus: configuration error: config.yaml: sentiment.analyser: "
-        "Input should be 'textblob' or 'vader'"
+        "Input should be 'chorus', 'vader' or 'textblob'"
     ]
 
 
@@ -186,7 +204,13 @@ def test_a_bad_database_url_is_a_configuration_error(workdir: Path) -> None:
     assert result.returncode == 2 and "supports SQLite and PostgreSQL" in result.stderr
 
 
-def test_every_command_has_help(workdir: Path) -> None:
-    for command in (["run"], ["chat"], ["analyse"], ["summary"], ["export"], ["db", "upgrade"]):
-        result = chorus([*command, "--help"], workdir, "sqlite+aiosqlite://")
-        assert result.returncode == 0 and "--config" in result.stdout, command
+def test_every_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
+    # In this process: help is argparse's alone, and six more `python -m bot` starts
+    # would cost the suite seconds of imports.
+    from bot.cli import main
+
+    commands = (["run"], ["chat"], ["analyse"], ["summary"], ["export"], ["import"])
+    for command in (*commands, ["db", "upgrade"]):
+        with pytest.raises(SystemExit) as leaving:
+            main([*command, "--help"])
+        assert leaving.value.code == 0 and "--config" in capsys.readouterr().out, command

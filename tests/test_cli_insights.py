@@ -105,7 +105,7 @@ def test_exports_and_charts_are_written_to_files(chorus, tmp_path: Path) -> None
     assert code == 2 and "--format xlsx needs --out" in err
     ideas = tmp_path / "ideas.json"
     assert chorus("export", "--format", "json", "--table", "ideas", "--out", str(ideas))[0] == 0
-    first = json.loads(ideas.read_text(encoding="utf-8").splitlines()[0])
+    first = json.loads(ideas.read_text(encoding="utf-8"))[0]  # one document: rows in a list
     assert first["agree_votes (coded 1)"] == 7 and first["channel"] == "telegram"
     picture = tmp_path / "reach.png"
     code, _out, err = chorus("chart", "reach", "--out", str(picture))

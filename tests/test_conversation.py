@@ -351,7 +351,9 @@ async def test_more_than_one_open_question_asks_which(engine: Engine, store: Sto
     questions = engine.config.questions
     # Reopen the second question now, so both are open.
     second = questions[1].model_copy(update={"opens": questions[0].opens})
-    engine.config = engine.config.model_copy(update={"questions": (questions[0], second)})
+    engine.replace_deps(
+        config=engine.config.model_copy(update={"questions": (questions[0], second)})
+    )
     pat = Person(engine, "pat")
     await pat.join()
     await pat.say("idea Radiographers reporting more scans")

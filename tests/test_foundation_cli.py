@@ -13,12 +13,20 @@ import select
 import socket
 import subprocess
 import time
-import uuid
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, TEST_SECRET, _pg_admin, _pg_url, write_config
+from tests.conftest import (
+    REPO,
+    TEST_SECRET,
+    _pg_admin,
+    _pg_url,
+    chorus_in_process,
+    create_pg_database,
+    pg_database_name,
+    write_config,
+)
 from tests.test_cli import CHORUS, chorus
 
 UNREACHABLE = "postgresql+asyncpg://postgres@127.0.0.1:1/x"
@@ -54,7 +62,9 @@ COMMANDS = [
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c[:2]))
 def test_every_command_reads_the_config_it_is_given(workdir: Path, command: list[str]) -> None:
-    result = chorus([*command, "--config", "elsewhere.yaml"], workdir, "sqlite+aiosqlite://")
+    result = chorus_in_process(
+        [*command, "--config", "elsewhere.yaml"], workdir, "sqlite+aiosqlite://"
+    )
     _one_line(result, 2, "elsewhere.yaml: no such file")
 
 
@@ -96,14 +106,14 @@ def test_a_store_that_cannot_be_used_stops_run_with_one_line(
 
 def test_database_urls_chorus_cannot_use_are_configuration_errors(workdir: Path) -> None:
     _one_line(
-        chorus(["summary"], workdir, "postgresql://postgres@127.0.0.1/x"),
+        chorus_in_process(["summary"], workdir, "postgresql://postgres@127.0.0.1/x"),
         2,
         "postgresql+asyncpg://",
     )
     blocker = workdir / "not-a-folder"
     blocker.write_text("", encoding="utf-8")
     _one_line(
-        chorus(["summary"], workdir, f"sqlite+aiosqlite:///{blocker}/chorus.db"),
+        chorus_in_process(["summary"], workdir, f"sqlite+aiosqlite:///{blocker}/chorus.db"),
         2,
         "cannot create the folder for the SQLite file",
     )
@@ -113,12 +123,13 @@ def test_a_bad_config_file_stops_run_with_one_line(workdir: Path) -> None:
     config = workdir / "config.yaml"
     config.write_text(config.read_text(encoding="utf-8") + "\nsurprise: true\n", "utf-8")
     _one_line(
-        chorus(["run", "--port", "0"], workdir, "sqlite+aiosqlite:///x.db"),
+        chorus_in_process(["run", "--port", "0"], workdir, "sqlite+aiosqlite:///x.db"),
         2,
         "config.yaml: surprise: Extra inputs are not permitted",
     )
     config.write_text("consultation: [\n", encoding="utf-8")
-    _one_line(chorus(["run", "--port", "0"], workdir, "sqlite+aiosqlite:///x.db"), 2, "line 2")
+    bad_yaml = chorus_in_process(["run", "--port", "0"], workdir, "sqlite+aiosqlite:///x.db")
+    _one_line(bad_yaml, 2, "line 2")
 
 
 def test_a_port_in_use_stops_run_with_one_line(workdir: Path, tmp_path: Path) -> None:
@@ -134,7 +145,7 @@ def test_a_port_in_use_stops_run_with_one_line(workdir: Path, tmp_path: Path) ->
 
 def test_no_secret_and_no_place_to_keep_one_is_one_line(workdir: Path, tmp_path: Path) -> None:
     (workdir / "var").write_text("a file where the folder should be", encoding="utf-8")
-    result = chorus(
+    result = chorus_in_process(
         ["summary"], workdir, f"sqlite+aiosqlite:///{tmp_path / 's.db'}", CHORUS_SECRET=""
     )
     _one_line(result, 2, "CHORUS_SECRET is not set", "var/chorus-secret")
@@ -143,18 +154,18 @@ def test_no_secret_and_no_place_to_keep_one_is_one_line(workdir: Path, tmp_path:
 def test_db_upgrade_on_postgresql_and_an_outdated_store_is_one_line(
     workdir: Path, postgres_url: str
 ) -> None:
-    name = f"chorus_upgrade_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
+    name = pg_database_name("upgrade")
+    create_pg_database(name)
     url = _pg_url(name)
     try:
         # PostgreSQL is shared by workers, so it is never upgraded behind their backs.
-        _one_line(chorus(["summary"], workdir, url), 3, "run `chorus db upgrade`")
-        upgraded = chorus(["db", "upgrade"], workdir, url)
+        _one_line(chorus_in_process(["summary"], workdir, url), 3, "run `chorus db upgrade`")
+        upgraded = chorus_in_process(["db", "upgrade"], workdir, url)
         assert upgraded.returncode == 0, upgraded.stderr
         assert "store (postgresql) is at revision" in upgraded.stdout
-        again = chorus(["db", "upgrade"], workdir, url)  # nothing to do, still fine
+        again = chorus_in_process(["db", "upgrade"], workdir, url)  # nothing to do, still fine
         assert again.returncode == 0 and again.stdout == upgraded.stdout
-        summary = chorus(["summary", "--json"], workdir, url)
+        summary = chorus_in_process(["summary", "--json"], workdir, url)
         assert summary.returncode == 0, summary.stderr
         assert json.loads(summary.stdout)["participants"] == 0
     finally:

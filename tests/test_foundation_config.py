@@ -44,7 +44,7 @@ def test_the_default_config_is_the_ahps_into_action_consultation() -> None:
     assert {"london", "midlands", "scotland", "wales", "northern-ireland"} <= regions
     assert len(file.gateway[2].options) >= 6
     assert file.representation_targets["role"]["patient"] > 0
-    assert file.sentiment.analyser == "textblob"
+    assert file.sentiment.analyser == "chorus"
     assert (file.sentiment.positive_threshold, file.sentiment.negative_threshold) == (
         0.05,
         -0.05,
@@ -92,7 +92,7 @@ def _error(change) -> str:
         ),
         (
             lambda d: d["sentiment"].update(analyser="magic"),
-            "config.yaml: sentiment.analyser: Input should be 'textblob' or 'vader'",
+            "config.yaml: sentiment.analyser: Input should be 'chorus', 'vader' or 'textblob'",
         ),
         (
             lambda d: d["sentiment"].update(negative_threshold=0.2),

@@ -400,7 +400,7 @@ async def test_a_failed_commit_stores_nothing_and_keeps_the_checkpoint(engine: E
         assert idea.channel_message_id == IDEA.post_id and idea.agree_count == 0
         assert await checkpoint_of(engine) == IDEA.post_id
         async with engine.store.reader() as unit:
-            key = engine.public_post_key("x", later[0].post_id)
+            key = engine.deps.public_post_key("x", later[0].post_id)
             assert not await unit.processed.seen("x", key)
         await breaker.disarm()
         retried = await engine.ingest_public(
@@ -411,12 +411,12 @@ async def test_a_failed_commit_stores_nothing_and_keeps_the_checkpoint(engine: E
 
 
 async def test_a_post_kept_as_failed_can_be_stored_again(engine: Engine) -> None:
-    await keep_failed_post(engine, IDEA, RuntimeError("a bug, since fixed"))
+    await keep_failed_post(engine.deps, IDEA, RuntimeError("a bug, since fixed"))
     async with engine.store.reader() as unit:
         [kept] = await unit.failed.list()
     assert public_post_from_json(kept.raw) == IDEA
-    result = await retry_failed_post(engine, kept.id)
-    assert result.ideas == 1 and await retry_failed_post(engine, 999) is None
+    result = await retry_failed_post(engine.deps, kept.id)
+    assert result.ideas == 1 and await retry_failed_post(engine.deps, 999) is None
     async with engine.store.reader() as unit:
         assert await unit.failed.list() == []  # done
     [idea] = await contributions(engine)

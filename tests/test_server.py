@@ -3,6 +3,7 @@ store's state, and serves metrics."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -84,6 +85,9 @@ def test_chorus_run_serves_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
 
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as response:
             assert response.status == 200
+            # Answered at once, while the models may still be loading in the background.
+            warming = json.load(response)["warming"]
+            assert set(warming) <= {"language", "sentiment", "moderation"}
         process.send_signal(signal.SIGTERM)
         rest = process.stderr.read()
         assert process.wait(timeout=30) == 0

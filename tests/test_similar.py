@@ -8,6 +8,7 @@ import pytest
 
 from bot.jobs import JobRunner
 from handlers.engine import Engine
+from handlers.insights.opposites import are_opposite
 from handlers.insights.similar import similar_pairs, similarity_matrix
 from handlers.settings import InsightsSettings
 from tests.conftest import insights_settings
@@ -67,6 +68,68 @@ DIFFERENT = [
     ("Hospital parking should be free for patients",
      "Hospital food should be healthier for patients"),
 ]  # fmt: skip
+# Pairs that look alike but say opposite things: a negation or an antonym on one side only,
+# or praise against complaint. None of them may be offered for merging.
+OPPOSITE = [
+    ("Absolutely everything.", "Absolutely nothing."),
+    ("I can think of anything that would help.", "I can't think of anything that would help."),
+    ("More physios in GP surgeries", "Fewer physios in GP surgeries"),
+    ("More weekend rehab sessions", "Less weekend rehab sessions"),
+    ("The staff were helpful", "The staff were unhelpful"),
+    ("The staff were helpful", "The staff were not helpful"),
+    ("I was satisfied with my care", "I was dissatisfied with my care"),
+    ("The reception staff were kind", "The reception staff were rude"),
+    ("Waiting times were short", "Waiting times were long"),
+    ("Make appointments longer", "Make appointments shorter"),
+    ("Everything was explained clearly", "Nothing was explained clearly"),
+    ("The ward was clean", "The ward was dirty"),
+    ("The ward was clean", "The ward was not clean"),
+    ("Parking at the hospital is easy", "Parking at the hospital is difficult"),
+    ("Booking online was easy", "Booking online was hard"),
+    ("Increase funding for community physio", "Cut funding for community physio"),
+    ("Increase the number of home visits", "Reduce the number of home visits"),
+    ("Keep the walk-in clinic open", "Close the walk-in clinic"),
+    ("Always listened to me", "Never listened to me"),
+    ("They always called back", "They never called back"),
+    ("I would recommend this service", "I would not recommend this service"),
+    ("I would recommend this service", "I wouldn't recommend this service"),
+    ("The physio was good", "The physio was bad"),
+    ("The physio was good", "The physio was no good"),
+    ("Communication was better than last time", "Communication was worse than last time"),
+    ("Best care I have had", "Worst care I have had"),
+    ("The food was excellent", "The food was poor"),
+    ("The food was great", "The food was terrible"),
+    ("I loved the exercise classes", "I hated the exercise classes"),
+    ("I liked the video appointments", "I disliked the video appointments"),
+    ("I agree with self-referral", "I disagree with self-referral"),
+    ("Allow self-referral to physiotherapy", "Ban self-referral to physiotherapy"),
+    ("Appointments should start earlier", "Appointments should start later"),
+    ("The clinic runs on time", "The clinic never runs on time"),
+    ("Results came back quickly", "Results did not come back quickly"),
+    ("The discharge was quick", "The discharge was slow"),
+    ("Staff are happy in their jobs", "Staff are unhappy in their jobs"),
+    ("There is enough parking", "There is not enough parking"),
+    ("Enough time with the therapist", "Not enough time with the therapist"),
+    ("Letters were easy to understand", "Letters were not easy to understand"),
+    ("I felt safe on the ward", "I felt unsafe on the ward"),
+    ("I felt safe on the ward", "I did not feel safe on the ward"),
+    ("My questions were answered", "My questions were never answered"),
+    ("Everyone was friendly", "Nobody was friendly"),
+    ("The care was excellent", "The care was awful"),
+    ("Prescriptions should be free for carers", "Carers should pay for prescriptions"),
+    ("Higher pay for support workers", "Lower pay for support workers"),
+    ("Nothing could be improved", "Everything could be improved"),
+    ("I was able to see a dietitian", "I was unable to see a dietitian"),
+    ("Do send reminders by text", "Don't send reminders by text"),
+    ("Staff had time to talk", "Staff had no time to talk"),
+    ("The nurses were caring and kind", "The nurses were uncaring and rude"),
+    ("I had a good experience", "I had a bad experience"),
+    ("The app was useful", "The app was useless"),
+    ("Keep video consultations", "Stop video consultations"),
+    ("Include carers in care planning", "Exclude carers from care planning"),
+    ("Very happy with the service", "Very disappointed with the service"),
+    ("Nothing to improve, all good", "Everything needs improving, all bad"),
+]
 # Other ideas of the same consultation, so word weights are as in a real question.
 BACKGROUND = [
     "More physiotherapists in A&E departments",
@@ -89,14 +152,19 @@ BACKGROUND = [
 
 
 def similarities() -> tuple[np.ndarray, np.ndarray]:
-    texts = sorted({t for pair in SAME + DIFFERENT for t in pair} | set(BACKGROUND))
+    same, different, _opposite = all_similarities()
+    return same, different
+
+
+def all_similarities() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    texts = sorted({t for pair in SAME + DIFFERENT + OPPOSITE for t in pair} | set(BACKGROUND))
     index = {text: number for number, text in enumerate(texts)}
     matrix = similarity_matrix(texts)
 
     def score(pairs):
         return np.array([(matrix[index[a]] @ matrix[index[b]].T).toarray()[0, 0] for a, b in pairs])
 
-    return score(SAME), score(DIFFERENT)
+    return score(SAME), score(DIFFERENT), score(OPPOSITE)
 
 
 def f1(same: np.ndarray, different: np.ndarray, threshold: float) -> tuple[float, float, float]:
@@ -126,6 +194,58 @@ def test_similar_pairs_are_found_above_the_threshold_only() -> None:
     assert [(a, b) for a, b, _ in pairs] == [(4, 5)]
     looser = [(a, b) for a, b, _ in similar_pairs(ideas, 0.15)]
     assert looser[0] == (4, 5) and (1, 2) in looser  # most alike first
+
+
+def offered(pairs, scores: np.ndarray, threshold: float, guard: bool) -> np.ndarray:
+    """Which pairs /similar would offer: alike enough and, with the guard, not opposite."""
+    alike = scores >= threshold
+    if guard:
+        alike &= np.array([not are_opposite(a, b) for a, b in pairs])
+    return alike
+
+
+def test_no_opposite_pair_is_offered_and_true_pairs_are_kept() -> None:
+    same, different, opposite = all_similarities()
+    threshold = InsightsSettings().similar_threshold
+    assert len(OPPOSITE) >= 50
+    # Without the guard, letters alone offer many of them ("Absolutely nothing." ...).
+    assert offered(OPPOSITE, opposite, threshold, guard=False).sum() >= 25
+    assert not offered(OPPOSITE, opposite, threshold, guard=True).any()
+    # F1 on the labelled pairs is no lower with the guard than without it.
+    def f1_with(guard: bool) -> float:
+        found = offered(SAME, same, threshold, guard).sum()
+        wrong = offered(DIFFERENT, different, threshold, guard).sum()
+        precision = found / (found + wrong) if found + wrong else 1.0
+        recall = found / len(SAME)
+        return 2 * precision * recall / (precision + recall or 1)
+
+    assert f1_with(guard=True) >= f1_with(guard=False)
+
+
+@pytest.mark.parametrize(("a", "b"), OPPOSITE[:6] + [
+    ("I honestly can't think of anything.", "I honestly can think of anything."),
+])  # fmt: skip
+def test_opposites_are_seen_both_ways_round(a: str, b: str) -> None:
+    assert are_opposite(a, b) and are_opposite(b, a)
+
+
+@pytest.mark.parametrize(("a", "b"), SAME + [
+    ("Nothing.", "Nothing at all."),
+    ("Not enough parking", "There is not enough parking at the hospital"),
+    ("The staff were lovely", "Lovely staff"),
+])  # fmt: skip
+def test_the_same_idea_in_other_words_is_not_opposite(a: str, b: str) -> None:
+    assert not are_opposite(a, b)
+
+
+def test_similar_pairs_leave_out_opposites() -> None:
+    ideas = [
+        (1, "Absolutely everything."),
+        (2, "Absolutely nothing."),
+        (3, "Cut the waiting list for MRI scans"),
+        (4, "Shorter waiting lists for MRI scans"),
+    ]
+    assert [(a, b) for a, b, _ in similar_pairs(ideas, 0.3)] == [(3, 4)]
 
 
 @pytest.fixture

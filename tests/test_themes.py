@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 
+import numpy as np
 import pytest
 from sklearn.cluster import KMeans
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -15,8 +16,14 @@ from sqlalchemy import select
 from bot.jobs import JobRunner
 from handlers.engine import Engine
 from handlers.insights.context import Reporting
-from handlers.insights.theme_runs import refresh_themes
-from handlers.insights.themes import cluster, theme_count
+from handlers.insights.theme_runs import refresh_themes, sentiment_mix
+from handlers.insights.themes import (
+    GENERAL_LABEL,
+    GENERIC_WORDS,
+    cluster,
+    merge_groups,
+    theme_count,
+)
 from storage.models import Job
 from tests.conftest import insights_settings
 from tests.insights_data import (
@@ -99,6 +106,57 @@ def test_nmf_recovers_the_labelled_topics_better_than_kmeans() -> None:
 def test_too_few_ideas_or_no_words_make_no_themes() -> None:
     assert cluster([(1, "Parking"), (2, "More staff")]).assignments == []
     assert cluster([(i, "the and of") for i in range(10)]).assignments == []
+
+
+# Patient feedback as it comes: the same praise in many adjectives, beside real topics.
+PRAISE = [
+    "The staff were caring", "Very friendly and helpful", "Professional and kind",
+    "Excellent, thank you", "Really helpful", "Friendly staff, great care",
+    "Caring and professional staff", "Lovely, helpful people", "Brilliant care, very kind",
+    "Everyone was so friendly",
+]  # fmt: skip
+
+
+def test_generic_praise_makes_no_theme_of_its_own() -> None:
+    texts = TEXTS + PRAISE
+    found = cluster(list(enumerate(texts, 1)))
+    for index, terms in enumerate(found.terms):
+        if found.labels[index] == GENERAL_LABEL:
+            continue
+        assert not set(terms) & GENERIC_WORDS, terms
+        assert not set(found.labels[index].split()) & GENERIC_WORDS, found.labels[index]
+    themes = dict((idea, theme) for idea, theme, _ in found.assignments)
+    praise_themes = {themes.get(i) for i in range(len(TEXTS) + 1, len(texts) + 1)}
+    # Praise with no topic goes to one general theme, or to the staff theme when it
+    # names staff; never to a theme per adjective.
+    assert len(praise_themes - {None}) <= 2
+    assert GENERAL_LABEL in found.labels
+
+
+def test_labels_are_short_phrases_from_the_themes_own_ideas() -> None:
+    found = cluster(list(enumerate(TEXTS, 1)))
+    assert "waiting times" in found.labels and "self referral" in found.labels
+    for label in found.labels:
+        assert 1 <= len(label.replace(",", " ").split()) <= 2, label
+
+
+def test_near_identical_themes_are_merged() -> None:
+    components = np.array(
+        [
+            [1.0, 0.9, 0.0, 0.0],  # waiting, times
+            [0.9, 1.0, 0.1, 0.0],  # the same words again
+            [0.0, 0.0, 1.0, 0.2],  # parking
+            [0.0, 0.1, 0.0, 1.0],  # staff
+        ]
+    )
+    assert merge_groups(components).tolist() == [0, 0, 1, 2]
+    assert merge_groups(np.eye(3)).tolist() == [0, 1, 2]
+
+
+def test_the_sentiment_mix_is_shown_as_shares() -> None:
+    counts = {"positive": 2, "neutral": 1, "negative": 7, "unscored": 0}
+    assert sentiment_mix(counts) == "negative 70%, positive 20%, neutral 10%"
+    assert sentiment_mix(dict.fromkeys(counts, 0)) == "no sentiment"
 
 
 @pytest.fixture
@@ -234,3 +292,29 @@ def test_themes_beyond_what_a_chat_shows_are_counted() -> None:
     replies = theme_replies(SimpleNamespace(text=text), data, moderate=False)
     assert [r.key for r in replies].count("team:theme") == SHOWN
     assert replies[-1].text == "3 smaller themes not shown; /export has them all."
+
+
+def test_the_themes_benchmark_compares_both_methods_on_human_coding(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    bench = Path(__file__).resolve().parent.parent / "bench"
+    sys.path.insert(0, str(bench))
+    try:
+        spec = importlib.util.spec_from_file_location("bench_themes", bench / "themes.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        assert module.main(["--sets", "uci-reviews", "--limit", "600"]) == 0
+    finally:
+        sys.path.remove(str(bench))
+    out = capsys.readouterr().out
+    rows = {line.split()[3]: line.split() for line in out.splitlines() if line[:3] == "uci"
+            and len(line.split()) == 10}  # fmt: skip
+    assert set(rows) == {"today", "new"}
+    today, new = (float(rows[m][7]) for m in ("today", "new"))
+    assert new > today  # AMI against the reviews' sources
+    assert int(rows["new"][5]) == 0 < int(rows["today"][5])  # themes named by praise words
+    assert "AMI new / today" in out

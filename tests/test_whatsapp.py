@@ -385,7 +385,7 @@ async def test_follow_ups_within_and_outside_the_24_hour_window(
             assert graph.to(number)[-1].kind == "text"
             engine = chorus.services.engine
             real_clock = engine.clock
-            engine.clock = later(real_clock)  # type: ignore[method-assign]
+            engine.replace_deps(clock=later(real_clock))
             if template is None:
                 caplog.clear()
                 with caplog.at_level(logging.WARNING):
@@ -400,7 +400,7 @@ async def test_follow_ups_within_and_outside_the_24_hour_window(
                 assert sent.kind == "template"
                 assert sent.message["template"]["name"] == "idea_news"
                 assert sent.text == news[0].text
-            engine.clock = real_clock  # type: ignore[method-assign]
+            engine.replace_deps(clock=real_clock)
 
 
 def later(clock: Callable[[], datetime]) -> Callable[[], datetime]:

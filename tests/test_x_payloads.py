@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 import aiohttp
 import pytest
 
-from bot.backoff import Backoff
 from bot.channels.x_api import (
     AccessDenied,
     ApiSession,
@@ -22,6 +21,7 @@ from bot.channels.x_api import (
     error_for,
 )
 from bot.channels.x_posts import metrics_by_id, posts_from_payload
+from bot.retry import Backoff
 from tests.fakes.x_api import NOT_ENROLLED, TOO_MANY, UNAUTHORIZED
 
 RECEIVED = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)

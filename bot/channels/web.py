@@ -21,6 +21,7 @@ from aiohttp import web
 from bot.channels.base import Channel
 from bot.channels.kit import Declaration
 from bot.config import WebSettings
+from bot.paper_form import render_paper_form
 from bot.services import Services
 from handlers.catalogue import Catalogue
 from handlers.types import Inbound, Outcome, Reply
@@ -30,6 +31,11 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "web"
 PATH = "/take-part"
+PRINT_PATH = PATH + "/print"
+# Replies after which the typed text is put back in the box, so nothing must be retyped.
+KEEP_TEXT_AFTER = frozenset(
+    {"too_long", "empty", "store_busy", "unknown_command", "out_of_range", "nothing_to_skip"}
+)
 COOKIE = "chorus_session"
 FORM_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 SESSION = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
@@ -55,6 +61,8 @@ def _page(
     catalogue: Catalogue,
     *,
     start: bool = False,
+    typed: str = "",
+    limit: int | None = None,
 ) -> str:
     parts = [
         '<!doctype html><html lang="en"><head><meta charset="utf-8">',
@@ -79,10 +87,14 @@ def _page(
         )
         parts.append(f'<form method="post" class="choices">{hidden}{buttons}</form>')
     label = html.escape(catalogue.text("web_type_here"))
+    if limit:
+        limit_text = html.escape(catalogue.text("web_limit", limit=f"{limit:,}"))
+        label += f' <small id="limit">({limit_text})</small>'
     send = html.escape(catalogue.text("web_send"))
     parts.append(
         f'<form method="post">{hidden}<label for="text">{label}</label>'
-        f'<textarea id="text" name="text" rows="4"></textarea>'
+        f'<textarea id="text" name="text" rows="4" aria-describedby="limit">'
+        f"{html.escape(typed)}</textarea>"
         f'<button class="send">{send}</button></form></body></html>'
     )
     return "".join(parts)
@@ -90,13 +102,27 @@ def _page(
 
 class WebChannel(Channel):
     name = CHANNEL
+    page_path = PATH  # a page for people, named in the start-up log
 
     def __init__(self, services: Services) -> None:
         self.services = services
         self.title = services.settings.consultation.consultation.name
 
     def routes(self) -> Sequence[web.RouteDef]:
-        return (web.get(PATH, self.show), web.post(PATH, self.receive))
+        return (
+            web.get(PATH, self.show),
+            web.post(PATH, self.receive),
+            web.get(PRINT_PATH, self.print_form),
+            web.get("/", self.to_form),
+        )
+
+    async def to_form(self, request: web.Request) -> web.Response:
+        raise web.HTTPFound(PATH)
+
+    async def print_form(self, request: web.Request) -> web.Response:
+        config = self.services.settings.consultation
+        body = render_paper_form(config, self.services.engine.clock())
+        return web.Response(text=body, content_type="text/html", charset="utf-8", headers=HEADERS)
 
     async def show(self, request: web.Request) -> web.Response:
         catalogue = Catalogue()
@@ -127,8 +153,10 @@ class WebChannel(Channel):
             outcome = await self.services.delivery.handle(inbound)
         except StoreUnavailable:
             busy = Reply(Catalogue().text("store_busy"), key="store_busy")
-            return self._respond(request, [busy], status=503, session=session)
-        return self._respond(request, self._replies(outcome), session=session)
+            return self._respond(request, [busy], status=503, session=session, typed=inbound.text)
+        replies = self._replies(outcome)
+        kept = inbound.text if any(r.key in KEEP_TEXT_AFTER for r in replies) else ""
+        return self._respond(request, replies, session=session, typed=kept)
 
     @staticmethod
     def _replies(outcome: Outcome) -> list[Reply]:
@@ -144,8 +172,18 @@ class WebChannel(Channel):
         status: int = 200,
         session: str | None = None,
         start: bool = False,
+        typed: str = "",
     ) -> web.Response:
-        body = _page(self.title, replies, secrets.token_urlsafe(24), Catalogue(), start=start)
+        limit = self.services.settings.consultation.consultation.max_text_length
+        body = _page(
+            self.title,
+            replies,
+            secrets.token_urlsafe(24),
+            Catalogue(),
+            start=start,
+            typed=typed,
+            limit=limit,
+        )
         response = web.Response(
             text=body, status=status, content_type="text/html", charset="utf-8", headers=HEADERS
         )

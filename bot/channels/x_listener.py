@@ -35,7 +35,6 @@ from typing import Any
 
 import aiohttp
 
-from bot.backoff import Backoff
 from bot.channels.x_api import (
     ListenerStopped,
     RateLimited,
@@ -50,6 +49,7 @@ from bot.channels.x_posts import CHANNEL, posts_from_payload
 from bot.channels.x_reach import refresh_reach, refresh_reach_forever
 from bot.channels.x_search import backfill
 from bot.channels.x_stream import StreamFollower, StreamNotAllowed
+from bot.retry import Backoff
 from bot.services import Services
 from handlers.public import (
     Checkpoint,
@@ -301,7 +301,7 @@ class XListener:
                     error,
                     exc_info=error,
                 )
-                await keep_failed_post(self.engine, post, error)
+                await keep_failed_post(self.engine.deps, post, error)
                 self.counts["failed"] += 1
         if checkpoint is not None:
             await self.engine.ingest_public([], checkpoint=checkpoint)

@@ -32,7 +32,6 @@ from typing import TYPE_CHECKING
 
 from tweepy.asynchronous import AsyncStreamingClient
 
-from bot.backoff import Backoff
 from bot.channels.x_api import (
     AccessDenied,
     ApiSession,
@@ -44,6 +43,7 @@ from bot.channels.x_api import (
     error_for,
 )
 from bot.channels.x_posts import REQUEST_FIELDS
+from bot.retry import Backoff
 from handlers.public import carries_hashtag, id_order, newest_id
 from handlers.types import PublicPost
 from storage.errors import StoreConflict, StoreUnavailable

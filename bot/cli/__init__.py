@@ -15,7 +15,6 @@ import sys
 from collections.abc import Sequence
 
 from bot.config import ConfigError
-from handlers.insights.scope import ScopeError
 from storage.errors import SchemaOutdated, StoreConfigError, StoreUnavailable
 
 # Each module has `register(commands, common)`; order is the order of `chorus --help`.
@@ -25,13 +24,22 @@ COMMAND_MODULES = (
     "bot.cli.analyse",
     "bot.cli.reports",
     "bot.cli.export",
+    "bot.cli.importer",
     "bot.cli.failed",
     "bot.cli.charts",
     "bot.cli.db",
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _scope_error() -> type[Exception]:
+    # Imported only when an error reaches its `except`: it brings in the insights and
+    # SQLAlchemy, a second that `chorus analyse` does not need.
+    from handlers.insights.scope import ScopeError
+
+    return ScopeError
+
+
+def build_parser(modules: Sequence[str] = COMMAND_MODULES) -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "--config",
@@ -50,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Chorus: crowdsourced consultations over the channels people already use.",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMAND_MODULES:
+    for name in modules:
         importlib.import_module(name).register(commands, common)
     return parser
 
@@ -67,8 +75,10 @@ def configure_logging(level: str) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    # `chorus analyse` only needs its own module, which imports nothing of the store.
+    modules = ("bot.cli.analyse",) if arguments[:1] == ["analyse"] else COMMAND_MODULES
+    args = build_parser(modules).parse_args(arguments)
     configure_logging(args.log_level)
     try:
         return int(args.handler(args) or 0)
@@ -78,7 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StoreConfigError as error:
         print(f"chorus: configuration error: {error}", file=sys.stderr)
         return 2
-    except ScopeError as error:
+    except _scope_error() as error:
         print(f"chorus: {error}", file=sys.stderr)
         return 2
     except SchemaOutdated as error:

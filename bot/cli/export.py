@@ -1,5 +1,5 @@
 """`chorus export`: contributions, votes per idea and themes, with pseudonyms only, as
-CSV or JSON lines (one table; contributions unless --table says otherwise) or as one
+CSV, JSON or JSON Lines (one table; contributions unless --table says otherwise) or as one
 XLSX workbook with every table and an About sheet (needs --out). Written to the audit
 log like an export from the chat."""
 
@@ -23,9 +23,9 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
         "export",
         parents=[common],
         help="export contributions, votes per idea and themes (pseudonyms only)",
-        description="Export with people only by pseudonym. CSV and JSON (one object per "
-        "line) hold one table; XLSX holds every table and needs --out. Vote coding: "
-        "agree = 1, disagree = -1, skip = 0.",
+        description="Export with people only by pseudonym. CSV, JSON (one document: an "
+        "array of rows) and JSONL (one row per line) hold one table; XLSX holds every "
+        "table and needs --out. Vote coding: agree = 1, disagree = -1, skip = 0.",
     )
     parser.add_argument("--format", choices=FORMATS, default="csv", help="default: csv")
     parser.add_argument("--out", metavar="FILE", help="write here instead of stdout")
@@ -33,7 +33,7 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
         "--table",
         choices=TABLES,
         default="contributions",
-        help="for csv and json (default: contributions)",
+        help="for csv, json and jsonl (default: contributions)",
     )
     add_scope_arguments(parser)
     parser.set_defaults(handler=run)

@@ -154,7 +154,7 @@ async def _is_public_post(services: Services, failed_id: int) -> bool:
 async def _retry_post(services: Services, failed_id: int) -> int:
     """A kept public post is stored again; there is nobody to reply to. Returns 1 on failure."""
     try:
-        await retry_failed_post(services.engine, failed_id)
+        await retry_failed_post(services.deps, failed_id)
     except Exception as error:  # kept again with the new error
         print(f"{failed_id}: failed again: {type(error).__name__}: {error}")
         return 1

@@ -114,6 +114,16 @@ FINDERS: tuple[tuple[str, Callable[[str], Iterator[Span]]], ...] = (
     ("postcode", find_postcodes),
 )
 
+# Every finder but the email one needs a digit (of any script: \d and phonenumbers read
+# them all), and the email one an "@". Most texts have neither, and skip those finders.
+_DIGIT = re.compile(r"\d")
+
+
+def could_hold(kind: str, text: str) -> bool:
+    """False when the finder for `kind` cannot find anything in `text`."""
+    return "@" in text if kind == "email" else _DIGIT.search(text) is not None
+
+
 # Hides found spans from later finders while keeping every position where it was.
 # Cleaned text contains no NUL, and no finder matches one.
 _MASK = "\x00"
@@ -124,6 +134,8 @@ def redact(text: str) -> Redacted:
     found: list[tuple[int, int, str]] = []
     masked = text
     for kind, finder in FINDERS:
+        if not could_hold(kind, masked):
+            continue
         spans = list(finder(masked))
         for start, end in spans:
             found.append((start, end, kind))

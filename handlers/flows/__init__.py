@@ -1,2 +1,2 @@
-"""The conversation, one module per part; every flow returns replies and does no I/O
-beyond the store transaction it is given."""
+"""The conversation, one module per part. Every flow is a plain function of the context
+(handlers/context.py): it returns replies and notes effects, and does no I/O."""

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from handlers.context import Context
-from handlers.dead_letters import forget_kept_messages, sent_by
+from handlers.flows.menu import show_menu
 from handlers.types import Choice, Reply
+from storage.effects import CancelOutbox, DropContact, Erase
 
 FORGET_YES, FORGET_NO = "forget:yes", "forget:no"
 
 
-async def my_data(ctx: Context) -> list[Reply]:
+def my_data(ctx: Context) -> list[Reply]:
     person = ctx.participant
     if not person.consented:
         return [ctx.say("mydata_none")]
-    activity = await ctx.unit.participants.activity(person.id)
+    activity = ctx.reads.activity(person.id)
     answer_labels = []
     for question in ctx.config.gateway:
         key = person.answers.get(question.key)
@@ -34,40 +35,36 @@ async def my_data(ctx: Context) -> list[Reply]:
     return [ctx.say("mydata", details="; ".join(details))]
 
 
-async def ask_forget(ctx: Context) -> list[Reply]:
-    await ctx.set_state("forget", previous=ctx.step)
+def ask_forget(ctx: Context) -> list[Reply]:
+    ctx.set_state("forget", previous=ctx.step)
     choices = (Choice(ctx.label("yes"), FORGET_YES), Choice(ctx.label("no"), FORGET_NO))
     return [ctx.say("forget_ask", choices=choices)]
 
 
-async def answer_forget(ctx: Context, confirmed: bool) -> list[Reply]:
+def answer_forget(ctx: Context, confirmed: bool) -> list[Reply]:
     if not confirmed:
-        from handlers.flows.menu import show_menu
-
-        return [ctx.say("forget_kept"), *await show_menu(ctx)]
-    await erase(ctx)
+        return [ctx.say("forget_kept"), *show_menu(ctx)]
+    erase(ctx)
     return [ctx.say("forgotten")]
 
 
-async def erase(ctx: Context) -> None:
+def erase(ctx: Context) -> None:
     """FORGET: the person, everything they contributed and every row that links to them,
     including messages of theirs kept after failing."""
-    await ctx.unit.participants.erase(ctx.participant.id)
-    who = sent_by(ctx.inbound.channel, ctx.inbound.sender)
-    await forget_kept_messages(ctx.unit, ctx.contacts, who)
+    ctx.effect(Erase(ctx.inbound.channel, ctx.inbound.sender))
 
 
-async def opt_out(ctx: Context) -> list[Reply]:
+def opt_out(ctx: Context) -> list[Reply]:
     """Carrier STOP: no more messages, and the follow-up address is deleted."""
-    await ctx.unit.participants.drop_contact(ctx.participant.id)
-    await ctx.unit.outbox.cancel_for(ctx.participant.id)
+    ctx.effect(DropContact())
+    ctx.effect(CancelOutbox())
     changes: dict[str, object] = {"opted_out": True}
     if ctx.participant.followups:
         changes["followups"] = False  # their address is gone, so news cannot reach them
-    await ctx.update_participant(**changes)
+    ctx.update_participant(**changes)
     return [ctx.say("opted_out")]
 
 
-async def opt_in(ctx: Context) -> list[Reply]:
-    await ctx.update_participant(opted_out=False)
+def opt_in(ctx: Context) -> list[Reply]:
+    ctx.update_participant(opted_out=False)
     return [ctx.say("opted_in")]

@@ -80,20 +80,20 @@ def spoken(text: str, limit: int = SPOKEN_LENGTH) -> str:
     return text
 
 
-async def handle(ctx: Context) -> list[Reply]:
+def handle(ctx: Context) -> list[Reply]:
     payload = ctx.inbound.payload
     if payload == START or ctx.state.get("call") != call_id(ctx.inbound):
-        return await _greet(ctx)
+        return _greet(ctx)
     if payload == REPEAT:
-        return await _prompt(ctx)
+        return _prompt(ctx)
     if payload == SILENCE:
-        return await _silence(ctx)
+        return _silence(ctx)
     step = STEPS.get(ctx.step)
-    return await step(ctx) if step else await _greet(ctx)
+    return step(ctx) if step else _greet(ctx)
 
 
-async def _go(ctx: Context, step: str, **data: object) -> None:
-    await ctx.set_state(step, call=call_id(ctx.inbound), **data)
+def _go(ctx: Context, step: str, **data: object) -> None:
+    ctx.set_state(step, call=call_id(ctx.inbound), **data)
 
 
 def _menu(ctx: Context) -> Reply:
@@ -105,26 +105,26 @@ def _privacy(ctx: Context) -> Reply:
     return Reply(notice, key="call_privacy")
 
 
-async def _greet(ctx: Context) -> list[Reply]:
+def _greet(ctx: Context) -> list[Reply]:
     name = ctx.config.consultation.name
     if ctx.participant.consented:
-        await _go(ctx, "call_menu")
+        _go(ctx, "call_menu")
         return [ctx.say("call_welcome_back", name=name), _menu(ctx)]
-    await _go(ctx, "call_consent")
+    _go(ctx, "call_consent")
     return [ctx.say("call_welcome", name=name), _privacy(ctx), ctx.say("call_consent_ask")]
 
 
-async def _silence(ctx: Context) -> list[Reply]:
+def _silence(ctx: Context) -> list[Reply]:
     quiet = int(ctx.state.get("quiet", 0)) + 1
     if quiet >= MAX_SILENCES:
-        await _go(ctx, "call_ended")
+        _go(ctx, "call_ended")
         return [ctx.say("call_goodbye")]
     data = {k: v for k, v in ctx.state.items() if k not in ("step", "quiet")}
-    await ctx.set_state(ctx.step, **data, quiet=quiet)
-    return [ctx.say("call_not_heard"), *await _prompt(ctx)]
+    ctx.set_state(ctx.step, **data, quiet=quiet)
+    return [ctx.say("call_not_heard"), *_prompt(ctx)]
 
 
-async def _prompt(ctx: Context) -> list[Reply]:
+def _prompt(ctx: Context) -> list[Reply]:
     """What the caller is being asked right now, asked again."""
     step = ctx.step
     if step == "call_consent":
@@ -138,48 +138,48 @@ async def _prompt(ctx: Context) -> list[Reply]:
     if step == "call_confirm":
         return [ctx.say("call_confirm_idea", text=spoken(ctx.state.get("draft", "")))]
     if step == "call_vote":
-        return await _next_card(ctx, list(ctx.state.get("ideas", [])), ctx.state.get("at", 0))
+        return _next_card(ctx, list(ctx.state.get("ideas", [])), ctx.state.get("at", 0))
     if step == "call_forget":
         return [ctx.say("call_forget_ask")]
-    return await _greet(ctx)
+    return _greet(ctx)
 
 
-async def _on_consent(ctx: Context) -> list[Reply]:
+def _on_consent(ctx: Context) -> list[Reply]:
     key = pressed(ctx.text, CONSENT_WORDS)
     if key == "1":
-        await record_consent(ctx, True)
-        await _go(ctx, "call_menu")
+        record_consent(ctx, True)
+        _go(ctx, "call_menu")
         return [ctx.say("call_joined"), _menu(ctx)]
     if key == "2":
-        await record_consent(ctx, False)
-        await _go(ctx, "call_ended")
+        record_consent(ctx, False)
+        _go(ctx, "call_ended")
         return [ctx.say("call_refused")]
     if key == "9":
         return [_privacy(ctx), ctx.say("call_consent_ask")]
     return [ctx.say("call_bad_key"), ctx.say("call_consent_ask")]
 
 
-async def _on_menu(ctx: Context) -> list[Reply]:
+def _on_menu(ctx: Context) -> list[Reply]:
     key = pressed(ctx.text, MENU_WORDS)
     if key == "1":
-        return await _start_idea(ctx)
+        return _start_idea(ctx)
     if key == "2":
-        return await _start_votes(ctx)
+        return _start_votes(ctx)
     if key == "9":
         return [_privacy(ctx), _menu(ctx)]
     if key == "8":
-        await _go(ctx, "call_forget")
+        _go(ctx, "call_forget")
         return [ctx.say("call_forget_ask")]
     return [ctx.say("call_bad_key"), _menu(ctx)]
 
 
-async def _start_idea(ctx: Context) -> list[Reply]:
+def _start_idea(ctx: Context) -> list[Reply]:
     questions = ctx.open_questions()
     if not questions:
         return [ctx.say("no_open_question"), _menu(ctx)]
     if len(questions) == 1:
-        return await _ask_idea(ctx, questions[0].key)
-    await _go(ctx, "call_question")
+        return _ask_idea(ctx, questions[0].key)
+    _go(ctx, "call_question")
     return [_question_prompt(ctx)]
 
 
@@ -191,16 +191,16 @@ def _question_prompt(ctx: Context) -> Reply:
     return Reply(" ".join([ctx.label("ask_question"), *options]), key="call_question")
 
 
-async def _on_question(ctx: Context) -> list[Reply]:
+def _on_question(ctx: Context) -> list[Reply]:
     key = pressed(ctx.text) or ""
     questions = ctx.open_questions()
     if key.isdigit() and 1 <= int(key) <= len(questions):
-        return await _ask_idea(ctx, questions[int(key) - 1].key)
+        return _ask_idea(ctx, questions[int(key) - 1].key)
     return [ctx.say("call_bad_key"), _question_prompt(ctx)]
 
 
-async def _ask_idea(ctx: Context, question_key: str) -> list[Reply]:
-    await _go(ctx, "call_idea", question=question_key)
+def _ask_idea(ctx: Context, question_key: str) -> list[Reply]:
+    _go(ctx, "call_idea", question=question_key)
     return [_ask_idea_reply(ctx, question_key)]
 
 
@@ -209,14 +209,14 @@ def _ask_idea_reply(ctx: Context, question_key: str) -> Reply:
     return ctx.say("call_ask_idea", question=question.text if question else "")
 
 
-async def _on_idea(ctx: Context) -> list[Reply]:
+def _on_idea(ctx: Context) -> list[Reply]:
     if pressed(ctx.text) is not None:  # a key instead of words: back to the menu
-        await _go(ctx, "call_menu")
+        _go(ctx, "call_menu")
         return [_menu(ctx)]
     # Redacted before it is kept in the state, and read back so the caller can check
     # what speech recognition heard before it counts.
-    enriched = ctx.enricher.enrich(ctx.text)
-    await _go(
+    enriched = ctx.enrich(ctx.text)
+    _go(
         ctx,
         "call_confirm",
         question=ctx.state.get("question", ""),
@@ -227,17 +227,17 @@ async def _on_idea(ctx: Context) -> list[Reply]:
     return [ctx.say("call_confirm_idea", text=spoken(enriched.text))]
 
 
-async def _on_confirm(ctx: Context) -> list[Reply]:
+def _on_confirm(ctx: Context) -> list[Reply]:
     key = pressed(ctx.text, CONFIRM_WORDS)
     question_key = ctx.state.get("question", "")
     if key == "2":
-        return await _ask_idea(ctx, question_key)
+        return _ask_idea(ctx, question_key)
     if key != "1":
-        return [ctx.say("call_bad_key"), *await _prompt(ctx)]
+        return [ctx.say("call_bad_key"), *_prompt(ctx)]
     if question_key not in {q.key for q in ctx.open_questions()}:
-        await _go(ctx, "call_menu")
+        _go(ctx, "call_menu")
         return [ctx.say("no_open_question"), _menu(ctx)]
-    saved = await store_contribution(
+    saved = store_contribution(
         ctx,
         "idea",
         ctx.state.get("draft", ""),
@@ -245,63 +245,57 @@ async def _on_confirm(ctx: Context) -> list[Reply]:
         question_id=ctx.question_ids.get(question_key),
         earlier_redactions=tuple(ctx.state.get("redactions", ())),
     )
-    await _go(ctx, "call_menu")
+    _go(ctx, "call_menu")
     if saved.status != "visible":
         return [ctx.say("call_idea_pending"), _menu(ctx)]
-    return [ctx.say("call_idea_saved", number=saved.id), _menu(ctx)]
+    return [ctx.say("call_idea_saved", number=saved.shown_number), _menu(ctx)]
 
 
-async def _start_votes(ctx: Context) -> list[Reply]:
+def _start_votes(ctx: Context) -> list[Reply]:
     chosen: list[int] = []
     for _ in range(IDEAS_PER_ROUND):
         # A pool of one: strictly the fewest votes first (then the oldest).
-        idea = await ctx.unit.contributions.next_for_voting(
-            ctx.participant.id,
-            question_ids=ctx.open_question_ids(),
-            exclude=chosen,
-            rng=ctx.rng,
-            pool=1,
-        )
+        idea = ctx.next_for_voting(exclude=tuple(chosen), pool=1)
         if idea is None:
             break
         chosen.append(idea.id)
     if not chosen:
-        await _go(ctx, "call_menu")
+        _go(ctx, "call_menu")
         return [ctx.say("call_vote_none"), _menu(ctx)]
-    return await _next_card(ctx, chosen, 0, lead=[ctx.say("call_vote_intro")])
+    return _next_card(ctx, chosen, 0, lead=[ctx.say("call_vote_intro")])
 
 
-async def _next_card(
+def _next_card(
     ctx: Context, ideas: list[int], at: int, *, lead: list[Reply] | None = None
 ) -> list[Reply]:
     replies = list(lead or [])
     while at < len(ideas):
-        idea = await ctx.unit.contributions.get(ideas[at])
+        idea = ctx.idea(ideas[at])
         if idea is not None and idea.status == "visible":
-            await _go(ctx, "call_vote", ideas=ideas, at=at)
-            card = ctx.say("call_vote_card", number=idea.id, text=spoken(idea.text))
+            _go(ctx, "call_vote", ideas=ideas, at=at)
+            card = ctx.say("call_vote_card", number=idea.shown_number, text=spoken(idea.text))
             return [*replies, replace(card, quote=idea.text)]
         at += 1
-    await _go(ctx, "call_menu")
+    _go(ctx, "call_menu")
     return [*replies, ctx.say("call_vote_done"), _menu(ctx)]
 
 
-async def _on_vote(ctx: Context) -> list[Reply]:
+def _on_vote(ctx: Context) -> list[Reply]:
     ideas, at = list(ctx.state.get("ideas", [])), int(ctx.state.get("at", 0))
     value = VOTE_VALUES.get(pressed(ctx.text, VOTE_WORDS) or "")
     if value is None or at >= len(ideas):
-        return [ctx.say("call_bad_key"), *await _next_card(ctx, ideas, at)]
-    refused = await voting.record_vote(ctx, ideas[at], value)
-    return await _next_card(ctx, ideas, at + 1, lead=[ctx.say(refused)] if refused else None)
+        return [ctx.say("call_bad_key"), *_next_card(ctx, ideas, at)]
+    refused = voting.record_vote(ctx, ideas[at], value)
+    return _next_card(ctx, ideas, at + 1, lead=[ctx.say(refused)] if refused else None)
 
 
-async def _on_forget(ctx: Context) -> list[Reply]:
+def _on_forget(ctx: Context) -> list[Reply]:
     key = pressed(ctx.text, FORGET_WORDS)
     if key == "1":
-        await account.erase(ctx)
+        account.erase(ctx)
         return [ctx.say("call_forgotten")]
     if key == "2":
-        await _go(ctx, "call_menu")
+        _go(ctx, "call_menu")
         return [ctx.say("forget_kept"), _menu(ctx)]
     return [ctx.say("call_bad_key"), ctx.say("call_forget_ask")]
 

@@ -15,17 +15,17 @@ def menu_choices(ctx: Context) -> tuple[Choice, ...]:
     )
 
 
-async def show_menu(ctx: Context, *, intro: str | None = None) -> list[Reply]:
-    await ctx.set_state("menu")
+def show_menu(ctx: Context, *, intro: str | None = None) -> list[Reply]:
+    ctx.set_state("menu")
     text = ctx.label("menu")
     if intro:
         text = f"{ctx.label(intro)} {text}"
     return [Reply(text, choices=menu_choices(ctx), key="menu")]
 
 
-async def show_help(ctx: Context) -> list[Reply]:
+def show_help(ctx: Context) -> list[Reply]:
     # Help offers the menu's choices, so the state must be the menu for "1" to mean them.
-    await ctx.set_state("menu")
+    ctx.set_state("menu")
     return [Reply(ctx.label("help"), choices=menu_choices(ctx), key="help")]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from handlers.context import Context
+from handlers.flows.menu import show_menu
 from handlers.settings import GatewayOption, GatewayQuestion
 from handlers.types import Choice, Reply
 
@@ -25,28 +26,28 @@ def welcome(ctx: Context) -> list[Reply]:
     return [Reply(text, choices=consent_choices(ctx), key="welcome")]
 
 
-async def start_consent(ctx: Context) -> list[Reply]:
-    await ctx.set_state("consent")
+def start_consent(ctx: Context) -> list[Reply]:
+    ctx.set_state("consent")
     return welcome(ctx)
 
 
-async def record_consent(ctx: Context, agreed: bool) -> None:
+def record_consent(ctx: Context, agreed: bool) -> None:
     """Store a yes or no to the privacy notice; a no keeps nothing about the person
     beyond the refusal itself."""
     if agreed:
-        await ctx.update_participant(consent_at=ctx.now, refused_at=None)
+        ctx.update_participant(consent_at=ctx.now, refused_at=None)
     else:
-        await ctx.update_participant(
+        ctx.update_participant(
             refused_at=ctx.now, consent_at=None, answers={}, language=None, followups=None
         )
 
 
-async def answer_consent(ctx: Context, agreed: bool) -> list[Reply]:
-    await record_consent(ctx, agreed)
+def answer_consent(ctx: Context, agreed: bool) -> list[Reply]:
+    record_consent(ctx, agreed)
     if not agreed:
-        await ctx.set_state("refused")
+        ctx.set_state("refused")
         return [ctx.say("refused")]
-    return await ask_next_gateway(ctx)
+    return ask_next_gateway(ctx)
 
 
 def _first_unasked(ctx: Context) -> GatewayQuestion | None:
@@ -55,14 +56,12 @@ def _first_unasked(ctx: Context) -> GatewayQuestion | None:
     return next((q for q in ctx.config.gateway if q.key not in answered), None)
 
 
-async def ask_next_gateway(ctx: Context, *, lead: list[Reply] | None = None) -> list[Reply]:
+def ask_next_gateway(ctx: Context, *, lead: list[Reply] | None = None) -> list[Reply]:
     replies = list(lead or [])
     question = _first_unasked(ctx)
     if question is None:
-        from handlers.flows.menu import show_menu
-
-        return replies + await show_menu(ctx, intro="gateway_done")
-    await ctx.set_state("gateway", question=question.key)
+        return replies + show_menu(ctx, intro="gateway_done")
+    ctx.set_state("gateway", question=question.key)
     return replies + [gateway_prompt(ctx)]
 
 
@@ -95,7 +94,7 @@ def gateway_prompt(ctx: Context) -> Reply:
     return Reply(text, choices=gateway_choices(ctx), key=f"gateway:{question.key}")
 
 
-async def answer_gateway(ctx: Context, question_key: str, option_key: str) -> list[Reply]:
+def answer_gateway(ctx: Context, question_key: str, option_key: str) -> list[Reply]:
     """Record an answer (or a skip) and move to the next question.
 
     A button from an earlier question still counts for that question, so pressing an
@@ -103,7 +102,7 @@ async def answer_gateway(ctx: Context, question_key: str, option_key: str) -> li
     """
     question = ctx.config.gateway_question(question_key)
     if question is None:
-        return await ask_next_gateway(ctx)
+        return ask_next_gateway(ctx)
     answers = dict(ctx.participant.answers)
     if option_key == "skip":
         within = ctx.state.get("within") if ctx.state.get("question") == question_key else None
@@ -112,10 +111,10 @@ async def answer_gateway(ctx: Context, question_key: str, option_key: str) -> li
     else:
         option = question.find(option_key)
         if option is None:
-            return [gateway_prompt(ctx)] if ctx.step == "gateway" else await ask_next_gateway(ctx)
+            return [gateway_prompt(ctx)] if ctx.step == "gateway" else ask_next_gateway(ctx)
         if option.options:
-            await ctx.set_state("gateway", question=question.key, within=option.key)
+            ctx.set_state("gateway", question=question.key, within=option.key)
             return [gateway_prompt(ctx)]
         answers[question_key] = option.key
-    await ctx.update_participant(answers=answers)
-    return await ask_next_gateway(ctx)
+    ctx.update_participant(answers=answers)
+    return ask_next_gateway(ctx)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from handlers.context import Context
 from handlers.flows.menu import show_menu
 from handlers.types import Choice, Reply
+from storage.effects import CastVote
 from storage.records import ContributionRecord
 from storage.votes import AGREE, DISAGREE, SKIP
 
@@ -34,7 +35,7 @@ def vote_choices(ctx: Context, idea_id: int) -> tuple[Choice, ...]:
 
 def vote_card(ctx: Context, idea: ContributionRecord, *, replaces: bool = False) -> Reply:
     return Reply(
-        ctx.catalogue.text("vote_card", number=idea.id, text=idea.text),
+        ctx.catalogue.text("vote_card", number=idea.shown_number, text=idea.text),
         choices=vote_choices(ctx, idea.id),
         replaces_previous=replaces,
         key="vote_card",
@@ -42,7 +43,7 @@ def vote_card(ctx: Context, idea: ContributionRecord, *, replaces: bool = False)
     )
 
 
-async def next_idea(
+def next_idea(
     ctx: Context,
     *,
     lead: list[Reply] | None = None,
@@ -50,23 +51,18 @@ async def next_idea(
     replaces: bool = False,
 ) -> list[Reply]:
     replies = list(lead or [])
-    idea = await ctx.unit.contributions.next_for_voting(
-        ctx.participant.id,
-        question_ids=ctx.open_question_ids(),
-        exclude=exclude,
-        rng=ctx.rng,
-    )
+    idea = ctx.next_for_voting(exclude=exclude)
     if idea is None:
-        await ctx.set_state("menu")
+        ctx.set_state("menu")
         return replies + [ctx.say("vote_done")]
-    await ctx.set_state("vote", idea=idea.id)
+    ctx.set_state("vote", idea=idea.id)
     return replies + [vote_card(ctx, idea, replaces=replaces)]
 
 
-async def record_vote(ctx: Context, idea_id: int, value: int) -> str | None:
+def record_vote(ctx: Context, idea_id: int, value: int) -> str | None:
     """Cast (or change) a vote; returns the catalogue key of the reason it was refused
     ("vote_gone", "vote_own"), or None when it counted."""
-    idea = await ctx.unit.contributions.get(idea_id)
+    idea = ctx.idea(idea_id)
     if (
         idea is None
         or idea.kind != "idea"
@@ -77,34 +73,30 @@ async def record_vote(ctx: Context, idea_id: int, value: int) -> str | None:
         return "vote_gone"
     if idea.participant_id == ctx.participant.id:
         return "vote_own"
-    await ctx.unit.votes.cast(
-        ctx.participant.id,
-        idea.id,
-        value,
-        channel=ctx.inbound.channel,
-        profile=ctx.participant.profile,
-        now=ctx.now,
-    )
+    ctx.effect(
+        CastVote(idea.id, value, channel=ctx.inbound.channel, profile=ctx.participant.profile,
+                 now=ctx.now)
+    )  # fmt: skip
     return None
 
 
-async def cast(ctx: Context, idea_id: int, choice: str) -> list[Reply]:
+def cast(ctx: Context, idea_id: int, choice: str) -> list[Reply]:
     value = VALUES.get(choice)
     if value is None:
         return [ctx.say("vote_use_numbers")]
-    refused = await record_vote(ctx, idea_id, value)
+    refused = record_vote(ctx, idea_id, value)
     if refused:
-        return await next_idea(ctx, lead=[ctx.say(refused)], exclude=(idea_id,))
-    return await next_idea(ctx, exclude=(idea_id,), replaces=True)
+        return next_idea(ctx, lead=[ctx.say(refused)], exclude=(idea_id,))
+    return next_idea(ctx, exclude=(idea_id,), replaces=True)
 
 
-async def current_idea(ctx: Context) -> ContributionRecord | None:
+def current_idea(ctx: Context) -> ContributionRecord | None:
     """The idea on screen while voting, if it can still be voted on."""
     if ctx.step != "vote":
         return None
-    idea = await ctx.unit.contributions.get(int(ctx.state.get("idea", 0)))
+    idea = ctx.idea(int(ctx.state.get("idea", 0)))
     return idea if idea and idea.status == "visible" else None
 
 
-async def leave(ctx: Context) -> list[Reply]:
-    return await show_menu(ctx)
+def leave(ctx: Context) -> list[Reply]:
+    return show_menu(ctx)

@@ -162,6 +162,15 @@ def draw_sentiment(groups: dict[str, dict[str, int]], title: str) -> bytes:
 
 def draw_reach(rows: list[tuple[str, float, float]], title: str) -> bytes:
     """rows: (group, share, target) with shares 0..1."""
+    return _png(reach_figure(rows, title))
+
+
+# A share is printed inside its bar when the bar is at least this part of the axis wide.
+INSIDE_BAR = 0.12
+
+
+def reach_figure(rows: list[tuple[str, float, float]], title: str):
+    """Each bar's share printed on the bar, and each target's value beside its marker."""
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
@@ -171,13 +180,35 @@ def draw_reach(rows: list[tuple[str, float, float]], title: str) -> bytes:
     targets = [target * 100 for _name, _share, target in rows]
     below, met = OKABE_ITO[5], OKABE_ITO[0]
     colours = [below if s < t else met for s, t in zip(shares, targets, strict=True)]
-    axes.barh(names, shares, color=colours)
+    axes.barh(names, shares, color=colours, height=0.7)
     axes.scatter(targets, names, marker="D", s=90, color="#000000", zorder=3)
-    right = max([*shares, *targets, 10]) * 1.18
+    right = max([*shares, *targets, 10]) * 1.3
+    gap = right * 0.015
+    # Widths in axis units, from the figure's size: a character of the share's figure,
+    # and half the target's marker.
+    char, marker = right * 0.026, right * 0.022
     for row, (share, target) in enumerate(zip(shares, targets, strict=True)):
-        # After the bar and the target's marker, so it never sits on either.
-        axes.text(max(share, target) + right * 0.025, row, f"{share:.0f}%", va="center",
-                  fontsize=TICKS)  # fmt: skip
+        figure_text = f"{share:.0f}%"
+        width = char * len(figure_text)
+        end = share - gap
+        if end - width < target + marker and target - marker < end:
+            end = target - marker - gap  # left of the marker, when it is on the figure
+        if share >= right * INSIDE_BAR and end - width >= 0:
+            axes.text(end, row + 0.05, figure_text, ha="right", va="center",
+                      color="#ffffff", fontsize=TICKS, fontweight="bold", zorder=4)
+        else:
+            # Too narrow to hold its figure: printed at the bar's end, or past the
+            # target's marker when the marker is in the way.
+            start = share + gap
+            if start < target + marker and target - marker < start + width:
+                start = target + marker + gap
+            axes.text(start, row + 0.05, figure_text, ha="left", va="center",
+                      color="#000000", fontsize=TICKS, fontweight="bold", zorder=4)
+        # Above the bar's middle, beside the marker, boxed so a bar behind it never hides it.
+        axes.text(target + gap * 2, row - 0.33, f"target {target:.0f}%", ha="left",
+                  va="center", fontsize=TICKS - 2, color="#000000", zorder=5,
+                  bbox={"boxstyle": "round,pad=0.15", "facecolor": "#ffffff",
+                        "edgecolor": "none", "alpha": 0.85})  # fmt: skip
     axes.set_xlim(0, right)
     axes.invert_yaxis()
     axes.grid(axis="x", alpha=0.3)
@@ -191,7 +222,7 @@ def draw_reach(rows: list[tuple[str, float, float]], title: str) -> bytes:
         _legend_below(figure, axes, handles=handles)
     else:
         _no_data(axes, "No representation targets in config.yaml")
-    return _png(figure)
+    return figure
 
 
 async def make_chart(reporting: Reporting, name: str, scope: ReportScope) -> Chart:

@@ -1,5 +1,6 @@
 """What every report is given: the store, the consultation's settings, the questions'
-ids and the time it is asked at. Built from the engine by team commands and by the CLI."""
+ids and the time it is asked at. Built from the dependencies (handlers.deps.Deps) by
+team commands and the CLI."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ class Reporting:
 
     @classmethod
     def of(cls, engine, now: datetime | None = None) -> Reporting:
-        """From a prepared `handlers.engine.Engine`."""
+        """From prepared dependencies: anything with store, config, question_ids and clock."""
         return cls(engine.store, engine.config, dict(engine.question_ids), now or engine.clock())
 
     @property

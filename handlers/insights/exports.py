@@ -1,8 +1,10 @@
-"""Exports for analysts: contributions, votes per idea and themes, as CSV, JSON lines or
-one XLSX workbook (openpyxl). People appear only by pseudonym; every table has channel
-and language columns (for a theme, its ideas by channel and by language); the vote
-coding (agree = 1, disagree = -1, skip = 0) is stated in the column names of the vote
-counts and on the workbook's About sheet.
+"""Exports for analysts: contributions, votes per idea and themes, as CSV, one JSON
+document, JSON Lines or one XLSX workbook (openpyxl). People appear only by pseudonym
+(shortened to 12 characters, longer only where two would share one); contributions and
+ideas carry who spoke as they described themselves then (role group, role, region, age
+band); every table has channel and language columns (for a theme, its ideas by channel
+and by language); the vote coding (agree = 1, disagree = -1, skip = 0) is stated in the
+column names of the vote counts and on the workbook's About sheet.
 
 Rows are streamed from the store in batches, so a large consultation never sits in
 memory at once; the command line and the team's chat share this one implementation.
@@ -22,7 +24,8 @@ from storage.database import Store
 from storage.exports import CONTRIBUTION_COLUMNS, contribution_rows, idea_rows, theme_rows
 from storage.insights import Scope
 
-FORMATS = ("csv", "xlsx", "json")
+FORMATS = ("csv", "xlsx", "json", "jsonl")
+TEXT_FORMATS = ("csv", "json", "jsonl")
 TABLES = ("contributions", "ideas", "themes")
 VOTE_CODING = "agree = 1, disagree = -1, skip = 0"
 EXCEL_MAX_ROWS = 1_048_575  # one row is the header
@@ -30,7 +33,12 @@ EXCEL_MAX_ROWS = 1_048_575  # one row is the header
 # Column names as written; the ideas table names the coding of each vote count.
 IDEA_COLUMNS = {
     "id": "id",
+    "idea_number": "idea_number",
     "question": "question",
+    "role_group": "role_group",
+    "role": "role",
+    "region": "region",
+    "age_band": "age_band",
     "channel": "channel",
     "language": "language",
     "status": "status",
@@ -97,7 +105,12 @@ async def table_rows(store: Store, table: str, scope: Scope) -> AsyncIterator[di
                 yield row
             return
         source = contribution_rows if table == "contributions" else idea_rows
-        async for row in source(unit.session, question_id=scope.question_id, since=scope.since_at):
+        async for row in source(
+            unit.session,
+            question_id=scope.question_id,
+            since=scope.since_at,
+            grouping=unit.tallies.grouping,
+        ):
             if table == "ideas":
                 yield _coded(row)
             else:
@@ -105,27 +118,34 @@ async def table_rows(store: Store, table: str, scope: Scope) -> AsyncIterator[di
 
 
 async def write_text(store: Store, out: TextIO, fmt: str, table: str, scope: Scope) -> int:
-    """One table as CSV or JSON lines; returns how many rows were written."""
-    if fmt not in ("csv", "json"):
+    """One table as CSV, one JSON document (an array of rows) or JSON Lines (one row
+    per line); returns how many rows were written. Rows are written as they are read."""
+    if fmt not in TEXT_FORMATS:
         raise ValueError(f"{fmt} writes all tables to one file; use write_xlsx")
     count = 0
     writer = csv.DictWriter(out, fieldnames=columns_of(table)) if fmt == "csv" else None
     if writer:
         writer.writeheader()
+    elif fmt == "json":
+        out.write("[")
     # Closed at once if writing fails (a reader that went away), never left to the
     # garbage collector with its store session open.
     async with aclosing(table_rows(store, table, scope)) as rows:
         async for row in rows:
             if writer:
                 writer.writerow(row)
+            elif fmt == "json":
+                out.write(("," if count else "") + "\n" + json.dumps(row, ensure_ascii=False))
             else:
                 out.write(json.dumps(row, ensure_ascii=False) + "\n")
             count += 1
+    if fmt == "json":
+        out.write("\n]\n")
     return count
 
 
 async def export_contributions(store: Store, out: TextIO, fmt: str) -> int:
-    """Every contribution as CSV or JSON lines (the original `chorus export`)."""
+    """Every contribution as CSV, JSON or JSON Lines (the original `chorus export`)."""
     return await write_text(store, out, fmt, "contributions", Scope())
 
 
@@ -153,7 +173,11 @@ async def write_xlsx(
         ["Exported", now.isoformat(timespec="seconds")],
         ["Covers", scope_text],
         ["Vote coding", VOTE_CODING],
-        ["People", "pseudonyms only (a keyed hash); no names, numbers or chat ids"],
+        [
+            "People",
+            "pseudonyms only (a keyed hash, shortened to 12 characters, longer only where "
+            "two people would share one); no names, numbers or chat ids",
+        ],
         *([f"Rows: {table}", count] for table, count in counts.items()),
     ):
         about.append(line)

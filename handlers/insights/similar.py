@@ -6,7 +6,10 @@ similarity. Character n-grams match word forms that whole words miss ("physio" a
 what rewording a one-line idea changes. The default threshold (0.56,
 `insights.similar_threshold`) comes from a labelled set of idea pairs in
 tests/test_similar.py: it is where F1 is best, and it errs towards offering a pair,
-because a moderator confirms every merge.
+because a moderator confirms every merge. Pairs that say opposite things however alike
+their letters ("Absolutely everything." / "Absolutely nothing.") are never offered:
+`are_opposite` in handlers/insights/opposites.py (negation or an antonym on one side only,
+or opposite sentiment labels held with confidence).
 
 Pairs are found in the background for the newest 20,000 ideas of each question (each
 idea's three closest matches, at most 2,000 pairs a run) and stored; /similar lists the
@@ -16,18 +19,20 @@ open ones, most alike first.
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import Sequence
 
 import numpy as np
 
 from handlers.insights.context import Reporting
+from handlers.insights.opposites import are_opposite
 from handlers.insights.scope import ReportScope
 from handlers.insights.text import age, clip, plural
 from storage.scope import Scope
 from storage.similar import IdeaText
 
 KIND = "similar"
-METHOD = "tfidf-char-3-5"
+METHOD = "tfidf-char-3-5+opposites"
 MAX_IDEAS = 20_000
 CHUNK = 100  # rows compared at a time: about 30 MB for a block against 20,000 ideas
 PER_IDEA = 3  # an idea's closest matches kept; a long list of look-alikes helps no one
@@ -77,7 +82,9 @@ def similar_pairs(
             strict=True,
         )
     found.sort(key=lambda item: (-item[0], item[1], item[2]))
-    return [(a, b, score) for score, a, b in found[:MAX_PAIRS]]
+    texts = dict(ideas)
+    kept = (item for item in found if not are_opposite(texts[item[1]], texts[item[2]]))
+    return [(a, b, score) for score, a, b in itertools.islice(kept, MAX_PAIRS)]
 
 
 async def refresh_similar(reporting: Reporting, question_id: int | None) -> int:

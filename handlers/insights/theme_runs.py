@@ -17,7 +17,7 @@ import numpy as np
 from handlers.insights.context import Reporting
 from handlers.insights.scope import ReportScope
 from handlers.insights.text import age, clip, plural
-from handlers.insights.themes import METHOD, Clustering, cluster, label_of, match_numbers
+from handlers.insights.themes import METHOD, Clustering, cluster, match_numbers
 from storage.insights import Scope
 from storage.themes import LABELS, ThemeRecord
 
@@ -59,7 +59,7 @@ def plan_run(
         key = numbers.get(index, -(index + 1))
         terms = clustering.terms[index]
         weights = clustering.weights[positions]
-        planned[key] = PlannedTheme(key, label_of(terms), terms, positions, weights)
+        planned[key] = PlannedTheme(key, clustering.label(index), terms, positions, weights)
     old_by_number = {theme.number: theme for theme in old_themes}
     moved: dict[int, list[int]] = defaultdict(list)
     for position, idea in zip(at[known], pinned[known], strict=True):
@@ -213,8 +213,18 @@ def is_stale(question: dict, now, refresh_minutes: float) -> bool:
     return old and question.get("newer_ideas", 0) > 0
 
 
+def sentiment_mix(counts: Mapping[str, int]) -> str:
+    """"positive 60%, negative 30%, neutral 10%": the labels present, largest first (the
+    unscored share too, so the figures add up to the theme's size)."""
+    total = sum(counts.values())
+    if not total:
+        return "no sentiment"
+    shown = sorted(((n, label) for label, n in counts.items() if n), key=lambda x: -x[0])
+    return ", ".join(f"{label} {round(100 * n / total)}%" for n, label in shown)
+
+
 def format_theme(theme: dict) -> str:
-    mix = ", ".join(f"{label} {count}" for label, count in theme["sentiment"].items() if count)
+    mix = sentiment_mix(theme["sentiment"])
     lines = [f"Theme {theme['number']}: {theme['label']} ({plural(theme['size'], 'idea')}; {mix})"]
     if theme["renamed"]:
         lines.append(f"  top terms: {', '.join(theme['terms'][:5])}")

@@ -13,7 +13,7 @@ import re
 from handlers.catalogue import Catalogue
 from handlers.dead_letters import forget_kept_messages
 from handlers.insights.text import plural
-from handlers.team.desk import TeamContext
+from handlers.team.context import TeamContext
 from handlers.types import Choice, Reply
 from storage.moderation import Amendment
 from storage.records import ContributionRecord
@@ -71,7 +71,7 @@ async def amend(ctx: TeamContext) -> list[Reply]:
     new_text = ctx.request.rest.split(None, 1)[1].strip() if len(ctx.request.arguments) > 1 else ""
     if ctx.request.pressed or not new_text:
         return [ctx.say("amend_how", id=item.id, text=item.text)]
-    enriched = ctx.engine.enricher.enrich(new_text)
+    enriched = ctx.deps.enricher.enrich(new_text)
     original = await ctx.unit.moderation.amend(
         item.id,
         Amendment(
@@ -150,11 +150,15 @@ async def _tell_authors(
     """Queue news for the authors who asked for it; the message names no one."""
     unit = ctx.unit
     news: dict[int, tuple[str, dict]] = {
-        survivor.participant_id: ("merged_into_yours", {"number": survivor.id}),
+        survivor.participant_id: ("merged_into_yours", {"number": survivor.shown_number}),
         # Written second: an author of both ideas hears about the one that went.
         duplicate.participant_id: (
             "merged_yours",
-            {"number": duplicate.id, "into": survivor.id, "text": survivor.text},
+            {
+                "number": duplicate.shown_number,
+                "into": survivor.shown_number,
+                "text": survivor.text,
+            },
         ),
     }
     told = 0
@@ -282,11 +286,11 @@ async def _erase_person(ctx: TeamContext, prefix: str, confirmed: bool) -> list[
         short = pseudonym[:16]
         return _confirm(ctx, f"everything of participant {short}", f"erase:person:{short}")
     counts = await ctx.unit.participants.erase(participant_id)
-    engine = ctx.engine
+    deps = ctx.deps
     kept = await forget_kept_messages(
         ctx.unit,
-        engine.contacts,
-        lambda channel, sender: engine.pseudonym(channel, sender) == pseudonym,
+        deps.contacts,
+        lambda channel, sender: deps.pseudonym(channel, sender) == pseudonym,
     )
     ctx.audit(
         "erase_person",

@@ -23,7 +23,7 @@ from handlers.insights.similar import build_similar, refresh_similar
 from handlers.insights.theme_runs import KIND as THEMES
 from handlers.insights.theme_runs import build_themes, refresh_themes
 from handlers.team.commands import TeamRequest
-from handlers.team.desk import TeamContext
+from handlers.team.context import TeamContext
 from handlers.team.reports import similar_replies, theme_replies
 from handlers.team.texts import team_text
 from handlers.types import Attachment, Inbound, Reply
@@ -40,12 +40,12 @@ WHAT = {"themes": "themes", "similar": "list of similar ideas", "chart": "chart"
         "export": "export"}  # fmt: skip
 
 
-def _question_ids(engine, payload: dict) -> list[int | None]:
+def _question_ids(deps, payload: dict) -> list[int | None]:
     ids = payload.get("question_ids")
-    return list(ids) if ids else list(engine.question_ids.values())
+    return list(ids) if ids else list(deps.question_ids.values())
 
 
-def _context(engine, job: JobRecord, now: datetime) -> TeamContext:
+def _context(deps, job: JobRecord, now: datetime) -> TeamContext:
     """A context to build team replies outside a message (moderator buttons or not)."""
     from handlers.settings import TeamMember
 
@@ -53,35 +53,35 @@ def _context(engine, job: JobRecord, now: datetime) -> TeamContext:
     request = TeamRequest(member, job.kind, (), "", pressed=False)
     inbound = Inbound(channel="job", sender="0", message_id=f"job-{job.id}", received_at=now)
     return TeamContext(
-        engine=engine,
+        deps=deps,
         request=request,
         inbound=inbound,
         now=now,
         actor=job.requested_by,
-        reporting=Reporting.of(engine, now),
+        reporting=Reporting.of(deps, now),
     )
 
 
-async def run_job(engine, job: JobRecord, now: datetime) -> list[Reply]:
+async def run_job(deps, job: JobRecord, now: datetime) -> list[Reply]:
     """Do one job; returns what to send back (nothing when no one is waiting)."""
-    ctx = _context(engine, job, now)
+    ctx = _context(deps, job, now)
     payload = job.payload
     scope = ReportScope.from_dict(payload.get("scope") or {})
     reporting = ctx.reporting
     if job.kind == THEMES:
-        for question_id in _question_ids(engine, payload):
+        for question_id in _question_ids(deps, payload):
             await refresh_themes(reporting, question_id)
         if job.reply_channel is None:
             return []
-        data = await build_themes(Reporting.of(engine, engine.clock()), scope)
+        data = await build_themes(Reporting.of(deps, deps.clock()), scope)
         return theme_replies(ctx, data, moderate=ctx.can_moderate)
     if job.kind == SIMILAR:
-        for question_id in _question_ids(engine, payload):
+        for question_id in _question_ids(deps, payload):
             await refresh_similar(reporting, question_id)
         if job.reply_channel is None:
             return []
         data = await build_similar(
-            Reporting.of(engine, engine.clock()), scope, payload.get("count")
+            Reporting.of(deps, deps.clock()), scope, payload.get("count")
         )
         return similar_replies(ctx, data, moderate=ctx.can_moderate)
     if job.kind == "chart":
@@ -94,7 +94,7 @@ async def run_job(engine, job: JobRecord, now: datetime) -> list[Reply]:
         attachment = Attachment(f"chorus-{name}.png", png, "image/png", caption)
         return [Reply(caption, attachment=attachment, key="team:chart")]
     if job.kind == "export":
-        return await _export(engine, job, scope, reporting)
+        return await _export(deps, job, scope, reporting)
     raise ValueError(f"unknown job kind {job.kind!r}")
 
 
@@ -102,9 +102,9 @@ def _too_big(size: str, limit: str) -> list[Reply]:
     return [Reply(team_text("export_too_big", size=size, limit=limit), key="team:export_too_big")]
 
 
-async def _export(engine, job: JobRecord, scope: ReportScope, reporting: Reporting) -> list[Reply]:
+async def _export(deps, job: JobRecord, scope: ReportScope, reporting: Reporting) -> list[Reply]:
     fmt = job.payload.get("format", "xlsx")
-    async with engine.store.reader() as unit:
+    async with deps.store.reader() as unit:
         activity = await unit.insights.activity(reporting.store_scope(scope))
     contributions = sum(n for kind, dimension, _v, n in activity
                         if kind != "vote" and dimension == "channel")  # fmt: skip
@@ -112,10 +112,10 @@ async def _export(engine, job: JobRecord, scope: ReportScope, reporting: Reporti
         return _too_big(f"{contributions:,} contributions", f"at most {CHAT_EXPORT_ROWS:,}")
     stamp = f"{reporting.now:%Y%m%d-%H%M}"
     documents = await export_documents(
-        engine.store,
+        deps.store,
         fmt,
         reporting.store_scope(scope),
-        title=f"{engine.config.consultation.name}: export",
+        title=f"{deps.config.consultation.name}: export",
         scope_text=scope.describe(),
         now=reporting.now,
         name=lambda suffix: (
@@ -125,7 +125,7 @@ async def _export(engine, job: JobRecord, scope: ReportScope, reporting: Reporti
     size = sum(len(content) for _name, content, _mime, _rows in documents)
     if size > CHAT_DOCUMENT_BYTES:
         return _too_big(f"{size / 2**20:.0f} MB", f"{CHAT_DOCUMENT_BYTES // 2**20} MB")
-    async with engine.store.transaction() as unit:
+    async with deps.store.transaction() as unit:
         await unit.audit.add(
             job.requested_by,
             "export",
@@ -168,12 +168,12 @@ def failure_reply(job: JobRecord, error: BaseException, *, delivered: bool = Fal
     )
 
 
-async def schedule_refreshes(engine, now: datetime) -> int:
+async def schedule_refreshes(deps, now: datetime) -> int:
     """Queue re-analysis for questions whose stored themes or similar pairs are older than
     `insights.refresh_minutes` and have newer ideas (or none yet). Returns jobs queued."""
-    minutes = engine.config.insights.refresh_minutes
+    minutes = deps.config.insights.refresh_minutes
     queued = 0
-    async with engine.store.transaction() as unit:
+    async with deps.store.transaction() as unit:
         for question_id in await unit.themes.questions_with_ideas():
             for kind in (THEMES, SIMILAR):
                 run = await unit.themes.current_run(kind, question_id)

@@ -24,7 +24,7 @@ from handlers.insights.theme_runs import (
     format_theme,
     is_stale,
 )
-from handlers.team.desk import JobOrder, TeamContext
+from handlers.team.context import JobOrder, TeamContext
 from handlers.types import Choice, Reply
 
 CHART_LABELS = {

@@ -114,10 +114,13 @@ class Contribution(Base):
         Index("ix_contributions_participant", "participant_id"),
         Index("ix_contributions_parent", "parent_id"),
         Index("ix_contributions_created", "created_at"),
+        Index("ix_contributions_idea_number", "idea_number", unique=True),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     kind: Mapped[str] = mapped_column(String(8))
+    # Ideas are numbered 1, 2, 3, ... in their own sequence ("idea 7"); comments have none.
+    idea_number: Mapped[int | None] = mapped_column(Integer)
     question_id: Mapped[int | None] = mapped_column(
         Integer, ForeignKey("questions.id", ondelete="SET NULL")
     )
@@ -137,6 +140,8 @@ class Contribution(Base):
     moderation_reason: Mapped[str | None] = mapped_column(String(64))
     channel: Mapped[str] = mapped_column(String(16))
     assisted: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The community worker who entered an assisted contribution (e.g. from a paper form).
+    worker_code: Mapped[str | None] = mapped_column(String(32))
     channel_message_id: Mapped[str] = mapped_column(String(128))
     duplicate_of: Mapped[int | None] = mapped_column(
         BigId, ForeignKey("contributions.id", ondelete="SET NULL")

@@ -33,7 +33,6 @@ from telegram.ext import (
     TypeHandler,
 )
 
-from bot.backoff import Backoff
 from bot.channels.base import BadRequest, ContactStopped, SendError, Unreachable
 from bot.channels.kit import Forged, Malformed, NotReady, Owed, Parsed, WebhookChannel
 from bot.channels.telegram.menu import register_commands
@@ -49,7 +48,7 @@ from bot.channels.telegram.updates import (
     parse_update,
 )
 from bot.config import ConfigError, TelegramSettings
-from bot.retry import until_stored, wait_or_stop
+from bot.retry import Backoff, until_stored, wait_or_stop
 from bot.services import Services
 from handlers.catalogue import Catalogue
 from handlers.types import Reply

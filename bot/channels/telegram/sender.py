@@ -8,7 +8,6 @@ SendError, so the caller decides what it means. Error texts never carry the bot 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import warnings
 from collections.abc import Awaitable, Callable, Sequence
@@ -28,7 +27,6 @@ from telegram.error import (
 )
 from telegram.warnings import PTBDeprecationWarning
 
-from bot.backoff import Backoff
 from bot.channels.base import BadRequest, ContactStopped, SendError, Throttled, Unreachable
 from bot.channels.telegram.render import (
     AnswerPress,
@@ -38,10 +36,16 @@ from bot.channels.telegram.render import (
     SendFile,
     SendText,
 )
+from bot.retry import Backoff, retried
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+
+def is_transient(error: BaseException) -> bool:
+    """A network error worth trying again (a bad request is a NetworkError too, but not)."""
+    return isinstance(error, NetworkError) and not isinstance(error, TelegramBadRequest)
 
 
 def retry_after_seconds(error: RetryAfter) -> float:
@@ -67,33 +71,31 @@ class Sender:
 
     async def call(self, request: Callable[[], Awaitable[T]]) -> T:
         """Make one Bot API call, retrying network errors; raise typed SendErrors."""
-        delays = self.backoff.delays()
-        for attempt in range(1, self.attempts + 1):
-            try:
-                return await request()
-            except RetryAfter as error:
-                seconds = retry_after_seconds(error)
-                raise Throttled(self.scrub(str(error)), retry_after=seconds) from None
-            except Forbidden as error:
-                raise ContactStopped(self.scrub(str(error))) from None
-            except TelegramBadRequest as error:  # a subclass of NetworkError: check first
-                raise BadRequest(self.scrub(str(error))) from None
-            except InvalidToken as error:  # 401, or 404 for a method the server lacks
-                raise SendError(
-                    f"{self.scrub(str(error))} (a method this Bot API server lacks, "
-                    "or a revoked bot token)"
-                ) from None
-            except NetworkError as error:
-                if attempt == self.attempts:
-                    raise Unreachable(self.scrub(str(error))) from None
-                delay = next(delays)
-                log.info(
-                    "Telegram call failed (%s); retrying in %.1f s", self.scrub(str(error)), delay
-                )
-                await asyncio.sleep(delay)
-            except TelegramError as error:
-                raise SendError(self.scrub(str(error))) from None
-        raise AssertionError("unreachable")
+        try:
+            return await retried(
+                request,
+                attempts=self.attempts,
+                backoff=self.backoff,
+                when=is_transient,
+                what="Telegram call",
+                describe=lambda error: self.scrub(str(error)),
+            )
+        except RetryAfter as error:
+            seconds = retry_after_seconds(error)
+            raise Throttled(self.scrub(str(error)), retry_after=seconds) from None
+        except Forbidden as error:
+            raise ContactStopped(self.scrub(str(error))) from None
+        except TelegramBadRequest as error:  # a subclass of NetworkError: check first
+            raise BadRequest(self.scrub(str(error))) from None
+        except InvalidToken as error:  # 401, or 404 for a method the server lacks
+            raise SendError(
+                f"{self.scrub(str(error))} (a method this Bot API server lacks, "
+                "or a revoked bot token)"
+            ) from None
+        except NetworkError as error:  # still failing after every attempt
+            raise Unreachable(self.scrub(str(error))) from None
+        except TelegramError as error:
+            raise SendError(self.scrub(str(error))) from None
 
     async def perform(self, chat_id: int, operation: Operation) -> None:
         bot = self.bot

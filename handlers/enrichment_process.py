@@ -1,0 +1,58 @@
+"""Enrichment in a worker process, for the long-running server.
+
+The language detector's models load inside one native call that holds the interpreter's
+lock for seconds; in the server's own process that would freeze the event loop (no
+/healthz, no webhooks) while they load. In a worker process they load without touching
+the server's loop, and every text is enriched there afterwards; the server waits on the
+answer in a thread, not on the lock. `EnrichmentProcess` has the Enricher's interface.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+
+from handlers.enrich import Enricher, Enrichment
+from handlers.settings import SentimentSettings
+
+_worker: Enricher | None = None
+
+
+def _start(languages: tuple[str, ...], sentiment: SentimentSettings) -> None:
+    global _worker
+    _worker = Enricher(languages, sentiment)
+
+
+def _warm_up() -> None:
+    assert _worker is not None
+    _worker.warm_up()
+
+
+def _enrich(text: str, social: bool) -> Enrichment:
+    assert _worker is not None
+    return _worker.enrich(text, social=social)
+
+
+class EnrichmentProcess:
+    def __init__(self, languages: Sequence[str], sentiment: SentimentSettings) -> None:
+        self._local = Enricher(languages, sentiment)  # its settings; models stay unloaded
+        self._pool = ProcessPoolExecutor(
+            1,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_start,
+            initargs=(tuple(languages), sentiment),
+        )
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        return self._local.languages
+
+    def warm_up(self) -> None:
+        self._pool.submit(_warm_up).result()
+
+    def enrich(self, text: str, *, social: bool = False) -> Enrichment:
+        return self._pool.submit(_enrich, text, social).result()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)

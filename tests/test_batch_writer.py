@@ -1,0 +1,222 @@
+"""The grouped-commit writer: messages that arrive together are applied in one
+transaction (a savepoint each), committed once, and answered only after the commit."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from sqlalchemy import exc, func, select
+
+import storage.batch
+from handlers.engine import Engine
+from handlers.privacy import ContactCipher, Pseudonymizer
+from handlers.warming import Warming
+from storage.database import Store
+from storage.errors import StoreUnavailable
+from storage.models import Contribution, Participant, ProcessedMessage
+from tests.conftest import REPO, TEST_SECRET
+from tests.people import Person
+
+
+async def count(store: Store, model) -> int:
+    async with store.reader() as unit:
+        return await unit.session.scalar(select(func.count()).select_from(model)) or 0
+
+
+def batches(engine: Engine) -> list[int]:
+    sizes: list[int] = []
+    engine.on_batch.append(sizes.append)
+    return sizes
+
+
+async def test_messages_waiting_together_are_applied_in_one_batch(
+    engine: Engine, store: Store
+) -> None:
+    sizes = batches(engine)
+    people = [Person(engine, f"crowd-{n}") for n in range(20)]
+    replies = await asyncio.gather(*(p.say("START") for p in people))
+    assert all([r.key for r in reply] == ["welcome"] for reply in replies)
+    assert sizes == [20]  # one transaction, one commit
+    assert await count(store, ProcessedMessage) == 20
+    assert await count(store, Participant) == 20
+
+
+async def test_one_persons_messages_in_one_batch_keep_their_order(
+    engine: Engine, store: Store
+) -> None:
+    sizes = batches(engine)
+    ann = Person(engine, "ann")
+    first, second, third = await asyncio.gather(
+        ann.send("START"), ann.send("yes"), ann.send("skip")
+    )
+    assert sizes == [3]
+    assert [r.key for r in first.replies] == ["welcome"]
+    assert [r.key for r in second.replies] == ["gateway:role"]
+    assert [r.key for r in third.replies][-1].startswith("gateway:")
+    assert await count(store, Participant) == 1
+
+
+async def test_a_failing_message_fails_alone(
+    engine: Engine, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    author, poisoned, good = (Person(engine, name) for name in ("author", "poisoned", "good"))
+    for person in (author, poisoned, good):
+        await person.join()
+    await author.say("Physiotherapists in every A&E")
+    async with store.reader() as unit:
+        idea = await unit.session.scalar(select(Contribution.id))
+        poisoned_id = (await unit.participants.find(poisoned.pseudonym)).id
+    real = storage.batch._cast_vote
+
+    def cast(write, person_id, vote, tallies):
+        if person_id == poisoned_id:
+            raise ValueError("this vote cannot be stored")
+        return real(write, person_id, vote, tallies)
+
+    monkeypatch.setattr(storage.batch, "_cast_vote", cast)
+    sizes = batches(engine)
+    newcomer = Person(engine, "newcomer")
+    results = await asyncio.gather(
+        poisoned.send(payload=f"vote:{idea}:agree", message_id="poison-1"),
+        good.send(payload=f"vote:{idea}:agree"),
+        newcomer.send("START"),
+        return_exceptions=True,
+    )
+    assert sizes == [3]
+    assert isinstance(results[0], ValueError)
+    assert [r.key for r in results[1].replies] == ["vote_done"]
+    assert [r.key for r in results[2].replies] == ["welcome"]
+    async with store.reader() as unit:
+        tallied = await unit.contributions.get(idea)
+        claimed = await unit.processed.seen("console", "poison-1")
+    assert tallied.agree_count == 1 and not claimed
+    # Its savepoint was rolled back: the same message is applied when sent again.
+    monkeypatch.setattr(storage.batch, "_cast_vote", real)
+    again = await poisoned.send(payload=f"vote:{idea}:agree", message_id="poison-1")
+    assert not again.duplicate and [r.key for r in again.replies] == ["vote_done"]
+    async with store.reader() as unit:
+        assert (await unit.contributions.get(idea)).agree_count == 2
+
+
+async def test_a_batch_whose_commit_fails_acknowledges_nothing(
+    engine: Engine, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken_flush(self) -> None:
+        raise exc.OperationalError("COMMIT", {}, Exception("disk I/O error"))
+
+    monkeypatch.setattr(storage.batch.BatchTallies, "flush", broken_flush)
+    people = [Person(engine, f"unlucky-{n}") for n in range(5)]
+    results = await asyncio.gather(*(p.send("START") for p in people), return_exceptions=True)
+    assert all(isinstance(result, StoreUnavailable) for result in results)
+    assert await count(store, ProcessedMessage) == 0
+    assert await count(store, Participant) == 0
+
+
+async def test_the_number_of_a_new_idea_is_in_its_reply(engine: Engine, store: Store) -> None:
+    people = [Person(engine, f"author-{n}") for n in range(4)]
+    for person in people:
+        await person.join()
+    outcomes = await asyncio.gather(*(p.send(f"Walk-in clinic {n} please") for n, p in
+                                      enumerate(people)))  # fmt: skip
+    async with store.reader() as unit:
+        rows = await unit.session.execute(select(Contribution.text, Contribution.id))
+        ids = dict(rows.all())
+    for n, outcome in enumerate(outcomes):
+        assert f"{ids[f'Walk-in clinic {n} please']}" in outcome.replies[0].text
+        assert "\u2063" not in outcome.replies[0].text
+
+
+KILLED_BEFORE_COMMIT = textwrap.dedent(
+    """
+    import asyncio, os, random, signal, sys
+
+    import storage.batch
+    from handlers.engine import Engine
+    from handlers.enrich import Enricher
+    from handlers.privacy import ContactCipher, Pseudonymizer
+    from handlers.types import Inbound
+    from storage.database import Store
+    from tests.conftest import TEST_SECRET, FakeClock, make_settings
+
+    async def die(self):
+        print("applied, not committed", flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    storage.batch.BatchTallies.flush = die
+
+    async def main(url):
+        store = Store.connect(url)
+        settings = make_settings(url).consultation
+        engine = Engine(
+            store, settings,
+            enricher=Enricher(settings.consultation.languages, settings.sentiment),
+            pseudonyms=Pseudonymizer(TEST_SECRET), contacts=ContactCipher(TEST_SECRET),
+            clock=FakeClock(), rng=random.Random(1),
+        )
+        await engine.prepare()
+
+        async def send(n):
+            inbound = Inbound("console", f"doomed-{n}", f"doomed-{n}", engine.clock(), "START")
+            await engine.handle(inbound)
+            print("ACK", n, flush=True)
+
+        await asyncio.gather(*(send(n) for n in range(8)))
+
+    asyncio.run(main(sys.argv[1]))
+    """
+)
+
+
+async def test_a_batch_killed_before_commit_leaves_no_message_acknowledged(
+    engine: Engine, store: Store, database_url: str, tmp_path: Path
+) -> None:
+    script = tmp_path / "killed.py"
+    script.write_text(KILLED_BEFORE_COMMIT)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, str(script), database_url,
+        cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    stdout, stderr = await asyncio.wait_for(process.communicate(), 120)
+    assert process.returncode == -signal.SIGKILL, stderr.decode()
+    assert "applied, not committed" in stdout.decode()
+    assert "ACK" not in stdout.decode()  # no webhook would have answered 200
+    assert await count(store, ProcessedMessage) == 0
+    assert await count(store, Participant) == 0
+    # Nothing half-applied: the provider's retries are applied in full.
+    for n in range(8):
+        inbound_person = Person(engine, f"doomed-{n}")
+        outcome = await inbound_person.send("START", message_id=f"doomed-{n}")
+        assert not outcome.duplicate and outcome.replies[0].key == "welcome"
+    assert await count(store, ProcessedMessage) == 8
+
+
+async def test_messages_that_need_the_models_wait_for_them_and_others_go_on(
+    store: Store, settings, enricher, clock
+) -> None:
+    warming = Warming()
+    engine = Engine(
+        store,
+        settings.consultation,
+        enricher=enricher,
+        pseudonyms=Pseudonymizer(TEST_SECRET),
+        contacts=ContactCipher(TEST_SECRET),
+        clock=clock,
+        warming=warming,
+    )
+    await engine.prepare()
+    author, other = Person(engine, "author"), Person(engine, "other")
+    await author.join()  # answers need no models
+    idea = asyncio.create_task(author.say("Physiotherapists in every A&E please"))
+    assert [r.key for r in await other.say("START")] == ["welcome"]
+    assert not idea.done() and warming.warming == ["language", "sentiment", "moderation"]
+    await warming.run(lambda: None)  # the models are ready
+    assert (await idea)[0].key == "idea_saved" and warming.warming == []
+    assert await count(store, Contribution) == 1

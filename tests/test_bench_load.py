@@ -1,0 +1,86 @@
+"""bench/load.py on a tiny workload (SQLite only), so the load benchmark cannot rot: it
+runs `chorus run` and the naive pipeline for real, prints one JSON object with the
+figures the issue names, and what the store holds matches the traffic sent."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import json
+import subprocess
+import sys
+
+import pytest
+from aiohttp import web
+
+from tests.conftest import REPO
+
+KEYS = {
+    "chorus_msgs_per_s",
+    "naive_msgs_per_s",
+    "bare_rows_per_s",
+    "ratio_to_naive",
+    "p99_ms",
+    "cpu_ms_per_msg",
+}
+
+
+def test_the_load_benchmark_prints_its_figures_as_json() -> None:
+    command = [
+        sys.executable, str(REPO / "bench" / "load.py"), "--backends", "sqlite",
+        "--messages", "24", "--in-flight", "2", "--telegram-share", "0.5",
+        "--rate", "20", "--seconds", "0.5", "--json",
+    ]  # fmt: skip
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout)
+    assert result.keys() >= KEYS
+    assert result["chorus_msgs_per_s"] > 0 and result["naive_msgs_per_s"] > 0
+    assert result["bare_rows_per_s"] > 0 and result["cpu_ms_per_msg"] > 0
+    assert result["errors"] == 0
+    sqlite = result["backends"]["sqlite"]
+    chorus = sqlite["chorus"]["1"]
+    assert chorus["messages"] == 24 and chorus["statuses"] == {"200": 24}
+    assert chorus["stored"] == chorus["expected"]  # every vote and idea landed
+    assert sqlite["naive"]["statuses"] == {"200": 24}
+    (offered,) = sqlite["chorus_open_loop"]["1"]
+    assert offered["offered_per_s"] == 20 and offered["messages"] == 10
+
+
+def load_module(monkeypatch: pytest.MonkeyPatch):
+    """bench/load.py as a module (bench/ is scripts, not a package)."""
+    spec = importlib.util.spec_from_file_location("bench_load", REPO / "bench" / "load.py")
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "bench_load", module)
+    spec.loader.exec_module(module)
+    return module
+
+
+async def test_the_open_loop_ends_when_a_server_stops_answering(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A server that never answers: each request gives up, and a person who has fallen
+    more than the give-up time behind sends nothing more, so the run ends."""
+    load = load_module(monkeypatch)
+    monkeypatch.setattr(load, "GIVE_UP_SECONDS", 0.3)
+    never = asyncio.Event()
+
+    async def hold(_request: web.Request) -> web.Response:
+        await never.wait()
+        return web.Response()
+
+    app = web.Application()
+    app.router.add_post("/webhooks/{channel}", hold)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    try:
+        crowd = load.people(2, 1234, 0.5)
+        run = await load.open_loop([url], crowd, load.Requests("token", "secret"), 100, 24)
+    finally:
+        never.set()
+        await runner.cleanup()
+    assert run.messages == 24 and run.errors == 24
+    assert set(run.statuses) <= {"timeout", "unsent"} and run.statuses["unsent"] > 0
+    assert run.elapsed < 5

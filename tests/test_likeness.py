@@ -1,0 +1,114 @@
+"""The likeness finder behind "is your idea like one of these?": the similar-ideas
+measure and threshold, at most three ideas, most alike first, never an idea's opposite,
+and the same answers from the inverted index as from comparing with every idea."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import handlers.likeness as likeness
+from handlers.likeness import LikenessIndex, are_opposite, find_alike
+from handlers.settings import InsightsSettings
+
+THRESHOLD = InsightsSettings().similar_threshold
+IDEAS = [
+    (1, "More physiotherapists in GP practices"),
+    (2, "Put physiotherapists in every GP practice"),
+    (3, "Free parking for carers at hospitals"),
+    (4, "Physiotherapists in GP practices would cut waiting times"),
+    (5, "Physios in GP practices"),
+    (6, "Less physiotherapists in GP practices"),
+    (7, "No physiotherapists in GP practices"),
+    (8, "Text reminders for podiatry appointments"),
+]
+
+
+def test_alike_ideas_most_alike_first_and_at_most_three() -> None:
+    alike = find_alike("More physiotherapists in GP practices please", IDEAS, THRESHOLD)
+    assert [a.idea_id for a in alike][:1] == [1]
+    assert len(alike) <= 3 and all(a.similarity >= THRESHOLD for a in alike)
+    assert [a.similarity for a in alike] == sorted((a.similarity for a in alike), reverse=True)
+    assert 3 not in [a.idea_id for a in alike] and 8 not in [a.idea_id for a in alike]
+    assert find_alike("Train radiographers in Wales", IDEAS, THRESHOLD) == []
+
+
+def test_an_idea_and_its_opposite_are_not_offered_as_alike() -> None:
+    # "less" and "no" share nearly every letter with "more", but not the meaning.
+    alike = [a.idea_id for a in find_alike("More physiotherapists in GP practices", IDEAS, 0.5)]
+    assert 1 in alike and 6 not in alike and 7 not in alike
+    fewer = [a.idea_id for a in find_alike("Fewer physiotherapists in GP practices", IDEAS, 0.5)]
+    assert 6 in fewer and 1 not in fewer  # fewer = less: offered; more: not
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "opposite"),
+    [
+        ("More physios in GP surgeries", "Less physios in GP surgeries", True),
+        ("More physios in GP surgeries", "Fewer physios in GP surgeries", True),
+        ("Nothing about the clinic should change", "Everything about the clinic should change",
+         True),
+        ("Physios in every GP surgery", "No physios in GP surgeries", True),
+        ("Parking should be free", "Parking should not be free", True),
+        ("Always offer a follow-up call", "Never offer a follow-up call", True),
+        ("Longer appointments for people with dementia", "Shorter appointments for people "
+         "with dementia", True),
+        ("More physios in GP surgeries", "More physiotherapists in GP practices", False),
+        ("Stop the long waits for physio", "Cut the long waits for physio", False),
+        ("No more long waits for scans", "Never wait long for scans again", False),
+        ("Fewer forms to fill in", "Less paperwork and fewer forms", False),
+    ],
+)  # fmt: skip
+def test_the_opposites_guard(first: str, second: str, opposite: bool) -> None:
+    assert are_opposite(first, second) is opposite
+    assert are_opposite(second, first) is opposite
+
+
+def test_the_index_answers_as_comparing_with_every_idea_would() -> None:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    rng = np.random.default_rng(3)
+    words = ["physio", "clinic", "waiting", "times", "carers", "parking", "free", "home",
+             "visits", "stroke", "rehab", "weekend", "online", "booking", "podiatry", "scans"]
+    texts = [" ".join(rng.choice(words, size=int(rng.integers(3, 7)))) for _ in range(400)]
+    ideas = list(enumerate(texts, start=100))
+    index = LikenessIndex(ideas, 0.3)
+    vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True,
+                                 dtype=np.float32)  # fmt: skip
+    matrix = vectorizer.fit_transform(texts)
+    for query in texts[:40]:
+        cosines = (matrix @ vectorizer.transform([query]).T).toarray().ravel()
+        found = index.find(query, limit=len(texts))
+        expected = {
+            100 + row
+            for row in np.flatnonzero(cosines >= 0.3 - 1e-6)
+            if not are_opposite(query, texts[row])
+        }
+        assert {a.idea_id for a in found} == expected
+        for alike in found:
+            assert alike.similarity == pytest.approx(cosines[alike.idea_id - 100], abs=1e-4)
+
+
+def test_added_and_removed_ideas(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(likeness, "FOLD_AFTER", 3)
+    index = LikenessIndex(IDEAS, THRESHOLD)
+    index.add(20, "Text reminders for physio appointments")
+    assert [a.idea_id for a in index.find("Text reminders for physio appointments")][:1] == [20]
+    index.remove(20)
+    assert 20 not in [a.idea_id for a in index.find("Text reminders for physio appointments")]
+    index.remove(1)
+    assert 1 not in [a.idea_id for a in index.find("More physiotherapists in GP practices")]
+    for n, text in enumerate(("Weekend rehab after a stroke", "Home visits after a stroke",
+                              "Weekend rehab sessions after a stroke"), start=30):  # fmt: skip
+        index.add(n, text)  # the third folds them into the index
+    assert not index._pending and len(index) == len(IDEAS) - 1 + 3
+    assert [a.idea_id for a in index.find("Weekend rehab after stroke")][:2] == [30, 32]
+    assert 1 not in [a.idea_id for a in index.find("More physiotherapists in GP practices")]
+
+
+def test_empty_cases() -> None:
+    assert find_alike("Anything", [], THRESHOLD) == []
+    assert find_alike("   ", IDEAS, THRESHOLD) == []
+    index = LikenessIndex([], THRESHOLD)
+    index.add(1, "Physios in GP practices")
+    assert [a.idea_id for a in index.find("Physios in GP practices")] == [1]
