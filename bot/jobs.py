@@ -43,8 +43,9 @@ class JobRunner:
         self._settled = asyncio.Condition()
 
     @property
-    def engine(self):
-        return self.services.engine
+    def deps(self):
+        """The handlers' dependencies (store, settings, clock, ...)."""
+        return self.services.deps
 
     def wake(self) -> None:
         """Look for work now (called when a team command queued a job)."""
@@ -53,7 +54,7 @@ class JobRunner:
     async def run_once(self) -> int:
         """Claim and do at most one due job; returns 1 if one was done, else 0."""
         async with self.services.store.transaction() as unit:
-            claimed = await unit.jobs.claim(self.engine.clock(), lease=LEASE)
+            claimed = await unit.jobs.claim(self.deps.clock(), lease=LEASE)
         if not claimed:
             return 0
         await self._do(claimed[0])
@@ -76,7 +77,7 @@ class JobRunner:
 
     async def _do(self, job: JobRecord) -> None:
         try:
-            replies = await run_job(self.engine, job, self.engine.clock())
+            replies = await run_job(self.deps, job, self.deps.clock())
         except StoreUnavailable:
             raise
         except Exception as error:
@@ -87,7 +88,7 @@ class JobRunner:
         give_up = False
         async with self.services.store.transaction() as unit:
             if error is None or isinstance(error, BadRequest | ContactStopped):
-                await unit.jobs.finish(job.id, self.engine.clock())
+                await unit.jobs.finish(job.id, self.deps.clock())
             else:
                 delay = (
                     timedelta(seconds=error.retry_after)
@@ -96,7 +97,7 @@ class JobRunner:
                 )
                 give_up = job.attempts >= MAX_ATTEMPTS
                 await unit.jobs.retry_later(
-                    job.id, str(error), self.engine.clock(), delay=delay, give_up=give_up
+                    job.id, str(error), self.deps.clock(), delay=delay, give_up=give_up
                 )
         if error is not None:
             log.warning("job %s result not delivered: %s", job.id, error)
@@ -111,7 +112,7 @@ class JobRunner:
             await unit.jobs.retry_later(
                 job.id,
                 f"{type(error).__name__}: {error}",
-                self.engine.clock(),
+                self.deps.clock(),
                 delay=backoff(job.attempts),
                 give_up=give_up,
             )
@@ -136,14 +137,14 @@ class JobRunner:
 
     async def schedule(self) -> int:
         """Queue re-analysis where it is due (at most once per refresh interval)."""
-        now = self.engine.clock()
-        every = timedelta(minutes=self.engine.config.insights.refresh_minutes)
+        now = self.deps.clock()
+        every = timedelta(minutes=self.deps.config.insights.refresh_minutes)
         if self._last_schedule is not None and now - self._last_schedule < every:
             return 0
         self._last_schedule = now
         async with self.services.store.transaction() as unit:
             await unit.jobs.purge(now - KEEP_SETTLED)
-        return await schedule_refreshes(self.engine, now)
+        return await schedule_refreshes(self.deps, now)
 
     async def run_forever(self, interval: float = 5.0) -> None:
         while True:

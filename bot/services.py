@@ -109,6 +109,12 @@ async def open_services(
         await store.close()
         raise
     metrics = Metrics()
+
+    def batch_taken(size: int) -> None:
+        metrics.batch_applied(size)
+        metrics.queue_depth(engine.queue_depth)  # what is left waiting behind it
+
+    engine.on_batch.append(batch_taken)
     services = Services(
         settings=settings,
         store=store,

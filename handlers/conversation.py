@@ -34,7 +34,8 @@ class Pending:
     text: str  # control characters stripped
     pseudonym: str
     now: datetime
-    enrichment: Enrichment | None = None  # of `text`, when it was worth computing early
+    enriched_text: str | None = None  # what was enriched early (the text, or an argument)
+    enrichment: Enrichment | None = None  # its enrichment
 
 
 def check_text(deps: Deps, text: str) -> Reply | None:
@@ -128,7 +129,7 @@ class Conversation:
     def plan(self, pending: Pending, person: ParticipantRecord | None, reader: Reader) -> Decision:
         reads = Reads()
         if pending.enrichment is not None:
-            reads.loaded[("enrich", pending.text)] = pending.enrichment
+            reads.loaded[("enrich", pending.enriched_text)] = pending.enrichment
         # Every attempt draws from the same point of the random source, so a decision
         # taken again after a read is the one that would have been taken at once.
         start = self.deps.rng.getstate()

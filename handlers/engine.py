@@ -17,12 +17,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from handlers.commands import parse_command
 from handlers.conflicts import retrying_conflicts
 from handlers.conversation import Conversation, Pending
 from handlers.dead_letters import forget_kept_messages, sent_by
@@ -45,10 +45,21 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 BATCH_LIMIT = 64
-# A text worth enriching before it queues: anything but a number, a single short word
-# or a command (those are answers, not ideas). Other texts are enriched when a flow
-# asks, which is rare (a one-word idea, a kept draft).
-_ANSWER = re.compile(r"\s*[/#]?[\w'-]{0,16}[.!?]?\s*")
+
+def words_to_enrich(inbound: Inbound, text: str) -> str | None:
+    """What a message may store as someone's words, enriched before it queues: its text,
+    or a command's argument ("IDEA ..."); None for a button, a number or a bare command
+    (answers, not words to keep). Anything else a flow wants enriched (a kept draft) is
+    enriched when it asks, which is rare."""
+    if inbound.payload is not None:
+        return None
+    answer = text.strip().rstrip(".!?")
+    if not answer or answer.isdigit():
+        return None
+    command = parse_command(text)
+    if command is None:
+        return text
+    return command.argument or None
 
 __all__ = ["Engine", "utc_now", "BATCH_LIMIT"]
 
@@ -138,7 +149,13 @@ class Engine:
         )
         loop = asyncio.get_running_loop()
         # Queued at once, in arrival order; its text is enriched meanwhile.
-        waiting = _Waiting(pending, loop.create_future(), self._enrich_early(inbound, text))
+        words = words_to_enrich(inbound, text)
+        if words is not None and len(words) <= self.deps.config.consultation.max_text_length:
+            pending = replace(pending, enriched_text=words)
+            enriching = asyncio.ensure_future(self._enrich(words))
+        else:
+            enriching = None
+        waiting = _Waiting(pending, loop.create_future(), enriching)
         self._queue.append(waiting)
         self._wake_writer()
         return await asyncio.shield(waiting.future)
@@ -151,13 +168,6 @@ class Engine:
     def _wake_writer(self) -> None:
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write(), name="chorus-writer")
-
-    def _enrich_early(self, inbound: Inbound, text: str) -> asyncio.Future | None:
-        if inbound.payload is not None or _ANSWER.fullmatch(text):
-            return None
-        if len(text) > self.deps.config.consultation.max_text_length:
-            return None
-        return asyncio.ensure_future(self._enrich(text))
 
     async def _enrich(self, text: str) -> Enrichment:
         await self.warming.wait()  # models still loading: this message waits for them

@@ -4,8 +4,9 @@ The measure is the similar-ideas one (handlers/insights/similar.py): TF-IDF over
 character n-grams of 3 to 5 letters within words, sublinear term frequency, cosine
 similarity, and the same threshold (`insights.similar_threshold`). Up to three ideas at
 or above it are offered, most alike first, except an idea that says the opposite of the
-new one ("more X" and "less X", "nothing" and "everything", "X" and "no X"): those share
-most of their letters but are not the same suggestion.
+new one ("more X" and "less X", "nothing" and "everything", "X" and "no X"; the guard the
+similar-ideas job uses, handlers/insights/opposites.py): those share most of their
+letters but are not the same suggestion.
 
 `LikenessIndex` holds one question's ideas as an inverted index (the transposed TF-IDF
 matrix: for each n-gram, the ideas holding it), so a look-up costs the postings of the
@@ -17,61 +18,17 @@ build (`rebuild()` refreshes it). Pure computation: no store, no I/O.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from handlers.insights.opposites import are_opposite
+
 MAX_ALIKE = 3
 # Ideas added since the build are folded into the inverted index once there are this many
 # (until then each look-up also scores them, as one small sparse product).
 FOLD_AFTER = 2_000
-
-# --- The guard against opposites --------------------------------------------------------
-# A local guard until handlers.insights.similar offers `are_opposite` (issue 15): an idea
-# and its negation differ by a word or two, which character n-grams barely notice.
-
-_WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
-# Grammatical negations only: "stop", "end" or "cut" long waits agree with "shorter
-# waits", so words that ask for something to go are not counted as negations.
-NEGATIONS = frozenset(
-    {"no", "not", "never", "without", "nor", "don't", "dont", "doesn't", "shouldn't",
-     "won't", "can't", "cannot", "isn't", "aren't", "mustn't"}
-)  # fmt: skip
-OPPOSITES = (
-    ("more", "less"), ("more", "fewer"), ("increase", "decrease"), ("increase", "reduce"),
-    ("increase", "cut"), ("raise", "lower"), ("raise", "cut"), ("higher", "lower"),
-    ("longer", "shorter"), ("bigger", "smaller"), ("faster", "slower"), ("earlier", "later"),
-    ("everything", "nothing"), ("everyone", "nobody"), ("everyone", "no one"),
-    ("all", "none"), ("always", "never"), ("open", "close"), ("opening", "closing"),
-    ("allow", "ban"), ("allow", "forbid"), ("start", "stop"), ("keep", "scrap"),
-    ("expand", "reduce"), ("expand", "cut"), ("add", "remove"), ("extend", "shorten"),
-    ("hire", "cut"), ("free", "charge"), ("increased", "reduced"), ("more", "reduce"),
-)  # fmt: skip
-_ANTONYM: dict[str, set[str]] = {}
-for _a, _b in OPPOSITES:
-    _ANTONYM.setdefault(_a, set()).add(_b)
-    _ANTONYM.setdefault(_b, set()).add(_a)
-
-
-def _words(text: str) -> list[str]:
-    return _WORD.findall(text.lower().replace("\u2019", "'"))
-
-
-def are_opposite(first: str, second: str) -> bool:
-    """True when one idea says the opposite of the other: an antonym in one where the
-    other has its counterpart ("more" / "less"), or a negation in only one of them."""
-    one, two = _words(first), _words(second)
-    set_one, set_two = set(one), set(two)
-    only_one, only_two = set_one - set_two, set_two - set_one
-    for word in only_one:
-        if _ANTONYM.get(word, set()) & only_two:
-            return True
-    negations_one = sum(word in NEGATIONS for word in one)
-    negations_two = sum(word in NEGATIONS for word in two)
-    return negations_one % 2 != negations_two % 2
-
 
 # --- The index -------------------------------------------------------------------------
 

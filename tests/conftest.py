@@ -155,6 +155,12 @@ def chorus_in_process(
     logs = logging.StreamHandler(stderr)
     root = logging.getLogger()
     level = root.level
+    # The CLI quietens some libraries' loggers; give the tests that follow them back.
+    levels = {
+        name: logger.level
+        for name, logger in logging.root.manager.loggerDict.items()
+        if isinstance(logger, logging.Logger)
+    }
     saved = {name: os.environ.get(name) for name in environment}
     folder = os.getcwd()
     os.environ.update(environment)
@@ -168,6 +174,8 @@ def chorus_in_process(
         os.chdir(folder)
         root.removeHandler(logs)
         root.setLevel(level)
+        for name, logger_level in levels.items():
+            logging.getLogger(name).setLevel(logger_level)
         for name, value in saved.items():
             if value is None:
                 os.environ.pop(name, None)
@@ -331,6 +339,17 @@ async def store(database_url: str) -> AsyncIterator[Store]:
 def enricher() -> Enricher:
     settings = make_settings("sqlite+aiosqlite://").consultation
     return Enricher(settings.consultation.languages, settings.sentiment)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def models_loaded(enricher: Enricher) -> None:
+    """Load the language models and word lists once per worker, before the first test.
+
+    They are shared by every Enricher in the process, so Chorus started by a test finds
+    them loaded, instead of the first test that sends a message paying seconds for them
+    inside a wait for a reply (which times out on a busy machine).
+    """
+    enricher.warm_up()
 
 
 @pytest.fixture

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 import handlers.likeness as likeness
-from handlers.likeness import LikenessIndex, are_opposite, find_alike
+from handlers.insights.opposites import are_opposite
+from handlers.likeness import LikenessIndex, find_alike
 from handlers.settings import InsightsSettings
 
 THRESHOLD = InsightsSettings().similar_threshold
@@ -68,8 +69,19 @@ def test_the_index_answers_as_comparing_with_every_idea_would() -> None:
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     rng = np.random.default_rng(3)
-    words = ["physio", "clinic", "waiting", "times", "carers", "parking", "free", "home",
-             "visits", "stroke", "rehab", "weekend", "online", "booking", "podiatry", "scans"]
+    words = [
+        "physio",
+        "clinic",
+        "waiting",
+        "times",
+        "carers",
+        "parking",
+        "free",
+        "home",
+        "visits",
+        "stroke",
+        "rehab",
+    ]
     texts = [" ".join(rng.choice(words, size=int(rng.integers(3, 7)))) for _ in range(400)]
     ideas = list(enumerate(texts, start=100))
     index = LikenessIndex(ideas, 0.3)

@@ -83,7 +83,9 @@ def test_chorus_run_serves_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
         assert port, "".join(log)
         import urllib.request
 
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as response:
+        # A bound, not a wait: the models load meanwhile, slowly on a machine busy with
+        # other work (how soon it answers is issue 12 point 4, not this test).
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=60) as response:
             assert response.status == 200
             # Answered at once, while the models may still be loading in the background.
             warming = json.load(response)["warming"]

@@ -56,9 +56,6 @@ async def test_a_failing_update_is_kept_listed_and_retried(
     async with FakeBotAPI(TOKEN) as api:
         settings = telegram_settings(database_url, api.base_url, mode="polling")
         async with ChorusWithTelegram(settings) as chorus:
-            # The models load in the background; on a busy machine that can take longer
-            # than a reply is waited for, and this test is not about start-up.
-            await chorus.services.warming.wait()
             engine = chorus.services.engine
             engine.replace_deps(enricher=BrokenEnricher(engine.enricher))
             person = TelegramPerson(api, User(new_user_id()), api.push)

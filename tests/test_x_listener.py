@@ -98,19 +98,35 @@ async def test_a_payload_with_only_ids_and_texts_is_stored(
     assert listener.counts["ignored"] == 1 and idea.agree_count == 0
 
 
+class PollsOnCue(VirtualTime):
+    """VirtualTime whose waits between polls end when the test sets `next_poll`, so the
+    test looks at the store between two polls however slowly the machine runs."""
+
+    def __init__(self, poll_seconds: float) -> None:
+        super().__init__()
+        self.poll_seconds = poll_seconds
+        self.next_poll = asyncio.Event()
+
+    async def __call__(self, seconds: float) -> None:
+        if seconds == self.poll_seconds:
+            await self.next_poll.wait()
+            self.next_poll.clear()
+        await super().__call__(seconds)
+
+
 async def test_polling_from_a_fresh_checkpoint_passes_only_settled_posts(
     database_url: str, fake_x: FakeX, http: aiohttp.ClientSession
 ) -> None:
-    clock = VirtualTime()
+    clock = PollsOnCue(poll_seconds=600)
     fresh = clock.post_id(-5)  # e.g. left by the stream just before falling back to polling
     made = fake_x.post(clock.post_id(-2), f"Made a moment ago {TAG}", "111")
-    # Polls 600 ms apart (in real time): room to look at the store between them.
     async with chorus(database_url, fake_x, poll_seconds=600) as services:
         await services.engine.ingest_public([], checkpoint=Checkpoint(CHECKPOINT, fresh))
         async with listening(services, http, clock) as listener:
             await until(listener, lambda x: x.counts["searches"] >= 1)
             # Stored at once, but search may not show yet what was made just before it.
             assert listener.counts["ideas"] == 1 and await checkpoint(services) == fresh
+            clock.next_poll.set()
             await until(listener, lambda x: x.counts["searches"] >= 2)
             assert await checkpoint(services) == made["id"]
         assert len(await x_posts(services)) == 1

@@ -43,7 +43,7 @@ async def _export(args: argparse.Namespace) -> int | None:
     if args.format == "xlsx" and not args.out:
         raise ConfigError("--format xlsx needs --out FILE.xlsx (a workbook is not text)")
     async with services_for(args.config, warm_up=False) as services:
-        reporting = Reporting.of(services.engine)
+        reporting = Reporting.of(services.deps)
         scope = scope_of(args, reporting)
         where = reporting.store_scope(scope)
         if not args.out:

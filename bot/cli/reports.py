@@ -57,7 +57,7 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
 @asynccontextmanager
 async def reporting_for(args: argparse.Namespace):
     async with services_for(args.config, warm_up=False) as services:
-        yield Reporting.of(services.engine)
+        yield Reporting.of(services.deps)
 
 
 def scope_of(args: argparse.Namespace, reporting: Reporting) -> ReportScope:

@@ -12,6 +12,7 @@ INTERFACE CONTRACT (used by the engine; keep these names and fields):
     result.subjectivity  # float | None
     result.label         # "positive" | "neutral" | "negative" | "unscored"
     result.flagged       # str | None: moderation reason ("abuse", "named_person")
+    result.confidence    # float | None: the label's calibrated probability (chorus only)
 
     clean_text(text) -> str   # control characters stripped, nothing else changed
 """

@@ -96,10 +96,11 @@ class SentimentModel:
         probabilities = np.exp(logits - logits.max())
         probabilities /= probabilities.sum()
         best = int(probabilities.argmax())
+        # Four decimals: more would be false precision in the store and the exports.
         return Scored(
             label=MODEL_LABELS[best],
-            confidence=float(probabilities[best]),
-            polarity=float(probabilities[0] - probabilities[1]),
+            confidence=round(float(probabilities[best]), 4),
+            polarity=round(float(probabilities[0] - probabilities[1]), 4),
         )
 
     def knows_every_word(self, text: str) -> bool:
