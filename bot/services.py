@@ -8,7 +8,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from bot.config import Settings
 from bot.delivery import Delivery
@@ -41,7 +43,7 @@ class Services:
         return self.engine.deps
 
     @property
-    def clock(self):
+    def clock(self) -> Callable[[], datetime]:
         return self.engine.deps.clock
 
     def start_warming(self) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from handlers.catalogue import Catalogue
 from handlers.enrich import Enricher, Enrichment
@@ -23,6 +24,9 @@ from handlers.settings import ConsultationConfig, QuestionSettings
 from handlers.types import Choice, Inbound, Reply
 from storage.effects import Effect
 from storage.records import ContributionRecord, ParticipantActivity, ParticipantRecord
+
+if TYPE_CHECKING:
+    from handlers.enrichment_process import EnrichmentProcess
 
 ReadKey = tuple
 
@@ -75,7 +79,7 @@ class Context:
     text: str  # the message text with control characters stripped
     participant: ParticipantRecord
     config: ConsultationConfig
-    enricher: Enricher
+    enricher: Enricher | EnrichmentProcess
     contacts: ContactCipher
     question_ids: dict[str, int]
     now: datetime

@@ -76,7 +76,7 @@ def decide(
             return Decision(
                 effects=(Erase(inbound.channel, inbound.sender),), claim=False, opted_out=True
             )
-        if inbound.payload is not None or carrier_keyword(inbound.channel, text) != "in":
+        if inbound.payload is not None or carrier_keyword(inbound.medium, text) != "in":
             return Decision(claim=False, opted_out=True)  # no reply, and nothing is stored
     # Checked after the opt-out, which an empty or oversized text must not answer.
     problem = check_text(deps, text) if inbound.payload is None else None
@@ -143,7 +143,7 @@ class Conversation:
                 reads.loaded[need.key] = self._load(need.key, reader)
         raise RuntimeError(f"a flow asked for more than {MAX_READ_ROUNDS} reads")
 
-    def _load(self, key: tuple, reader: Reader):
+    def _load(self, key: tuple, reader: Reader) -> object:
         kind = key[0]
         if kind == "idea":
             return reader.contribution(key[1])

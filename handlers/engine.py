@@ -20,6 +20,7 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from handlers.commands import parse_command
 from handlers.conflicts import retrying_conflicts
@@ -37,6 +38,9 @@ from storage.batch import Applied, Message, run_pipeline
 from storage.database import Store
 from storage.effects import NEW_NUMBER, Erase
 from storage.errors import StoreConflict
+
+if TYPE_CHECKING:
+    from handlers.enrichment_process import EnrichmentProcess
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +82,7 @@ class Engine:
         store: Store,
         config: ConsultationConfig,
         *,
-        enricher: Enricher,
+        enricher: Enricher | EnrichmentProcess,
         pseudonyms: Pseudonymizer,
         contacts: ContactCipher,
         clock: Callable[[], datetime] = utc_now,

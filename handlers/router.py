@@ -12,8 +12,8 @@ from handlers.context import Context
 from handlers.flows import account, call, contribute, menu, onboarding, voting
 from handlers.types import Choice, Reply
 
-# Channels where phone-network keywords (STOP, START, ...) opt a number out or in.
-CARRIER_CHANNELS = frozenset({"sms"})
+# Media where phone-network keywords (STOP, START, ...) opt a number out or in.
+CARRIER_MEDIA = frozenset({"sms"})
 _NOT_A_LETTER = re.compile(r"[\W_]+")
 
 
@@ -65,14 +65,14 @@ def as_id(text: str) -> int | None:
     return number if 0 < number <= MAX_ID else None
 
 
-def carrier_keyword(channel: str, text: str) -> str | None:
+def carrier_keyword(medium: str, text: str) -> str | None:
     """'out', 'in' or 'help' for a phone-network keyword on a carrier channel.
 
     As on the networks, the keyword must be the whole message, but case, spacing,
     punctuation and look-alike characters do not matter: "Stop.", "stop all", "OPT-OUT"
     and a full-width "ＳＴＯＰ" all opt out; "stop the cuts" does not.
     """
-    if channel not in CARRIER_CHANNELS:
+    if medium not in CARRIER_MEDIA:
         return None
     word = _NOT_A_LETTER.sub("", unicodedata.normalize("NFKC", text).casefold())
     if word in OPT_OUT_WORDS:
@@ -85,12 +85,12 @@ def carrier_keyword(channel: str, text: str) -> str | None:
 
 
 def route(ctx: Context) -> list[Reply]:
-    if ctx.inbound.channel in call.CALL_CHANNELS:
+    if ctx.inbound.medium in call.CALL_MEDIA:
         return call.handle(ctx)
     payload = ctx.inbound.payload
     if payload is None:
         # Before any conversation step, so a STOP is never taken as an answer.
-        keyword = carrier_keyword(ctx.inbound.channel, ctx.text)
+        keyword = carrier_keyword(ctx.inbound.medium, ctx.text)
         if keyword == "out":
             return account.opt_out(ctx)
         if keyword == "in" and ctx.participant.opted_out:

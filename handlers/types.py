@@ -27,6 +27,9 @@ class Inbound:
     # wrong typed answer is told to choose a button rather than a number.
     buttons: bool = False
     raw: str | None = None  # the provider's payload, kept only if handling fails
+    # The sending channel's declared medium (chat, sms, call, web, public, terminal):
+    # what the core keys behaviour on, never the channel's name.
+    medium: str = "chat"
 
 
 @dataclass(frozen=True)

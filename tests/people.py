@@ -8,6 +8,8 @@ from handlers.engine import Engine
 from handlers.types import Inbound, Outcome, Reply
 
 _ids = itertools.count(1)
+# The media the tests' channel names stand for, as the channels declare them.
+MEDIA = {"sms": "sms", "voice": "call", "web": "web", "console": "terminal", "x": "public"}
 
 # Ideas unlike one another, so none is offered as "like" another when they are shared.
 DISTINCT_IDEAS = (
@@ -45,6 +47,7 @@ class Person:
             text=text,
             payload=payload,
             buttons=self.buttons,
+            medium=MEDIA.get(self.channel, "chat"),
         )
         self.last = await self.engine.handle(inbound)
         return self.last

@@ -134,7 +134,7 @@ async def participant_of(store: Store, person: Person) -> Participant:
 
 
 async def test_a_message_kept_after_a_failure_holds_no_phone_number(engine, store: Store) -> None:
-    inbound = Inbound("sms", AMIRA, new_sid("SM"), engine.clock(), text="START")
+    inbound = Inbound("sms", AMIRA, new_sid("SM"), engine.clock(), text="START", medium="sms")
     kept = await keep_failed(engine, inbound, RuntimeError("handling failed"))
     assert AMIRA.lstrip("+") not in kept.raw
     retried, outcome = await retry_failed(engine, kept.id)

@@ -19,6 +19,8 @@ import aiohttp
 from aiohttp import web
 
 from bot.channels.base import Channel
+from bot.channels.kit import Declaration
+from bot.config import WebSettings
 from bot.paper_form import render_paper_form
 from bot.services import Services
 from handlers.catalogue import Catalogue
@@ -140,6 +142,7 @@ class WebChannel(Channel):
         payload = form.get("payload")
         inbound = Inbound(
             channel=CHANNEL,
+            medium=self.medium,
             sender=session,
             message_id=form_id,
             received_at=self.services.engine.clock(),
@@ -203,3 +206,11 @@ def create(services: Services, http: aiohttp.ClientSession) -> WebChannel | None
         log.info("The web form is off: set channels.web.enabled to true to serve %s", PATH)
         return None
     return WebChannel(services)
+
+
+DECLARATION = Declaration(
+    name=CHANNEL,
+    medium="web",
+    create=create,
+    settings=WebSettings,
+)

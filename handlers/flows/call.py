@@ -28,7 +28,7 @@ from handlers.types import Inbound, Reply
 from storage.records import ContributionRecord
 from storage.votes import AGREE, DISAGREE, SKIP
 
-CALL_CHANNELS = frozenset({"voice"})
+CALL_MEDIA = frozenset({"call"})
 START, SILENCE, REPEAT = "call:start", "call:silence", "call:repeat"
 # Replies after which the caller speaks instead of pressing a key, and after which the
 # call ends; the adapter reads these to choose between <Gather> and <Hangup>.
