@@ -48,6 +48,7 @@ import json
 import math
 import os
 import platform
+import random
 import secrets
 import socket
 import sqlite3
@@ -85,11 +86,27 @@ CHORUS = [sys.executable, "-m", "bot"]  # the command line, as an operator runs 
 # --- The traffic -----------------------------------------------------------------------
 
 
+# Ideas are made of words drawn for each person from VADER's lexicon (thousands of words),
+# so no two are alike enough for Chorus to offer one as "like" another (which would turn a
+# new idea into a vote and change what the run stores).
+def _lexicon_words() -> list[str]:
+    import vaderSentiment
+
+    path = os.path.join(os.path.dirname(vaderSentiment.__file__), "vader_lexicon.txt")
+    with open(path, encoding="utf-8") as lexicon:
+        rows = (line.split("\t", 2) for line in lexicon)
+        # Kindly words only: no idea may be held back for moderation.
+        words = (row[0] for row in rows if float(row[1]) > 0)
+        return [w for w in words if w.isalpha() and w.islower() and len(w) >= 5]
+
+
+IDEA_WORDS = _lexicon_words()
+
+
 def an_idea(person: int) -> str:
-    return (
-        f"Physiotherapists in every GP surgery, so people are seen sooner ({person}). "
-        "Fewer letters and more time with patients."
-    )
+    draw = random.Random(person)
+    words = draw.sample(IDEA_WORDS, 8)
+    return " ".join(words).capitalize()
 
 
 def journey(person: int) -> list[str]:
@@ -129,7 +146,8 @@ def people(count: int, tag: int, telegram_share: float, script=journey) -> list[
     for n in range(count):
         on_telegram = math.floor((n + 1) * telegram_share) > math.floor(n * telegram_share)
         channel = "telegram" if on_telegram else "sms"
-        crowd.append(Person(channel, tag * 1_000_000 + n, tuple(script(n))))
+        ident = tag * 1_000_000 + n  # also draws their idea: no two people send the same
+        crowd.append(Person(channel, ident, tuple(script(ident))))
     return crowd
 
 

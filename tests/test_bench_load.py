@@ -41,7 +41,12 @@ def test_the_load_benchmark_prints_its_figures_as_json() -> None:
     sqlite = result["backends"]["sqlite"]
     chorus = sqlite["chorus"]["1"]
     assert chorus["messages"] == 24 and chorus["statuses"] == {"200": 24}
-    assert chorus["stored"] == chorus["expected"]  # every vote and idea landed
+    stored, expected = chorus["stored"], chorus["expected"]
+    assert stored["participants"] == expected["participants"]
+    assert stored["votes"] == expected["votes"]  # every vote landed
+    # Every idea landed, unless Chorus offered one as "like" an idea already there (the
+    # bench's random texts make that rare, not impossible; the next message leaves it).
+    assert expected["ideas"] - 1 <= stored["ideas"] <= expected["ideas"]
     assert sqlite["naive"]["statuses"] == {"200": 24}
     (offered,) = sqlite["chorus_open_loop"]["1"]
     assert offered["offered_per_s"] == 20 and offered["messages"] == 10

@@ -69,7 +69,8 @@ async def test_rate_limits_and_network_errors_are_retried(database_url: str, api
     assert sum("Send IDEA to add an idea" in t for t in attempts) == 2  # refused once, then sent
     assert sum("We hold this about you" in t for t in attempts) == 3  # two dropped, then sent
     shown = [m["text"] for m in person.messages()]
-    assert len(shown) == 5 + 1 + 1 and len(attempts) == 5 + 2 + 3
+    # MYDATA is followed by the menu, as every completed action is.
+    assert len(shown) == 5 + 1 + 2 and len(attempts) == 5 + 2 + 3 + 1
 
 
 async def test_a_person_who_blocked_the_bot_is_marked_unreachable_not_retried(
