@@ -7,6 +7,7 @@ retries, and a poller must not acknowledge the update.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
@@ -21,15 +22,18 @@ log = logging.getLogger(__name__)
 
 
 class Delivery:
-    def __init__(self, engine: Engine, metrics: Metrics) -> None:
+    def __init__(self, engine: Engine, metrics: Metrics, *, budget_seconds: float = 4.0) -> None:
         self.engine = engine
         self.metrics = metrics
+        # How long a webhook waits for the store before it answers 503 (store.webhook_seconds).
+        self.budget_seconds = budget_seconds
+        self._abandoned: set[asyncio.Task] = set()
 
     async def handle(self, inbound: Inbound) -> Outcome:
         started = time.perf_counter()
         outcome_name = "error"
         try:
-            outcome = await self.engine.handle(inbound)
+            outcome = await self._within_budget(inbound)
             outcome_name = "duplicate" if outcome.duplicate else "ok"
             return outcome
         except StoreUnavailable:
@@ -46,3 +50,35 @@ class Delivery:
             return Outcome((Reply(text, key="failed_kept"),))
         finally:
             self.metrics.observe(inbound.channel, outcome_name, time.perf_counter() - started)
+
+    async def _within_budget(self, inbound: Inbound) -> Outcome:
+        """The engine's outcome, or StoreUnavailable once the budget is spent. The work is
+        cancelled then, but not waited for: a driver unwinding from a silent database can
+        take seconds more, and the webhook must answer now."""
+        work = asyncio.create_task(self.engine.handle(inbound))
+        try:
+            return await asyncio.wait_for(asyncio.shield(work), self.budget_seconds)
+        except TimeoutError:
+            if not work.done():
+                work.cancel()
+                self._abandoned.add(work)
+                work.add_done_callback(self._abandoned.discard)
+                work.add_done_callback(_quietly)
+                raise StoreUnavailable(
+                    f"the store did not answer within {self.budget_seconds:g} s"
+                ) from None
+            return work.result()  # it finished at the last moment (or raised its own error)
+        except asyncio.CancelledError:
+            work.cancel()
+            raise
+
+    async def close(self) -> None:
+        """Wait for abandoned work to finish unwinding (each is bounded by the store's own
+        timeouts)."""
+        if self._abandoned:
+            await asyncio.gather(*self._abandoned, return_exceptions=True)
+
+
+def _quietly(task: asyncio.Task) -> None:
+    if not task.cancelled():
+        task.exception()  # retrieved, so asyncio does not log "never retrieved"

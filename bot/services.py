@@ -29,6 +29,7 @@ class Services:
     delivery: Delivery
 
     async def close(self) -> None:
+        await self.delivery.close()
         await self.store.close()
 
 
@@ -42,7 +43,8 @@ async def open_services(
     `chorus db upgrade`; an outdated schema stops start-up with that advice.
     """
     secret = resolve_secret(settings.env)
-    store = store or Store.connect(settings.env.database_url)
+    timeouts = settings.file.store.timeouts()
+    store = store or Store.connect(settings.env.database_url, timeouts=timeouts)
     try:
         if is_sqlite(store.url):
             await store.upgrade()
@@ -71,5 +73,5 @@ async def open_services(
         engine=engine,
         contacts=contacts,
         metrics=metrics,
-        delivery=Delivery(engine, metrics),
+        delivery=Delivery(engine, metrics, budget_seconds=timeouts.webhook_seconds),
     )
