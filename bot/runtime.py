@@ -18,6 +18,7 @@ from bot.jobs import JobRunner
 from bot.outbox import OutboxDispatcher
 from bot.server import build_web_app
 from bot.services import Services, open_services
+from storage.backup import in_use
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +40,12 @@ class Runtime:
         self._runner: web.AppRunner | None = None
         self._jobs: list[asyncio.Task] = []
         self.job_runner: JobRunner | None = None
+        self._in_use: contextlib.ExitStack | None = None
 
     async def start(self) -> None:
+        # Held while serving, so `chorus db restore` refuses to swap the store underneath.
+        self._in_use = contextlib.ExitStack()
+        self._in_use.enter_context(in_use(self.settings.env.database_url))
         self.services = await open_services(self.settings)
         try:
             self._http = aiohttp.ClientSession()
@@ -103,6 +108,9 @@ class Runtime:
         if self.services is not None:
             await self.services.close()
             self.services = None
+        if self._in_use is not None:
+            self._in_use.close()
+            self._in_use = None
 
 
 async def serve_until_signalled(settings: Settings, host: str | None, port: int | None) -> None:
