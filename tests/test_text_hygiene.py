@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 from handlers.enrich import clean_text
 
 DANGEROUS = set(map(chr, [*range(0x00, 0x09), *range(0x0B, 0x20), *range(0x7F, 0xA0)]))
-DANGEROUS |= set("\u202d\u202e\u2066\u2067\u2068\u2069\u2028\u2029")
+DANGEROUS |= set("\u202d\u202e\u2066\u2067\u2068\u2069\u2028\u2029\ufffe\uffff\ufdd0")
+DANGEROUS |= {"\U0010ffff", "\U0001fffe"}
 
 
 @pytest.mark.parametrize(
@@ -30,6 +31,7 @@ DANGEROUS |= set("\u202d\u202e\u2066\u2067\u2068\u2069\u2028\u2029")
         ("עברית \u202bembedded\u202c", "עברית \u202bembedded\u202c"),  # embeddings stay
         ("\u200fשלום\u200e and \u061cمرحبا", "\u200fשלום\u200e and \u061cمرحبا"),
         ("line one\u2028line two\u2029three", "line one\nline two\nthree"),
+        ("not\ufffe text\uffff\ufdd0\U0010ffff", "not text"),
         ("👩\u200d⚕️ Zażółć", "👩\u200d⚕️ Zażółć"),
     ],
 )

@@ -12,6 +12,9 @@ a moderator will see.
   U+200E, RLM U+200F, ALM U+061C) and embeddings (LRE, RLE, PDF U+202A-U+202C), which
   cannot reverse the letters of a word, only place neutral characters.
 - The Unicode line and paragraph separators (U+2028, U+2029) become line breaks.
+- Noncharacters (U+FDD0-U+FDEF, and U+FFFE and U+FFFF in every plane) are removed: they
+  are not text, and XML 1.0 forbids U+FFFE and U+FFFF, so an SMS reply quoting one would
+  be TwiML that Twilio refuses.
 
 Control characters themselves are stripped by `clean_text` (handlers/enrich/clean.py),
 after the escape sequences here are gone.
@@ -30,7 +33,13 @@ _ESCAPE_SEQUENCE = re.compile(
     re.VERBOSE,
 )
 _BIDI_CONTROLS = re.compile("[\u202d\u202e\u2066-\u2069]")
-_SEPARATORS = str.maketrans({"\u2028": "\n", "\u2029": "\n"})
+_NONCHARACTERS = dict.fromkeys(
+    [
+        *range(0xFDD0, 0xFDF0),
+        *(plane + end for plane in range(0, 0x110000, 0x10000) for end in (0xFFFE, 0xFFFF)),
+    ]
+)
+_SEPARATORS = str.maketrans({"\u2028": "\n", "\u2029": "\n", **_NONCHARACTERS})
 
 
 def strip_escape_sequences(text: str) -> str:
@@ -42,7 +51,8 @@ def strip_bidi_controls(text: str) -> str:
 
 
 def sanitize(text: str) -> str:
-    """Escape sequences and bidirectional controls removed, separators made line breaks."""
+    """Escape sequences, bidirectional controls and noncharacters removed, separators
+    made line breaks."""
     return strip_bidi_controls(strip_escape_sequences(text)).translate(_SEPARATORS)
 
 
