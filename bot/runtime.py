@@ -25,6 +25,9 @@ log = logging.getLogger(__name__)
 # Background job workers: two, so a long re-clustering never holds up a chart someone
 # is waiting for (jobs are claimed safely by any number of workers).
 JOB_WORKERS = 2
+# `chorus run` stops within 5 s of SIGTERM: a channel still waiting out a provider's
+# retry (python-telegram-bot sleeps up to 30 s between failed polls) is left behind.
+CHANNEL_STOP_SECONDS = 2.0
 
 
 class Runtime:
@@ -96,7 +99,14 @@ class Runtime:
         self._jobs.clear()
         for channel in reversed(self.channels):
             try:
-                await channel.stop()
+                async with asyncio.timeout(CHANNEL_STOP_SECONDS):
+                    await channel.stop()
+            except TimeoutError:
+                log.info(
+                    "channel %s did not stop within %g s; not waiting for it",
+                    channel.name,
+                    CHANNEL_STOP_SECONDS,
+                )
             except Exception:
                 log.exception("channel %s did not stop cleanly", channel.name)
         if self._runner is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from handlers.catalogue import Catalogue
@@ -17,14 +18,19 @@ from handlers.conflicts import retrying_conflicts
 from handlers.context import Context
 from handlers.dead_letters import forget_kept_messages, sent_by
 from handlers.enrich import Enricher, clean_text
+from handlers.flows.call import CALL_CHANNELS
 from handlers.insights.grouping import role_grouping
+from handlers.limits import MessageRate
 from handlers.privacy import ContactCipher, Pseudonymizer
 from handlers.public import Checkpoint, IngestResult, ingest_posts
+from handlers.replay import ReplayKeeper
 from handlers.router import carrier_keyword, route
 from handlers.settings import ConsultationConfig
+from handlers.strangers import answers_consent
 from handlers.team.desk import TeamDesk
 from handlers.types import Inbound, Outcome, PublicPost, Reply
 from storage.database import Store
+from storage.provisional import Provisional
 
 
 def utc_now() -> datetime:
@@ -52,6 +58,10 @@ class Engine:
         self.rng = rng or random.Random()
         self.question_ids: dict[str, int] = {}
         self.team = TeamDesk(self)
+        # issue 16: messages per minute per person (this worker's memory), and the replies
+        # kept to answer a resent message the same way.
+        self.message_rate = MessageRate(config.limits.messages_per_minute)
+        self.replay = ReplayKeeper(contacts, config.limits.replay_hours)
 
     async def prepare(self) -> None:
         """Bring the configured questions and role groups into the store; call once at
@@ -140,12 +150,30 @@ class Engine:
             problem = self._check_text(text) if inbound.payload is None else None
             if problem is not None:
                 return Outcome((problem,))  # nothing is stored, not even the message id
+            rate = self.message_rate.check(pseudonym)
+            if rate != "ok":  # a flood: one polite reply, then none, and nothing stored
+                limited = Reply(Catalogue().text("limit_messages"), key="limit_messages")
+                return Outcome((limited,) if rate == "tell" else ())
+            # No participant row before consent: a stranger's message is taken back at the
+            # end unless they agreed or refused (handlers/strangers.py).
+            stranger = participant is None and inbound.channel not in CALL_CHANNELS
+            provisional = await Provisional.begin(unit.session) if stranger else None
             if not await unit.processed.claim(inbound.channel, inbound.message_id, now):
-                return Outcome(duplicate=True)
+                if provisional is not None:
+                    await provisional.discard()
+                kept = await self.replay.find(unit, inbound.channel, inbound.message_id, now)
+                return Outcome(kept, duplicate=True)  # the same replies as the first time
             if participant is None:
                 participant = await unit.participants.create(
                     pseudonym, inbound.channel, now, language=self._language(inbound)
                 )
+                labels = (
+                    Catalogue(participant.language).text("yes"),
+                    Catalogue(participant.language).text("no"),
+                )
+                if stranger and answers_consent(text, inbound.payload, labels):
+                    await unit.participants.update(participant.id, state={"step": "consent"})
+                    participant = replace(participant, state={"step": "consent"})
             else:
                 # Writing to us again shows a person marked unreachable can be reached.
                 back = {"unreachable": False} if participant.unreachable else {}
@@ -164,6 +192,17 @@ class Engine:
                 catalogue=Catalogue(participant.language),
             )
             replies = await route(ctx)
+            decided = ctx.participant.consent_at or ctx.participant.refused_at
+            if provisional is not None and not decided:
+                await provisional.discard()  # answered; nothing about them is stored
+                command = parse_command(text) if inbound.payload is None else None
+                if command is not None and command.word == "forget":  # the erasure stays
+                    who = sent_by(inbound.channel, inbound.sender)
+                    await forget_kept_messages(unit, self.contacts, who)
+            else:
+                if provisional is not None:
+                    await provisional.keep()
+                await self.replay.keep(unit, inbound.channel, inbound.message_id, replies, now)
         return Outcome(tuple(replies), opted_out=ctx.participant.opted_out)
 
     def _language(self, inbound: Inbound) -> str | None:

@@ -140,7 +140,7 @@ class WebChannel(Channel):
 
     @staticmethod
     def _replies(outcome: Outcome) -> list[Reply]:
-        if outcome.duplicate:
+        if outcome.duplicate and not outcome.replies:  # resent after its replies were dropped
             return [Reply(Catalogue().text("web_already_sent"), key="web_already_sent")]
         return list(outcome.replies)
 

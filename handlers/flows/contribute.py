@@ -6,6 +6,7 @@ from dataclasses import replace
 
 from handlers.context import Context
 from handlers.flows.menu import show_menu
+from handlers.limits import contribution_refusal
 from handlers.types import Choice, Reply
 from storage.records import ContributionRecord, NewContribution
 
@@ -45,6 +46,10 @@ async def submit_idea(ctx: Context, text: str, *, question_key: str | None = Non
         question_key = questions[0].key
     if question_key not in {q.key for q in questions}:
         return await show_menu(ctx, intro="no_open_question")
+    refusal = await contribution_refusal(ctx, "idea", text)  # a limit, or the same idea
+    if refusal is not None:
+        await ctx.set_state("menu")
+        return [refusal]
     message_id = ctx.state.get("message_id") or ctx.inbound.message_id
     saved = await store_contribution(
         ctx,
@@ -86,6 +91,10 @@ async def submit_comment(ctx: Context, idea_id: int, text: str) -> list[Reply]:
     idea = await ctx.unit.contributions.get(idea_id)
     if idea is None or idea.kind != "idea" or idea.status != "visible":
         return await show_menu(ctx, intro="vote_gone")
+    refusal = await contribution_refusal(ctx, "comment")
+    if refusal is not None:
+        await ctx.set_state("menu")
+        return [refusal]
     saved = await store_contribution(
         ctx,
         "comment",
