@@ -154,15 +154,14 @@ class Engine:
             if rate != "ok":  # a flood: one polite reply, then none, and nothing stored
                 limited = Reply(Catalogue().text("limit_messages"), key="limit_messages")
                 return Outcome((limited,) if rate == "tell" else ())
-            # No participant row before consent: a stranger's message is taken back at the
-            # end unless they agreed or refused (handlers/strangers.py).
-            stranger = participant is None and inbound.channel not in CALL_CHANNELS
-            provisional = await Provisional.begin(unit.session) if stranger else None
             if not await unit.processed.claim(inbound.channel, inbound.message_id, now):
-                if provisional is not None:
-                    await provisional.discard()
                 kept = await self.replay.find(unit, inbound.channel, inbound.message_id, now)
                 return Outcome(kept, duplicate=True)  # the same replies as the first time
+            # No participant row before consent: what a stranger's message wrote is taken
+            # back at the end unless they agreed, refused or opted out; its id, which names
+            # nobody, stays, so a resent copy is not answered twice (handlers/strangers.py).
+            stranger = participant is None and inbound.channel not in CALL_CHANNELS
+            provisional = await Provisional.begin(unit.session) if stranger else None
             if participant is None:
                 participant = await unit.participants.create(
                     pseudonym, inbound.channel, now, language=self._language(inbound)
@@ -192,17 +191,19 @@ class Engine:
                 catalogue=Catalogue(participant.language),
             )
             replies = await route(ctx)
-            decided = ctx.participant.consent_at or ctx.participant.refused_at
+            # Agreed, refused or opted out (STOP): a decision to remember; anything else
+            # from a stranger leaves nothing behind.
+            person = ctx.participant
+            decided = person.consent_at or person.refused_at or person.opted_out
             if provisional is not None and not decided:
                 await provisional.discard()  # answered; nothing about them is stored
                 command = parse_command(text) if inbound.payload is None else None
                 if command is not None and command.word == "forget":  # the erasure stays
                     who = sent_by(inbound.channel, inbound.sender)
                     await forget_kept_messages(unit, self.contacts, who)
-            else:
-                if provisional is not None:
-                    await provisional.keep()
-                await self.replay.keep(unit, inbound.channel, inbound.message_id, replies, now)
+            elif provisional is not None:
+                await provisional.keep()
+            await self.replay.keep(unit, inbound.channel, inbound.message_id, replies, now)
         return Outcome(tuple(replies), opted_out=ctx.participant.opted_out)
 
     def _language(self, inbound: Inbound) -> str | None:

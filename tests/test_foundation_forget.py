@@ -206,10 +206,9 @@ async def test_consent_no_keeps_only_the_refusal(engine: Engine, store: Store) -
         for table in after
         if set(after[table]) != set(before[table])
     }
-    # Only her refusal, and the ids of her messages from the refusal on (which name
-    # nobody): the one before it, before any consent, left nothing (issue 16).
+    # Only her refusal, and the ids of her three messages (which name nobody).
     assert set(changed) == {"participants", "processed_messages"}
-    assert len(changed["participants"]) == 1 and len(changed["processed_messages"]) == 2
+    assert len(changed["participants"]) == 1 and len(changed["processed_messages"]) == 3
     row = await _participant(store, carol.pseudonym)
     assert row.refused_at is not None and row.consent_at is None
     assert (row.answers, row.language, row.followups, row.role) == ({}, None, None, None)

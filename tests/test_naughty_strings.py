@@ -90,8 +90,11 @@ def expected_idea(enricher, text: str) -> str | None:
 
 
 def every_text_channel(database_url: str, bot_api: str):
+    # The list is sent as fast as HTTP allows, by one person per channel: no limits here.
+    many = {"ideas_per_hour": 10_000, "messages_per_minute": 10_000}
     settings = make_settings(
         database_url,
+        limits=many,
         channels={
             "sms": {"public_url": SMS_URL, "from_number": OUR_NUMBER},
             "telegram": {"mode": "webhook", "base_url": bot_api, "public_url": PUBLIC_URL},
@@ -165,7 +168,11 @@ async def test_every_naughty_string_through_every_text_channel(sqlite_url: str, 
             await runtime.stop()
     for channel, answers in statuses.items():
         assert answers and all(status == 200 for status in answers), (channel, set(answers))
-    expected = [e for e in (expected_idea(enricher, text) for text in BLNS) if e is not None]
+    # Each channel's person shares each text once: one that cleans to an earlier idea's
+    # text is not stored again (the same idea twice is stored once).
+    expected = list(
+        dict.fromkeys(e for e in (expected_idea(enricher, text) for text in BLNS) if e is not None)
+    )
     for channel in statuses:
         stored = [text for where, text in rows if where == channel][1:]  # after the first
         mismatched = [(s, e) for s, e in zip(stored, expected, strict=False) if s != e]
