@@ -230,7 +230,7 @@ async def test_a_replayed_message_sid_is_applied_once(
     first = await amira.send("Walk-in physio clinics at the weekend", sid=sid)
     again = await amira.send("Walk-in physio clinics at the weekend", sid=sid)
     assert first.status == again.status == 200
-    # Answered the same way as the first time (issue 16), and applied once.
+    # Applied once, and answered the same way: Twilio resends when our answer was lost.
     assert first.messages and again.messages == first.messages
     assert await count(store_of(chorus), Contribution) == 1
 
