@@ -25,6 +25,7 @@ TEST_MAX_WORKERS ?= 2
 PYTEST_PARALLEL := -n $(TEST_WORKERS) --maxprocesses $(TEST_MAX_WORKERS) --dist worksteal
 test: $(STAMP)
 	$(BIN)/ruff check bot handlers storage tests bench
+	$(BIN)/mypy
 	$(BIN)/python -m pytest $(PYTEST_PARALLEL) --durations 15
 
 lint: $(STAMP)
@@ -35,6 +36,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/telegram_webhook.py
 	$(BIN)/python bench/sms_webhook.py
 	$(BIN)/python bench/x_listener.py
+	$(BIN)/python bench/channels.py
 
 # The team reports on a large store (SCALE=1 is 1M contributions, 5M votes; minutes to build).
 SCALE ?= 0.05

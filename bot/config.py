@@ -7,13 +7,14 @@ naming the key and the problem, and the `chorus` command decides what to do with
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
 import yaml
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from handlers.settings import ConsultationConfig, Strict
 from storage.timeouts import StoreTimeouts
@@ -112,6 +113,12 @@ class WebSettings(Strict):
 
 
 class ChannelSettings(Strict):
+    """The built-in channels' sections; any other `channels.<name>` section belongs to a
+    channel declared through the kit (bot/channels/kit.py), which validates it with its
+    own model when Chorus starts."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
     telegram: TelegramSettings = TelegramSettings()
     twitter: TwitterSettings = TwitterSettings()
     sms: SmsSettings = SmsSettings()
@@ -145,6 +152,8 @@ class Environment:
     x_bearer_token: str | None
     twilio_auth_token: str | None
     twilio_account_sid: str | None = None
+    # Every variable, for the channels that read their own through their secrets model.
+    environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def from_environ(cls, environ: dict[str, str] | None = None) -> Environment:
@@ -162,6 +171,7 @@ class Environment:
             x_bearer_token=get("X_BEARER_TOKEN"),
             twilio_auth_token=get("TWILIO_AUTH_TOKEN"),
             twilio_account_sid=get("TWILIO_ACCOUNT_SID"),
+            environ={name: value.strip() for name, value in env.items() if value.strip()},
         )
 
     def __repr__(self) -> str:  # secrets must never reach a log line through repr()

@@ -115,7 +115,8 @@ async def retried(
     def say(state: RetryCallState) -> None:
         error = state.outcome.exception() if state.outcome else None
         delay = state.upcoming_sleep
-        log.info("%s failed (%s); retrying in %.1f s", what, describe(error), delay)
+        described = describe(error) if error is not None else "no error"
+        log.info("%s failed (%s); retrying in %.1f s", what, described, delay)
 
     retrying = AsyncRetrying(
         stop=stop_after_attempt(attempts),

@@ -80,10 +80,9 @@ class Runtime:
             for channel in self.channels:
                 await channel.start()
                 log.info("channel %s started", channel.name)
-                if getattr(channel, "page_path", None):
-                    log.info(
-                        "Take part at http://%s:%s%s", self.host, self.port, channel.page_path
-                    )
+                page_path = getattr(channel, "page_path", None)
+                if page_path:
+                    log.info("Take part at http://%s:%s%s", self.host, self.port, page_path)
             by_name = {c.name: c for c in self.channels}
             dispatcher = OutboxDispatcher(self.services, by_name)
             self._jobs.append(asyncio.create_task(dispatcher.run_forever(), name="outbox"))

@@ -8,7 +8,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from bot.config import Settings
 from bot.delivery import Delivery
@@ -41,7 +43,7 @@ class Services:
         return self.engine.deps
 
     @property
-    def clock(self):
+    def clock(self) -> Callable[[], datetime]:
         return self.engine.deps.clock
 
     def start_warming(self) -> None:
@@ -109,6 +111,12 @@ async def open_services(
         await store.close()
         raise
     metrics = Metrics()
+
+    def batch_taken(size: int) -> None:
+        metrics.batch_applied(size)
+        metrics.queue_depth(engine.queue_depth)  # what is left waiting behind it
+
+    engine.on_batch.append(batch_taken)
     services = Services(
         settings=settings,
         store=store,

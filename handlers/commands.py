@@ -11,7 +11,8 @@ import re
 from dataclasses import dataclass
 
 PARTICIPANT_COMMANDS = frozenset(
-    {"start", "idea", "vote", "comment", "mydata", "forget", "help", "skip", "yes", "no"}
+    {"start", "idea", "vote", "comment", "mydata", "forget", "help", "skip", "yes", "no",
+     "cancel", "news"}
 )
 # Words a phone network treats as opting out of or back into messages, or asking for
 # help (SMS only): the keywords Twilio itself acts on, so Chorus and the gateway agree.
@@ -22,8 +23,11 @@ OPT_IN_WORDS = frozenset({"start", "unstop", "yes"})
 HELP_WORDS = frozenset({"help", "info"})
 # Bare words that count as commands only when alone in the message: answers, and words
 # that often start a sentence ("Help carers get respite", "Start physio sooner").
-ANSWER_WORDS = frozenset({"skip", "yes", "no"})
+ANSWER_WORDS = frozenset({"skip", "yes", "no", "cancel"})
 ALONE_WORDS = ANSWER_WORDS | {"start", "help"}
+# NEWS OFF leaves the news list (NEWS ON joins it): words of their own, so leaving the
+# news never sounds like FORGET, which deletes everything.
+NEWS_SWITCHES = frozenset({"off", "on"})
 
 _COMMAND = re.compile(r"^/?([A-Za-z]+)(?:@[A-Za-z0-9_]+)?(?:\s+(.*))?$", re.DOTALL)
 
@@ -56,4 +60,6 @@ def parse_command(text: str, extra_words: frozenset[str] = frozenset()) -> Comma
         return None
     if word in ALONE_WORDS | OPT_OUT_WORDS | extra_words and argument:
         return None  # "yes I think so" or "end the waiting lists" is text, not a command
+    if word == "news" and argument.casefold().rstrip(".!") not in NEWS_SWITCHES:
+        return None  # NEWS OFF and NEWS ON only; "news about..." is text
     return Command(word, argument, False)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from handlers.catalogue import Catalogue
 from handlers.enrich import Enricher, Enrichment
@@ -23,6 +24,9 @@ from handlers.settings import ConsultationConfig, QuestionSettings
 from handlers.types import Choice, Inbound, Reply
 from storage.effects import Effect
 from storage.records import ContributionRecord, ParticipantActivity, ParticipantRecord
+
+if TYPE_CHECKING:
+    from handlers.enrichment_process import EnrichmentProcess
 
 ReadKey = tuple
 
@@ -38,7 +42,8 @@ class NeedRead(Exception):
 @dataclass
 class Reads:
     """Loaded reads by key: ("idea", id), ("candidates", person, questions, exclude,
-    pool), ("activity", person), ("enrich", text)."""
+    pool), ("activity", person), ("enrich", text), ("alike", question id, text): the
+    question's ideas like the text (handlers/likeness_cache.py)."""
 
     loaded: dict = field(default_factory=dict)
 
@@ -61,6 +66,9 @@ class Reads:
     def activity(self, person: int) -> ParticipantActivity:
         return self.get(("activity", person))
 
+    def alike(self, question_id: int | None, text: str) -> tuple[ContributionRecord, ...]:
+        return self.get(("alike", question_id, text))
+
     def enrichment(self, text: str) -> Enrichment:
         return self.get(("enrich", text))
 
@@ -71,7 +79,7 @@ class Context:
     text: str  # the message text with control characters stripped
     participant: ParticipantRecord
     config: ConsultationConfig
-    enricher: Enricher
+    enricher: Enricher | EnrichmentProcess
     contacts: ContactCipher
     question_ids: dict[str, int]
     now: datetime
@@ -115,6 +123,10 @@ class Context:
     def idea_by_number(self, number: int) -> ContributionRecord | None:
         """The idea people know as \"idea {number}\"."""
         return self.reads.idea_by_number(number)
+
+    def alike(self, question_id: int | None, text: str) -> tuple[ContributionRecord, ...]:
+        """Up to three visible ideas of the question like `text`, most alike first."""
+        return self.reads.alike(question_id, text)
 
     def next_for_voting(
         self, *, exclude: tuple[int, ...] = (), pool: int = 5

@@ -17,7 +17,8 @@ from handlers.commands import parse_command
 from handlers.context import Context, NeedRead, Reads
 from handlers.deps import Deps
 from handlers.enrich import Enrichment
-from handlers.flows.call import CALL_CHANNELS
+from handlers.flows.call import CALL_MEDIA
+from handlers.likeness_cache import LikenessCache
 from handlers.router import carrier_keyword, route
 from handlers.strangers import answers_consent
 from handlers.types import Inbound, Reply
@@ -77,7 +78,7 @@ def decide(
             return Decision(
                 effects=(Erase(inbound.channel, inbound.sender),), claim=False, opted_out=True
             )
-        if inbound.payload is not None or carrier_keyword(inbound.channel, text) != "in":
+        if inbound.payload is not None or carrier_keyword(inbound.medium, text) != "in":
             return Decision(claim=False, opted_out=True)  # no reply, and nothing is stored
     # Checked after the opt-out, which an empty or oversized text must not answer.
     problem = check_text(deps, text) if inbound.payload is None else None
@@ -88,7 +89,7 @@ def decide(
     # No participant row before consent (handlers/strangers.py): a stranger's message is
     # decided as anyone's, and what it would store is dropped unless they agreed, refused
     # or opted out; its id, which names nobody, is still recorded.
-    stranger = person is None and inbound.channel not in CALL_CHANNELS
+    stranger = person is None and inbound.medium not in CALL_MEDIA
     if person is None:
         language = creation_language(deps, inbound)
         state: dict = {}
@@ -141,6 +142,7 @@ class Conversation:
 
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
+        self.likeness = LikenessCache(deps.config.insights.similar_threshold)
 
     def plan(self, pending: Pending, person: ParticipantRecord | None, reader: Reader) -> Decision:
         reads = Reads()
@@ -157,7 +159,7 @@ class Conversation:
                 reads.loaded[need.key] = self._load(need.key, reader)
         raise RuntimeError(f"a flow asked for more than {MAX_READ_ROUNDS} reads")
 
-    def _load(self, key: tuple, reader: Reader):
+    def _load(self, key: tuple, reader: Reader) -> object:
         kind = key[0]
         if kind == "idea":
             return reader.contribution(key[1])
@@ -166,6 +168,8 @@ class Conversation:
         if kind == "candidates":
             _kind, person, questions, exclude, pool = key
             return reader.voting_candidates(person, questions, exclude, pool)
+        if kind == "alike":
+            return self.likeness.alike(reader, key[1], key[2])
         if kind == "activity":
             return reader.activity(key[1])
         if kind == "contributions_since":  # the limits per person (handlers/limits.py)

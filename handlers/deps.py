@@ -12,12 +12,16 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from handlers.enrich import Enricher
 from handlers.insights.grouping import role_grouping
 from handlers.privacy import ContactCipher, Pseudonymizer
 from handlers.settings import ConsultationConfig
 from storage.database import Store
+
+if TYPE_CHECKING:
+    from handlers.enrichment_process import EnrichmentProcess
 
 
 def utc_now() -> datetime:
@@ -28,7 +32,7 @@ def utc_now() -> datetime:
 class Deps:
     store: Store
     config: ConsultationConfig
-    enricher: Enricher
+    enricher: Enricher | EnrichmentProcess  # the latter: the models in another process
     pseudonyms: Pseudonymizer
     contacts: ContactCipher
     clock: Callable[[], datetime] = utc_now

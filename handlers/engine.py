@@ -20,6 +20,7 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from handlers.catalogue import Catalogue
 from handlers.commands import parse_command
@@ -40,6 +41,9 @@ from storage.batch import Applied, Message, Replays, run_pipeline
 from storage.database import Store
 from storage.effects import NEW_NUMBER, Decision, Erase
 from storage.errors import StoreConflict
+
+if TYPE_CHECKING:
+    from handlers.enrichment_process import EnrichmentProcess
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +85,7 @@ class Engine:
         store: Store,
         config: ConsultationConfig,
         *,
-        enricher: Enricher,
+        enricher: Enricher | EnrichmentProcess,
         pseudonyms: Pseudonymizer,
         contacts: ContactCipher,
         clock: Callable[[], datetime] = utc_now,

@@ -12,8 +12,8 @@ from handlers.context import Context
 from handlers.flows import account, call, contribute, menu, onboarding, voting
 from handlers.types import Choice, Reply
 
-# Channels where phone-network keywords (STOP, START, ...) opt a number out or in.
-CARRIER_CHANNELS = frozenset({"sms"})
+# Media where phone-network keywords (STOP, START, ...) opt a number out or in.
+CARRIER_MEDIA = frozenset({"sms"})
 _NOT_A_LETTER = re.compile(r"[\W_]+")
 
 
@@ -35,6 +35,9 @@ CHOICES_BY_STEP: dict[str, Callable[[Context], tuple[Choice, ...]]] = {
     "menu": menu.menu_choices,
     "followup": contribute.followup_choices,
     "choose_question": contribute.question_choices,
+    "choose_comment": contribute.comment_choices,
+    "comment": lambda ctx: (contribute.cancel_choice(ctx),),
+    "alike": contribute.alike_choices,
     "vote": _vote_choices,
     "forget": _forget_choices,
 }
@@ -62,14 +65,14 @@ def as_id(text: str) -> int | None:
     return number if 0 < number <= MAX_ID else None
 
 
-def carrier_keyword(channel: str, text: str) -> str | None:
+def carrier_keyword(medium: str, text: str) -> str | None:
     """'out', 'in' or 'help' for a phone-network keyword on a carrier channel.
 
     As on the networks, the keyword must be the whole message, but case, spacing,
     punctuation and look-alike characters do not matter: "Stop.", "stop all", "OPT-OUT"
     and a full-width "ＳＴＯＰ" all opt out; "stop the cuts" does not.
     """
-    if channel not in CARRIER_CHANNELS:
+    if medium not in CARRIER_MEDIA:
         return None
     word = _NOT_A_LETTER.sub("", unicodedata.normalize("NFKC", text).casefold())
     if word in OPT_OUT_WORDS:
@@ -82,12 +85,12 @@ def carrier_keyword(channel: str, text: str) -> str | None:
 
 
 def route(ctx: Context) -> list[Reply]:
-    if ctx.inbound.channel in call.CALL_CHANNELS:
+    if ctx.inbound.medium in call.CALL_MEDIA:
         return call.handle(ctx)
     payload = ctx.inbound.payload
     if payload is None:
         # Before any conversation step, so a STOP is never taken as an answer.
-        keyword = carrier_keyword(ctx.inbound.channel, ctx.text)
+        keyword = carrier_keyword(ctx.inbound.medium, ctx.text)
         if keyword == "out":
             return account.opt_out(ctx)
         if keyword == "in" and ctx.participant.opted_out:
@@ -113,7 +116,7 @@ def _is_typed_text(ctx: Context, command: Command | None) -> bool:
         command is not None
         and bool(command.argument)
         and not command.slashed
-        and command.word not in ("idea", "comment")
+        and command.word not in ("idea", "comment", "news")
         and ctx.step in TYPING_STEPS
     )
 
@@ -172,6 +175,15 @@ def on_payload(ctx: Context, payload: str) -> list[Reply]:
         return contribute.choose_question(ctx, rest)
     if kind == "followup":
         return contribute.answer_followup(ctx, rest == "yes")
+    if kind == "alike":
+        return contribute.answer_alike(ctx, rest)
+    if kind == "comment":
+        idea_id = as_id(rest)
+        if idea_id is not None:
+            return contribute.choose_idea_to_comment(ctx, idea_id)
+        return show_menu_gone(ctx)
+    if kind == contribute.CANCEL:
+        return _cancel(ctx)
     if kind == "forget":
         return account.answer_forget(ctx, rest == "yes")
     if kind == "vote":
@@ -213,6 +225,10 @@ def _on_command(ctx: Context, command: Command) -> list[Reply]:
         return account.ask_forget(ctx)
     if word == "skip":
         return _skip(ctx)
+    if word == "cancel":
+        return _cancel(ctx)
+    if word == "news":
+        return contribute.news(ctx, command.argument.casefold().rstrip(".!") == "on")
     if word in ("yes", "no") and ctx.step in YES_NO_PAYLOADS:
         yes, no = YES_NO_PAYLOADS[ctx.step]
         return on_payload(ctx, yes if word == "yes" else no)
@@ -226,9 +242,25 @@ def _skip(ctx: Context) -> list[Reply]:
         return onboarding.answer_gateway(ctx, ctx.state.get("question", ""), "skip")
     if ctx.step == "vote":
         return voting.cast(ctx, int(ctx.state.get("idea", 0)), "skip")
-    if ctx.step in ("idea", "comment", "choose_question", "followup", "forget"):
-        return [ctx.say("cancelled"), *menu.show_menu(ctx)]
+    if ctx.step in CANCELLABLE_STEPS:
+        return _cancel(ctx)
     return [ctx.say("nothing_to_skip")]
+
+
+# Steps a SKIP (or CANCEL, or the Cancel choice) leaves for the menu, keeping nothing.
+CANCELLABLE_STEPS = frozenset(
+    {"idea", "comment", "choose_comment", "choose_question", "alike", "followup", "forget"}
+)
+
+
+def _cancel(ctx: Context) -> list[Reply]:
+    if ctx.step not in CANCELLABLE_STEPS:
+        return [ctx.say("nothing_to_skip")]
+    return [ctx.say("cancelled"), *menu.show_menu(ctx)]
+
+
+def show_menu_gone(ctx: Context) -> list[Reply]:
+    return menu.show_menu(ctx, intro="vote_gone")
 
 
 def _comment(ctx: Context, argument: str) -> list[Reply]:
@@ -239,18 +271,16 @@ def _comment(ctx: Context, argument: str) -> list[Reply]:
         idea_number = as_id(number)  # the number people see ("idea 7"), not the row id
         idea = ctx.idea_by_number(idea_number) if idea_number else None
         if idea is None or idea.kind != "idea" or idea.status != "visible":
-            return [ctx.say("vote_gone")]
+            return show_menu_gone(ctx)
         if rest.strip():
             return contribute.submit_comment(ctx, idea.id, rest.strip())
         return contribute.ask_for_comment(ctx, idea)
-    idea = voting.current_idea(ctx)
+    idea = voting.current_idea(ctx)  # the idea on screen is the one chosen
     if idea is not None and argument:
         return contribute.submit_comment(ctx, idea.id, argument)
-    if idea is None:
-        idea = ctx.next_for_voting()
-    if idea is None:
-        return [ctx.say("comment_none")]
-    return contribute.ask_for_comment(ctx, idea)
+    if idea is not None:
+        return contribute.ask_for_comment(ctx, idea)
+    return contribute.offer_ideas_to_comment(ctx, argument)
 
 
 def _on_text(ctx: Context) -> list[Reply]:
@@ -258,18 +288,43 @@ def _on_text(ctx: Context) -> list[Reply]:
     if step == "idea":
         return contribute.submit_idea(ctx, ctx.text, question_key=ctx.state.get("question"))
     if step == "comment":
+        payload, _count = _choice_for_text(ctx)
+        if payload:
+            return on_payload(ctx, payload)  # the Cancel choice, by its number or name
+        if _lone_number(ctx.text):
+            # A number alone is an idea's number (COMMENT N), never a comment.
+            return _comment(ctx, _lone_number(ctx.text))
         return contribute.submit_comment(ctx, int(ctx.state.get("idea", 0)), ctx.text)
     payload, count = _choice_for_text(ctx)
     if payload:
         return on_payload(ctx, payload)
-    if payload == "" or step in ("gateway", "choose_question", "forget"):
-        reply = ctx.say("out_of_range", count=count)
+    if step == "choose_comment" and _lone_number(ctx.text):
+        return _comment(ctx, _lone_number(ctx.text))  # not one of the list: idea N
+    if payload == "" or step in CHOOSING_STEPS:
+        reply = _wrong_choice(ctx, count)
         prompt = _prompt_again(ctx)
         return [reply, prompt] if prompt else [reply]
     if step == "vote":
         return [ctx.say("vote_use_numbers")]
     # At the menu (or after a question we can let go of), free text is an idea.
     return contribute.submit_idea(ctx, ctx.text)
+
+
+# Steps where only one of the choices is an answer.
+CHOOSING_STEPS = frozenset({"gateway", "choose_question", "choose_comment", "alike", "forget"})
+
+
+def _lone_number(text: str) -> str:
+    answer = text.strip().lstrip("#").rstrip(".").strip()
+    return answer if answer.isdigit() else ""
+
+
+def _wrong_choice(ctx: Context, count: int) -> Reply:
+    """A typed answer that is none of the choices, answered in the channel's terms:
+    where choices are buttons, press one; elsewhere (SMS, a terminal) the numbers."""
+    if ctx.inbound.buttons:
+        return ctx.say("choose_button")
+    return ctx.say("out_of_range", count=count)
 
 
 def _where_they_were(ctx: Context) -> list[Reply]:
@@ -288,6 +343,10 @@ def _prompt_again(ctx: Context) -> Reply | None:
         return ctx.say("ask_question", choices=choices)
     if ctx.step == "forget":
         return ctx.say("forget_ask", choices=choices)
+    if ctx.step == "alike":
+        return contribute.alike_prompt(ctx)
+    if ctx.step == "choose_comment":
+        return contribute.comment_choice_prompt(ctx)
     if ctx.step == "menu":
         return Reply(ctx.label("menu"), choices=choices, key="menu")
     return None

@@ -7,7 +7,7 @@ bad file is reported by key; `bot.config` adds the deployment parts and does the
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -139,6 +139,13 @@ class TeamMember(Strict):
     telegram_id: int
     role: TeamRole
     name: str | None = None
+
+    # The channel whose ids `telegram_id` holds: team commands are recognised only from
+    # it, so that an id on another channel (a phone number) can never pass for one.
+    id_channel: ClassVar[str] = "telegram"
+
+    def is_sender(self, channel: str, sender: str) -> bool:
+        return channel == self.id_channel and sender == str(self.telegram_id)
 
 
 class LimitsConfig(Strict):

@@ -23,7 +23,13 @@ class Inbound:
     payload: str | None = None  # the data of a pressed button, when there is one
     language_hint: str | None = None  # e.g. Telegram's language_code
     assisted: bool = False  # entered by a community worker on someone's behalf
+    # The channel shows a reply's choices as buttons to press (not numbered lines), so a
+    # wrong typed answer is told to choose a button rather than a number.
+    buttons: bool = False
     raw: str | None = None  # the provider's payload, kept only if handling fails
+    # The sending channel's declared medium (chat, sms, call, web, public, terminal):
+    # what the core keys behaviour on, never the channel's name.
+    medium: str = "chat"
 
 
 @dataclass(frozen=True)

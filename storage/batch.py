@@ -223,6 +223,20 @@ class Reader:
         row = self.connection.execute(IDEA_BY_NUMBER, {"n": number}).first()
         return _contribution(row) if row else None
 
+    def ideas_of_question(
+        self, question_id: int, after_id: int, limit: int = 50_000
+    ) -> list[tuple[int, str]]:
+        """(id, text) of the question's ideas with an id above `after_id`, oldest first,
+        whatever their status (see handlers/likeness_cache.py, which checks it on use)."""
+        c = CONTRIBUTIONS.c
+        rows = self.connection.execute(
+            select(c.id, c.text)
+            .where(c.question_id == question_id, c.kind == "idea", c.id > after_id)
+            .order_by(c.id)
+            .limit(limit)
+        )
+        return [(row.id, row.text) for row in rows]
+
     def voting_candidates(
         self,
         participant_id: int,

@@ -82,6 +82,11 @@ async def pseudonym_length(
     return shortest_unique_length(await session.scalars(query))
 
 
+def _rounded(value: float | None) -> float | None:
+    """Four decimals, as a spreadsheet reader wants them (a model gives seventeen)."""
+    return round(value, 4) if value is not None else None
+
+
 def _scoped(query, question_id: int | None, since: datetime | None):
     if question_id is not None:
         query = query.where(Contribution.question_id == question_id)
@@ -129,8 +134,8 @@ async def contribution_rows(
             "worker_code": contribution.worker_code,
             "status": contribution.status,
             "label": contribution.label,
-            "polarity": contribution.polarity,
-            "subjectivity": contribution.subjectivity,
+            "polarity": _rounded(contribution.polarity),
+            "subjectivity": _rounded(contribution.subjectivity),
             "agree": contribution.agree_count,
             "disagree": contribution.disagree_count,
             "skip": contribution.skip_count,

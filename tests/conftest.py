@@ -342,14 +342,16 @@ def enricher() -> Enricher:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def models_loaded(enricher: Enricher) -> None:
+def models_loaded() -> None:
     """Load the language models and word lists once per worker, before the first test.
 
     They are shared by every Enricher in the process, so Chorus started by a test finds
     them loaded, instead of the first test that sends a message paying seconds for them
-    inside a wait for a reply (which times out on a busy machine).
+    inside a wait for a reply (which times out on a busy machine). Built here, not taken
+    from the `enricher` fixture, which test modules may override at a narrower scope.
     """
-    enricher.warm_up()
+    settings = make_settings("sqlite+aiosqlite://").consultation
+    Enricher(settings.consultation.languages, settings.sentiment).warm_up()
 
 
 @pytest.fixture

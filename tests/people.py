@@ -8,13 +8,28 @@ from handlers.engine import Engine
 from handlers.types import Inbound, Outcome, Reply
 
 _ids = itertools.count(1)
+# The media the tests' channel names stand for, as the channels declare them.
+MEDIA = {"sms": "sms", "voice": "call", "web": "web", "console": "terminal", "x": "public"}
+
+# Ideas unlike one another, so none is offered as "like" another when they are shared.
+DISTINCT_IDEAS = (
+    "Physios in every GP surgery",
+    "Evening x-ray clinics for people who work",
+    "Free hospital parking for carers",
+    "Text reminders before podiatry appointments",
+    "Speech therapy in nursery schools",
+    "Dietitians visiting care homes each month",
+)
 
 
 class Person:
-    def __init__(self, engine: Engine, sender: str, channel: str = "console") -> None:
+    def __init__(
+        self, engine: Engine, sender: str, channel: str = "console", *, buttons: bool = False
+    ) -> None:
         self.engine = engine
         self.sender = sender
         self.channel = channel
+        self.buttons = buttons  # the channel shows choices as buttons
         self.last: Outcome = Outcome()
 
     @property
@@ -31,6 +46,8 @@ class Person:
             received_at=self.engine.clock(),
             text=text,
             payload=payload,
+            buttons=self.buttons,
+            medium=MEDIA.get(self.channel, "chat"),
         )
         self.last = await self.engine.handle(inbound)
         return self.last

@@ -22,7 +22,7 @@ from storage.database import Store
 from storage.errors import StoreUnavailable
 from storage.models import Contribution, Participant, ProcessedMessage
 from tests.conftest import REPO, TEST_SECRET
-from tests.people import Person
+from tests.people import DISTINCT_IDEAS, Person
 
 
 async def count(store: Store, model) -> int:
@@ -94,7 +94,7 @@ async def test_a_failing_message_fails_alone(
     )
     assert sizes == [3]
     assert isinstance(results[0], ValueError)
-    assert [r.key for r in results[1].replies] == ["vote_done"]
+    assert [r.key for r in results[1].replies] == ["vote_done", "menu"]
     assert [r.key for r in results[2].replies] == ["welcome"]
     async with store.reader() as unit:
         tallied = await unit.contributions.get(idea)
@@ -103,7 +103,7 @@ async def test_a_failing_message_fails_alone(
     # Its savepoint was rolled back: the same message is applied when sent again.
     monkeypatch.setattr(storage.batch, "_cast_vote", real)
     again = await poisoned.send(payload=f"vote:{idea}:agree", message_id="poison-1")
-    assert not again.duplicate and [r.key for r in again.replies] == ["vote_done"]
+    assert not again.duplicate and [r.key for r in again.replies] == ["vote_done", "menu"]
     async with store.reader() as unit:
         assert (await unit.contributions.get(idea)).agree_count == 2
 
@@ -126,13 +126,14 @@ async def test_the_number_of_a_new_idea_is_in_its_reply(engine: Engine, store: S
     people = [Person(engine, f"author-{n}") for n in range(4)]
     for person in people:
         await person.join()
-    outcomes = await asyncio.gather(*(p.send(f"Walk-in clinic {n} please") for n, p in
+    # Unlike one another, so none is offered as "like" another.
+    outcomes = await asyncio.gather(*(p.send(DISTINCT_IDEAS[n]) for n, p in
                                       enumerate(people)))  # fmt: skip
     async with store.reader() as unit:
         rows = await unit.session.execute(select(Contribution.text, Contribution.id))
         ids = dict(rows.all())
     for n, outcome in enumerate(outcomes):
-        assert f"{ids[f'Walk-in clinic {n} please']}" in outcome.replies[0].text
+        assert f"{ids[DISTINCT_IDEAS[n]]}" in outcome.replies[0].text
         assert "\u2063" not in outcome.replies[0].text
 
 

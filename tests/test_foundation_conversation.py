@@ -13,7 +13,7 @@ from bot.channels.console import render
 from handlers.engine import Engine
 from storage.database import Store
 from storage.models import Contribution, Participant, ProcessedMessage, Vote
-from tests.people import Person
+from tests.people import DISTINCT_IDEAS, Person
 
 
 async def _count(store: Store, model, *where) -> int:
@@ -26,7 +26,7 @@ async def _ideas(engine: Engine, count: int) -> None:
     for number in range(1, count + 1):
         author = Person(engine, f"author-{number}")
         await author.join()
-        await author.say(f"idea Suggestion number {number} for community physiotherapy")
+        await author.say(f"idea {DISTINCT_IDEAS[number - 1]}")
         assert f"idea {number}." in author.text
         await author.say("no")
 
@@ -152,7 +152,7 @@ async def test_every_command_word_in_any_case_with_or_without_slash(
     for word in words:
         await person.say("skip")  # back to the menu from wherever the last word left us
         await person.say(word)
-        assert person.keys[-1] == key, word
+        assert person.keys[0] == key, word  # then the menu, after an action
 
 
 @pytest.mark.parametrize("word", ["SKIP", "/skip", "Skip", "skip"])

@@ -66,4 +66,7 @@ async def test_metrics_count_the_messages_a_running_chorus_handles(
     ok = ("chorus_inbound_messages_total", (("channel", "sms"), ("outcome", "ok")))
     assert seen[ok] == 2
     assert seen[("chorus_inbound_handling_seconds_count", (("channel", "sms"),))] == 2
+    # The writer applied them, one at a time here (the second waited for the first).
+    assert seen[("chorus_writer_batch_size_sum", ())] == 2
+    assert seen[("chorus_writer_queue_depth", ())] == 0
     assert seen[("process_resident_memory_bytes", ())] > 0

@@ -9,11 +9,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 import aiohttp
 import pytest
@@ -35,6 +36,7 @@ from storage.models import (
     ProcessedMessage,
     Vote,
 )
+from tests.channel_harness import ChannelCase, ChorusUnderTest, run_case
 from tests.conftest import make_settings
 from tests.twilio_fakes import (
     ACCOUNT_SID,
@@ -70,63 +72,117 @@ def store_of(runtime: Runtime) -> Store:
     return runtime.services.store
 
 
-# --- The webhook's answers, as a table of cases run by one harness ---------------------
+# --- The webhook's answers, as a table of recorded payloads run by the channel harness --
 
 
-@dataclass(frozen=True)
-class Case:
-    label: str
-    status: int
-    drop: tuple[str, ...] = ()  # fields left out
-    signing: str = "valid"  # valid | none | forged | local-url | tampered
-    content_type: str = "application/x-www-form-urlencoded"
-    raw_body: bytes | None = None  # sent instead of the form
-    extra: tuple[tuple[str, str], ...] = ()  # fields added
-    stored: int = 0  # message ids recorded afterwards
+def sms_form(number: str, body: str, sid: str, *, drop=(), extra=()) -> bytes:
+    """A message as Twilio posts it (fields as in tests/twilio_fakes.Phone)."""
+    fields = [
+        ("ToCountry", "GB"),
+        ("SmsMessageSid", sid),
+        ("NumMedia", "0"),
+        ("SmsSid", sid),
+        ("SmsStatus", "received"),
+        ("Body", body),
+        ("FromCountry", "GB"),
+        ("To", OUR_NUMBER),
+        ("NumSegments", "1"),
+        ("MessageSid", sid),
+        ("AccountSid", ACCOUNT_SID),
+        ("From", number),
+        ("ApiVersion", "2010-04-01"),
+    ]
+    return urlencode([(k, v) for k, v in fields if k not in drop] + list(extra)).encode()
 
 
-CASES = [
-    Case("a signed text", 200, stored=1),
-    Case(
-        "a delivery report sent to this URL",
+class SmsDriver:
+    """How the harness signs Twilio's SMS webhook and reads the TwiML replies.
+
+    Signers: valid, none, forged (another auth token), local-url (signed for the URL
+    Chorus sees rather than the public one), tampered (the Body changed after signing)."""
+
+    channel = "sms"
+    path = "/webhooks/sms"
+
+    def sign(self, url: str, body: bytes, signer: str) -> dict[str, str]:
+        headers = {"Content-Type": "application/x-www-form-urlencoded"}
+        if signer == "none":
+            return headers
+        try:
+            fields = parse_qsl(body.decode("ascii"), keep_blank_values=True, errors="strict")
+        except (UnicodeDecodeError, ValueError):
+            fields = []
+        if signer == "tampered":
+            fields = [(k, "different" if k == "Body" else v) for k, v in fields]
+        token = "another-token-entirely-0123456789" if signer == "forged" else AUTH_TOKEN
+        headers["X-Twilio-Signature"] = twilio_signature(
+            token, url if signer == "local-url" else SMS_URL, fields
+        )
+        return headers
+
+    async def replies(self, chorus, answer: str, sender: str) -> list[str]:
+        return [m.text or "" for m in ET.fromstring(answer).iter("Message")]
+
+
+_SID = new_sid("SM")
+_START = sms_form(AMIRA, "START", _SID)
+_DELIVERED = (("MessageStatus", "delivered"),)
+
+SMS_CASES = [
+    ChannelCase(
+        "a signed text",
+        _START,
         200,
-        drop=("Body", "SmsStatus"),
-        extra=(("MessageStatus", "delivered"),),
+        text="Do you agree to take part?",
+        sender=AMIRA,
+        external_id=_SID,
+        makes_person=False,  # answered, but no row before consent (issue 16)
     ),
-    Case("no signature", 403, signing="none"),
-    Case("signed with another token", 403, signing="forged"),
-    Case("signed for the URL Chorus sees, not the public one", 403, signing="local-url"),
-    Case("body changed after signing", 403, signing="tampered"),
-    Case("no MessageSid", 400, drop=("MessageSid",)),
-    Case("no From", 400, drop=("From",)),
-    Case("no Body", 400, drop=("Body",)),
-    Case("JSON instead of a form", 400, content_type="application/json"),
-    Case("bytes that are not UTF-8", 400, raw_body=b"Body=%FF%FE&From=%2B447700900101"),
+    ChannelCase(
+        "a delivery report sent to this URL",
+        sms_form(
+            AMIRA, "x", _SID, drop=("Body", "SmsStatus"), extra=(("MessageStatus", "delivered"),)
+        ),
+        200,
+        sender=AMIRA,
+        makes_person=False,
+    ),
+    ChannelCase("no signature", _START, 403, signer="none", sender=AMIRA, external_id=_SID),
+    ChannelCase("signed with another token", _START, 403, signer="forged", sender=AMIRA),
+    ChannelCase(
+        "signed for the URL Chorus sees, not the public one", _START, 403, signer="local-url"
+    ),
+    ChannelCase("body changed after signing", _START, 403, signer="tampered", sender=AMIRA),
+    ChannelCase("no MessageSid", sms_form(AMIRA, "START", _SID, drop=("MessageSid",)), 400),
+    ChannelCase("no From", sms_form(AMIRA, "START", _SID, drop=("From",)), 400),
+    ChannelCase("no Body", sms_form(AMIRA, "START", _SID, drop=("Body",)), 400, sender=AMIRA),
+    ChannelCase(
+        "JSON instead of a form",
+        _START,
+        400,
+        headers=(("Content-Type", "application/json"),),
+        sender=AMIRA,
+    ),
+    ChannelCase("bytes that are not UTF-8", b"Body=%FF%FE&From=%2B447700900101", 400),
+    ChannelCase("an oversized body", _START + b"&Padding=" + b"x" * (300 * 1024), 413),
 ]
 
 
-@pytest.mark.parametrize("case", CASES, ids=[case.label for case in CASES])
-async def test_webhook_answers(case: Case, chorus: Runtime, http: aiohttp.ClientSession) -> None:
-    phone = Phone(http, chorus.port, AMIRA)
-    # YES, not START: a START alone is answered but keeps nothing before consent (issue 16).
-    fields = [(k, v) for k, v in phone.fields("YES") if k not in case.drop] + list(case.extra)
-    signed_url = phone.local_url if case.signing == "local-url" else SMS_URL
-    token = "another-token-entirely-0123456789" if case.signing == "forged" else AUTH_TOKEN
-    signature = twilio_signature(token, signed_url, fields) if case.signing != "none" else ""
-    if case.signing == "tampered":
-        fields = [(k, "STOP" if k == "Body" else v) for k, v in fields]
-    body = case.raw_body if case.raw_body is not None else urlencode(fields).encode()
-    headers = {"Content-Type": case.content_type}
-    if signature:
-        headers["X-Twilio-Signature"] = signature
-    async with http.post(phone.local_url, data=body, headers=headers) as response:
-        status, text = response.status, await response.text()
-    assert status == case.status, text
-    assert await count(store_of(chorus), ProcessedMessage) == case.stored
-    assert await count(store_of(chorus), Participant) == case.stored
-    if case.status == 200:
-        assert response.content_type == "text/xml"
-        assert ("<Message>" in text) == bool(case.stored)
+@pytest.fixture
+async def sms_chorus(database_url: str) -> AsyncIterator[ChorusUnderTest]:
+    async with ChorusUnderTest(twilio_settings(database_url)) as running:
+        yield running
+
+
+@pytest.mark.parametrize("case", SMS_CASES, ids=[case.label for case in SMS_CASES])
+async def test_webhook_answers(case: ChannelCase, sms_chorus: ChorusUnderTest) -> None:
+    await run_case(sms_chorus, SmsDriver(), case)
+    stored = 1 if case.external_id and case.status == 200 else 0
+    assert await count(store_of_chorus(sms_chorus), ProcessedMessage) == stored
+
+
+def store_of_chorus(chorus: ChorusUnderTest) -> Store:
+    return chorus.services.store
 
 
 # --- A whole journey --------------------------------------------------------------------
@@ -142,12 +198,17 @@ async def test_whole_journey_from_two_phones(chorus: Runtime, http: aiohttp.Clie
     store = store_of(chorus)
     amira, bob = Phone(http, chorus.port, AMIRA), Phone(http, chorus.port, BOB)
 
-    [welcome] = await amira.text("Hello")
+    welcome_texts = await amira.text("Hello")
+    check_segments(welcome_texts)  # the question and the privacy notice: two texts
+    welcome = "\n".join(welcome_texts)
+    assert len(welcome_texts) == 2 and "Our question: What one change" in welcome
     assert "We keep your ideas" in welcome and "Reply YES or NO" in welcome
     [role] = await amira.text("YES")
-    assert "Reply 1 AHP, 2 Other staff, 3 Patient, 4 Carer, 5 Public, 6 Student" in role
+    assert role.endswith(
+        "Reply 1 AHP, 2 Other staff, 3 Patient, 4 Carer, 5 Public, 6 Student, 7 Prefer not to say"
+    )
     [profession] = await amira.text("1")
-    assert "11 Physio" in profession and "14 SLT" in profession
+    assert "11 Physio" in profession and "14 SLT, 15 Prefer not to say" in profession
     await amira.text("11")
     await amira.text("london")
     [menu] = await amira.text("skip")
@@ -174,7 +235,8 @@ async def test_whole_journey_from_two_phones(chorus: Runtime, http: aiohttp.Clie
     assert card.endswith("Reply 1 Agree, 2 Disagree, 3 Skip")
     assert measure(card).segments == 2
     [comment_prompt] = await bob.text("COMMENT")
-    assert "..." in comment_prompt and comment_prompt.endswith("Send SKIP to stop.")
+    assert "..." in comment_prompt and "Your comment is for idea 1" in comment_prompt
+    assert "Send SKIP to stop." in comment_prompt and comment_prompt.endswith("Reply 1 Cancel")
     [comment_saved] = await bob.text("Yes, and the same for physio in care homes")
     assert "comment" in comment_saved
     await bob.text("VOTE")

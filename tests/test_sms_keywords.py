@@ -39,7 +39,12 @@ TO_STEP = {
     "consent": ["START"],
     "gateway": ["START", "yes", "1"],
     "idea": ["START", "yes", "skip", "skip", "skip", "IDEA"],
-    "followup": ["START", "yes", "skip", "skip", "skip", "idea Walk-in physio clinics"],
+    # (the same idea sent before is offered as alike; this one is stored all the same)
+    "followup": [
+        "START", "yes", "skip", "skip", "skip", "idea Walk-in physio clinics", "mine is different"
+    ],  # fmt: skip
+    "alike": ["START", "yes", "skip", "skip", "skip", "idea Walk-in physio clinics"],
+    "choose_comment": ["START", "yes", "skip", "skip", "skip", "COMMENT"],
     "vote": ["START", "yes", "skip", "skip", "skip", "VOTE"],
     "comment": ["START", "yes", "skip", "skip", "skip", "VOTE", "COMMENT"],
     "forget": ["START", "yes", "skip", "skip", "skip", "FORGET"],
@@ -48,7 +53,7 @@ TO_STEP = {
 
 async def test_stop_words_are_never_taken_as_an_answer(engine, store: Store) -> None:
     author = Person(engine, "+447700900999", channel="sms")
-    for text in TO_STEP["followup"]:  # an idea to vote and comment on
+    for text in TO_STEP["alike"]:  # an idea to vote and comment on (the first: no offer)
         await author.say(text)
     for step, path in TO_STEP.items():
         for number, word in enumerate(STOP_WORDS):
@@ -65,7 +70,7 @@ async def test_stop_words_are_never_taken_as_an_answer(engine, store: Store) -> 
 
 async def test_help_is_answered_at_every_step_and_leaves_it_open(engine, store: Store) -> None:
     author = Person(engine, "+447700900998", channel="sms")
-    for text in TO_STEP["followup"]:  # an idea to vote and comment on
+    for text in TO_STEP["alike"]:  # an idea to vote and comment on (the first: no offer)
         await author.say(text)
     for number, (step, path) in enumerate(TO_STEP.items()):
         phone = Person(engine, f"+44770090077{number}", "sms")
@@ -136,7 +141,7 @@ async def participant_of(store: Store, person: Person) -> Participant:
 
 
 async def test_a_message_kept_after_a_failure_holds_no_phone_number(engine, store: Store) -> None:
-    inbound = Inbound("sms", AMIRA, new_sid("SM"), engine.clock(), text="START")
+    inbound = Inbound("sms", AMIRA, new_sid("SM"), engine.clock(), text="START", medium="sms")
     kept = await keep_failed(engine, inbound, RuntimeError("handling failed"))
     assert AMIRA.lstrip("+") not in kept.raw
     retried, outcome = await retry_failed(engine, kept.id)

@@ -101,7 +101,8 @@ async def _journey(api: FakeBotAPI, runtime: Runtime, deliver) -> None:
     assert button_labels(amira.messages()[-1]) == ["Yes", "No"]
     await amira.press("Yes", expect="Which best describes you?")
     await amira.press("Allied health professional", expect="Which allied health job do you do?")
-    assert len(button_labels(amira.messages()[-1])) == 14
+    assert len(button_labels(amira.messages()[-1])) == 15
+    assert button_labels(amira.messages()[-1])[-1] == "Prefer not to say"
     await amira.press("Physiotherapist", expect="Where do you live or work?")
     await amira.press("London", expect="How old are you?")
     await amira.press("35 to 44", expect="What would you like to do?")
@@ -140,7 +141,8 @@ async def _journey(api: FakeBotAPI, runtime: Runtime, deliver) -> None:
     # Four presses edited the card itself; the last cleared its buttons.
     assert {edit.params["message_id"] for edit in ben.edits()} == {card["message_id"]}
     assert len(ben.edits()) == 4
-    assert len(ben.messages()) == sent_before_voting + 1  # only "seen all" was new
+    # Only "seen all" was new (the menu after it came as its buttons).
+    assert len(ben.messages()) == sent_before_voting + 1
     assert button_labels(api.messages[ben.chat_id][card["message_id"]]) == []
     # Each press voted, as pressed, for the idea its card showed.
     async with store.reader() as unit:

@@ -115,8 +115,10 @@ async def test_every_team_command_through_telegram(consultation_url: str, api) -
         # Similar ideas are found in the background, then merged by a button.
         author = chat.person(int(PEOPLE["a3"][0]))
         await author.say(
-            "/idea Physios in every GP surgery would cut the waiting times", expect="idea 6"
+            "/idea Physios in every GP surgery would cut the waiting times",
+            expect="Is your idea like one of these?",
         )
+        await author.press("Mine is different", expect="idea 6")  # stored all the same
         await author.say("no", expect="We will not send you news")
         await admin.say("/similar", expect="Looking for similar ideas now")
         assert await chat.run_jobs() >= 1

@@ -4,18 +4,23 @@ PostgreSQL. Polling mode gets the same outage: the update waits and is applied o
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from sqlalchemy import func, select
 
 from bot.channels.telegram import create
+from bot.channels.telegram.channel import WEBHOOK_PATH
 from bot.config import ConfigError
 from bot.services import open_services
 from storage.database import Store
 from storage.models import Contribution, FailedInbound, Participant, ProcessedMessage
+from tests.channel_harness import ChannelCase, ChorusUnderTest, run_case
 from tests.fakes.outage import StoreOutage
 from tests.fakes.telegram_bot_api import FakeBotAPI, User
 from tests.telegram_harness import (
     TOKEN,
+    WEBHOOK_SECRET,
     ChorusWithTelegram,
     TelegramPerson,
     new_user_id,
@@ -59,7 +64,10 @@ async def test_wrong_or_missing_secret_is_403_and_stores_nothing(database_url: s
             assert await chorus.post(update, secret=None) == 403
             assert await chorus.post(update, secret="") == 403
             assert await _stored(chorus.services.store) == {
-                "participants": 0, "processed": 0, "contributions": 0, "failed": 0
+                "participants": 0,
+                "processed": 0,
+                "contributions": 0,
+                "failed": 0,
             }
     assert api.calls_of("sendMessage") == []
 
@@ -215,3 +223,97 @@ async def test_polling_applies_an_update_sent_again_after_a_restart_once(
             stored = await _stored(chorus.services.store)
     assert stored["contributions"] == 1 and stored["processed"] == 7
     assert len(api.calls_of("sendMessage")) == sent + 1  # only the answer to /help
+
+
+# --- The webhook's answers, as a table of recorded updates run by the channel harness ---
+
+AMIRA_ID = 5550001
+
+
+def _update(update_id: int, content: dict, chat: dict | None = None) -> bytes:
+    message = {
+        "message_id": 17,
+        "date": 1764579600,
+        "from": {"id": AMIRA_ID, "is_bot": False, "first_name": "Amira"},
+        "chat": chat or {"id": AMIRA_ID, "type": "private", "first_name": "Amira"},
+        **content,
+    }
+    return json.dumps({"update_id": update_id, "message": message}).encode()
+
+
+_COMMAND = [{"type": "bot_command", "offset": 0, "length": 6}]
+_START = _update(912000001, {"text": "/start", "entities": _COMMAND})
+_STICKER = {
+    "sticker": {
+        "file_id": "CAACAgIAAxkBAAIBQ2",
+        "file_unique_id": "AgADQ2",
+        "type": "regular",
+        "width": 512,
+        "height": 512,
+        "is_animated": False,
+        "is_video": False,
+    }
+}
+_GROUP = {"id": -100123, "type": "supergroup", "title": "Physios"}
+
+TELEGRAM_CASES = [
+    ChannelCase(
+        "/start in a private chat",
+        _START,
+        200,
+        text="Do you agree to take part?",
+        sender=str(AMIRA_ID),
+        external_id="912000001",
+        makes_person=False,  # answered, but no row before consent (issue 16)
+    ),
+    ChannelCase("a wrong secret token", _START, 403, signer="forged", sender=str(AMIRA_ID)),
+    ChannelCase("no secret token", _START, 403, signer="none", external_id="912000001"),
+    ChannelCase("not JSON", b"update_id=1", 400),
+    ChannelCase("JSON that is not an update", json.dumps({"ok": True}).encode(), 400),
+    ChannelCase(
+        "a sticker gets a request for text",
+        _update(912000002, _STICKER),
+        200,
+        text="I can only read text",
+        sender=str(AMIRA_ID),
+        makes_person=False,
+    ),
+    ChannelCase(
+        "a command in a group keeps nothing",
+        _update(912000003, {"text": "hello"}, chat=_GROUP),
+        200,
+        sender=str(AMIRA_ID),
+        makes_person=False,
+    ),
+    ChannelCase("an oversized body", b"{" + b" " * (300 * 1024) + b"}", 413),
+]
+
+
+class TelegramDriver:
+    """How the harness signs Telegram's webhook (the secret token header) and reads what
+    the fake Bot API was asked to send."""
+
+    channel = "telegram"
+    path = WEBHOOK_PATH
+
+    def __init__(self, api: FakeBotAPI) -> None:
+        self.api = api
+
+    def sign(self, url: str, body: bytes, signer: str) -> dict[str, str]:
+        headers = {"Content-Type": "application/json"}
+        if signer != "none":
+            secret = WEBHOOK_SECRET if signer == "valid" else "a-guessed-secret"
+            headers["X-Telegram-Bot-Api-Secret-Token"] = secret
+        return headers
+
+    async def replies(self, chorus: ChorusUnderTest, answer: str, sender: str) -> list[str]:
+        await chorus.channel("telegram").drained()
+        return [message.get("text", "") for message in self.api.chat(int(sender))]
+
+
+@pytest.mark.parametrize("case", TELEGRAM_CASES, ids=[case.label for case in TELEGRAM_CASES])
+async def test_webhook_answers(case: ChannelCase, database_url: str) -> None:
+    async with FakeBotAPI(TOKEN) as api:
+        settings = telegram_settings(database_url, api.base_url, mode="webhook")
+        async with ChorusUnderTest(settings) as chorus:
+            await run_case(chorus, TelegramDriver(api), case)

@@ -306,3 +306,41 @@ def test_ideas_read_aloud_are_short() -> None:
     long = "word " * 200
     read = spoken(long)
     assert len(read) <= 303 and read.endswith("...")
+
+
+async def test_an_alike_idea_is_read_out_before_storing(
+    chorus: Runtime, http: aiohttp.ClientSession
+) -> None:
+    store = chorus.services.store
+    carol = await joined(http, chorus, CAROL)
+    await carol.press("1")
+    await carol.speak("Free parking at hospitals for carers and patients")
+    await carol.press("1")
+    async with store.reader() as unit:
+        parking = await unit.session.scalar(select(Contribution))
+
+    dave = await joined(http, chorus, DAVE)
+    await dave.press("1")
+    await dave.speak("Free parking for carers and patients at hospitals")
+    turn = await dave.press("1")
+    assert "sounds like one we have" in turn.said
+    assert f"Press 1 for idea {parking.idea_number}: Free parking at hospitals" in turn.said
+    assert "Press 2 if yours is different" in turn.said
+    turn = await dave.press("1")
+    assert f"We added your vote to idea {parking.idea_number}" in turn.said
+    assert "Press 1 to share an idea" in turn.said
+    assert await count(store, Contribution) == 1
+    assert await count(store, Vote, Vote.contribution_id == parking.id, Vote.value == 1) == 1
+
+    await dave.press("1")
+    await dave.speak("Free parking at hospitals for carers and patients and staff")
+    await dave.press("1")
+    turn = await dave.press("2")  # mine is different
+    assert "Your idea is saved as idea" in turn.said
+    assert await count(store, Contribution) == 2
+
+    await dave.press("1")
+    await dave.speak("No free parking at hospitals for carers and patients")  # the opposite
+    turn = await dave.press("1")
+    assert "Your idea is saved as idea" in turn.said
+    assert await count(store, Contribution) == 3

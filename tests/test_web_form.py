@@ -9,7 +9,7 @@ import aiohttp
 from sqlalchemy import func, select
 
 from bot.runtime import Runtime
-from storage.models import Contribution
+from storage.models import Contribution, Vote
 from tests.conftest import make_settings
 from tests.fakes.outage import StoreOutage
 
@@ -92,6 +92,61 @@ async def test_a_whole_journey_in_the_browser(database_url: str) -> None:
             await stranger.type("vote")
             assert "&lt;b&gt;physios&lt;/b&gt; &amp; OTs" in stranger.page
             assert "<b>physios</b>" not in stranger.page
+    finally:
+        await runtime.stop()
+
+
+async def joined_browser(http: aiohttp.ClientSession, runtime: Runtime) -> Browser:
+    browser = Browser(http, f"http://127.0.0.1:{runtime.port}")
+    await browser.open()
+    await browser.submit(text="start")
+    await browser.press("Yes")
+    for _ in range(3):
+        await browser.press("Prefer not to say")
+    assert "Share an idea" in browser.buttons
+    return browser
+
+
+async def test_the_alike_offer_and_wrong_choices_on_the_web_form(database_url: str) -> None:
+    runtime = Runtime(make_settings(database_url), port=0)
+    await runtime.start()
+    jar = aiohttp.CookieJar
+    try:
+        async with aiohttp.ClientSession(cookie_jar=jar(unsafe=True)) as http:
+            amira = Browser(http, f"http://127.0.0.1:{runtime.port}")
+            await amira.open()
+            await amira.submit(text="start")
+            await amira.press("Yes")
+            assert amira.buttons[-1] == "Prefer not to say"
+            await amira.type("42")  # not a choice: answered in the form's own terms
+            assert "Please choose one of the buttons." in amira.page
+            assert "number from" not in amira.page
+            for _ in range(3):
+                await amira.press("Prefer not to say")
+            await amira.type("idea More physiotherapists in GP surgeries")
+            await amira.press("No")
+            assert "Share an idea" in amira.buttons  # the menu after the YES/NO
+        async with aiohttp.ClientSession(cookie_jar=jar(unsafe=True)) as http:
+            ben = await joined_browser(http, runtime)
+            await ben.type("idea Less physiotherapists in GP surgeries")  # the opposite
+            assert "Is your idea like one of these?" not in ben.page
+            assert "Your idea is saved as idea 2" in ben.page
+            await ben.press("No")
+            await ben.type("idea More physios in GP surgeries")
+            assert "Is your idea like one of these?" in ben.page
+            assert ben.buttons == ["Idea 1: More physiotherapists in GP surgeries",
+                                   "Mine is different"]  # fmt: skip
+            await ben.press("Idea 1: More physiotherapists in GP surgeries")
+            assert "We added your vote to idea 1" in ben.page
+            assert "Share an idea" in ben.buttons
+            assert await count_ideas(runtime) == 2
+            await ben.type("idea More physios in GP surgeries, and OTs too")
+            await ben.press("Mine is different")
+            assert "Your idea is saved as idea 3" in ben.page
+            assert await count_ideas(runtime) == 3
+        async with runtime.services.store.reader() as unit:
+            votes = await unit.session.scalar(select(func.count()).select_from(Vote))
+        assert votes == 1
     finally:
         await runtime.stop()
 

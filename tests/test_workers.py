@@ -49,6 +49,7 @@ async def test_two_workers_apply_each_message_once(engine: Engine, database_url:
             message_id=f"SM{person}-{number}",
             received_at=engine.clock(),
             text=text,
+            medium="sms",
         )
 
     people = range(8)

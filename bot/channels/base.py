@@ -42,6 +42,7 @@ class Channel:
     """Base class for adapters; override what the channel needs."""
 
     name: str = ""
+    medium: str = "chat"  # set from the channel's declaration (bot/channels/kit.py)
 
     def routes(self) -> Sequence[web.RouteDef]:
         """Webhook routes to mount on Chorus's own aiohttp server."""

@@ -42,6 +42,7 @@ class ConsoleSession:
     async def say(self, text: str) -> list[Reply]:
         inbound = Inbound(
             channel=CHANNEL,
+            medium="terminal",
             sender=self.name,
             message_id=uuid.uuid4().hex,
             received_at=self.clock(),

@@ -21,9 +21,10 @@ import aiohttp
 from aiohttp import web
 from twilio.twiml.messaging_response import MessagingResponse
 
-from bot.channels.base import BadRequest, Channel, ContactStopped, SendError, Throttled
+from bot.channels.base import BadRequest, ContactStopped, SendError, Throttled
+from bot.channels.kit import Declaration, Handled, Malformed, Parsed, WebhookChannel
 from bot.channels.sms_render import render_sms
-from bot.channels.twilio_common import TwilioWebhook, handle_inbound, twiml
+from bot.channels.twilio_common import TwilioWebhook, missing, read_form, twiml
 from bot.config import SmsSettings
 from bot.services import Services
 from handlers.types import Inbound, Reply
@@ -38,8 +39,9 @@ SEND_TIMEOUT = aiohttp.ClientTimeout(total=15)
 STOPPED_CODES = frozenset({21610, 21614})
 
 
-class SmsChannel(Channel):
+class SmsChannel(WebhookChannel):
     name = CHANNEL
+    path = PATH
 
     def __init__(
         self,
@@ -50,26 +52,27 @@ class SmsChannel(Channel):
         account_sid: str | None,
         settings: SmsSettings,
     ) -> None:
-        self.services = services
+        super().__init__(services)
         self.http = http
         self.settings = settings
         self.webhook = TwilioWebhook(CHANNEL, auth_token, settings.public_url)
         self._auth = _basic_auth(account_sid, auth_token) if account_sid else None
         self._account_sid = account_sid
-        self.received = 0
 
     def __repr__(self) -> str:
         return f"SmsChannel(public_url={self.settings.public_url!r})"
 
-    def routes(self) -> Sequence[web.RouteDef]:
-        return [web.post(PATH, self.receive)]
+    async def verify(self, request: web.Request, body: bytes) -> None:
+        self.webhook.checked_form(request, body)
 
-    async def receive(self, request: web.Request) -> web.Response:
-        form = await self.webhook.form(request)
+    def parse(self, request: web.Request, body: bytes) -> Parsed:
+        form = read_form(body)
         status = form.get("MessageStatus") or form.get("SmsStatus") or "received"
         if "Body" not in form and status != "received":
-            return self.webhook.acknowledge(f"message status {status}")
-        self.webhook.require(form, ("From", "Body", "MessageSid"))
+            return Parsed(ignored=(f"a request that is not a message: message status {status}",))
+        absent = missing(form, ("From", "Body", "MessageSid"))
+        if absent:
+            raise Malformed(f"missing {', '.join(absent)}")
         inbound = Inbound(
             channel=CHANNEL,
             sender=form["From"],
@@ -77,12 +80,16 @@ class SmsChannel(Channel):
             received_at=self.services.engine.clock(),
             text=form["Body"],
         )
-        outcome = await handle_inbound(self.services.delivery, inbound)
-        self.received += 1
-        response = MessagingResponse()
-        if not outcome.opted_out or self.settings.confirm_opt_out:
-            for text in render_sms(outcome.replies):
-                response.message(text)
+        return Parsed(inbounds=(inbound,))
+
+    def answer(
+        self, request: web.Request, parsed: Parsed, handled: Sequence[Handled]
+    ) -> web.StreamResponse:
+        response = MessagingResponse()  # an empty <Response/> for a status report
+        for item in handled:
+            if not item.outcome.opted_out or self.settings.confirm_opt_out:
+                for text in render_sms(item.outcome.replies):
+                    response.message(text)
         return twiml(response)
 
     async def deliver(self, address: str, replies: Sequence[Reply]) -> None:
@@ -114,10 +121,10 @@ class SmsChannel(Channel):
     def status(self) -> dict:
         return {
             "running": True,
-            "webhook": PATH,
+            **self.webhook_status(),
             "public_url": self.settings.public_url,
             "followups": self._auth is not None and bool(self.settings.from_number),
-            "received": self.received,
+            "received": self.counts.messages,
         }
 
 
@@ -171,3 +178,11 @@ def create(services: Services, http: aiohttp.ClientSession) -> SmsChannel | None
         account_sid=env.twilio_account_sid,
         settings=settings,
     )
+
+
+DECLARATION = Declaration(
+    name=CHANNEL,
+    medium="sms",
+    create=create,
+    settings=SmsSettings,
+)

@@ -1,10 +1,10 @@
 """What the SMS and voice adapters share: reading the form Twilio posts, checking its
-X-Twilio-Signature against the configured public URL, handing the message to the engine
-with store trouble turned into 503, and answering in TwiML.
+X-Twilio-Signature against the configured public URL, and answering in TwiML.
 
-Every Twilio webhook answers the same way: a missing or wrong signature is 403 and a
-malformed request 400, both before anything is stored; a store that cannot commit is 503,
-so the gateway may retry; 200 with TwiML only after the transaction has committed.
+Both take the kit's shared webhook path (bot/channels/kit.py): a missing or wrong
+signature is 403 and a malformed request 400, both before anything is stored; a store
+that cannot commit is 503, so the gateway may retry; 200 with TwiML only after the
+transaction has committed.
 """
 
 from __future__ import annotations
@@ -17,11 +17,8 @@ from aiohttp import web
 from multidict import MultiDict
 from twilio.request_validator import SIGNATURE_HEADER, RequestValidator
 from twilio.twiml import TwiML
-from twilio.twiml.messaging_response import MessagingResponse
 
-from bot.delivery import Delivery
-from handlers.types import Inbound, Outcome
-from storage.errors import StoreUnavailable
+from bot.channels.kit import Forged, Malformed
 
 log = logging.getLogger(__name__)
 
@@ -60,56 +57,38 @@ class TwilioWebhook:
         base = self.public_url or str(request.url)
         return with_query(without_query(base), request.query_string)
 
-    async def form(self, request: web.Request) -> MultiDict[str]:
-        """The posted fields, once the signature holds. Raises 403 or 400."""
+    def checked_form(self, request: web.Request, body: bytes) -> MultiDict[str]:
+        """The fields of `body`, once the signature holds; raises the kit's `Forged` or
+        `Malformed`."""
         signature = request.headers.get(SIGNATURE_HEADER)
         if not signature:
-            raise self._refuse(web.HTTPForbidden, "missing X-Twilio-Signature")
+            raise Forged("missing X-Twilio-Signature")
         if request.content_type != FORM:
-            raise self._refuse(web.HTTPBadRequest, f"expected {FORM}")
-        try:
-            body = (await request.read()).decode("ascii")
-            fields = MultiDict(
-                parse_qsl(
-                    body,
-                    keep_blank_values=True,
-                    encoding="utf-8",
-                    errors="strict",
-                    max_num_fields=MAX_FIELDS,
-                )
-            )
-        except (UnicodeDecodeError, ValueError):
-            raise self._refuse(web.HTTPBadRequest, "the form could not be read") from None
+            raise Malformed(f"expected {FORM}")
+        fields = read_form(body)
         if not self._validator.validate(self.signed_url(request), fields, signature):
-            raise self._refuse(web.HTTPForbidden, "the signature does not match")
+            raise Forged("the signature does not match")
         return fields
 
-    def require(self, fields: MultiDict[str], names: Sequence[str]) -> None:
-        """400 unless every one of `names` was posted."""
-        missing = [name for name in names if name not in fields]
-        if missing:
-            raise self._refuse(web.HTTPBadRequest, f"missing {', '.join(missing)}")
 
-    def acknowledge(self, what: str) -> web.Response:
-        """A signed request that is not a message (a status report sent to this URL):
-        noted and acknowledged, so the gateway neither retries nor reports an error."""
-        log.info("acknowledged a %s request that is not a message: %s", self.channel, what)
-        return twiml(MessagingResponse())  # an empty <Response/>, the same for calls
-
-    def _refuse(self, error: type[web.HTTPException], reason: str) -> web.HTTPException:
-        log.warning("refused a %s webhook: %s", self.channel, reason)
-        return error(text=f"{reason}\n")
-
-
-async def handle_inbound(delivery: Delivery, inbound: Inbound) -> Outcome:
-    """The engine's outcome; 503 (retry later) when the store cannot take the message."""
+def read_form(body: bytes) -> MultiDict[str]:
+    """The fields of a form body; `Malformed` when it cannot be read."""
     try:
-        return await delivery.handle(inbound)
-    except StoreUnavailable as error:
-        log.warning("%s message not taken, the store is unavailable: %s", inbound.channel, error)
-        raise web.HTTPServiceUnavailable(
-            text="the store is unavailable; try again\n", headers={"Retry-After": "30"}
-        ) from None
+        return MultiDict(
+            parse_qsl(
+                body.decode("ascii"),
+                keep_blank_values=True,
+                encoding="utf-8",
+                errors="strict",
+                max_num_fields=MAX_FIELDS,
+            )
+        )
+    except (UnicodeDecodeError, ValueError):
+        raise Malformed("the form could not be read") from None
+
+
+def missing(fields: MultiDict[str], names: Sequence[str]) -> list[str]:
+    return [name for name in names if name not in fields]
 
 
 def twiml(response: TwiML) -> web.Response:

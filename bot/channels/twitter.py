@@ -17,7 +17,9 @@ from collections.abc import Awaitable, Callable
 import aiohttp
 
 from bot.channels.base import Channel
+from bot.channels.kit import Declaration
 from bot.channels.x_listener import Timings, XListener
+from bot.config import TwitterSettings
 from bot.services import Services
 
 log = logging.getLogger(__name__)
@@ -80,3 +82,12 @@ def create(services: Services, http: aiohttp.ClientSession) -> TwitterChannel | 
         log.info("X listener off: list the hashtags to follow in consultation.hashtags")
         return None
     return TwitterChannel(services, http, token)
+
+
+DECLARATION = Declaration(
+    name="x",
+    medium="public",
+    create=create,
+    settings=TwitterSettings,
+    section="twitter",
+)

@@ -22,17 +22,18 @@ from __future__ import annotations
 import logging
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 import aiohttp
 from aiohttp import web
 from twilio.twiml.voice_response import VoiceResponse
 
-from bot.channels.base import Channel
+from bot.channels.kit import Declaration, Handled, Malformed, Parsed, WebhookChannel
 from bot.channels.twilio_common import (
     TwilioWebhook,
-    handle_inbound,
+    missing,
+    read_form,
     twiml,
     with_query,
     without_query,
@@ -40,7 +41,7 @@ from bot.channels.twilio_common import (
 from bot.config import VoiceSettings
 from bot.services import Services
 from handlers.flows import call
-from handlers.types import Inbound, Reply
+from handlers.types import Inbound, Outcome, Reply
 
 log = logging.getLogger(__name__)
 
@@ -58,44 +59,61 @@ _CALL_SID = re.compile(r"[A-Za-z0-9]{2,64}")
 _MENU_HINTS = "one, two, three, eight, nine, yes, no, agree, disagree, skip, idea, vote"
 
 
-class VoiceChannel(Channel):
+class VoiceChannel(WebhookChannel):
     name = CHANNEL
+    path = PATH
 
     def __init__(self, services: Services, *, auth_token: str, settings: VoiceSettings) -> None:
-        self.services = services
+        super().__init__(services)
         self.settings = settings
         self.webhook = TwilioWebhook(CHANNEL, auth_token, settings.public_url)
 
     def __repr__(self) -> str:
         return f"VoiceChannel(public_url={self.settings.public_url!r})"
 
-    def routes(self) -> Sequence[web.RouteDef]:
-        return [web.post(PATH, self.receive)]
+    async def verify(self, request: web.Request, body: bytes) -> None:
+        self.webhook.checked_form(request, body)
 
-    async def receive(self, request: web.Request) -> web.Response:
-        form = await self.webhook.form(request)
+    def parse(self, request: web.Request, body: bytes) -> Parsed:
+        form = read_form(body)
         if form.get("CallStatus") in ENDED:
-            return self.webhook.acknowledge(f"call status {form['CallStatus']}")
-        self.webhook.require(form, ("CallSid", "From"))
+            status = form["CallStatus"]
+            return Parsed(ignored=(f"a request that is not a turn: call status {status}",))
+        absent = missing(form, ("CallSid", "From"))
+        if absent:
+            raise Malformed(f"missing {', '.join(absent)}")
         turn = request.query.get("turn", "0")
         call_sid = form["CallSid"]
         if not turn.isdigit() or len(turn) > 6 or not _CALL_SID.fullmatch(call_sid):
-            raise web.HTTPBadRequest(text="bad CallSid or turn\n")
+            raise Malformed("bad CallSid or turn")
+        text, payload = _what_was_said(form, int(turn))
         inbound = Inbound(
             channel=CHANNEL,
             sender=_caller(form),
             message_id=f"{call_sid}:{int(turn)}",
             received_at=self.services.engine.clock(),
-            **_what_was_said(form, int(turn)),
+            text=text,
+            payload=payload,
         )
-        outcome = await handle_inbound(self.services.delivery, inbound)
+        return Parsed(inbounds=(inbound,))
+
+    async def hand_to_engine(self, inbound: Inbound) -> Outcome:
+        outcome = await super().hand_to_engine(inbound)
         if outcome.duplicate:
             # A request seen before: say the prompt again, and change nothing.
             again = f"{inbound.message_id}:again:{uuid.uuid4().hex}"
             repeat = replace(inbound, message_id=again, text="", payload=call.REPEAT)
-            outcome = await handle_inbound(self.services.delivery, repeat)
-        next_url = with_query(self._base_url(request), f"turn={int(turn) + 1}")
-        return twiml(self.render(outcome.replies, next_url))
+            outcome = await super().hand_to_engine(repeat)
+        return outcome
+
+    def answer(
+        self, request: web.Request, parsed: Parsed, handled: Sequence[Handled]
+    ) -> web.StreamResponse:
+        if not handled:  # a status report sent to this URL
+            return twiml(VoiceResponse())
+        turn = int(request.query.get("turn", "0"))
+        next_url = with_query(self._base_url(request), f"turn={turn + 1}")
+        return twiml(self.render(handled[-1].outcome.replies, next_url))
 
     def _base_url(self, request: web.Request) -> str:
         return self.settings.public_url or without_query(str(request.url))
@@ -128,24 +146,25 @@ class VoiceChannel(Channel):
         return response
 
     def status(self) -> dict:
-        return {"running": True, "webhook": PATH, "public_url": self.settings.public_url}
+        return {"running": True, **self.webhook_status(), "public_url": self.settings.public_url}
 
 
-def _caller(form: dict) -> str:
+def _caller(form: Mapping[str, str]) -> str:
     number = form["From"].strip()
     if number.casefold() in WITHHELD:
         return f"withheld:{form['CallSid']}"
     return number
 
 
-def _what_was_said(form: dict, turn: int) -> dict:
+def _what_was_said(form: Mapping[str, str], turn: int) -> tuple[str, str | None]:
+    """(text, payload) of a turn: the call's start, keys or words, or silence."""
     if turn == 0:
-        return {"payload": call.START}
+        return "", call.START
     for field in ("Digits", "SpeechResult"):
         value = form.get(field, "").strip()
         if value:
-            return {"text": value}
-    return {"payload": call.SILENCE}
+            return value, None
+    return "", call.SILENCE
 
 
 def create(services: Services, http: aiohttp.ClientSession) -> VoiceChannel | None:
@@ -159,3 +178,11 @@ def create(services: Services, http: aiohttp.ClientSession) -> VoiceChannel | No
         )
         return None
     return VoiceChannel(services, auth_token=env.twilio_auth_token, settings=settings)
+
+
+DECLARATION = Declaration(
+    name=CHANNEL,
+    medium="call",
+    create=create,
+    settings=VoiceSettings,
+)

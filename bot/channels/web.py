@@ -20,6 +20,8 @@ import aiohttp
 from aiohttp import web
 
 from bot.channels.base import Channel
+from bot.channels.kit import Declaration
+from bot.config import WebSettings
 from bot.form_tokens import FormTokens, same_origin
 from bot.forms import read_form
 from bot.paper_form import render_paper_form
@@ -151,11 +153,13 @@ class WebChannel(Channel):
         payload = form.get("payload")
         inbound = Inbound(
             channel=CHANNEL,
+            medium=self.medium,
             sender=session,
             message_id=form_id,
             received_at=self.services.engine.clock(),
             text=str(form.get("text", "")) if payload is None else "",
             payload=str(payload) if payload is not None else None,
+            buttons=True,
         )
         try:
             outcome = await self.services.delivery.handle(inbound)
@@ -218,3 +222,11 @@ def create(services: Services, http: aiohttp.ClientSession) -> WebChannel | None
         log.info("The web form is off: set channels.web.enabled to true to serve %s", PATH)
         return None
     return WebChannel(services)
+
+
+DECLARATION = Declaration(
+    name=CHANNEL,
+    medium="web",
+    create=create,
+    settings=WebSettings,
+)

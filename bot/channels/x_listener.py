@@ -31,7 +31,6 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -45,6 +44,7 @@ from bot.channels.x_api import (
     XApi,
     XError,
 )
+from bot.channels.x_host import Timings
 from bot.channels.x_posts import CHANNEL, posts_from_payload
 from bot.channels.x_reach import refresh_reach, refresh_reach_forever
 from bot.channels.x_search import backfill
@@ -64,29 +64,6 @@ log = logging.getLogger(__name__)
 
 CHECKPOINT = "x.newest_id"
 LEASE = "x-listener"
-
-
-@dataclass(frozen=True)
-class Timings:
-    """How long the listener waits, in seconds. Tests use milliseconds."""
-
-    reconnect_initial: float = 1.0  # first wait after a stream drop; doubles each time
-    reconnect_max: float = 320.0
-    # A connection that lasted this long starts the backoff afresh; one X drops at once
-    # again and again is reconnected more and more slowly.
-    stable_connection: float = 60.0
-    retry_initial: float = 5.0  # after a failed poll (X or the store unavailable)
-    retry_max: float = 300.0
-    rate_limit_default: float = 60.0  # a 429 without x-rate-limit-reset
-    rate_limit_margin: float = 1.0
-    lease_retry: float = 30.0  # a standby process tries to take over this often
-    lease_check: float = 15.0  # the holder checks it still holds the lease this often
-    stall: float = 30.0  # no byte on the stream for this long (keep-alives come every 20 s)
-    request_timeout: float = 30.0
-    metrics_every: float = 900.0
-    # Poll up to this long ago: newer posts may not be searchable yet, and X wants
-    # end_time at least 10 s in the past.
-    search_settle: float = 30.0
 
 
 class _LeaseLost(Exception):
@@ -324,7 +301,7 @@ class XListener:
                     error,
                     exc_info=error,
                 )
-                await keep_failed_post(self.engine, post, error)
+                await keep_failed_post(self.engine.deps, post, error)
                 self.counts["failed"] += 1
         if checkpoint is not None:
             await self.engine.ingest_public([], checkpoint=checkpoint)
@@ -336,7 +313,9 @@ class XListener:
 
     # --- X's answers ----------------------------------------------------------------
 
-    async def call(self, what: str, call: Callable[..., Awaitable[Any]], *args, **kwargs):
+    async def call(
+        self, what: str, call: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any
+    ) -> Any:
         """Make an X call, waiting out rate limits; 401 stops the listener."""
         while True:
             try:
@@ -370,8 +349,8 @@ async def _first_failure(*jobs: Coroutine[Any, Any, None]) -> None:
         while pending:
             done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_EXCEPTION)
             for task in done:
-                if task.exception() is not None:
-                    raise task.exception()
+                if (failure := task.exception()) is not None:
+                    raise failure
     finally:
         for task in tasks:
             task.cancel()

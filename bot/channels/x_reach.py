@@ -6,16 +6,19 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from bot.channels.x_api import PAGE_SIZE, AccessDenied, Rejected, Unavailable
-from bot.channels.x_port import ListenerPort
 from bot.channels.x_posts import CHANNEL, metrics_by_id
 from storage.errors import StoreConflict, StoreUnavailable
+
+if TYPE_CHECKING:
+    from bot.channels.x_host import ListenerHost
 
 log = logging.getLogger(__name__)
 
 
-async def refresh_reach(listener: ListenerPort, *, max_batches: int = 10) -> int:
+async def refresh_reach(listener: ListenerHost, *, max_batches: int = 10) -> int:
     """One round of refreshing; returns how many posts got new figures."""
     store = listener.services.store
     clock = listener.engine.clock
@@ -47,7 +50,7 @@ async def refresh_reach(listener: ListenerPort, *, max_batches: int = 10) -> int
     return refreshed
 
 
-async def refresh_reach_forever(listener: ListenerPort) -> None:
+async def refresh_reach_forever(listener: ListenerHost) -> None:
     """Refresh every `metrics_every` seconds; ends (logged once) if X refuses lookups."""
     if listener.config.metrics_max_age_hours <= 0:
         return

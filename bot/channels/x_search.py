@@ -13,11 +13,14 @@ made), and stores the newer ones all the same.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from bot.channels.x_api import AccessDenied, ListenerStopped, Rejected
-from bot.channels.x_port import ListenerPort
 from handlers.public import id_order, newest_id
 from handlers.types import PublicPost
+
+if TYPE_CHECKING:
+    from bot.channels.x_host import ListenerHost
 
 BATCH = 100
 TWITTER_EPOCH_MS = 1288834974657  # post ids carry their time: (id >> 22) + this epoch
@@ -31,7 +34,7 @@ def post_time(post_id: str) -> datetime | None:
 
 
 async def backfill(
-    listener: ListenerPort, *, settle: bool, settled_before: float | None = None
+    listener: ListenerHost, *, settle: bool, settled_before: float | None = None
 ) -> None:
     """Everything newer than the checkpoint, fetched whole, then stored oldest first
     in batches that each move the checkpoint (with `settled_before`, epoch seconds, only
@@ -71,7 +74,7 @@ def _settled(posts: list[PublicPost], before: float | None) -> list[str]:
 
 
 async def _search(
-    listener: ListenerPort, since: str | None, end_time: datetime | None
+    listener: ListenerHost, since: str | None, end_time: datetime | None
 ) -> list[dict]:
     pages: list[dict] = []
     token: str | None = None

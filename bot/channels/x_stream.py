@@ -28,6 +28,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from tweepy.asynchronous import AsyncStreamingClient
 
@@ -41,12 +42,14 @@ from bot.channels.x_api import (
     XError,
     error_for,
 )
-from bot.channels.x_port import ListenerPort
 from bot.channels.x_posts import REQUEST_FIELDS
 from bot.retry import Backoff
 from handlers.public import carries_hashtag, id_order, newest_id
 from handlers.types import PublicPost
 from storage.errors import StoreConflict, StoreUnavailable
+
+if TYPE_CHECKING:
+    from bot.channels.x_host import ListenerHost
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +147,7 @@ class StreamFollower:
     each connect. Stream posts stored while a backfill runs do not move the checkpoint
     until the backfill is stored too: it must never pass posts not fetched yet."""
 
-    def __init__(self, listener: ListenerPort) -> None:
+    def __init__(self, listener: ListenerHost) -> None:
         self.listener = listener
         self._lock = asyncio.Lock()  # stream posts vs. the end of a backfill
         self._holding = False

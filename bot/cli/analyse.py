@@ -21,6 +21,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from itertools import chain, islice
+from multiprocessing.context import BaseContext
 from pathlib import Path
 
 from bot.config import ConfigError, load_settings
@@ -161,7 +162,7 @@ def _cores() -> int:
         return os.cpu_count() or 1
 
 
-def _fork_context():  # -> multiprocessing context; its type is private to multiprocessing
+def _fork_context() -> BaseContext:
     methods = multiprocessing.get_all_start_methods()
     return multiprocessing.get_context("fork" if "fork" in methods else None)
 

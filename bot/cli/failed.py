@@ -14,10 +14,11 @@ from collections.abc import Sequence
 
 import aiohttp
 
-from bot.channels import build_channels
+from bot.channels import build_channels, media
 from bot.channels.base import Channel, SendError
 from bot.cli.common import services_for, to_json
 from bot.config import ConfigError
+from bot.services import Services
 from handlers.dead_letters import list_failed, retry_failed
 from handlers.public import retry_failed_post
 from handlers.types import Inbound, Outcome
@@ -144,13 +145,13 @@ async def _retry(args: argparse.Namespace) -> int:
         return 1 if problems else 0
 
 
-async def _is_public_post(services, failed_id: int) -> bool:
+async def _is_public_post(services: Services, failed_id: int) -> bool:
     async with services.store.reader() as unit:
         record = await unit.failed.get(failed_id)
-    return record is not None and record.channel == "x"
+    return record is not None and media().get(record.channel) == "public"
 
 
-async def _retry_post(services, failed_id: int) -> int:
+async def _retry_post(services: Services, failed_id: int) -> int:
     """A kept public post is stored again; there is nobody to reply to. Returns 1 on failure."""
     try:
         await retry_failed_post(services.deps, failed_id)

@@ -16,6 +16,7 @@ from bot.cli.common import cli_actor, services_for
 from bot.config import ConfigError
 from handlers.imports import FIELDS, TableError, import_rows, read_table
 from handlers.imports.apply import Importer, ImportSummary
+from handlers.imports.rows import RowError
 from handlers.imports.table import parse_mapping
 
 PROGRESS_FROM = 1000  # rows; smaller files finish before a bar would tell anyone anything
@@ -64,7 +65,7 @@ async def _import(args: argparse.Namespace) -> ImportSummary:
 
             bar = tqdm(total=table.total, unit="row", file=sys.stderr)
 
-        def refused(error) -> None:
+        def refused(error: RowError) -> None:
             line = f"{args.file}: line {error.line}: {error.reason}"
             if bar is not None:
                 bar.write(line, file=sys.stderr)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from handlers.context import Context
-from handlers.flows.menu import show_menu
+from handlers.flows.menu import done, show_menu
 from handlers.types import Choice, Reply
 from storage.effects import CancelOutbox, DropContact, Erase
 
@@ -32,7 +32,7 @@ def my_data(ctx: Context) -> list[Reply]:
             "news", value=ctx.label("yes") if person.followups else ctx.label("no")
         ),
     ]
-    return [ctx.say("mydata", details="; ".join(details))]
+    return done(ctx, ctx.say("mydata", details="; ".join(details)))
 
 
 def ask_forget(ctx: Context) -> list[Reply]:

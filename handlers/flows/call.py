@@ -25,9 +25,10 @@ from handlers.flows import account, voting
 from handlers.flows.contribute import store_contribution
 from handlers.flows.onboarding import record_consent
 from handlers.types import Inbound, Reply
+from storage.records import ContributionRecord
 from storage.votes import AGREE, DISAGREE, SKIP
 
-CALL_CHANNELS = frozenset({"voice"})
+CALL_MEDIA = frozenset({"call"})
 START, SILENCE, REPEAT = "call:start", "call:silence", "call:repeat"
 # Replies after which the caller speaks instead of pressing a key, and after which the
 # call ends; the adapter reads these to choose between <Gather> and <Hangup>.
@@ -137,6 +138,8 @@ def _prompt(ctx: Context) -> list[Reply]:
         return [_ask_idea_reply(ctx, ctx.state.get("question", ""))]
     if step == "call_confirm":
         return [ctx.say("call_confirm_idea", text=spoken(ctx.state.get("draft", "")))]
+    if step == "call_alike":
+        return [_alike_prompt(ctx)]
     if step == "call_vote":
         return _next_card(ctx, list(ctx.state.get("ideas", [])), ctx.state.get("at", 0))
     if step == "call_forget":
@@ -237,6 +240,52 @@ def _on_confirm(ctx: Context) -> list[Reply]:
     if question_key not in {q.key for q in ctx.open_questions()}:
         _go(ctx, "call_menu")
         return [ctx.say("no_open_question"), _menu(ctx)]
+    draft = ctx.state.get("draft", "")
+    alike = [
+        idea
+        for idea in ctx.alike(ctx.question_ids.get(question_key), draft)
+        if idea.participant_id != ctx.participant.id
+    ]
+    if alike:
+        return _offer_alike(ctx, alike)
+    return _store_idea(ctx)
+
+
+def _offer_alike(ctx: Context, alike: list[ContributionRecord]) -> list[Reply]:
+    """"Is your idea like one of these?", read out: a key per idea, then one for "mine
+    is different"."""
+    data = {k: v for k, v in ctx.state.items() if k not in ("step", "call", "quiet")}
+    data["ideas"] = [[idea.id, idea.shown_number, idea.text] for idea in alike]
+    _go(ctx, "call_alike", **data)
+    return [_alike_prompt(ctx)]
+
+
+def _alike_prompt(ctx: Context) -> Reply:
+    ideas = ctx.state.get("ideas", [])
+    parts = [ctx.label("call_alike_ask")]
+    for key, (_id, number, text) in enumerate(ideas, 1):
+        parts.append(
+            ctx.catalogue.text("call_alike_option", press=key, number=number, text=spoken(text))
+        )
+    parts.append(ctx.catalogue.text("call_alike_different", press=len(ideas) + 1))
+    return Reply(" ".join(parts), key="call_alike")
+
+
+def _on_alike(ctx: Context) -> list[Reply]:
+    ideas = ctx.state.get("ideas", [])
+    key = pressed(ctx.text) or ""
+    if not key.isdigit() or not 1 <= int(key) <= len(ideas) + 1:
+        return [ctx.say("call_bad_key"), _alike_prompt(ctx)]
+    if int(key) <= len(ideas):
+        idea_id, number, _text = ideas[int(key) - 1]
+        if voting.record_vote(ctx, idea_id, AGREE) is None:
+            _go(ctx, "call_menu")
+            return [ctx.say("call_alike_voted", number=number), _menu(ctx)]
+    return _store_idea(ctx)  # different, or the idea chosen can no longer take votes
+
+
+def _store_idea(ctx: Context) -> list[Reply]:
+    question_key = ctx.state.get("question", "")
     saved = store_contribution(
         ctx,
         "idea",
@@ -306,6 +355,7 @@ STEPS = {
     "call_question": _on_question,
     "call_idea": _on_idea,
     "call_confirm": _on_confirm,
+    "call_alike": _on_alike,
     "call_vote": _on_vote,
     "call_forget": _on_forget,
 }

@@ -5,13 +5,20 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from handlers.context import Context
-from handlers.flows.menu import show_menu
+from handlers.flows import voting
+from handlers.flows.menu import done, show_menu
 from handlers.limits import contribution_refusal
 from handlers.types import Choice, Reply
-from storage.effects import NEW_NUMBER, AddContribution, SaveContact
+from storage.effects import NEW_NUMBER, AddContribution, DropContact, SaveContact
 from storage.records import ContributionRecord, NewContribution
+from storage.votes import AGREE
 
 FOLLOWUP_YES, FOLLOWUP_NO = "followup:yes", "followup:no"
+CANCEL = "cancel"
+ALIKE_NEW = "alike:new"
+COMMENT_CHOICES = 3  # ideas offered to comment on
+LABEL_LENGTH = 60  # characters of an idea on a button
+LINE_LENGTH = 50  # characters of each idea listed in a prompt (three must fit one SMS)
 
 
 def question_choices(ctx: Context) -> tuple[Choice, ...]:
@@ -29,7 +36,11 @@ def ask_for_idea(ctx: Context) -> list[Reply]:
     return [ctx.say("ask_question", choices=question_choices(ctx))]
 
 
-def submit_idea(ctx: Context, text: str, *, question_key: str | None = None) -> list[Reply]:
+def submit_idea(
+    ctx: Context, text: str, *, question_key: str | None = None, different: bool = False
+) -> list[Reply]:
+    """Store an idea; first, unless the person said theirs is `different`, offer the
+    question's ideas like it ("Is your idea like one of these?")."""
     questions = ctx.open_questions()
     if question_key is None:
         if not questions:
@@ -52,6 +63,10 @@ def submit_idea(ctx: Context, text: str, *, question_key: str | None = None) -> 
         ctx.set_state("menu")
         return [refusal]
     message_id = ctx.state.get("message_id") or ctx.inbound.message_id
+    if not different:
+        offer = _offer_alike(ctx, text, question_key, message_id)
+        if offer:
+            return offer
     saved = store_contribution(
         ctx,
         "idea",
@@ -68,8 +83,74 @@ def submit_idea(ctx: Context, text: str, *, question_key: str | None = None) -> 
     if ctx.participant.followups is None:
         ctx.set_state("followup")
         return [first, ctx.say("followup_ask", choices=followup_choices(ctx))]
-    ctx.set_state("menu")
-    return [first]
+    return done(ctx, first)
+
+
+def _short(text: str, limit: int = LABEL_LENGTH) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3].rsplit(" ", 1)[0] + "..."
+
+
+def _offer_alike(
+    ctx: Context, text: str, question_key: str, message_id: str
+) -> list[Reply] | None:
+    """The question's ideas like this one as choices, with the idea kept as a draft;
+    None when there are none (other than the person's own)."""
+    enriched = ctx.enrich(text)
+    alike = [
+        idea
+        for idea in ctx.alike(ctx.question_ids.get(question_key), enriched.text)
+        if idea.participant_id != ctx.participant.id
+    ]
+    if not alike:
+        return None
+    ctx.set_state(
+        "alike",
+        question=question_key,
+        draft=enriched.text,
+        redactions=[*ctx.state.get("redactions", ()), *enriched.redactions],
+        message_id=message_id,
+        ideas=[[idea.id, idea.shown_number, idea.text] for idea in alike],
+    )
+    return [alike_prompt(ctx)]
+
+
+def alike_choices(ctx: Context) -> tuple[Choice, ...]:
+    return (
+        *(
+            Choice(
+                ctx.catalogue.text("alike_idea", number=number, text=_short(text)),
+                f"alike:{idea_id}",
+                short=ctx.catalogue.text("alike_idea", number=number, text="").rstrip(": "),
+            )
+            for idea_id, number, text in ctx.state.get("ideas", ())
+        ),
+        Choice(ctx.label("alike_different"), ALIKE_NEW),
+    )
+
+
+def alike_prompt(ctx: Context) -> Reply:
+    """The offer: each idea in full in the text (SMS shows only the choices' numbers),
+    and one choice per idea plus "Mine is different"."""
+    lines = [ctx.label("alike_ask")] + [
+        ctx.catalogue.text("alike_idea", number=number, text=_short(text, LINE_LENGTH))
+        for _id, number, text in ctx.state.get("ideas", ())
+    ]
+    return Reply("\n".join(lines), choices=alike_choices(ctx), key="alike_ask")
+
+
+def answer_alike(ctx: Context, choice: str) -> list[Reply]:
+    """An idea chosen as the same: an agree vote on it, and no new idea. "Mine is
+    different" (or an offered idea gone since): the idea is stored as typed."""
+    draft, question_key = ctx.state.get("draft", ""), ctx.state.get("question")
+    if ctx.step != "alike" or not draft:
+        return show_menu(ctx)
+    offered = {str(idea_id): number for idea_id, number, _text in ctx.state.get("ideas", ())}
+    if choice in offered:
+        refused = voting.record_vote(ctx, int(choice), AGREE)
+        if refused is None:
+            return done(ctx, ctx.say("alike_voted", number=offered[choice]))
+    return submit_idea(ctx, draft, question_key=question_key, different=True)
 
 
 def choose_question(ctx: Context, question_key: str) -> list[Reply]:
@@ -83,10 +164,69 @@ def choose_question(ctx: Context, question_key: str) -> list[Reply]:
     return [ctx.say("ask_idea", question=question.text)]
 
 
+def cancel_choice(ctx: Context) -> Choice:
+    return Choice(ctx.label("cancel_choice"), CANCEL)
+
+
 def ask_for_comment(ctx: Context, idea: ContributionRecord) -> list[Reply]:
+    """Say which idea the comment will be for, and ask for it (or Cancel)."""
     ctx.set_state("comment", idea=idea.id)
-    ask = ctx.say("comment_ask", number=idea.shown_number, text=idea.text)
+    ask = ctx.say(
+        "comment_ask",
+        number=idea.shown_number,
+        text=idea.text,
+        choices=(cancel_choice(ctx),),
+    )
     return [replace(ask, quote=idea.text)]
+
+
+def offer_ideas_to_comment(ctx: Context, draft: str = "") -> list[Reply]:
+    """A short list of ideas to choose the one to comment on (a comment already typed
+    is kept until one is chosen)."""
+    ideas = ctx.reads.candidates(
+        ctx.participant.id, ctx.open_question_ids(), (), COMMENT_CHOICES
+    )[:COMMENT_CHOICES]
+    if not ideas:
+        return done(ctx, ctx.say("comment_none"))
+    ctx.set_state(
+        "choose_comment",
+        ideas=[[idea.id, idea.shown_number, idea.text] for idea in ideas],
+        **({"draft": draft} if draft else {}),
+    )
+    return [comment_choice_prompt(ctx)]
+
+
+def comment_choices(ctx: Context) -> tuple[Choice, ...]:
+    return (
+        *(
+            Choice(
+                ctx.catalogue.text("alike_idea", number=number, text=_short(text)),
+                f"comment:{idea_id}",
+                short=ctx.catalogue.text("alike_idea", number=number, text="").rstrip(": "),
+            )
+            for idea_id, number, text in ctx.state.get("ideas", ())
+        ),
+        cancel_choice(ctx),
+    )
+
+
+def comment_choice_prompt(ctx: Context) -> Reply:
+    lines = [ctx.label("comment_choose")] + [
+        ctx.catalogue.text("alike_idea", number=number, text=_short(text, LINE_LENGTH))
+        for _id, number, text in ctx.state.get("ideas", ())
+    ]
+    return Reply("\n".join(lines), choices=comment_choices(ctx), key="comment_choose")
+
+
+def choose_idea_to_comment(ctx: Context, idea_id: int) -> list[Reply]:
+    """An idea chosen from the list: the comment typed before, or ask for it."""
+    draft = ctx.state.get("draft") if ctx.step == "choose_comment" else None
+    idea = ctx.idea(idea_id)
+    if idea is None or idea.kind != "idea" or idea.status != "visible":
+        return show_menu(ctx, intro="vote_gone")
+    if draft:
+        return submit_comment(ctx, idea.id, draft)
+    return ask_for_comment(ctx, idea)
 
 
 def submit_comment(ctx: Context, idea_id: int, text: str) -> list[Reply]:
@@ -105,10 +245,9 @@ def submit_comment(ctx: Context, idea_id: int, text: str) -> list[Reply]:
         question_id=idea.question_id,
         parent_id=idea.id,
     )
-    ctx.set_state("menu")
     if saved.status != "visible":
-        return [ctx.say("comment_pending")]
-    return [ctx.say("comment_saved", number=idea.shown_number)]
+        return done(ctx, ctx.say("comment_pending"))
+    return done(ctx, ctx.say("comment_saved", number=idea.shown_number))
 
 
 def followup_choices(ctx: Context) -> tuple[Choice, ...]:
@@ -122,8 +261,20 @@ def answer_followup(ctx: Context, wanted: bool) -> list[Reply]:
             SaveContact(ctx.inbound.channel, ctx.contacts.encrypt(ctx.inbound.sender), ctx.now)
         )
     ctx.update_participant(followups=wanted)
-    ctx.set_state("menu")
-    return [ctx.say("followup_yes" if wanted else "followup_no")]
+    return done(ctx, ctx.say("followup_yes" if wanted else "followup_no"))
+
+
+def news(ctx: Context, wanted: bool) -> list[Reply]:
+    """NEWS OFF: no more news, and the address kept for it is deleted; nothing else is.
+    NEWS ON: news again (the address is kept from this message)."""
+    if wanted:
+        ctx.effect(
+            SaveContact(ctx.inbound.channel, ctx.contacts.encrypt(ctx.inbound.sender), ctx.now)
+        )
+    else:
+        ctx.effect(DropContact())
+    ctx.update_participant(followups=wanted)
+    return done(ctx, ctx.say("news_on" if wanted else "news_off"))
 
 
 def store_contribution(

@@ -15,12 +15,31 @@ def menu_choices(ctx: Context) -> tuple[Choice, ...]:
     )
 
 
-def show_menu(ctx: Context, *, intro: str | None = None) -> list[Reply]:
+def question_line(ctx: Context) -> str:
+    """The open question (or questions), to show before asking for anything: "" when
+    none is open."""
+    questions = ctx.open_questions()
+    if not questions:
+        return ""
+    if len(questions) == 1:
+        return ctx.catalogue.text("question_is", question=questions[0].text)
+    return ctx.catalogue.text("questions_are", questions=" / ".join(q.text for q in questions))
+
+
+def show_menu(
+    ctx: Context, *, intro: str | None = None, with_question: bool = False
+) -> list[Reply]:
     ctx.set_state("menu")
-    text = ctx.label("menu")
-    if intro:
-        text = f"{ctx.label(intro)} {text}"
-    return [Reply(text, choices=menu_choices(ctx), key="menu")]
+    parts = [ctx.label(intro)] if intro else []
+    if with_question and (line := question_line(ctx)):
+        parts.append(line)
+    parts.append(ctx.label("menu"))
+    return [Reply("\n".join(parts), choices=menu_choices(ctx), key="menu")]
+
+
+def done(ctx: Context, *replies: Reply) -> list[Reply]:
+    """What an action said, then the menu: every completed action offers it."""
+    return [*replies, *show_menu(ctx)]
 
 
 def show_help(ctx: Context) -> list[Reply]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from handlers.context import Context
-from handlers.flows.menu import show_menu
+from handlers.flows.menu import question_line, show_menu
 from handlers.settings import GatewayOption, GatewayQuestion
 from handlers.types import Choice, Reply
 
@@ -19,6 +19,7 @@ def welcome(ctx: Context) -> list[Reply]:
     text = "\n\n".join(
         [
             ctx.catalogue.text("welcome", name=consultation.name),
+            *filter(None, [question_line(ctx)]),
             consultation.privacy_notice,
             ctx.catalogue.text("consent_ask"),
         ]
@@ -60,7 +61,7 @@ def ask_next_gateway(ctx: Context, *, lead: list[Reply] | None = None) -> list[R
     replies = list(lead or [])
     question = _first_unasked(ctx)
     if question is None:
-        return replies + show_menu(ctx, intro="gateway_done")
+        return replies + show_menu(ctx, intro="gateway_done", with_question=True)
     ctx.set_state("gateway", question=question.key)
     return replies + [gateway_prompt(ctx)]
 
@@ -79,9 +80,14 @@ def gateway_choices(ctx: Context) -> tuple[Choice, ...]:
         return ()
     question, within = position
     options = within.options if within else question.options
-    return tuple(
-        Choice(option.label, f"gw:{question.key}:{option.key}", short=option.short)
-        for option in options
+    # Not saying is a choice like the others wherever choices are shown (SKIP works too).
+    skip = Choice(ctx.label("gateway_skip_choice"), f"gw:{question.key}:skip")
+    return (
+        *(
+            Choice(option.label, f"gw:{question.key}:{option.key}", short=option.short)
+            for option in options
+        ),
+        skip,
     )
 
 
@@ -90,8 +96,8 @@ def gateway_prompt(ctx: Context) -> Reply:
     assert position is not None
     question, within = position
     prompt = (within.prompt or within.label) if within else question.prompt
-    text = f"{prompt}\n{ctx.label('gateway_skip_hint')}"
-    return Reply(text, choices=gateway_choices(ctx), key=f"gateway:{question.key}")
+    # Not saying is the last choice (typed SKIP works too), so no hint is needed.
+    return Reply(prompt, choices=gateway_choices(ctx), key=f"gateway:{question.key}")
 
 
 def answer_gateway(ctx: Context, question_key: str, option_key: str) -> list[Reply]:

@@ -8,7 +8,7 @@ pressed late still counts for the right idea.
 from __future__ import annotations
 
 from handlers.context import Context
-from handlers.flows.menu import show_menu
+from handlers.flows.menu import done, show_menu
 from handlers.limits import contribution_refusal
 from handlers.types import Choice, Reply
 from storage.effects import CastVote
@@ -54,8 +54,7 @@ def next_idea(
     replies = list(lead or [])
     idea = ctx.next_for_voting(exclude=exclude)
     if idea is None:
-        ctx.set_state("menu")
-        return replies + [ctx.say("vote_done")]
+        return replies + done(ctx, ctx.say("vote_done"))
     ctx.set_state("vote", idea=idea.id)
     return replies + [vote_card(ctx, idea, replaces=replaces)]
 

@@ -9,7 +9,7 @@ the file (the header is line 1), so a refused row can be found and corrected.
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -42,7 +42,7 @@ def parse_mapping(pairs: list[str]) -> dict[str, str]:
     return mapping
 
 
-def _columns(header: list[object], mapping: Mapping[str, str]) -> dict[int, str]:
+def _columns(header: Sequence[object], mapping: Mapping[str, str]) -> dict[int, str]:
     columns: dict[int, str] = {}
     for position, name in enumerate(header):
         key = str(name).strip().lower() if name is not None else ""
@@ -71,7 +71,7 @@ def _cell(value: object) -> str:
     return str(value).strip()
 
 
-def _fields(columns: dict[int, str], values: list[object]) -> dict[str, str]:
+def _fields(columns: dict[int, str], values: Sequence[object]) -> dict[str, str]:
     return {
         field: _cell(values[position]) if position < len(values) else ""
         for position, field in columns.items()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
@@ -31,15 +32,6 @@ OKABE_ITO = (
     "#F0E442",  # yellow
     "#000000",  # black
 )
-# Each channel keeps its colour in every chart; others take the remaining colours.
-CHANNEL_COLOURS = {
-    "telegram": OKABE_ITO[0],
-    "sms": OKABE_ITO[1],
-    "web": OKABE_ITO[2],
-    "x": OKABE_ITO[3],
-    "console": OKABE_ITO[4],
-    "voice": OKABE_ITO[5],
-}
 SENTIMENT_COLOURS = {
     "positive": "#009E73",
     "neutral": "#999999",
@@ -103,6 +95,13 @@ def _png(figure) -> bytes:
     return buffer.getvalue()
 
 
+def channel_colours(channels: Iterable[str]) -> dict[str, str]:
+    """Colours for the channels a chart shows, assigned as it is drawn (no channel is
+    named here): in order of name, so the same channels get the same colours."""
+    names = sorted(set(channels))
+    return {name: OKABE_ITO[number % len(OKABE_ITO)] for number, name in enumerate(names)}
+
+
 def draw_activity(days: list[date], series: dict[str, list[int]], title: str) -> bytes:
     from matplotlib.dates import (
         AutoDateLocator,
@@ -114,9 +113,9 @@ def draw_activity(days: list[date], series: dict[str, list[int]], title: str) ->
 
     figure, axes = _axes(title, "Day (UTC)", "Contributions")
     bottom = [0] * len(days)
-    spare = iter(c for c in OKABE_ITO if c not in CHANNEL_COLOURS.values())
+    colours = channel_colours(series)
     for channel, counts in series.items():
-        colour = CHANNEL_COLOURS.get(channel) or next(spare, "#777777")
+        colour = colours[channel]
         axes.bar(days, counts, bottom=bottom, label=channel, color=colour, width=0.8)
         bottom = [b + c for b, c in zip(bottom, counts, strict=True)]
     if days:

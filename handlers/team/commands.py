@@ -14,8 +14,6 @@ from handlers.commands import parse_command
 from handlers.settings import ConsultationConfig, TeamMember, TeamRole
 from handlers.types import Inbound
 
-TEAM_CHANNEL = "telegram"
-
 # The team menu, in order: name -> description (setMyCommands).
 TEAM_COMMANDS: dict[str, str] = {
     "summary": "Participants, contributions and votes, by channel and group",
@@ -62,9 +60,7 @@ class TeamRequest:
 
 
 def team_member(config: ConsultationConfig, inbound: Inbound) -> TeamMember | None:
-    if inbound.channel != TEAM_CHANNEL or not inbound.sender.isdigit():
-        return None
-    return next((m for m in config.team if m.telegram_id == int(inbound.sender)), None)
+    return next((m for m in config.team if m.is_sender(inbound.channel, inbound.sender)), None)
 
 
 def recognise(config: ConsultationConfig, inbound: Inbound, text: str) -> TeamRequest | None:

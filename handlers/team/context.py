@@ -12,6 +12,7 @@ from datetime import datetime
 from handlers.deps import Deps
 from handlers.insights.context import Reporting
 from handlers.insights.scope import Arguments, parse_arguments
+from handlers.settings import ConsultationConfig
 from handlers.team.commands import TeamRequest
 from handlers.team.texts import team_text
 from handlers.types import Attachment, Choice, Inbound, Reply
@@ -41,7 +42,7 @@ class TeamContext:
     audits: list[tuple[str, str | None, dict]] = field(default_factory=list)
 
     @property
-    def config(self):
+    def config(self) -> ConsultationConfig:
         return self.reporting.config
 
     def say(

@@ -17,8 +17,9 @@ import aiohttp
 # without it, PTB warns about the change each time it builds such an error.
 os.environ.setdefault("PTB_TIMEDELTA", "1")
 
+from bot.channels.kit import Declaration  # noqa: E402
 from bot.channels.telegram.channel import TelegramChannel  # noqa: E402
-from bot.config import ConfigError  # noqa: E402
+from bot.config import ConfigError, TelegramSettings  # noqa: E402
 from bot.services import Services  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -53,4 +54,12 @@ def create(services: Services, http: aiohttp.ClientSession) -> TelegramChannel |
     )
 
 
-__all__ = ["TelegramChannel", "create"]
+__all__ = ["DECLARATION", "TelegramChannel", "create"]
+
+
+DECLARATION = Declaration(
+    name="telegram",
+    medium="chat",
+    create=create,
+    settings=TelegramSettings,
+)

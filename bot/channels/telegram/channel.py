@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
+import json
 import logging
 import weakref
 from collections import OrderedDict
@@ -24,9 +25,16 @@ from aiohttp import web
 from telegram import Update
 from telegram.error import BadRequest as TelegramBadRequest
 from telegram.error import InvalidToken, NetworkError, TelegramError
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, TypeHandler
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackContext,
+    TypeHandler,
+)
 
-from bot.channels.base import BadRequest, Channel, ContactStopped, SendError, Unreachable
+from bot.channels.base import BadRequest, ContactStopped, SendError, Unreachable
+from bot.channels.kit import Forged, Malformed, NotReady, Owed, Parsed, WebhookChannel
 from bot.channels.telegram.menu import register_commands
 from bot.channels.telegram.observed import ObservedRequest, quiet_provider_errors
 from bot.channels.telegram.redact import Redact
@@ -60,8 +68,9 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 GROUP_MEMORY = 1000  # recent group update ids remembered, to answer a replay only once
 
 
-class TelegramChannel(Channel):
+class TelegramChannel(WebhookChannel):
     name = CHANNEL
+    path = WEBHOOK_PATH
 
     def __init__(
         self,
@@ -77,7 +86,7 @@ class TelegramChannel(Channel):
         rate_limiter: AIORateLimiter | None = None,
         poll_timeout: float = 10.0,
     ) -> None:
-        self.services = services
+        super().__init__(services)
         self.mode = settings.mode
         self.base_url = settings.base_url
         self.public_url = settings.public_url
@@ -126,7 +135,7 @@ class TelegramChannel(Channel):
     # --- Lifecycle ---------------------------------------------------------------------
 
     def routes(self) -> Sequence[web.RouteDef]:
-        return [web.post(WEBHOOK_PATH, self._on_webhook)] if self.mode == "webhook" else []
+        return [web.post(WEBHOOK_PATH, self.receive)] if self.mode == "webhook" else []
 
     async def start(self) -> None:
         """Come up; when Telegram cannot be reached, keep trying in the background so
@@ -161,7 +170,11 @@ class TelegramChannel(Channel):
         self._redactor.remove()
 
     def status(self) -> dict:
-        status = {"running": self._running, "mode": self.mode, "paused": self._paused}
+        status: dict[str, object] = {
+            "running": self._running,
+            "mode": self.mode,
+            "paused": self._paused,
+        }
         waiting = self._waiting or self._outage.waiting
         if waiting:
             status["waiting"] = waiting
@@ -279,7 +292,7 @@ class TelegramChannel(Channel):
     def _on_polling_error(self, error: TelegramError) -> None:
         self._outage.failed(self.scrub(str(error)))
 
-    async def _on_handler_error(self, update: object, context) -> None:
+    async def _on_handler_error(self, update: object, context: CallbackContext) -> None:
         update_id = update.update_id if isinstance(update, Update) else "?"
         error = context.error
         log.error(
@@ -291,31 +304,31 @@ class TelegramChannel(Channel):
 
     # --- Receiving ---------------------------------------------------------------------
 
-    async def _on_webhook(self, request: web.Request) -> web.Response:
+    async def verify(self, request: web.Request, body: bytes) -> None:
         given = request.headers.get(SECRET_HEADER, "")
         if not self._secret or not hmac.compare_digest(given.encode(), self._secret.encode()):
-            return web.json_response({"error": "wrong or missing secret token"}, status=403)
+            raise Forged("wrong or missing secret token")
+
+    def parse(self, request: web.Request, body: bytes) -> Parsed:
         try:
-            data = await request.json()
+            data = json.loads(body)
         except (ValueError, UnicodeDecodeError):
-            return web.json_response({"error": "the body is not JSON"}, status=400)
+            raise Malformed("the body is not JSON") from None
         if not self._running:  # still coming up: Telegram sends the update again
-            return web.json_response(
-                {"error": "not ready"}, status=503, headers={"Retry-After": "5"}
-            )
+            raise NotReady("not ready")
         update = parse_update(data, self.application.bot)
         if update is None:
-            return web.json_response({"error": "the body is not a Telegram update"}, status=400)
-        try:
-            await self.process(update)
-        except StoreUnavailable:
-            # Nothing was committed; Telegram sends the update again later.
-            return web.json_response(
-                {"error": "store unavailable"}, status=503, headers={"Retry-After": "5"}
-            )
-        return web.json_response({"ok": True})
+            raise Malformed("the body is not a Telegram update")
+        # An update may be a message, a press, a block or media: `process` sorts it.
+        return Parsed(events=(update,))
 
-    async def _on_polled_update(self, update: Update, _context) -> None:
+    async def settle(self, parsed: Parsed) -> Sequence[Owed]:
+        for update in parsed.events:
+            assert isinstance(update, Update)
+            await self.process(update)
+        return ()
+
+    async def _on_polled_update(self, update: Update, _context: CallbackContext) -> None:
         if self._stopping.is_set() and self._paused:
             log.error(
                 "Telegram update %s not applied: stopping while the store is down", update.update_id
@@ -369,7 +382,7 @@ class TelegramChannel(Channel):
         operations: list[Operation] = []
         if incoming.action is Action.HANDLE:
             assert incoming.inbound is not None
-            outcome = await self.services.delivery.handle(incoming.inbound)
+            outcome = await self.hand_to_engine(incoming.inbound)
             if not (outcome.duplicate or outcome.opted_out):
                 operations = plan(outcome.replies, pressed_message_id=incoming.pressed_message_id)
         elif incoming.action is Action.ASK_FOR_TEXT:
@@ -423,6 +436,10 @@ class TelegramChannel(Channel):
         )
         self._sends.add(task)
         task.add_done_callback(self._sends.discard)
+
+    async def drained(self) -> None:
+        while self._sends:
+            await asyncio.gather(*list(self._sends), return_exceptions=True)
 
     def _chat_lock(self, chat_id: int) -> asyncio.Lock:
         lock = self._chat_locks.get(chat_id)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from functools import partial
 
 from telegram import (
     BotCommand,
@@ -48,9 +49,7 @@ async def register_commands(
         commands = [BotCommand(command, description) for command, description in entries]
         try:
             await sender.call(
-                lambda c=commands, s=scope, lang=language: sender.bot.set_my_commands(
-                    c, scope=s, language_code=lang
-                )
+                partial(sender.bot.set_my_commands, commands, scope=scope, language_code=language)
             )
         except SendError as error:
             log.warning(

@@ -105,7 +105,8 @@ def _send_reply(reply: Reply) -> list[Operation]:
     markup = keyboard(reply.choices)
     if reply.attachment is None:
         pieces = split_text(reply.text or " ")
-        return [SendText(piece) for piece in pieces[:-1]] + [SendText(pieces[-1], markup)]
+        texts: list[Operation] = [SendText(piece) for piece in pieces[:-1]]
+        return [*texts, SendText(pieces[-1], markup)]
     attachment = reply.attachment
     caption = attachment.caption or reply.text
     operations: list[Operation] = []

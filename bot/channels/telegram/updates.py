@@ -31,6 +31,7 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
+from typing import cast
 
 from telegram import Bot, Chat, ChatMember, Message, Update
 
@@ -144,6 +145,7 @@ def _classify_message(update: Update, message: Message) -> Incoming:
         text=text,
         language_hint=language,
         raw=_raw(update),
+        buttons=True,
     )
     return Incoming(
         Action.HANDLE,
@@ -169,18 +171,19 @@ def _classify_press(update: Update) -> Incoming:
         return Incoming(
             Action.IGNORE, update_id, callback_query_id=query.id, reason="a press without data"
         )
-    text, payload = "", query.data
-    if payload.startswith(NUMBERED_PREFIX):
-        text, payload = payload[len(NUMBERED_PREFIX) :], None
+    text, pressed = "", cast(str | None, query.data)
+    if query.data.startswith(NUMBERED_PREFIX):
+        text, pressed = query.data[len(NUMBERED_PREFIX) :], None
     inbound = Inbound(
         channel=CHANNEL,
         sender=str(query.from_user.id),
         message_id=str(update_id),
         received_at=datetime.now(UTC),
         text=text,
-        payload=payload,
+        payload=pressed,
         language_hint=query.from_user.language_code,
         raw=_raw(update),
+        buttons=True,
     )
     return Incoming(
         Action.HANDLE,

@@ -1,0 +1,238 @@
+"""The WhatsApp adapter: Meta's webhook in, Cloud API messages out.
+
+`GET /webhooks/whatsapp` answers Meta's verification handshake. `POST /webhooks/whatsapp`
+takes the shared webhook path (bot/channels/kit.py) after checking `X-Hub-Signature-256`
+against the app secret. Replies are sent after the commit, in order for each person.
+Follow-ups (`deliver`) go as free-form messages within 24 hours of the person's last
+message, and otherwise as the approved template in `channels.whatsapp.followup_template`,
+or not at all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import logging
+import weakref
+from collections import Counter
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from bot.channels.base import SendError
+from bot.channels.kit import Forged, Handled, Owed, Parsed, WebhookChannel
+from bot.channels.whatsapp.graph import GraphClient, OutsideWindow, Undeliverable
+from bot.channels.whatsapp.payload import CHANNEL, AskForText, StatusReport, parse_payload
+from bot.channels.whatsapp.render import INTERACTIVE_BODY_LIMIT, render, shorten
+from bot.channels.whatsapp.settings import WhatsAppSecrets, WhatsAppSettings
+from bot.services import Services
+from handlers.catalogue import Catalogue
+from handlers.types import Reply
+from storage.errors import StoreUnavailable
+
+log = logging.getLogger(__name__)
+
+PATH = "/webhooks/whatsapp"
+SIGNATURE_HEADER = "X-Hub-Signature-256"
+WINDOW = timedelta(hours=24)
+
+
+class WhatsAppChannel(WebhookChannel):
+    name = CHANNEL
+    path = PATH
+
+    def __init__(
+        self,
+        services: Services,
+        http: aiohttp.ClientSession,
+        *,
+        settings: WhatsAppSettings,
+        secrets: WhatsAppSecrets,
+        first_wait: float = 0.25,
+    ) -> None:
+        super().__init__(services)
+        assert settings.phone_number_id and secrets.access_token
+        assert secrets.app_secret and secrets.verify_token
+        self.settings = settings
+        self.graph = GraphClient(
+            http,
+            api_base=settings.api_base,
+            api_version=settings.api_version,
+            phone_number_id=settings.phone_number_id,
+            access_token=secrets.access_token,
+            first_wait=first_wait,
+        )
+        self._app_secret = secrets.app_secret.get_secret_value().encode()
+        self._verify_token = secrets.verify_token.get_secret_value().encode()
+        self.statuses: Counter[str] = Counter()
+        self.sent = 0
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        self._sends: set[asyncio.Task[None]] = set()
+        self._said_no_template = False
+
+    def __repr__(self) -> str:
+        return f"WhatsAppChannel(phone_number_id={self.settings.phone_number_id!r})"
+
+    # --- Receiving ---------------------------------------------------------------------
+
+    def extra_routes(self) -> Sequence[web.RouteDef]:
+        return [web.get(PATH, self.handshake)]
+
+    async def handshake(self, request: web.Request) -> web.Response:
+        """Meta's check when the webhook URL is saved: echo hub.challenge if the verify
+        token matches."""
+        mode = request.query.get("hub.mode", "")
+        token = request.query.get("hub.verify_token", "").encode()
+        challenge = request.query.get("hub.challenge", "")
+        if mode == "subscribe" and hmac.compare_digest(token, self._verify_token):
+            log.info("WhatsApp webhook verified")
+            return web.Response(text=challenge, content_type="text/plain")
+        log.warning("refused a WhatsApp webhook verification (wrong mode or verify token)")
+        return web.Response(status=403, text="verification failed\n")
+
+    async def verify(self, request: web.Request, body: bytes) -> None:
+        given = request.headers.get(SIGNATURE_HEADER, "")
+        if not given.startswith("sha256="):
+            raise Forged(f"missing {SIGNATURE_HEADER}")
+        expected = hmac.new(self._app_secret, body, hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(given[len("sha256=") :].encode(), expected.encode()):
+            raise Forged(f"{SIGNATURE_HEADER} does not match the body")
+
+    def parse(self, request: web.Request, body: bytes) -> Parsed:
+        return parse_payload(body, self.services.engine.clock(), self.settings.phone_number_id)
+
+    async def settle(self, parsed: Parsed) -> Sequence[Owed]:
+        owed: list[Owed] = []
+        engine = self.services.engine
+        for event in parsed.events:
+            if isinstance(event, AskForText):
+                log.info("a WhatsApp %s message: asking for text", event.kind)
+                if await engine.claim_once(CHANNEL, event.message_id):
+                    text = Catalogue().text("send_text")
+                    owed.append(Owed(event.sender, (Reply(text, key="send_text"),)))
+            elif isinstance(event, StatusReport):
+                self.statuses[event.status] += 1
+                if event.status == "failed":
+                    await self._on_failed(event)
+        return owed
+
+    async def _on_failed(self, report: StatusReport) -> None:
+        if Undeliverable.code in report.error_codes:
+            if await self.services.engine.set_reachable(CHANNEL, report.recipient, False):
+                log.info("a WhatsApp participant cannot be reached; marked unreachable")
+        else:
+            log.warning("a WhatsApp message was not delivered (codes %s)", report.error_codes)
+
+    async def after_commit(self, handled: Sequence[Handled], owed: Sequence[Owed]) -> None:
+        for item in handled:
+            outcome = item.outcome
+            if outcome.replies and not (outcome.duplicate or outcome.opted_out):
+                self._send_later(item.inbound.sender, render(outcome.replies))
+        for debt in owed:
+            self._send_later(debt.address, render(debt.replies))
+
+    # --- Sending -----------------------------------------------------------------------
+
+    def _lock(self, to: str) -> asyncio.Lock:
+        lock = self._locks.get(to)
+        if lock is None:
+            lock = self._locks[to] = asyncio.Lock()
+        return lock
+
+    def _send_later(self, to: str, messages: list[dict[str, Any]]) -> None:
+        task = asyncio.create_task(self._send_replies(to, messages), name="whatsapp-send")
+        self._sends.add(task)
+        task.add_done_callback(self._sends.discard)
+
+    async def _send_replies(self, to: str, messages: list[dict[str, Any]]) -> None:
+        try:
+            await self._send_all(to, messages)
+        except Undeliverable:
+            await self._mark_unreachable(to)
+        except SendError as error:
+            log.warning("a WhatsApp reply was not sent: %s", error)
+        except Exception:
+            log.exception("sending WhatsApp replies failed")
+
+    async def _send_all(self, to: str, messages: list[dict[str, Any]]) -> None:
+        async with self._lock(to):  # replies to one person keep their order
+            for message in messages:
+                await self.graph.send(to, message)
+                self.sent += 1
+
+    async def _mark_unreachable(self, to: str) -> None:
+        try:
+            if await self.services.engine.set_reachable(CHANNEL, to, False):
+                log.info("a WhatsApp participant cannot be reached; marked unreachable")
+        except StoreUnavailable as error:
+            log.warning("could not mark a WhatsApp participant unreachable: %s", error)
+
+    async def deliver(self, address: str, replies: Sequence[Reply]) -> None:
+        """A follow-up: free-form within 24 hours of the person's last message, else the
+        approved template, else not sent (OutsideWindow, logged once)."""
+        last_seen, language = await self._last_seen(address)
+        now = self.services.engine.clock()
+        if last_seen is not None and now - last_seen < WINDOW:
+            await self._send_all(address, render(replies))
+            return
+        template = self.settings.followup_template
+        if template is None:
+            if not self._said_no_template:
+                self._said_no_template = True
+                log.warning(
+                    "WhatsApp follow-ups to people who last wrote over 24 hours ago are not "
+                    "sent: set channels.whatsapp.followup_template to an approved template"
+                )
+            raise OutsideWindow("outside the 24-hour window and no followup_template set")
+        await self._send_all(
+            address, [template_message(template, language, reply.text) for reply in replies]
+        )
+
+    async def _last_seen(self, address: str) -> tuple[datetime | None, str]:
+        pseudonym = self.services.engine.pseudonym(CHANNEL, address)
+        async with self.services.store.reader() as unit:
+            person = await unit.participants.find(pseudonym)
+        if person is None:
+            return None, "en"
+        return person.last_seen_at, person.language or "en"
+
+    # --- Lifecycle ---------------------------------------------------------------------
+
+    async def stop(self) -> None:
+        if self._sends:
+            await asyncio.gather(*list(self._sends), return_exceptions=True)
+
+    async def drained(self) -> None:
+        """Wait until every reply scheduled so far has been sent (or given up)."""
+        while self._sends:
+            await asyncio.gather(*list(self._sends), return_exceptions=True)
+
+    def status(self) -> dict[str, object]:
+        return {
+            "running": True,
+            **self.webhook_status(),
+            "sent": self.sent,
+            "statuses": dict(self.statuses),
+            "followup_template": self.settings.followup_template,
+        }
+
+
+def template_message(name: str, language: str, text: str) -> dict[str, Any]:
+    """An approved template with the follow-up's text as its one body parameter."""
+    return {
+        "type": "template",
+        "template": {
+            "name": name,
+            "language": {"code": language},
+            "components": [
+                {
+                    "type": "body",
+                    "parameters": [{"type": "text", "text": shorten(text, INTERACTIVE_BODY_LIMIT)}],
+                }
+            ],
+        },
+    }
