@@ -19,13 +19,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from telegram import Bot
 
+from bot.channels.kit import Forged, Malformed
 from bot.channels.sms_render import render_sms
 from bot.channels.sms_segments import GSM7, LIMITS, UCS2, measure
 from bot.channels.telegram.updates import Action, classify, parse_update
 from bot.channels.twilio_common import TwilioWebhook
 from bot.channels.x_posts import posts_from_payload
 from bot.forms import read_form
-from handlers.commands import ALONE_WORDS, PARTICIPANT_COMMANDS, parse_command
+from handlers.commands import ALONE_WORDS, NEWS_SWITCHES, PARTICIPANT_COMMANDS, parse_command
 from handlers.enrich.redact import MARKERS, redact
 from handlers.types import Reply
 from tests.twilio_fakes import AUTH_TOKEN, twilio_signature
@@ -99,6 +100,9 @@ def test_a_command_word_is_found_whatever_its_case_and_slash(
     command = parse_command(text)
     if not slashed and word in ALONE_WORDS:
         assert command is None  # "yes I think so" is text
+        return
+    if not slashed and word == "news" and argument.casefold().rstrip(".!") not in NEWS_SWITCHES:
+        assert command is None  # NEWS OFF and NEWS ON only; "news about..." is text
         return
     assert command is not None and command.word == word
     assert command.argument == argument
@@ -193,7 +197,14 @@ class Server:
         webhook = TwilioWebhook("sms", AUTH_TOKEN, "https://chorus.example/webhooks/sms")
 
         async def twilio(request: web.Request) -> web.Response:
-            return web.json_response(list((await webhook.form(request)).items()))
+            # As the channel kit answers: 403 for a bad signature, 400 for a bad body.
+            try:
+                fields = webhook.checked_form(request, await request.read())
+            except Forged as error:
+                raise web.HTTPForbidden(text=str(error)) from None
+            except Malformed as error:
+                raise web.HTTPBadRequest(text=str(error)) from None
+            return web.json_response(list(fields.items()))
 
         async def form(request: web.Request) -> web.Response:
             return web.json_response(list((await read_form(request)).items()))
