@@ -17,6 +17,7 @@ import yaml
 from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from handlers.settings import ConsultationConfig, Strict
+from storage.timeouts import StoreTimeouts
 
 DEFAULT_CONFIG = Path("config.yaml")
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///var/chorus.db"
@@ -29,6 +30,29 @@ class ConfigError(Exception):
 class ServerSettings(Strict):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
+    # Addresses or networks of TLS proxies whose X-Forwarded-Proto/-For/-Host to honour.
+    trusted_proxies: list[str] = []
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_addresses(cls, value: list[str]) -> list[str]:
+        from bot.proxies import parse_networks
+
+        parse_networks(value)  # raises ValueError naming the bad entry
+        return value
+
+
+class StoreSettings(Strict):
+    """How long Chorus waits for its database (see storage/timeouts.py)."""
+
+    connect_seconds: float = Field(default=3.0, gt=0, le=60)
+    statement_seconds: float = Field(default=15.0, gt=0, le=3600)
+    pool_seconds: float = Field(default=3.0, gt=0, le=60)
+    webhook_seconds: float = Field(default=4.0, gt=0, le=14)
+    health_seconds: float = Field(default=0.8, gt=0, le=5)
+
+    def timeouts(self) -> StoreTimeouts:
+        return StoreTimeouts(**self.model_dump())
 
 
 class TelegramSettings(Strict):
@@ -106,6 +130,7 @@ class FileSettings(ConsultationConfig):
     """The whole of config.yaml."""
 
     server: ServerSettings = ServerSettings()
+    store: StoreSettings = StoreSettings()
     channels: ChannelSettings = ChannelSettings()
 
     @model_validator(mode="after")

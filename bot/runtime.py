@@ -18,12 +18,16 @@ from bot.jobs import JobRunner
 from bot.outbox import OutboxDispatcher
 from bot.server import build_web_app
 from bot.services import Services, open_services
+from storage.backup import in_use
 
 log = logging.getLogger(__name__)
 
 # Background job workers: two, so a long re-clustering never holds up a chart someone
 # is waiting for (jobs are claimed safely by any number of workers).
 JOB_WORKERS = 2
+# `chorus run` stops within 5 s of SIGTERM: a channel still waiting out a provider's
+# retry (python-telegram-bot sleeps up to 30 s between failed polls) is left behind.
+CHANNEL_STOP_SECONDS = 2.0
 
 
 class Runtime:
@@ -39,8 +43,12 @@ class Runtime:
         self._runner: web.AppRunner | None = None
         self._jobs: list[asyncio.Task] = []
         self.job_runner: JobRunner | None = None
+        self._in_use: contextlib.ExitStack | None = None
 
     async def start(self) -> None:
+        # Held while serving, so `chorus db restore` refuses to swap the store underneath.
+        self._in_use = contextlib.ExitStack()
+        self._in_use.enter_context(in_use(self.settings.env.database_url))
         self.services = await open_services(self.settings, warm_later=True)
         try:
             self._http = aiohttp.ClientSession()
@@ -97,7 +105,14 @@ class Runtime:
         self._jobs.clear()
         for channel in reversed(self.channels):
             try:
-                await channel.stop()
+                async with asyncio.timeout(CHANNEL_STOP_SECONDS):
+                    await channel.stop()
+            except TimeoutError:
+                log.info(
+                    "channel %s did not stop within %g s; not waiting for it",
+                    channel.name,
+                    CHANNEL_STOP_SECONDS,
+                )
             except Exception:
                 log.exception("channel %s did not stop cleanly", channel.name)
         if self._runner is not None:
@@ -109,6 +124,9 @@ class Runtime:
         if self.services is not None:
             await self.services.close()
             self.services = None
+        if self._in_use is not None:
+            self._in_use.close()
+            self._in_use = None
 
 
 async def serve_until_signalled(settings: Settings, host: str | None, port: int | None) -> None:

@@ -8,6 +8,7 @@ from aiohttp import web
 
 from bot.channels.base import Channel
 from bot.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from bot.proxies import TrustedProxies, parse_networks
 from bot.services import Services
 
 SERVICES = web.AppKey("services", Services)
@@ -18,7 +19,7 @@ MAX_BODY_BYTES = 1024 * 1024
 
 async def healthz(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
-    store = await services.store.health()
+    store = await services.store.probe()
     channels = {channel.name: channel.status() for channel in request.app[CHANNELS]}
     body = {
         "status": "ok" if store["ok"] else "degraded",
@@ -35,7 +36,8 @@ async def metrics(request: web.Request) -> web.Response:
 
 
 def build_web_app(services: Services, channels: Sequence[Channel]) -> web.Application:
-    app = web.Application(client_max_size=MAX_BODY_BYTES)
+    proxies = TrustedProxies(parse_networks(services.settings.file.server.trusted_proxies))
+    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[proxies.middleware])
     app[SERVICES] = services
     app[CHANNELS] = list(channels)
     app.router.add_get("/healthz", healthz)

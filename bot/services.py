@@ -54,6 +54,7 @@ class Services:
             )
 
     async def close(self) -> None:
+        await self.delivery.close()
         await self.engine.close()
         if self._warming_task is not None:
             with contextlib.suppress(asyncio.CancelledError):
@@ -81,7 +82,8 @@ async def open_services(
     `chorus db upgrade`; an outdated schema stops start-up with that advice.
     """
     secret = resolve_secret(settings.env)
-    store = store or Store.connect(settings.env.database_url)
+    timeouts = settings.file.store.timeouts()
+    store = store or Store.connect(settings.env.database_url, timeouts=timeouts)
     enricher: Enricher | EnrichmentProcess | None = None
     try:
         if is_sqlite(store.url):
@@ -121,7 +123,7 @@ async def open_services(
         engine=engine,
         contacts=contacts,
         metrics=metrics,
-        delivery=Delivery(engine, metrics),
+        delivery=Delivery(engine, metrics, budget_seconds=timeouts.webhook_seconds),
         warming=warming,
     )
     if not warm_later:

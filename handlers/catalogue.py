@@ -83,6 +83,13 @@ MESSAGES: dict[str, str] = {
     "opted_in": "Welcome back. You will get our messages again.",
     "failed_kept": "Sorry, something went wrong. Your message is kept and we will try again.",
     "store_busy": "Sorry, we are busy. Please try again in a minute.",
+    "limit_ideas": "Thank you for all your ideas! That is a lot for one hour. "
+    "Please send more later.",
+    "limit_comments": "Thank you for all your comments! That is a lot for one hour. "
+    "Please send more later.",
+    "limit_votes": "You are voting very fast. Please wait a minute, then vote again.",
+    "limit_messages": "You are sending messages very fast. Please wait a minute, then try again.",
+    "idea_again": "You have shared that idea already, as idea {number}. Thank you!",
     # Telegram: replies the channel gives without the conversation, and the command menu.
     "send_text": "Sorry, I can only read text. Please type your message.",
     "private_only": "Please message me in a private chat to take part. "

@@ -17,8 +17,10 @@ from handlers.commands import parse_command
 from handlers.context import Context, NeedRead, Reads
 from handlers.deps import Deps
 from handlers.enrich import Enrichment
+from handlers.flows.call import CALL_MEDIA
 from handlers.likeness_cache import LikenessCache
 from handlers.router import carrier_keyword, route
+from handlers.strangers import answers_consent
 from handlers.types import Inbound, Reply
 from storage.batch import Reader
 from storage.effects import Decision, Erase
@@ -84,14 +86,24 @@ def decide(
         return Decision((problem,), claim=False)  # nothing is stored, not even the id
     language = None
     changes: dict = {}
+    # No participant row before consent (handlers/strangers.py): a stranger's message is
+    # decided as anyone's, and what it would store is dropped unless they agreed, refused
+    # or opted out; its id, which names nobody, is still recorded.
+    stranger = person is None and inbound.medium not in CALL_MEDIA
     if person is None:
         language = creation_language(deps, inbound)
+        state: dict = {}
+        labels = (Catalogue(language).text("yes"), Catalogue(language).text("no"))
+        if stranger and answers_consent(text, inbound.payload, labels):
+            state = {"step": "consent"}  # no row means no remembered step
         person = ParticipantRecord(
             id=0, pseudonym=pending.pseudonym, channel=inbound.channel, language=language,
-            consent_at=None, refused_at=None, answers={}, state={}, opted_out=False,
+            consent_at=None, refused_at=None, answers={}, state=state, opted_out=False,
             followups=None, unreachable=False, created_at=pending.now,
             last_seen_at=pending.now,
         )  # fmt: skip
+        if state:
+            changes["state"] = state
     elif person.unreachable:
         # Writing to us again shows a person marked unreachable can be reached.
         changes["unreachable"] = False
@@ -111,6 +123,10 @@ def decide(
     )
     replies = route(ctx)
     changes.update(ctx.changes)
+    decided = ctx.participant
+    if stranger and not (decided.consent_at or decided.refused_at or decided.opted_out):
+        erase = tuple(e for e in ctx.effects if isinstance(e, Erase))  # FORGET still erases
+        return Decision(tuple(replies), erase, create=False, opted_out=decided.opted_out)
     return Decision(
         tuple(replies),
         tuple(ctx.effects),
@@ -156,6 +172,12 @@ class Conversation:
             return self.likeness.alike(reader, key[1], key[2])
         if kind == "activity":
             return reader.activity(key[1])
+        if kind == "contributions_since":  # the limits per person (handlers/limits.py)
+            return reader.contributions_since(key[1], key[2], key[3])
+        if kind == "votes_since":
+            return reader.votes_since(key[1], key[2])
+        if kind == "same_idea":
+            return reader.same_idea(key[1], key[2])
         if kind == "enrich":
             # Not computed before queueing (e.g. a draft kept in the state): now, here.
             return self.deps.enricher.enrich(key[1])

@@ -22,21 +22,24 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from handlers.catalogue import Catalogue
 from handlers.commands import parse_command
 from handlers.conflicts import retrying_conflicts
 from handlers.conversation import Conversation, Pending
 from handlers.dead_letters import forget_kept_messages, sent_by
 from handlers.deps import Deps, utc_now
 from handlers.enrich import Enricher, Enrichment, clean_text
+from handlers.limits import MessageRate
 from handlers.privacy import ContactCipher, Pseudonymizer
 from handlers.public import Checkpoint, IngestResult, ingest_posts
+from handlers.replay import ReplayKeeper
 from handlers.settings import ConsultationConfig
 from handlers.team.desk import TeamDesk
 from handlers.types import Inbound, Outcome, PublicPost, Reply
 from handlers.warming import Warming
-from storage.batch import Applied, Message, run_pipeline
+from storage.batch import Applied, Message, Replays, run_pipeline
 from storage.database import Store
-from storage.effects import NEW_NUMBER, Erase
+from storage.effects import NEW_NUMBER, Decision, Erase
 from storage.errors import StoreConflict
 
 if TYPE_CHECKING:
@@ -105,6 +108,10 @@ class Engine:
         self._writer: asyncio.Task | None = None
         # Called with each batch's size (metrics).
         self.on_batch: list[Callable[[int], None]] = []
+        # issue 16: messages per minute per person (this worker's memory), and the replies
+        # kept to answer a resent message the same way.
+        self.message_rate = MessageRate(config.limits.messages_per_minute)
+        self.replay = ReplayKeeper(contacts, config.limits.replay_hours)
 
     # The dependencies by name, for callers that need one of them.
     store = property(lambda self: self.deps.store)
@@ -125,6 +132,10 @@ class Engine:
         self.deps = replace(self.deps, **changes)
         self.team.deps = self.deps
         self._conversation = Conversation(self.deps)
+        limits = self.deps.config.limits
+        if "config" in changes:
+            self.message_rate = MessageRate(limits.messages_per_minute)
+            self.replay = ReplayKeeper(self.deps.contacts, limits.replay_hours)
 
     def pseudonym(self, channel: str, platform_id: str) -> str:
         return self.deps.pseudonym(channel, platform_id)
@@ -141,12 +152,12 @@ class Engine:
                 what=f"{inbound.channel} team command",
                 rng=self.deps.rng,
             )
-        pending = Pending(
-            inbound=inbound,
-            text=text,
-            pseudonym=self.deps.pseudonym(inbound.channel, inbound.sender),
-            now=self.deps.clock(),
-        )
+        pseudonym = self.deps.pseudonym(inbound.channel, inbound.sender)
+        rate = self.message_rate.check(pseudonym)
+        if rate != "ok":  # a flood: one polite reply, then none, and nothing stored
+            limited = Reply(Catalogue().text("limit_messages"), key="limit_messages")
+            return Outcome((limited,) if rate == "tell" else ())
+        pending = Pending(inbound=inbound, text=text, pseudonym=pseudonym, now=self.deps.clock())
         loop = asyncio.get_running_loop()
         # Queued at once, in arrival order; its text is enriched meanwhile.
         words = words_to_enrich(inbound, text)
@@ -230,7 +241,7 @@ class Engine:
                 if isinstance(result, BaseException):
                     waiting.future.set_exception(result)
                 else:
-                    waiting.future.set_result(_outcome(result))
+                    waiting.future.set_result(self._outcome(result))
 
     async def _apply(self, batch: Sequence[_Waiting]) -> list[Applied | BaseException]:
         pendings = [waiting.pending for waiting in batch]
@@ -238,6 +249,11 @@ class Engine:
             Message(p.inbound.channel, p.inbound.message_id, p.pseudonym, p.now) for p in pendings
         ]
         plan = self._conversation.plan
+        replays = Replays(
+            encode=self._encode_replies,
+            window=self.replay.window,
+            drop_before=self.replay.drop_before(max(p.now for p in pendings)),
+        )
 
         def work(read, write):
             return run_pipeline(
@@ -248,6 +264,7 @@ class Engine:
                 backend=self.deps.store.backend,
                 grouping=self.deps.store.grouping,
                 on_erase=self._erase,
+                replays=replays,
             )
 
         results = await self.deps.store.run_batch(work)
@@ -255,6 +272,18 @@ class Engine:
             if isinstance(result, StoreConflict):
                 raise result  # a lost race inside the batch: the whole batch again
         return results
+
+    def _encode_replies(self, decision: Decision, new_number: int | None) -> str:
+        """The replies as sent, kept (encrypted) with the processed id for a replay."""
+        return self.replay.encode(_numbered(decision.replies, new_number))
+
+    def _outcome(self, applied: Applied) -> Outcome:
+        if applied.duplicate:  # the same replies as the first time, if still kept
+            return Outcome(self.replay.decode(applied.kept_replies), duplicate=True)
+        decision = applied.decision
+        assert decision is not None
+        replies = _numbered(decision.replies, applied.new_number)
+        return Outcome(replies, opted_out=decision.opted_out)
 
     async def _erase(self, unit, person_id: int | None, effect: Erase) -> None:
         """FORGET: the person, everything they contributed and every row that links to
@@ -292,16 +321,12 @@ class Engine:
             await asyncio.gather(self._writer, return_exceptions=True)
 
 
-def _outcome(applied: Applied) -> Outcome:
-    if applied.duplicate:
-        return Outcome(duplicate=True)
-    decision = applied.decision
-    assert decision is not None
-    replies: tuple[Reply, ...] = decision.replies
-    if applied.new_number is not None:
-        number = str(applied.new_number)
-        replies = tuple(
-            replace(r, text=r.text.replace(NEW_NUMBER, number)) if NEW_NUMBER in r.text else r
-            for r in replies
-        )
-    return Outcome(replies, opted_out=decision.opted_out)
+def _numbered(replies: tuple[Reply, ...], new_number: int | None) -> tuple[Reply, ...]:
+    """The replies with a new contribution's number put in for its placeholder."""
+    if new_number is None:
+        return replies
+    number = str(new_number)
+    return tuple(
+        replace(r, text=r.text.replace(NEW_NUMBER, number)) if NEW_NUMBER in r.text else r
+        for r in replies
+    )

@@ -148,6 +148,17 @@ class TeamMember(Strict):
         return channel == self.id_channel and sender == str(self.telegram_id)
 
 
+class LimitsConfig(Strict):
+    """Limits per person (handlers/limits.py) and how long replies are kept for replays."""
+
+    ideas_per_hour: int = Field(default=20, ge=1)
+    comments_per_hour: int = Field(default=40, ge=1)
+    votes_per_minute: int = Field(default=30, ge=1)
+    messages_per_minute: int = Field(default=30, ge=1)
+    # How long the replies to a message are kept to answer a resent copy the same way.
+    replay_hours: float = Field(default=24, gt=0, le=24 * 14)
+
+
 class ConsultationConfig(Strict):
     """Everything the handlers need to run the conversation and the reports."""
 
@@ -158,6 +169,7 @@ class ConsultationConfig(Strict):
     sentiment: SentimentSettings = SentimentSettings()
     team: tuple[TeamMember, ...] = ()
     insights: InsightsSettings = InsightsSettings()
+    limits: LimitsConfig = LimitsConfig()
 
     @model_validator(mode="after")
     def _cross_checks(self) -> ConsultationConfig:

@@ -22,6 +22,8 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, delete, exists, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
+from storage import activity as recent
+from storage import replies as kept_replies
 from storage.bookkeeping import _insert
 from storage.contributions import NEXT_IDEA_NUMBER
 from storage.effects import (
@@ -255,6 +257,15 @@ class Reader:
         fewest = rows[0].vote_count
         return tuple(_contribution(r) for r in rows if r.vote_count <= fewest + 1)
 
+    def contributions_since(self, participant_id: int, kind: str, since: datetime) -> int:
+        return recent.contributions_since(self.connection, participant_id, kind, since)
+
+    def votes_since(self, participant_id: int, since: datetime) -> int:
+        return recent.votes_since(self.connection, participant_id, since)
+
+    def same_idea(self, participant_id: int, text: str) -> int | None:
+        return recent.same_idea(self.connection, participant_id, text)
+
     def activity(self, participant_id: int, *, recent: int = 3) -> ParticipantActivity:
         c = CONTRIBUTIONS.c
         counts = dict(
@@ -302,6 +313,17 @@ class Applied:
     decision: Decision | None = None
     new_number: int | None = None
     duplicate: bool = False
+    kept_replies: str | None = None  # a duplicate's replies kept from the first time
+
+
+@dataclass(frozen=True)
+class Replays:
+    """How the replies of each applied message are kept with its processed id, so a
+    resent copy is answered the same way (handlers/replay.py makes the opaque string)."""
+
+    encode: Callable[[Decision, int | None], str]  # (decision, new number) -> kept
+    window: timedelta  # a duplicate older than this gets no replies
+    drop_before: datetime | None = None  # drop older replies in this batch
 
 
 # decide(index, person snapshot, reader) -> Decision; called again on a stale snapshot.
@@ -351,6 +373,7 @@ def run_pipeline(
     backend: str,
     grouping: Grouping,
     on_erase: OnErase,
+    replays: Replays | None = None,
 ) -> list[Applied | BaseException]:
     """Decide every message and apply them all in one transaction (see the module).
 
@@ -362,9 +385,10 @@ def run_pipeline(
     (so nothing can be stale), right before it is applied.
     """
     if backend == "postgresql":
-        return _decide_then_apply(read, write, messages, decide, grouping, on_erase)
+        return _decide_then_apply(read, write, messages, decide, grouping, on_erase, replays)
     results: list[Applied | BaseException] = []
     with write.begin():
+        _drop_old_replies(write, replays)
         reader = Reader(write)
         totals = BatchTallies(SyncSession(write), backend, grouping)
         eraser = _Eraser(write, backend, grouping, on_erase)
@@ -378,7 +402,9 @@ def run_pipeline(
                 results.append(error)
                 continue
             results.append(
-                _in_savepoint(write, totals, eraser, message, person, decision, index, None)
+                _in_savepoint(
+                    write, totals, eraser, message, person, decision, index, None, replays
+                )
             )
         run_now(totals.flush())
     return results
@@ -391,6 +417,7 @@ def _decide_then_apply(
     decide: Decide,
     grouping: Grouping,
     on_erase: OnErase,
+    replays: Replays | None,
 ) -> list[Applied | BaseException]:
     reader = Reader(read)
     snapshots: list[ParticipantRecord | None] = []
@@ -408,6 +435,7 @@ def _decide_then_apply(
     with write.begin():
         # Two workers serving one person take turns; keys in one order, no deadlock.
         write.execute(ADVISORY_LOCKS, {"keys": sorted({m.pseudonym for m in messages})})
+        _drop_old_replies(write, replays)
         totals = BatchTallies(SyncSession(write), "postgresql", grouping)
         eraser = _Eraser(write, "postgresql", grouping, on_erase)
         for index, message in enumerate(messages):
@@ -417,11 +445,24 @@ def _decide_then_apply(
                 continue
             results.append(
                 _in_savepoint(
-                    write, totals, eraser, message, snapshots[index], decision, index, decide
+                    write,
+                    totals,
+                    eraser,
+                    message,
+                    snapshots[index],
+                    decision,
+                    index,
+                    decide,
+                    replays,
                 )
             )
         run_now(totals.flush())
     return results
+
+
+def _drop_old_replies(write: Connection, replays: Replays | None) -> None:
+    if replays is not None and replays.drop_before is not None:
+        kept_replies.drop_before(write, replays.drop_before)
 
 
 ADVISORY_LOCKS = text(
@@ -438,13 +479,16 @@ def _in_savepoint(
     decision: Decision,
     index: int,
     decide: Decide | None,
+    replays: Replays | None = None,
 ) -> Applied | BaseException:
     """Apply one message inside its own savepoint; its error is returned, not raised,
     unless the whole transaction is lost."""
     tallies = BatchTallies(totals.session, totals.backend, totals.grouping)
     savepoint = write.begin_nested()
     try:
-        applied = _apply_one(write, message, snapshot, decision, index, decide, tallies, eraser)
+        applied = _apply_one(
+            write, message, snapshot, decision, index, decide, tallies, eraser, replays
+        )
     except Exception as error:
         savepoint.rollback()
         if _is_fatal(error):
@@ -475,6 +519,7 @@ def _apply_one(
     decide: Decide | None,
     tallies: BatchTallies,
     on_erase: _Eraser,
+    replays: Replays | None = None,
 ) -> Applied:
     if decide is not None:  # decided outside this transaction: is the snapshot current?
         current = Reader(write).person(message.pseudonym)
@@ -483,9 +528,15 @@ def _apply_one(
             decision = decide(index, current, Reader(write))
             snapshot = current
     if decision.claim and not _claim(write, message):
-        return Applied(decision, duplicate=True)
+        kept = None
+        if replays is not None:  # answered the same way as the first time
+            since = message.now - replays.window
+            kept = kept_replies.find(write, message.channel, message.message_id, since)
+        return Applied(decision, duplicate=True, kept_replies=kept)
     if not decision.claim:
         person_id = snapshot.id if snapshot else None
+    elif snapshot is None and not decision.create:
+        person_id = None  # a stranger who has not agreed yet: no row (only an Erase applies)
     elif snapshot is None:
         person_id = _create_person(write, message, decision)
     else:
@@ -514,6 +565,9 @@ def _apply_one(
             on_erase(person_id, effect)
         else:  # pragma: no cover - a new effect type without an applier
             raise TypeError(f"no applier for {type(effect).__name__}")
+    if decision.claim and replays is not None:
+        encoded = replays.encode(decision, new_number)
+        kept_replies.keep(write, message.channel, message.message_id, encoded)
     return Applied(decision, new_number=new_number)
 
 

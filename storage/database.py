@@ -27,6 +27,8 @@ from sqlalchemy.ext.asyncio import (
 
 from storage.errors import SchemaOutdated, StoreConfigError, StoreConflict, StoreUnavailable
 from storage.grouping import Grouping
+from storage.health import HealthProbe
+from storage.timeouts import StoreTimeouts
 from storage.unit import Unit
 
 log = logging.getLogger(__name__)
@@ -46,13 +48,33 @@ def _prepare_sqlite_file(url: str) -> None:
         Path(database).parent.mkdir(parents=True, exist_ok=True)
 
 
-def create_engine(url: str, *, busy_seconds: float = SQLITE_BUSY_SECONDS) -> AsyncEngine:
-    """An engine with the settings Chorus relies on for each backend."""
+def create_engine(
+    url: str,
+    *,
+    busy_seconds: float = SQLITE_BUSY_SECONDS,
+    timeouts: StoreTimeouts | None = None,
+) -> AsyncEngine:
+    """An engine with the settings Chorus relies on for each backend, every wait bounded
+    (see storage/timeouts.py)."""
+    timeouts = timeouts or StoreTimeouts()
     if not is_sqlite(url):
-        return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+        return create_async_engine(
+            url,
+            pool_pre_ping=True,
+            pool_size=10,
+            max_overflow=10,
+            pool_timeout=timeouts.pool_seconds,
+            connect_args={
+                "timeout": timeouts.connect_seconds,
+                "command_timeout": timeouts.statement_seconds,
+            },
+        )
 
     _prepare_sqlite_file(url)
-    engine = create_async_engine(url, connect_args={"timeout": busy_seconds})
+    database = make_url(url).database
+    in_memory = not database or database == ":memory:" or "mode=memory" in url
+    pooled = {} if in_memory else {"pool_timeout": timeouts.pool_seconds}
+    engine = create_async_engine(url, connect_args={"timeout": busy_seconds}, **pooled)
     _sqlite_settings(engine.sync_engine, busy_seconds)
     return engine
 
@@ -97,6 +119,7 @@ def _sqlite_file_engine(url: str, busy_seconds: float) -> Engine | None:
 UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
     exc.OperationalError,
     exc.InterfaceError,
+    exc.TimeoutError,  # no free pooled connection within pool_seconds
     OSError,
     TimeoutError,
 )
@@ -147,10 +170,14 @@ def _causes(error: BaseException) -> list[BaseException]:
 class Store:
     """The shared store: an engine plus the transactions handlers work in."""
 
-    def __init__(self, engine: AsyncEngine, url: str) -> None:
+    def __init__(
+        self, engine: AsyncEngine, url: str, timeouts: StoreTimeouts | None = None
+    ) -> None:
         self.engine = engine
         self.url = url
         self.backend = make_url(url).get_backend_name()
+        self.timeouts = timeouts or StoreTimeouts()
+        self._probe: HealthProbe | None = None
         # Which roles count together for consensus; set from the config at start.
         self.grouping = Grouping()
         self._sessions = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
@@ -172,7 +199,13 @@ class Store:
             self._sync_thread = ThreadPoolExecutor(1, thread_name_prefix="chorus-writer")
 
     @classmethod
-    def connect(cls, url: str, *, busy_seconds: float = SQLITE_BUSY_SECONDS) -> Store:
+    def connect(
+        cls,
+        url: str,
+        *,
+        busy_seconds: float = SQLITE_BUSY_SECONDS,
+        timeouts: StoreTimeouts | None = None,
+    ) -> Store:
         try:
             backend = make_url(url).get_backend_name()
         except exc.ArgumentError:
@@ -185,7 +218,8 @@ class Store:
                 f"CHORUS_DATABASE_URL names {backend!r}; Chorus supports SQLite and PostgreSQL"
             )
         try:
-            return cls(create_engine(url, busy_seconds=busy_seconds), url)
+            engine = create_engine(url, busy_seconds=busy_seconds, timeouts=timeouts)
+            return cls(engine, url, timeouts)
         except (exc.ArgumentError, exc.NoSuchModuleError, ImportError) as error:
             hint = ""
             if backend == "postgresql":
@@ -204,6 +238,8 @@ class Store:
                     self._sync_thread, self._sync_engine.dispose
                 )
             self._sync_thread.shutdown(wait=True)
+        if self._probe is not None:
+            await self._probe.close()
         await self.engine.dispose()
 
     async def run_batch(self, work: Callable[[Connection, Connection], T]) -> T:
@@ -230,6 +266,22 @@ class Store:
         reads = self._sync_engine.execution_options(chorus_read_only=True)
         with reads.connect() as read, self._sync_engine.connect() as write:
             return work(read, write)
+
+    async def probe(self) -> dict:
+        """The store's state for /healthz within `timeouts.health_seconds`, on a connection
+        of its own (never queued behind writers); `health()` with the main pool."""
+        if self._probe is None:
+            from storage.migrate import head_revision
+
+            self._probe = HealthProbe(
+                self.url,
+                self.backend,
+                self.timeouts.health_seconds,
+                head=head_revision(),
+                unavailable=_is_unavailable,
+                describe=_short,
+            )
+        return await self._probe.check()
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Unit]:

@@ -71,6 +71,8 @@ class Decision:
     `claim` is False for a message that leaves no trace (an empty text, a message
     ignored after opting out): its id is not recorded and no person is created.
     `person` holds the participant's changed columns (empty: the row is not written).
+    `create` is False for a stranger who has neither agreed nor refused: the id is
+    recorded (a resent copy is not answered twice) but no participant row is created.
     """
 
     replies: tuple = ()
@@ -79,3 +81,4 @@ class Decision:
     claim: bool = True
     opted_out: bool = False
     create_language: str | None = None  # the language of a person created by this message
+    create: bool = True

@@ -45,6 +45,9 @@ async def test_messages_waiting_together_are_applied_in_one_batch(
     assert all([r.key for r in reply] == ["welcome"] for reply in replies)
     assert sizes == [20]  # one transaction, one commit
     assert await count(store, ProcessedMessage) == 20
+    assert await count(store, Participant) == 0  # no row before consent (issue 16)
+    await asyncio.gather(*(p.say("YES") for p in people))
+    assert sizes == [20, 20]
     assert await count(store, Participant) == 20
 
 

@@ -189,7 +189,9 @@ def test_unicode_around_a_redaction_is_kept_exactly(text: str, expected: str) ->
 
 
 def test_control_characters_are_stripped() -> None:
-    assert clean_text("a\x00b\x07c\x1bd\x7fe\x85f\x9fg") == "abcdefg"
+    assert clean_text("a\x00b\x07cd\x7fe\x85f\x9fg") == "abcdefg"
+    # ESC starts a sequence, removed whole (handlers/enrich/hygiene.py): ESC c is a reset.
+    assert clean_text("a\x1bcb") == "ab"
 
 
 def test_newlines_and_tabs_are_kept_and_carriage_returns_become_newlines() -> None:

@@ -136,6 +136,7 @@ SMS_CASES = [
         text="Do you agree to take part?",
         sender=AMIRA,
         external_id=_SID,
+        makes_person=False,  # answered, but no row before consent (issue 16)
     ),
     ChannelCase(
         "a delivery report sent to this URL",
@@ -291,7 +292,8 @@ async def test_a_replayed_message_sid_is_applied_once(
     first = await amira.send("Walk-in physio clinics at the weekend", sid=sid)
     again = await amira.send("Walk-in physio clinics at the weekend", sid=sid)
     assert first.status == again.status == 200
-    assert first.messages and again.messages == []
+    # Applied once, and answered the same way: Twilio resends when our answer was lost.
+    assert first.messages and again.messages == first.messages
     assert await count(store_of(chorus), Contribution) == 1
 
 

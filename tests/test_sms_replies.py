@@ -38,6 +38,11 @@ NOT_SMS = re.compile(
 )
 # Reached other than as the answer to a text: rendered from the catalogue only.
 NOT_BY_TEXT = {"vote_own", "failed_kept", "merged_yours", "merged_into_yours"}
+# Past a limit per person, or the same idea twice: tests/test_limits_and_replays.py.
+NOT_BY_TEXT |= {"limit_ideas", "limit_comments", "limit_votes", "limit_messages", "idea_again"}
+# With no participant row before consent, a stranger has no step to remember: another
+# message before YES or NO is welcomed again (only stores from before issue 16 see this).
+NOT_BY_TEXT |= {"consent_again"}
 
 
 def sms_keys() -> list[str]:

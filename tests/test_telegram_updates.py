@@ -35,12 +35,13 @@ def _media(content: dict) -> Callable[[FakeBotAPI], dict]:
 
 
 ROWS = [
-    Row("start", lambda api: api.text_update(PERSON, "/start"), ("Welcome to",), 1, 1),
+    # A welcome keeps no participant row before consent, only the update's id (issue 16).
+    Row("start", lambda api: api.text_update(PERSON, "/start"), ("Welcome to",), 0, 1),
     Row(
         "photo with a caption is text",
         _media({"photo": PHOTO, "caption": "/start"}),
         ("Welcome to",),
-        1,
+        0,
         1,
     ),
     Row("photo", _media({"photo": PHOTO}), (ASK_FOR_TEXT,), 0, 1),
@@ -113,7 +114,7 @@ ROWS = [
         "odd unicode",
         lambda api: api.text_update(PERSON, "\u202e\u200b\U0001f600 \ufeff"),
         ("Welcome to",),
-        1,
+        0,
         1,
     ),
 ]
@@ -173,6 +174,7 @@ async def test_blocking_marks_unreachable_and_writing_again_undoes_it(database_u
                     return (await unit.participants.find(pseudonym, lock=False)).unreachable
 
             assert await chorus.post(api.text_update(PERSON, "/start")) == 200
+            assert await chorus.post(api.text_update(PERSON, "yes")) == 200  # a row from here
             assert await chorus.post(api.blocked_update(PERSON)) == 200
             assert await unreachable() is True
             assert await chorus.post(api.blocked_update(PERSON, blocked=False)) == 200

@@ -50,7 +50,8 @@ async def test_a_valid_update_posted_three_times_is_stored_once(database_url: st
             await api.wait_for_calls("sendMessage", 1)
             stored = await _stored(chorus.services.store)
             await chorus.channel.stop()  # waits for pending sends: nothing more comes
-    assert stored["participants"] == 1 and stored["processed"] == 1
+    # No participant row before consent (issue 16); the update's id is kept once.
+    assert stored["participants"] == 0 and stored["processed"] == 1
     assert len(api.calls_of("sendMessage")) == 1
 
 
@@ -109,7 +110,8 @@ async def test_store_unavailable_is_503_then_applied_once_on_telegrams_retry(
             await api.wait_for_calls("sendMessage", 1)
             stored = await _stored(chorus.services.store)
             await chorus.channel.stop()
-    assert stored == {"participants": 1, "processed": 1, "contributions": 0, "failed": 0}
+    # The welcome keeps no participant row before consent (issue 16); its id once.
+    assert stored == {"participants": 0, "processed": 1, "contributions": 0, "failed": 0}
     assert len(api.calls_of("sendMessage")) == 1
     assert "Do you agree to take part?" in api.calls_of("sendMessage")[0].params["text"]
 
@@ -262,6 +264,7 @@ TELEGRAM_CASES = [
         text="Do you agree to take part?",
         sender=str(AMIRA_ID),
         external_id="912000001",
+        makes_person=False,  # answered, but no row before consent (issue 16)
     ),
     ChannelCase("a wrong secret token", _START, 403, signer="forged", sender=str(AMIRA_ID)),
     ChannelCase("no secret token", _START, 403, signer="none", external_id="912000001"),

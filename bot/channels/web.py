@@ -14,6 +14,7 @@ import logging
 import re
 import secrets
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 import aiohttp
 from aiohttp import web
@@ -21,6 +22,8 @@ from aiohttp import web
 from bot.channels.base import Channel
 from bot.channels.kit import Declaration
 from bot.config import WebSettings
+from bot.form_tokens import FormTokens, same_origin
+from bot.forms import read_form
 from bot.paper_form import render_paper_form
 from bot.services import Services
 from handlers.catalogue import Catalogue
@@ -37,14 +40,15 @@ KEEP_TEXT_AFTER = frozenset(
     {"too_long", "empty", "store_busy", "unknown_command", "out_of_range", "nothing_to_skip"}
 )
 COOKIE = "chorus_session"
-FORM_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 SESSION = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
 HEADERS = {
     "Cache-Control": "no-store",
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
     "form-action 'self'; frame-ancestors 'none'",
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    # same-origin, not no-referrer: with no-referrer a browser posts "Origin: null", and
+    # the Origin check below could not tell our own page from a sandboxed stranger.
+    "Referrer-Policy": "same-origin",
 }
 STYLE = (
     "body{font:1.1rem/1.5 system-ui,sans-serif;max-width:36rem;margin:1rem auto;"
@@ -107,6 +111,8 @@ class WebChannel(Channel):
     def __init__(self, services: Services) -> None:
         self.services = services
         self.title = services.settings.consultation.consultation.name
+        key = services.engine.pseudonym("web-form-token", "key")  # keyed by CHORUS_SECRET
+        self.tokens = FormTokens(bytes.fromhex(key))
 
     def routes(self) -> Sequence[web.RouteDef]:
         return (
@@ -127,18 +133,23 @@ class WebChannel(Channel):
     async def show(self, request: web.Request) -> web.Response:
         catalogue = Catalogue()
         start = Reply(catalogue.text("web_start", name=self.title), key="web_start")
-        return self._respond(request, [start], start=True)
-
-    async def receive(self, request: web.Request) -> web.Response:
-        if request.content_type not in ("application/x-www-form-urlencoded", "multipart/form-data"):
-            raise web.HTTPBadRequest(text="send the form as a browser does")
-        form = await request.post()
-        form_id = str(form.get("form_id", ""))
-        if not FORM_ID.match(form_id):
-            raise web.HTTPBadRequest(text="this form has expired; please open the page again")
         session = request.cookies.get(COOKIE, "")
         if not SESSION.match(session):
-            session = secrets.token_urlsafe(32)
+            session = secrets.token_urlsafe(32)  # only a cookie: no participant before consent
+        return self._respond(request, [start], start=True, session=session)
+
+    async def receive(self, request: web.Request) -> web.Response:
+        origin, referer = request.headers.get("Origin"), request.headers.get("Referer")
+        if not same_origin(origin, referer, request.scheme, request.host):
+            log.warning("refused a cross-site post to %s from %s", PATH, request.remote)
+            raise web.HTTPForbidden(text="posts from other sites are refused\n")
+        form = await read_form(request)
+        session = request.cookies.get(COOKIE, "")
+        form_id = None
+        if SESSION.match(session):
+            form_id = self.tokens.verify(str(form.get("form_id", "")), session, _now())
+        if form_id is None:
+            raise web.HTTPBadRequest(text="this form has expired; please open the page again\n")
         payload = form.get("payload")
         inbound = Inbound(
             channel=CHANNEL,
@@ -161,7 +172,7 @@ class WebChannel(Channel):
 
     @staticmethod
     def _replies(outcome: Outcome) -> list[Reply]:
-        if outcome.duplicate:
+        if outcome.duplicate and not outcome.replies:  # resent after its replies were dropped
             return [Reply(Catalogue().text("web_already_sent"), key="web_already_sent")]
         return list(outcome.replies)
 
@@ -176,10 +187,11 @@ class WebChannel(Channel):
         typed: str = "",
     ) -> web.Response:
         limit = self.services.settings.consultation.consultation.max_text_length
+        token = self.tokens.issue(session, _now()) if session else ""
         body = _page(
             self.title,
             replies,
-            secrets.token_urlsafe(24),
+            token,
             Catalogue(),
             start=start,
             typed=typed,
@@ -199,6 +211,10 @@ class WebChannel(Channel):
                 path=PATH,
             )
         return response
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)  # tokens expire in real time, whatever the engine's clock
 
 
 def create(services: Services, http: aiohttp.ClientSession) -> WebChannel | None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from handlers.context import Context
 from handlers.flows import voting
 from handlers.flows.menu import done, show_menu
+from handlers.limits import contribution_refusal
 from handlers.types import Choice, Reply
 from storage.effects import NEW_NUMBER, AddContribution, DropContact, SaveContact
 from storage.records import ContributionRecord, NewContribution
@@ -57,6 +58,10 @@ def submit_idea(
         question_key = questions[0].key
     if question_key not in {q.key for q in questions}:
         return show_menu(ctx, intro="no_open_question")
+    refusal = contribution_refusal(ctx, "idea", text)  # a limit, or the same idea
+    if refusal is not None:
+        ctx.set_state("menu")
+        return [refusal]
     message_id = ctx.state.get("message_id") or ctx.inbound.message_id
     if not different:
         offer = _offer_alike(ctx, text, question_key, message_id)
@@ -228,6 +233,10 @@ def submit_comment(ctx: Context, idea_id: int, text: str) -> list[Reply]:
     idea = ctx.idea(idea_id)
     if idea is None or idea.kind != "idea" or idea.status != "visible":
         return show_menu(ctx, intro="vote_gone")
+    refusal = contribution_refusal(ctx, "comment")
+    if refusal is not None:
+        ctx.set_state("menu")
+        return [refusal]
     saved = store_contribution(
         ctx,
         "comment",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from handlers.context import Context
 from handlers.flows.menu import done, show_menu
+from handlers.limits import contribution_refusal
 from handlers.types import Choice, Reply
 from storage.effects import CastVote
 from storage.records import ContributionRecord
@@ -83,6 +84,9 @@ def cast(ctx: Context, idea_id: int, choice: str) -> list[Reply]:
     value = VALUES.get(choice)
     if value is None:
         return [ctx.say("vote_use_numbers")]
+    over = contribution_refusal(ctx, "vote")
+    if over is not None:
+        return [over]  # still on the same idea: they can vote on it in a minute
     refused = record_vote(ctx, idea_id, value)
     if refused:
         return next_idea(ctx, lead=[ctx.say(refused)], exclude=(idea_id,))

@@ -191,6 +191,9 @@ class ProcessedMessage(Base):
     channel: Mapped[str] = mapped_column(String(16), primary_key=True)
     message_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     processed_at: Mapped[datetime]
+    # The replies sent, encrypted, kept for a while to answer a resent copy the same way
+    # (storage/replies.py); None once dropped.
+    replies: Mapped[str | None] = mapped_column(Text, default=None)
 
 
 class FailedInbound(Base):

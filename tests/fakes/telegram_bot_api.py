@@ -65,6 +65,7 @@ class Failure:
     description: str
     retry_after: int | None = None
     drop_connection: bool = False
+    html: bool = False  # answer with an HTML page, as a proxy in front of the API does
 
 
 @dataclass(frozen=True)
@@ -139,6 +140,9 @@ class FakeBotAPI:
                 assert request.transport is not None
                 request.transport.close()
                 return web.Response(status=500)
+            if failure.html:
+                page = f"<html><body><h1>{failure.status} {failure.description}</h1></body></html>"
+                return web.Response(status=failure.status, text=page, content_type="text/html")
             extra = (
                 {"parameters": {"retry_after": failure.retry_after}} if failure.retry_after else {}
             )
@@ -245,9 +249,10 @@ class FakeBotAPI:
     # --- Acting as Telegram users ------------------------------------------------------
 
     def fail(self, method: str, status: int = 400, description: str = "Bad Request", *,
-             retry_after: int | None = None, drop_connection: bool = False, times: int = 1) -> None:
+             retry_after: int | None = None, drop_connection: bool = False, times: int = 1,
+             html: bool = False) -> None:
         """Answer the next `times` calls of `method` with this failure."""
-        failure = Failure(status, description, retry_after, drop_connection)
+        failure = Failure(status, description, retry_after, drop_connection, html)
         self._failures[method].extend([failure] * times)
 
     def bot_message(self, chat_id: int, text: str) -> dict:

@@ -36,6 +36,7 @@ from telegram.ext import (
 from bot.channels.base import BadRequest, ContactStopped, SendError, Unreachable
 from bot.channels.kit import Forged, Malformed, NotReady, Owed, Parsed, WebhookChannel
 from bot.channels.telegram.menu import register_commands
+from bot.channels.telegram.observed import ObservedRequest, quiet_provider_errors
 from bot.channels.telegram.redact import Redact
 from bot.channels.telegram.render import AnswerPress, Operation, SendText, link_keyboard, plan
 from bot.channels.telegram.sender import Sender
@@ -48,6 +49,7 @@ from bot.channels.telegram.updates import (
     parse_update,
 )
 from bot.config import ConfigError, TelegramSettings
+from bot.outages import Outage
 from bot.retry import Backoff, until_stored, wait_or_stop
 from bot.services import Services
 from handlers.catalogue import Catalogue
@@ -101,8 +103,15 @@ class TelegramChannel(WebhookChannel):
             .rate_limiter(rate_limiter or AIORateLimiter(max_retries=rate_limit_retries))
             .concurrent_updates(False)  # polled updates are applied one after another
         )
+        # Telegram failing while polling (a 502 from its proxy, an HTML page): one WARNING
+        # per outage, the reason in /healthz, and one line when it answers again.
+        self._outage = Outage(log, "Telegram polling")
+        quiet_provider_errors()
         if self.mode == "webhook":
             builder = builder.updater(None)
+        else:
+            observed = ObservedRequest(self._outage.recovered, connection_pool_size=1)
+            builder = builder.get_updates_request(observed)
         self.application: Application = builder.build()
         self.application.add_handler(TypeHandler(Update, self._on_polled_update))
         self.application.add_error_handler(self._on_handler_error)
@@ -166,8 +175,9 @@ class TelegramChannel(WebhookChannel):
             "mode": self.mode,
             "paused": self._paused,
         }
-        if self._waiting:
-            status["waiting"] = self._waiting
+        waiting = self._waiting or self._outage.waiting
+        if waiting:
+            status["waiting"] = waiting
         return status
 
     async def _come_up(self, bootstrap_retries: int = 3) -> None:
@@ -280,7 +290,7 @@ class TelegramChannel(WebhookChannel):
             ) from None
 
     def _on_polling_error(self, error: TelegramError) -> None:
-        log.warning("Telegram polling failed: %s (PTB retries)", self.scrub(str(error)))
+        self._outage.failed(self.scrub(str(error)))
 
     async def _on_handler_error(self, update: object, context: CallbackContext) -> None:
         update_id = update.update_id if isinstance(update, Update) else "?"

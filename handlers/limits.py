@@ -1,0 +1,113 @@
+"""Limits per person (`limits:` in config.yaml), decided by pure functions.
+
+A flood from one person — a script, a stuck phone, a test that got out of hand — must not
+fill the store: past a limit the message is answered with one polite reply and nothing is
+stored. What counts is read by the caller (ideas and comments in the last hour and votes
+in the last minute: reads the batch writer loads as `NeedRead` keys; messages in the last
+minute in memory, per worker, by `MessageRate`), so the decision itself is a function of
+numbers and the config.
+
+The config also holds how long the replies to a message are kept, so that a message the
+provider sends again is answered the same way (handlers/replay.py).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from handlers.enrich.clean import clean_text
+from handlers.enrich.redact import redact
+from handlers.settings import LimitsConfig
+from handlers.types import Reply
+
+if TYPE_CHECKING:
+    from handlers.context import Context
+
+
+@dataclass(frozen=True)
+class Activity:
+    """What one person did recently, as counted by the caller."""
+
+    ideas_last_hour: int = 0
+    comments_last_hour: int = 0
+    votes_last_minute: int = 0
+
+
+# The catalogue key of the polite reply for each kind of contribution.
+REPLY_KEYS = {"idea": "limit_ideas", "comment": "limit_comments", "vote": "limit_votes"}
+
+
+def over_limit(kind: str, activity: Activity, limits: LimitsConfig) -> str | None:
+    """The catalogue key of the polite reply when one more `kind` ("idea", "comment",
+    "vote") would go over its limit, else None."""
+    used, allowed = {
+        "idea": (activity.ideas_last_hour, limits.ideas_per_hour),
+        "comment": (activity.comments_last_hour, limits.comments_per_hour),
+        "vote": (activity.votes_last_minute, limits.votes_per_minute),
+    }[kind]
+    return REPLY_KEYS[kind] if used >= allowed else None
+
+
+class MessageRate:
+    """Messages per minute per person, in this worker's memory (a sliding minute).
+
+    `check` answers "ok", "tell" (over the limit: reply politely, once) or "quiet" (still
+    over the limit and already told: no reply at all, so a flood gets one answer)."""
+
+    WINDOW = 60.0
+    MAX_PEOPLE = 50_000  # the least recently seen are forgotten first
+
+    def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.per_minute = per_minute
+        self.clock = clock
+        self._seen: OrderedDict[str, tuple[deque[float], list[bool]]] = OrderedDict()
+
+    def check(self, who: str) -> str:
+        now = self.clock()
+        times, told = self._seen.pop(who, None) or (deque(), [False])
+        self._seen[who] = (times, told)
+        while times and now - times[0] >= self.WINDOW:
+            times.popleft()
+        if len(self._seen) > self.MAX_PEOPLE:
+            self._seen.popitem(last=False)
+        if len(times) >= self.per_minute:
+            if told[0]:
+                return "quiet"
+            told[0] = True
+            return "tell"
+        times.append(now)
+        told[0] = False
+        return "ok"
+
+
+def contribution_refusal(ctx: Context, kind: str, text: str | None = None) -> Reply | None:
+    """The polite reply when this person may not add one more `kind` now — over a limit,
+    or (for an idea) the same text as one of their ideas — else None. The counts are
+    reads the batch writer loads (`NeedRead`); nothing is written."""
+    person = ctx.participant.id
+    if not person:  # not stored yet: nothing done before this message
+        return None
+    if kind == "vote":
+        since = ctx.now - timedelta(minutes=1)
+        activity = Activity(votes_last_minute=ctx.reads.get(("votes_since", person, since)))
+    else:
+        since = ctx.now - timedelta(hours=1)
+        count = ctx.reads.get(("contributions_since", person, kind, since))
+        activity = Activity(
+            ideas_last_hour=count if kind == "idea" else 0,
+            comments_last_hour=count if kind == "comment" else 0,
+        )
+    key = over_limit(kind, activity, ctx.config.limits)
+    if key is not None:
+        return ctx.say(key)
+    if kind == "idea" and text is not None:
+        # Stored ideas are cleaned and redacted: compare like with like.
+        number = ctx.reads.get(("same_idea", person, redact(clean_text(text)).text))
+        if number is not None:
+            return ctx.say("idea_again", number=number)
+    return None

@@ -1,0 +1,180 @@
+"""The whole Big List of Naughty Strings (tests/data/blns, MIT) through every text
+channel over real HTTP — SMS, Telegram's webhook and the web form — as ideas: no answer
+is a 5xx, every stored idea is exactly the cleaned (and redacted) input, and wherever a
+text is shown in HTML or TwiML it comes back as the same text, escaped."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import shutil
+import xml.etree.ElementTree as ET
+from html.parser import HTMLParser
+from pathlib import Path
+
+import aiohttp
+import pytest
+from sqlalchemy import select
+from twilio.twiml.messaging_response import MessagingResponse
+
+from bot.channels.sms_render import render_sms
+from bot.channels.web import _page
+from bot.runtime import Runtime
+from handlers.catalogue import Catalogue
+from handlers.commands import parse_command
+from handlers.enrich import clean_text
+from handlers.types import Reply
+from storage.models import Contribution
+from tests.conftest import make_settings
+from tests.fakes.telegram_bot_api import FakeBotAPI, User
+from tests.telegram_harness import PUBLIC_URL, SECRET_HEADER, TOKEN, WEBHOOK_SECRET
+from tests.twilio_fakes import ACCOUNT_SID, AUTH_TOKEN, OUR_NUMBER, SMS_URL, Phone
+
+BLNS = json.loads((Path(__file__).parent / "data" / "blns" / "blns.json").read_text("utf-8"))
+ONBOARDING = ["start", "yes", "skip", "skip", "skip", "idea a first idea to settle in", "no"]
+
+
+def test_the_vendored_list_is_the_whole_current_one() -> None:
+    assert len(BLNS) >= 500 and all(isinstance(item, str) for item in BLNS)
+    assert any("\u202e" in item for item in BLNS) and any("<script>" in item for item in BLNS)
+
+
+class _Text(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.paragraphs: list[str] = []
+        self._in_p = False
+        self.tags: list[str] = []
+
+    def handle_starttag(self, tag, attrs) -> None:
+        self.tags.append(tag)
+        if tag == "p":
+            self._in_p = True
+            self.paragraphs.append("")
+
+    def handle_endtag(self, tag) -> None:
+        self._in_p = self._in_p and tag != "p"
+
+    def handle_data(self, data) -> None:
+        if self._in_p:
+            self.paragraphs[-1] += data
+
+
+SHOWN_TAGS = {"html", "head", "meta", "title", "style", "body", "h1", "p", "form", "input"}
+SHOWN_TAGS |= {"button", "label", "textarea"}
+
+
+@pytest.mark.parametrize("text", BLNS, ids=range(len(BLNS)))
+def test_shown_in_the_web_page_and_in_twiml_as_the_same_text(text: str) -> None:
+    cleaned = clean_text(text)
+    page = _page("Chorus", [Reply(cleaned, key="x")], "token", Catalogue())
+    parser = _Text()
+    parser.feed(page)
+    assert set(parser.tags) <= SHOWN_TAGS, parser.tags  # nothing the text brought in
+    assert parser.paragraphs == [cleaned.replace("\r", "\n")]
+    if cleaned.strip():
+        response = MessagingResponse()  # as the SMS webhook answers
+        for part in render_sms([Reply(cleaned)]):
+            response.message(part)
+        parts = [m.text or "" for m in ET.fromstring(str(response)).iter("Message")]
+        assert "".join(parts) == "".join(render_sms([Reply(cleaned)]))
+
+
+def expected_idea(enricher, text: str) -> str | None:
+    """What Chorus should store for the message "idea <text>", or None for no idea."""
+    command = parse_command(clean_text(f"idea {text}"))
+    if command is None or command.word != "idea" or not command.argument:
+        return None
+    return enricher.enrich(command.argument).text
+
+
+def every_text_channel(database_url: str, bot_api: str):
+    # The list is sent as fast as HTTP allows, by one person per channel: no limits here.
+    many = {"ideas_per_hour": 10_000, "messages_per_minute": 10_000}
+    settings = make_settings(
+        database_url,
+        limits=many,
+        channels={
+            "sms": {"public_url": SMS_URL, "from_number": OUR_NUMBER},
+            "telegram": {"mode": "webhook", "base_url": bot_api, "public_url": PUBLIC_URL},
+        },
+    )
+    env = dataclasses.replace(
+        settings.env,
+        twilio_auth_token=AUTH_TOKEN,
+        twilio_account_sid=ACCOUNT_SID,
+        telegram_token=TOKEN,
+        telegram_webhook_secret=WEBHOOK_SECRET,
+    )
+    return dataclasses.replace(settings, env=env)
+
+
+@pytest.fixture
+def sqlite_url(sqlite_template: Path, tmp_path: Path) -> str:
+    path = tmp_path / "chorus.db"
+    shutil.copy(sqlite_template, path)
+    return f"sqlite+aiosqlite:///{path}"
+
+
+@pytest.mark.slow
+async def test_every_naughty_string_through_every_text_channel(sqlite_url: str, enricher) -> None:
+    await __import__("asyncio").to_thread(enricher.warm_up)
+    statuses: dict[str, list[int]] = {"sms": [], "telegram": [], "web": []}
+    async with FakeBotAPI(TOKEN) as api:
+        runtime = Runtime(every_text_channel(sqlite_url, api.base_url), port=0)
+        await runtime.start()
+        base = f"http://127.0.0.1:{runtime.port}"
+        try:
+            async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+                phone = Phone(http, runtime.port, "+447700900555")
+                user = User(424242)
+
+                async def by_sms(text: str) -> None:
+                    statuses["sms"].append((await phone.send(text)).status)
+
+                async def by_telegram(text: str) -> None:
+                    headers = {SECRET_HEADER: WEBHOOK_SECRET}
+                    update = api.text_update(user, text)
+                    async with http.post(
+                        f"{base}/webhooks/telegram", json=update, headers=headers
+                    ) as response:
+                        statuses["telegram"].append(response.status)
+
+                page = {"text": ""}
+                async with http.get(f"{base}/take-part") as response:
+                    page["text"] = await response.text()
+
+                async def by_web(text: str) -> None:
+                    token = re.search(r'name="form_id" value="([^"]+)"', page["text"]).group(1)
+                    async with http.post(
+                        f"{base}/take-part", data={"form_id": token, "text": text}
+                    ) as response:
+                        statuses["web"].append(response.status)
+                        page["text"] = await response.text()
+
+                for send in (by_sms, by_telegram, by_web):
+                    for text in ONBOARDING:
+                        await send(text)
+                    for text in BLNS:
+                        await send(f"idea {text}")
+            async with runtime.services.store.reader() as unit:
+                rows = (
+                    await unit.session.execute(
+                        select(Contribution.channel, Contribution.text).order_by(Contribution.id)
+                    )
+                ).all()
+        finally:
+            await runtime.stop()
+    for channel, answers in statuses.items():
+        assert answers and all(status == 200 for status in answers), (channel, set(answers))
+    # Each channel's person shares each text once: one that cleans to an earlier idea's
+    # text is not stored again (the same idea twice is stored once).
+    expected = list(
+        dict.fromkeys(e for e in (expected_idea(enricher, text) for text in BLNS) if e is not None)
+    )
+    for channel in statuses:
+        stored = [text for where, text in rows if where == channel][1:]  # after the first
+        mismatched = [(s, e) for s, e in zip(stored, expected, strict=False) if s != e]
+        assert not mismatched, (channel, mismatched[:5])
+        assert len(stored) == len(expected), (channel, len(stored), len(expected))
