@@ -97,6 +97,8 @@ class ConsultationSettings(Strict):
     hashtags: tuple[str, ...] = ()
     languages: tuple[str, ...] = ("en",)
     max_text_length: int = Field(default=2000, ge=50, le=100_000)
+    # Before a new idea is stored, offer up to three alike ideas to vote for instead.
+    offer_alike: bool = True
     privacy_notice: str = Field(min_length=10)
     # Read out on phone calls; the built-in one (catalogue "call_privacy") when unset.
     spoken_privacy_notice: str | None = Field(default=None, min_length=10)

@@ -26,7 +26,7 @@ from handlers.commands import parse_command
 from handlers.enrich import clean_text
 from handlers.types import Reply
 from storage.models import Contribution
-from tests.conftest import make_settings
+from tests.conftest import config_dict, make_settings
 from tests.fakes.telegram_bot_api import FakeBotAPI, User
 from tests.telegram_harness import PUBLIC_URL, SECRET_HEADER, TOKEN, WEBHOOK_SECRET
 from tests.twilio_fakes import ACCOUNT_SID, AUTH_TOKEN, OUR_NUMBER, SMS_URL, Phone
@@ -92,9 +92,12 @@ def expected_idea(enricher, text: str) -> str | None:
 def every_text_channel(database_url: str, bot_api: str):
     # The list is sent as fast as HTTP allows, by one person per channel: no limits here.
     many = {"ideas_per_hour": 10_000, "messages_per_minute": 10_000}
+    # Each string must be stored as sent, not offered as "like" another channel's copy.
+    consultation = {**config_dict()["consultation"], "offer_alike": False}
     settings = make_settings(
         database_url,
         limits=many,
+        consultation=consultation,
         channels={
             "sms": {"public_url": SMS_URL, "from_number": OUR_NUMBER},
             "telegram": {"mode": "webhook", "base_url": bot_api, "public_url": PUBLIC_URL},

@@ -63,7 +63,7 @@ def submit_idea(
         ctx.set_state("menu")
         return [refusal]
     message_id = ctx.state.get("message_id") or ctx.inbound.message_id
-    if not different:
+    if not different and ctx.config.consultation.offer_alike:
         offer = _offer_alike(ctx, text, question_key, message_id)
         if offer:
             return offer
