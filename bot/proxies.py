@@ -79,4 +79,4 @@ class TrustedProxies:
         client = self.client_address(request.remote, request.headers.get("X-Forwarded-For"))
         if client and client != request.remote:
             changes["remote"] = client
-        return await handler(request.clone(**changes) if changes else request)
+        return await handler(request.clone(**changes) if changes else request)  # type: ignore[arg-type]

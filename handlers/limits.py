@@ -69,7 +69,7 @@ class MessageRate:
 
     def check(self, who: str) -> str:
         now = self.clock()
-        times, told = self._seen.pop(who, None) or (deque(), [False])
+        times, told = self._seen.pop(who) if who in self._seen else (deque(), [False])
         self._seen[who] = (times, told)
         while times and now - times[0] >= self.WINDOW:
             times.popleft()

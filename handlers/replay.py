@@ -65,7 +65,7 @@ class ReplayKeeper:
         self.window = timedelta(hours=hours)
         self._purged_at: datetime | None = None
 
-    def encode(self, replies) -> str:
+    def encode(self, replies: tuple[Reply, ...] | list[Reply]) -> str:
         return encode(replies, self.cipher)
 
     def decode(self, kept: str | None) -> tuple[Reply, ...]:

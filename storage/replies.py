@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy import Connection, Table, bindparam, select, update
 
 from storage.models import ProcessedMessage
 
-PROCESSED = ProcessedMessage.__table__
+PROCESSED: Table = ProcessedMessage.__table__  # type: ignore[assignment]
 
 KEEP = (
     update(PROCESSED)

@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
 
 from telegram.request import HTTPXRequest
 
 
 class ObservedRequest(HTTPXRequest):
-    def __init__(self, on_answer: Callable[[], None], **kwargs) -> None:
+    def __init__(self, on_answer: Callable[[], None], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._on_answer = on_answer
 
-    async def do_request(self, *args, **kwargs) -> tuple[int, bytes]:
+    async def do_request(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
         code, payload = await super().do_request(*args, **kwargs)
         if 200 <= code < 300 and payload.lstrip()[:1] == b"{":
             self._on_answer()
