@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 
 from bot.channels.base import BadRequest, Channel, ContactStopped, SendError, Throttled
 from bot.services import Services
+from handlers.deps import Deps
 from handlers.team.jobs import failure_reply, run_job, schedule_refreshes
 from handlers.types import Reply
 from storage.errors import StoreUnavailable
@@ -43,7 +44,7 @@ class JobRunner:
         self._settled = asyncio.Condition()
 
     @property
-    def deps(self):
+    def deps(self) -> Deps:
         """The handlers' dependencies (store, settings, clock, ...)."""
         return self.services.deps
 
@@ -80,9 +81,9 @@ class JobRunner:
             replies = await run_job(self.deps, job, self.deps.clock())
         except StoreUnavailable:
             raise
-        except Exception as error:
+        except Exception as exc:
             log.exception("job %s (%s) failed", job.id, job.kind)
-            await self._failed(job, error)
+            await self._failed(job, exc)
             return
         error = await self._deliver(job, replies)
         give_up = False
@@ -104,6 +105,7 @@ class JobRunner:
         if isinstance(error, BadRequest) or give_up:
             # The result will never arrive (refused, e.g. a file too large, or out of
             # attempts): say so in a plain message rather than leave them waiting.
+            assert error is not None  # give_up is only set when delivery failed
             await self._deliver(job, [failure_reply(job, error, delivered=True)])
 
     async def _failed(self, job: JobRecord, error: BaseException) -> None:

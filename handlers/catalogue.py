@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
+from typing import cast
 
 from babel.messages.pofile import read_po
 
@@ -169,7 +170,9 @@ def _translations(language: str) -> dict[str, str]:
         return {}
     with path.open("rb") as handle:
         catalog = read_po(handle)
-    return {m.id: m.string for m in catalog if m.id and m.string and not m.fuzzy}
+    return {
+        cast(str, m.id): cast(str, m.string) for m in catalog if m.id and m.string and not m.fuzzy
+    }
 
 
 class Catalogue:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -40,7 +41,7 @@ class Alike:
     similarity: float
 
 
-def _vectorizer():
+def _vectorizer() -> Any:
     """The similar-ideas measure's TF-IDF (handlers/insights/similar.py)."""
     from sklearn.feature_extraction.text import TfidfVectorizer  # slow to import
 
@@ -69,9 +70,9 @@ class LikenessIndex:
         self._ids = np.array([idea for idea, _text in ideas], dtype=np.int64)
         self._texts = [text for _idea, text in ideas]
         self._alive = np.ones(len(ideas), dtype=bool)
-        self._postings = None
+        self._postings: Any = None
         self._pending: list[tuple[int, str, np.ndarray, np.ndarray]] = []
-        self._pending_matrix = None
+        self._pending_matrix: Any = None
         if ideas:
             matrix = vectorizer.fit_transform(self._texts)
             self._analyse = vectorizer.build_analyzer()
@@ -80,7 +81,7 @@ class LikenessIndex:
             self._index(matrix)
         self._position = {int(idea): row for row, idea in enumerate(self._ids)}
 
-    def _index(self, matrix) -> None:
+    def _index(self, matrix: Any) -> None:
         postings = matrix.T.tocsr()  # n-gram -> the ideas holding it, in order
         postings.sort_indices()
         self._postings = postings
@@ -131,7 +132,7 @@ class LikenessIndex:
         self._index(vstack([self._postings.T.tocsr(), rows]).tocsr())
         self._pending, self._pending_matrix = [], None
 
-    def _pending_rows(self):
+    def _pending_rows(self) -> Any:
         from scipy.sparse import csr_matrix
 
         if self._pending_matrix is None:
@@ -155,7 +156,7 @@ class LikenessIndex:
         self._pending = [item for item in self._pending if item[0] != idea_id]
         self._pending_matrix = None
 
-    def _scores(self, query) -> tuple[np.ndarray, np.ndarray]:
+    def _scores(self, query: Any) -> tuple[np.ndarray, np.ndarray]:
         """(rows, cosine) of the indexed ideas sharing an n-gram with the query. One
         sparse product: only the postings of the query's n-grams are read."""
         scores = (query @ self._postings).tocsr()

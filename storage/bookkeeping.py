@@ -3,17 +3,20 @@ checkpoints, the follow-up outbox and the audit log of team actions."""
 
 from __future__ import annotations
 
+import builtins
 from datetime import datetime, timedelta
+from typing import Any, cast
 
 from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import AuditEntry, Checkpoint, FailedInbound, OutboxMessage, ProcessedMessage
 from storage.records import FailedRecord, OutboxRecord
 
 
-def _insert(backend: str):
+def _insert(backend: str) -> Any:
     return postgresql.insert if backend == "postgresql" else sqlite.insert
 
 
@@ -34,7 +37,7 @@ class ProcessedMessages:
             .on_conflict_do_nothing(index_elements=["channel", "message_id"])
         )
         result = await self.session.execute(statement)
-        return result.rowcount == 1
+        return cast("CursorResult[Any]", result).rowcount == 1
 
     async def seen(self, channel: str, message_id: str) -> bool:
         row = await self.session.get(ProcessedMessage, (channel, message_id))
@@ -101,18 +104,18 @@ class FailedInbox:
         row = await self.session.get(FailedInbound, failed_id)
         return _failed(row) if row else None
 
-    async def every(self) -> list[FailedRecord]:
+    async def every(self) -> builtins.list[FailedRecord]:
         """Every kept message, retried or not (to find one person's)."""
         query = select(FailedInbound).order_by(FailedInbound.id)
         return [_failed(row) for row in await self.session.scalars(query)]
 
-    async def remove(self, failed_ids: list[int]) -> int:
+    async def remove(self, failed_ids: builtins.list[int]) -> int:
         if not failed_ids:
             return 0
         result = await self.session.execute(
             delete(FailedInbound).where(FailedInbound.id.in_(failed_ids))
         )
-        return result.rowcount
+        return cast("CursorResult[Any]", result).rowcount
 
     async def mark(self, failed_id: int, status: str, now: datetime) -> None:
         await self.session.execute(
@@ -143,7 +146,7 @@ class Checkpoints:
         never back: a concurrent writer with an older id leaves the newer one in place."""
         if not value.isdigit():
             raise ValueError(f"checkpoint {name!r}: {value!r} is not a decimal id")
-        current = Checkpoint.__table__.c.value
+        current: Any = Checkpoint.__table__.c.value
         if self.backend == "postgresql":
             current = current.collate("C")  # compare digit by digit, whatever the locale
         older = or_(
@@ -237,7 +240,7 @@ class Outbox:
                 OutboxMessage.status.in_(("queued", "sending")),
             )
         )
-        return result.rowcount
+        return cast("CursorResult[Any]", result).rowcount
 
 
 class Audit:

@@ -8,8 +8,9 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator, Iterable
 from datetime import datetime
+from typing import Any, TypeVar
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import Select, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.grouping import Grouping
@@ -87,7 +88,10 @@ def _rounded(value: float | None) -> float | None:
     return round(value, 4) if value is not None else None
 
 
-def _scoped(query, question_id: int | None, since: datetime | None):
+_Q = TypeVar("_Q", bound=Select)
+
+
+def _scoped(query: _Q, question_id: int | None, since: datetime | None) -> _Q:
     if question_id is not None:
         query = query.where(Contribution.question_id == question_id)
     if since is not None:
@@ -146,7 +150,7 @@ async def contribution_rows(
         }
 
 
-def _current_theme_runs():
+def _current_theme_runs() -> Select[int]:
     return select(InsightRun.id).where(InsightRun.kind == "themes", InsightRun.status == "current")
 
 
@@ -215,7 +219,9 @@ async def idea_rows(
         }
 
 
-async def _theme_mix(session: AsyncSession, column, runs) -> dict[tuple[int, int], str]:
+async def _theme_mix(
+    session: AsyncSession, column: Any, runs: Select[int]
+) -> dict[tuple[int, int], str]:
     """(run, theme number) -> "telegram 5, sms 3": the theme's ideas by one column."""
     value = func.coalesce(column, "")
     rows = await session.execute(

@@ -11,6 +11,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import case
 
@@ -82,7 +83,7 @@ def consensus_of(role_tallies: Iterable[tuple[str, int, int]], grouping: Groupin
     return Consensus(min(g.share for g in counted), len(counted), sum(g.votes for g in counted))
 
 
-def group_case(column, grouping: Grouping):
+def group_case(column: Any, grouping: Grouping) -> Any:
     """SQL for the group a role column belongs to (a role not listed is its own)."""
     if not grouping.groups:
         return column

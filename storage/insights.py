@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import TypeVar, cast
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.grouping import Grouping
@@ -31,6 +32,9 @@ from storage.tally_keys import ANY_QUESTION, NOT_GIVEN, PAIRED_WITH_CHANNEL
 PUBLIC_CHANNELS = ("x",)  # people take part there by posting, without a consent step
 GROUPING_CHECKPOINT = "insights.grouping"
 PEOPLE_DIMENSIONS = ("role", "region", "age_band", "channel")
+
+
+_Q = TypeVar("_Q", bound=Select)
 
 
 @dataclass(frozen=True)
@@ -83,7 +87,7 @@ class Insights:
         query = self._activity_scope(query, scope)
         return [(day, value, int(n)) for day, value, n in await self.session.execute(query) if n]
 
-    def _activity_scope(self, query, scope: Scope):
+    def _activity_scope(self, query: _Q, scope: Scope) -> _Q:
         if scope.question_id is not None:
             query = query.where(ActivityCount.question_id == scope.question_id)
         if scope.since is not None:
@@ -144,7 +148,10 @@ class Insights:
         if paired.split("+")[0] not in PAIRED_WITH_CHANNEL:
             return {}
         counts = await self._people(scope, paired)
-        return {tuple(value.rsplit("|", 1)): count for value, count in counts.items()}
+        return {
+            cast(tuple[str, str], tuple(value.rsplit("|", 1))): count
+            for value, count in counts.items()
+        }
 
     async def _people(self, scope: Scope, dimension: str) -> dict[str, int]:
         # One range of the primary key: every row is one person with one answer.

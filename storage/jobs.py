@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, cast
 
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Job
@@ -122,7 +124,7 @@ class Jobs:
         result = await self.session.execute(
             delete(Job).where(Job.status.in_(("done", "failed")), Job.finished_at < before)
         )
-        return result.rowcount
+        return cast("CursorResult[Any]", result).rowcount
 
     async def count(self, *, status: str | None = None, kind: str | None = None) -> int:
         query = select(func.count()).select_from(Job)

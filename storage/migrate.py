@@ -29,7 +29,9 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 @cache  # the migrations cannot change while Chorus runs; /healthz asks on every call
 def head_revision() -> str:
-    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None
+    return head
 
 
 def current_revision(connection: Connection) -> str | None:

@@ -6,8 +6,10 @@ aggregates right through storage/tallies.py; the audit entry is written by the c
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Any, cast
 
 from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.contributions import contribution_record
@@ -142,7 +144,7 @@ class Moderation:
             survivor=contribution_record(survivor),
             moved=len(moving),
             dropped=len(dropped),
-            comments_moved=comments.rowcount,
+            comments_moved=cast("CursorResult[Any]", comments).rowcount,
         )
 
     async def erase(self, contribution_id: int) -> ContributionErasure | None:
@@ -169,7 +171,7 @@ class Moderation:
         await self.tallies.contributions_removed([ContributionFacts.of(row)])
         await self.session.delete(row)
         await self.session.flush()
-        return ContributionErasure(record, votes, detached.rowcount)
+        return ContributionErasure(record, votes, cast("CursorResult[Any]", detached).rowcount)
 
     async def get_for_update(self, contribution_id: int) -> ContributionRecord | None:
         row = await self.session.get(Contribution, contribution_id, with_for_update=True)

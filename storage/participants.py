@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any, cast
 
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.engine import CursorResult, Result
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import (
@@ -31,6 +33,10 @@ _MUTABLE = {
     "unreachable",
     "last_seen_at",
 }
+
+
+def _rowcount(result: Result[Any]) -> int:
+    return cast("CursorResult[Any]", result).rowcount
 
 
 def _record(row: Participant) -> ParticipantRecord:
@@ -93,7 +99,7 @@ class Participants:
         await self.session.flush()
         return _record(row)
 
-    async def update(self, participant_id: int, **changes) -> None:
+    async def update(self, participant_id: int, **changes: Any) -> None:
         unknown = set(changes) - _MUTABLE
         if unknown:
             raise ValueError(f"cannot update participant fields: {sorted(unknown)}")
@@ -153,16 +159,16 @@ class Participants:
         """
         await self._erase_copies(participant_id)
         votes = await remove_votes_of(self.session, self.tallies, participant_id)
-        contacts = (
+        contacts = _rowcount(
             await self.session.execute(
                 delete(Contact).where(Contact.participant_id == participant_id)
             )
-        ).rowcount
-        outbox = (
+        )
+        outbox = _rowcount(
             await self.session.execute(
                 delete(OutboxMessage).where(OutboxMessage.participant_id == participant_id)
             )
-        ).rowcount
+        )
         own_ids = select(Contribution.id).where(Contribution.participant_id == participant_id)
         # Votes by others on this person's ideas go with the ideas.
         await remove_votes(
@@ -184,16 +190,16 @@ class Participants:
             select(Contribution).where(Contribution.participant_id == participant_id)
         )
         await self.tallies.contributions_removed([ContributionFacts.of(row) for row in own])
-        contributions = (
+        contributions = _rowcount(
             await self.session.execute(
                 delete(Contribution)
                 .where(Contribution.participant_id == participant_id)
                 .execution_options(synchronize_session=False)
             )
-        ).rowcount
-        participants = (
+        )
+        participants = _rowcount(
             await self.session.execute(delete(Participant).where(Participant.id == participant_id))
-        ).rowcount
+        )
         return ErasureCounts(
             participants=participants,
             contributions=contributions,
@@ -254,7 +260,7 @@ class Participants:
         result = await self.session.execute(
             delete(Contact).where(Contact.participant_id == participant_id)
         )
-        return result.rowcount
+        return _rowcount(result)
 
     async def count(self) -> int:
         return await self.session.scalar(select(func.count()).select_from(Participant)) or 0

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from typing import Any, cast
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.contributions import contribution_record
@@ -53,7 +55,7 @@ class PublicPosts:
             .where(PostMetrics.contribution_id == contribution_id)
             .values(**_counts(metrics), refreshed_at=now)
         )
-        return result.rowcount == 1
+        return cast("CursorResult[Any]", result).rowcount == 1
 
     async def touch(self, contribution_ids: list[int], now: datetime) -> None:
         """Mark posts as looked at (e.g. deleted on the platform), so others go first."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -47,7 +48,7 @@ class PendingRow:
     created_at: datetime
 
 
-def _idea_filters(scope: Scope, *, on=Contribution) -> list:
+def _idea_filters(scope: Scope, *, on: Any = Contribution) -> list:
     """Visible, unmerged ideas in scope; `on=IdeaScore` puts the question and time
     filters on the score table, so a ranking walks that table's index."""
     filters = [

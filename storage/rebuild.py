@@ -9,6 +9,8 @@ people per role group) is recomputed at start whenever those groups change.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -46,21 +48,21 @@ SCORE_BATCH = 5000
 ROLE_GROUP_DIMENSIONS = ("role_group", "role_group+channel")
 
 
-def day_expression(column, backend: str):
+def day_expression(column: Any, backend: str) -> Any:
     """The UTC calendar day of a timestamp column, as the store keeps it in a Date."""
     if backend == "postgresql":
         return cast(func.timezone("UTC", column), Date)
     return func.date(column)
 
 
-def hour_expression(column, backend: str):
+def hour_expression(column: Any, backend: str) -> Any:
     """Hours since 1970 (UTC) of a timestamp column, as storage.tallies.hour_of."""
     if backend == "postgresql":
         return cast(func.floor(func.extract("epoch", column) / 3600), Integer)
     return cast(func.strftime("%s", column), Integer) / 3600
 
 
-def _vote_hours_select(backend: str):
+def _vote_hours_select(backend: str) -> Any:
     hour = hour_expression(Vote.created_at, backend)
     question = func.coalesce(Contribution.question_id, NO_QUESTION)
     return (
@@ -71,11 +73,11 @@ def _vote_hours_select(backend: str):
     )
 
 
-def _given(column):
+def _given(column: Any) -> Any:
     return func.coalesce(column, NOT_GIVEN)
 
 
-def _activity_select(backend: str):
+def _activity_select(backend: str) -> Any:
     c, v = Contribution, Vote
     c_day = day_expression(c.created_at, backend)
     v_day = day_expression(v.created_at, backend)
@@ -124,7 +126,7 @@ def _activity_select(backend: str):
     return union_all(*parts)
 
 
-def _actions_subquery(backend: str):
+def _actions_subquery(backend: str) -> Any:
     """Every contribution and vote as (person, question, channel, profile, day)."""
     c, v = Contribution, Vote
     contributions = select(
@@ -167,7 +169,7 @@ def _profiles_table() -> Table:
     )
 
 
-def _fill_profiles(profiles: Table, backend: str):
+def _fill_profiles(profiles: Table, backend: str) -> Any:
     actions = _actions_subquery(backend)
     key = [
         actions.c.participant_id,
@@ -203,7 +205,7 @@ def _participation_inserts(
     profiles: Table, grouping: Grouping, dimensions: tuple[str, ...] | None = None
 ) -> list[Executable]:
     p = profiles.c
-    statements = []
+    statements: list[Executable] = []
     for dimension, value in _person_values(profiles, grouping).items():
         if dimensions is not None and dimension not in dimensions:
             continue
@@ -254,11 +256,11 @@ def participation_statements(
     ]
 
 
-def _role_tallies_select():
+def _role_tallies_select() -> Any:
     v = Vote
     role = _given(v.role)
 
-    def count_of(value: int):
+    def count_of(value: int) -> Any:
         return func.coalesce(func.sum(cast(v.value == value, Integer)), 0)
 
     return select(v.contribution_id, role, count_of(1), count_of(-1), count_of(0)).group_by(

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -37,7 +38,7 @@ class PairRecord:
     similarity: float
 
 
-def _insert(backend: str):
+def _insert(backend: str) -> Any:
     return postgresql.insert if backend == "postgresql" else sqlite.insert
 
 

@@ -21,8 +21,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import date
+from typing import Any, cast
 
-from sqlalchemy import and_, bindparam, delete, func, select, update
+from sqlalchemy import ColumnElement, Table, and_, bindparam, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -84,15 +85,15 @@ async def adjust_tallies(
     )
 
 
-def _insert(backend: str):
+def _insert(backend: str) -> Any:
     return postgresql.insert if backend == "postgresql" else sqlite.insert
 
 
-def _greatest(backend: str):
+def _greatest(backend: str) -> Any:
     return func.greatest if backend == "postgresql" else func.max
 
 
-def _least(backend: str):
+def _least(backend: str) -> Any:
     return func.least if backend == "postgresql" else func.min
 
 
@@ -158,9 +159,9 @@ class Tallies:
                 continue
             for key in facts.activity_keys():
                 activity[key] += sign
-            for key in facts.person_keys(self.grouping):
-                people[key] += sign
-                days[key] = facts.day
+            for person_key in facts.person_keys(self.grouping):
+                people[person_key] += sign
+                days[person_key] = facts.day
         await self.apply_activity(activity)
         await self.apply_people(people, days)
 
@@ -199,9 +200,9 @@ class Tallies:
                 hours[(facts.hour, facts.question_id or NO_QUESTION)] += sign
                 for key in facts.activity_keys():
                     activity[key] += sign
-                for key in facts.person_keys(self.grouping):
-                    people[key] += sign
-                    days[key] = facts.day
+                for person_key in facts.person_keys(self.grouping):
+                    people[person_key] += sign
+                    days[person_key] = facts.day
                 column = VALUE_COLUMN[facts.value]
                 roles[(facts.contribution_id, facts.role or NOT_GIVEN, column)] += sign
         await self.apply_activity(activity)
@@ -212,7 +213,7 @@ class Tallies:
             ideas = {facts.contribution_id for facts in [*removed, *added]}
             await self.refresh_idea_scores(sorted(ideas))
 
-    async def vote_facts(self, where) -> list[VoteFacts]:
+    async def vote_facts(self, where: ColumnElement[bool]) -> list[VoteFacts]:
         """Facts of the votes matching `where` (a condition on Vote), with their question."""
         rows = await self.session.execute(
             select(Vote, Contribution.question_id)
@@ -278,7 +279,7 @@ class Tallies:
                  "actions": n, "first_day": days[k], "last_day": days[k]}
                 for k, n in added
             ]  # fmt: skip
-            table = Participation.__table__
+            table = cast(Table, Participation.__table__)
             statement = _insert(self.backend)(table)
             statement = statement.on_conflict_do_update(
                 index_elements=["question_id", "dimension", "value", "participant_id"],
@@ -294,7 +295,7 @@ class Tallies:
             )
             await self.session.execute(statement, rows)
         if removed:
-            table = Participation.__table__
+            table = cast(Table, Participation.__table__)
             key = and_(
                 table.c.question_id == bindparam("k_question"),
                 table.c.dimension == bindparam("k_dimension"),
@@ -328,7 +329,7 @@ class Tallies:
             {"contribution_id": idea, "role": role, **changes}
             for (idea, role), changes in by_row.items()
         ]
-        table = IdeaRoleTally.__table__
+        table = cast(Table, IdeaRoleTally.__table__)
         statement = _insert(self.backend)(table)
         statement = statement.on_conflict_do_update(
             index_elements=["contribution_id", "role"],

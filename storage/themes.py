@@ -11,6 +11,7 @@ from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, cast
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -53,11 +54,11 @@ class ThemeRecord:
     representatives: tuple[int, ...]
 
 
-def _insert(backend: str):
+def _insert(backend: str) -> Any:
     return postgresql.insert if backend == "postgresql" else sqlite.insert
 
 
-def _question_is(column, question_id: int | None):
+def _question_is(column: Any, question_id: int | None) -> Any:
     return column.is_(None) if question_id is None else column == question_id
 
 
@@ -123,6 +124,7 @@ class Themes:
         """Make this run the current one for its kind and question; older runs become
         'old' (their rows are deleted by `drop_old_runs`)."""
         run = await self.session.get(InsightRun, run_id, with_for_update=True)
+        assert run is not None
         await self.session.execute(
             update(InsightRun)
             .where(
@@ -191,7 +193,7 @@ class Themes:
             row.method,
             row.items,
             row.newest_item_id,
-            row.finished_at,
+            cast(datetime, row.finished_at),
         )
 
     # --- themes ------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import ColumnElement, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Contribution, Vote
@@ -54,7 +54,7 @@ async def recount_tallies(session: AsyncSession, contribution_id: int) -> None:
 
 
 async def remove_votes(
-    session: AsyncSession, tallies: Tallies, where, *, ideas_kept: bool = True
+    session: AsyncSession, tallies: Tallies, where: ColumnElement[bool], *, ideas_kept: bool = True
 ) -> int:
     """Withdraw the votes matching `where` (a condition on Vote), keeping every tally
     right. `ideas_kept=False` when the ideas voted on are being deleted too."""

@@ -9,8 +9,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from bot.cli.common import services_for, to_json
 from handlers.insights.context import Reporting
@@ -55,7 +56,7 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
 
 
 @asynccontextmanager
-async def reporting_for(args: argparse.Namespace):
+async def reporting_for(args: argparse.Namespace) -> AsyncIterator[Reporting]:
     async with services_for(args.config, warm_up=False) as services:
         yield Reporting.of(services.deps)
 
@@ -94,10 +95,12 @@ async def _report(args: argparse.Namespace) -> tuple[object, Callable[[], str]]:
         return await _analysis(reporting, scope, args)
 
 
-async def _pending(reporting: Reporting, scope: ReportScope, count: int | None):
+async def _pending(
+    reporting: Reporting, scope: ReportScope, count: int | None
+) -> tuple[dict[str, Any], Callable[[], str]]:
     async with reporting.store.reader() as unit:
         total, items = await unit.rankings.pending(reporting.store_scope(scope), count or 20)
-    data = {
+    data: dict[str, Any] = {
         "scope": scope.as_dict(),
         "pending": total,
         "items": [
@@ -131,7 +134,9 @@ async def _pending(reporting: Reporting, scope: ReportScope, count: int | None):
     return data, text
 
 
-async def _analysis(reporting: Reporting, scope: ReportScope, args: argparse.Namespace):
+async def _analysis(
+    reporting: Reporting, scope: ReportScope, args: argparse.Namespace
+) -> tuple[object, Callable[[], str]]:
     from handlers.insights import similar, theme_runs
 
     keys = [scope.question_key] if scope.question_key else reporting.question_keys

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import io
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from handlers.insights.context import Reporting
 from handlers.insights.grouping import ROLE_QUESTION
@@ -50,7 +51,7 @@ class Chart:
     caption: str
 
 
-def _axes(title: str, xlabel: str, ylabel: str):
+def _axes(title: str, xlabel: str, ylabel: str) -> tuple[Any, Any]:
     from matplotlib.figure import Figure  # imported when drawing: it takes a second
 
     figure = Figure(figsize=SIZE_INCHES, dpi=DPI, layout="constrained")
@@ -62,7 +63,9 @@ def _axes(title: str, xlabel: str, ylabel: str):
     return figure, axes
 
 
-def _legend_below(figure, axes, title: str | None = None, handles=None) -> None:
+def _legend_below(
+    figure: Any, axes: Any, title: str | None = None, handles: Any = None
+) -> None:
     """The legend under the plot, never over the bars."""
     if handles is None:
         handles, _labels = axes.get_legend_handles_labels()
@@ -81,13 +84,13 @@ def _legend_below(figure, axes, title: str | None = None, handles=None) -> None:
     )
 
 
-def _no_data(axes, text: str) -> None:
+def _no_data(axes: Any, text: str) -> None:
     axes.set_xticks([])
     axes.set_yticks([])
     axes.text(0.5, 0.5, text, ha="center", va="center", fontsize=LABEL, transform=axes.transAxes)
 
 
-def _png(figure) -> bytes:
+def _png(figure: Any) -> bytes:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     buffer = io.BytesIO()
@@ -169,7 +172,7 @@ def draw_reach(rows: list[tuple[str, float, float]], title: str) -> bytes:
 INSIDE_BAR = 0.12
 
 
-def reach_figure(rows: list[tuple[str, float, float]], title: str):
+def reach_figure(rows: list[tuple[str, float, float]], title: str) -> Any:
     """Each bar's share printed on the bar, and each target's value beside its marker."""
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
@@ -232,7 +235,9 @@ async def make_chart(reporting: Reporting, name: str, scope: ReportScope) -> Cha
     return Chart(name, draw(*args), title)
 
 
-async def chart_data(reporting: Reporting, name: str, scope: ReportScope):
+async def chart_data(
+    reporting: Reporting, name: str, scope: ReportScope
+) -> tuple[str, Callable[..., bytes], tuple[Any, ...]]:
     """(caption, drawing function, its arguments) for a chart; the drawing is CPU-bound."""
     where = reporting.store_scope(scope)
     covers = scope.describe()

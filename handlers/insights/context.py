@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from handlers.insights.grouping import option_label, role_grouping
 from handlers.insights.scope import ReportScope
@@ -24,7 +25,7 @@ class Reporting:
     now: datetime
 
     @classmethod
-    def of(cls, engine, now: datetime | None = None) -> Reporting:
+    def of(cls, engine: Any, now: datetime | None = None) -> Reporting:
         """From prepared dependencies: anything with store, config, question_ids and clock."""
         return cls(engine.store, engine.config, dict(engine.question_ids), now or engine.clock())
 

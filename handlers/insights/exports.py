@@ -15,10 +15,10 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import aclosing
 from datetime import datetime
-from typing import BinaryIO, TextIO
+from typing import Any, BinaryIO, TextIO
 
 from storage.database import Store
 from storage.exports import CONTRIBUTION_COLUMNS, contribution_rows, idea_rows, theme_rows
@@ -96,7 +96,7 @@ def columns_of(table: str) -> list[str]:
     return list(THEME_COLUMNS)
 
 
-async def table_rows(store: Store, table: str, scope: Scope) -> AsyncIterator[dict]:
+async def table_rows(store: Store, table: str, scope: Scope) -> AsyncGenerator[dict, None]:
     if table not in TABLES:
         raise ValueError(f"unknown table {table!r}; choose from {', '.join(TABLES)}")
     async with store.reader() as unit:
@@ -185,9 +185,10 @@ async def write_xlsx(
     return counts
 
 
-async def _write_sheets(workbook, table: str, rows: AsyncIterator[dict]) -> int:
+async def _write_sheets(workbook: Any, table: str, rows: AsyncIterator[dict]) -> int:
     """Rows of one table, over as many sheets as Excel's row limit needs."""
     columns = columns_of(table)
+    sheet: Any
     sheet, in_sheet, count, part = None, EXCEL_MAX_ROWS, 0, 0
     async for row in rows:
         if in_sheet >= EXCEL_MAX_ROWS:
@@ -203,7 +204,7 @@ async def _write_sheets(workbook, table: str, rows: AsyncIterator[dict]) -> int:
     return count
 
 
-def _cell(sheet, value: object) -> object:
+def _cell(sheet: Any, value: object) -> object:
     """Text that starts with "=" is written as text, never as a formula."""
     if isinstance(value, str) and value.startswith("="):
         from openpyxl.cell import WriteOnlyCell

@@ -4,6 +4,8 @@ with, ranked by the lowest agree share across groups with enough votes)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from handlers.insights.context import Reporting
 from handlers.insights.grouping import ROLE_QUESTION
 from handlers.insights.scope import ReportScope
@@ -76,7 +78,7 @@ async def build_consensus(
     listed = []
     for idea in ideas:
         by_group = {g.group: g for g in group_votes(tallies[idea.id], grouping)}
-        counted = [
+        counted: list[dict[str, Any]] = [
             {"group": g.group, "agree": g.agree, "disagree": g.disagree, "share": round(g.share, 4)}
             for g in by_group.values()
             if g.votes >= grouping.min_votes

@@ -9,6 +9,8 @@ is an AHP), as the targets are set.
 
 from __future__ import annotations
 
+from typing import Any
+
 from handlers.insights.context import Reporting
 from handlers.insights.grouping import ROLE_QUESTION
 from handlers.insights.scope import ReportScope
@@ -38,7 +40,7 @@ async def build_reach(reporting: Reporting, scope: ReportScope) -> dict:
             if dimension in DIMENSIONS and dimension != "channel"
         }
     dimensions = {}
-    gaps = []
+    gaps: list[dict[str, Any]] = []
     for dimension in DIMENSIONS:
         found = counts[dimension]
         answered = sum(count for value, count in found.items() if value)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -40,7 +41,7 @@ MAX_PAIRS = 2000  # kept per run, the most alike first
 DEFAULT_COUNT = 5
 
 
-def similarity_matrix(texts: Sequence[str]):
+def similarity_matrix(texts: Sequence[str]) -> Any:
     """Row-normalised TF-IDF of character n-grams: a dot product is the cosine."""
     from sklearn.feature_extraction.text import TfidfVectorizer  # slow to import; used rarely
 

@@ -11,6 +11,8 @@ import asyncio
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 import numpy as np
 
@@ -64,7 +66,7 @@ def plan_run(
     moved: dict[int, list[int]] = defaultdict(list)
     for position, idea in zip(at[known], pinned[known], strict=True):
         moved[pins[int(idea)]].append(int(position))
-    for number, positions in sorted(moved.items()):
+    for number, moved_positions in sorted(moved.items()):
         theme = planned.get(number)
         if theme is None:
             old = old_by_number.get(number)
@@ -75,8 +77,8 @@ def plan_run(
             number,
             theme.label,
             theme.terms,
-            np.concatenate([theme.positions, positions]),
-            np.concatenate([theme.weights, np.zeros(len(positions))]),
+            np.concatenate([theme.positions, moved_positions]),
+            np.concatenate([theme.weights, np.zeros(len(moved_positions))]),
         )
     return [theme for theme in planned.values() if len(theme.positions)]
 
@@ -149,7 +151,7 @@ async def build_themes(reporting: Reporting, scope: ReportScope) -> dict:
     """The latest stored themes of each question in scope (or of the one asked for)."""
     keys = [scope.question_key] if scope.question_key else reporting.question_keys
     since_at = reporting.store_scope(scope).since_at
-    questions = []
+    questions: list[dict[str, Any]] = []
     async with reporting.store.reader() as unit:
         for key in keys:
             question_id = reporting.question_ids.get(key)
@@ -204,7 +206,7 @@ def _rescoped(theme: ThemeRecord, counts: tuple[int, dict[str, int]] | None) -> 
     return replace(theme, size=size, sentiment=mix)
 
 
-def is_stale(question: dict, now, refresh_minutes: float) -> bool:
+def is_stale(question: dict, now: datetime, refresh_minutes: float) -> bool:
     """True when a stored result should be recomputed: none yet, or older than the
     refresh interval with newer ideas waiting."""
     if question.get("as_of") is None:
@@ -232,7 +234,7 @@ def format_theme(theme: dict) -> str:
     return "\n".join(lines)
 
 
-def format_question_header(question: dict, now) -> str:
+def format_question_header(question: dict, now: datetime) -> str:
     if question["as_of"] is None:
         return f"Themes for {question['question']}: none worked out yet."
     newer = question["newer_ideas"]

@@ -184,11 +184,11 @@ def pair_labels(
 
     try:
         counts = CountVectorizer(analyzer=pairs, binary=True).fit(
-            [texts[i] for i in placed]
+            [texts[int(i)] for i in placed]
         )
     except ValueError:  # no pair at all
         return [None] * count
-    matrix = counts.transform([texts[i] for i in placed]).tocsc()
+    matrix = counts.transform([texts[int(i)] for i in placed]).tocsc()
     names = counts.get_feature_names_out()
     membership = np.zeros((count, len(placed)))
     membership[themes[placed], np.arange(len(placed))] = 1
@@ -228,7 +228,7 @@ def cluster(ideas: Sequence[tuple], *, themes: int | None = None) -> Clustering:
         max_df=0.5 if len(ideas) >= 50 else 1.0,
         max_features=20_000,
     )
-    picks = range(len(ideas))
+    picks: Sequence[int] = range(len(ideas))
     if len(ideas) > FIT_SAMPLE:
         picks = sorted(np.random.default_rng(0).choice(len(ideas), FIT_SAMPLE, replace=False))
     try:

@@ -17,6 +17,7 @@ from handlers.team.context import TeamContext
 from handlers.types import Choice, Reply
 from storage.moderation import Amendment
 from storage.records import ContributionRecord
+from storage.unit import Unit
 
 _PSEUDONYM = re.compile(r"^[0-9a-f]{8,64}$")
 MAX_LABEL = 200
@@ -29,12 +30,18 @@ def _numbers(ctx: TeamContext, count: int) -> list[int] | None:
     return [int(part.lstrip("#")) for part in parts]
 
 
+def _unit(ctx: TeamContext) -> Unit:
+    """The open transaction: every action is run with one."""
+    assert ctx.unit is not None
+    return ctx.unit
+
+
 def _usage(ctx: TeamContext, usage: str) -> list[Reply]:
     return [ctx.say("usage", usage=usage)]
 
 
 async def _contribution(ctx: TeamContext, number: int) -> ContributionRecord | None:
-    return await ctx.unit.moderation.get_for_update(number)
+    return await _unit(ctx).moderation.get_for_update(number)
 
 
 async def _set_status(ctx: TeamContext, status: str, done_key: str, action: str) -> list[Reply]:
@@ -44,7 +51,7 @@ async def _set_status(ctx: TeamContext, status: str, done_key: str, action: str)
     item = await _contribution(ctx, numbers[0])
     if item is None:
         return [ctx.say("no_such", id=numbers[0])]
-    await ctx.unit.contributions.set_status(item.id, status)
+    await _unit(ctx).contributions.set_status(item.id, status)
     ctx.audit(
         action,
         f"contribution:{item.id}",
@@ -72,7 +79,7 @@ async def amend(ctx: TeamContext) -> list[Reply]:
     if ctx.request.pressed or not new_text:
         return [ctx.say("amend_how", id=item.id, text=item.text)]
     enriched = ctx.deps.enricher.enrich(new_text)
-    original = await ctx.unit.moderation.amend(
+    original = await _unit(ctx).moderation.amend(
         item.id,
         Amendment(
             text=enriched.text,
@@ -112,10 +119,11 @@ async def merge(ctx: TeamContext) -> list[Reply]:
             return [ctx.say("not_an_idea", id=number)]
         if idea.duplicate_of is not None:
             return [ctx.say("already_merged", id=number, into=idea.duplicate_of)]
+    assert duplicate is not None and into is not None  # checked in the loop above
     if duplicate.question_id != into.question_id:
         return [ctx.say("merge_question", a=duplicate_id, b=into_id)]
-    result = await ctx.unit.moderation.merge(duplicate_id, into_id)
-    await ctx.unit.similar.decide_pair(
+    result = await _unit(ctx).moderation.merge(duplicate_id, into_id)
+    await _unit(ctx).similar.decide_pair(
         duplicate_id, into_id, "merged", ctx.actor, ctx.now, question_id=into.question_id
     )
     told = await _tell_authors(ctx, result.duplicate, result.survivor)
@@ -148,7 +156,7 @@ async def _tell_authors(
     ctx: TeamContext, duplicate: ContributionRecord, survivor: ContributionRecord
 ) -> int:
     """Queue news for the authors who asked for it; the message names no one."""
-    unit = ctx.unit
+    unit = _unit(ctx)
     news: dict[int, tuple[str, dict]] = {
         survivor.participant_id: ("merged_into_yours", {"number": survivor.shown_number}),
         # Written second: an author of both ideas hears about the one that went.
@@ -187,7 +195,8 @@ async def dismiss(ctx: TeamContext) -> list[Reply]:
             return [ctx.say("no_such", id=number)]
         if idea.kind != "idea":
             return [ctx.say("not_an_idea", id=number)]
-    await ctx.unit.similar.decide_pair(
+    assert ideas[0] is not None  # checked in the loop above
+    await _unit(ctx).similar.decide_pair(
         first, second, "dismissed", ctx.actor, ctx.now, question_id=ideas[0].question_id
     )
     ctx.audit("dismiss_similar", f"contribution:{min(numbers)}", {"other": max(numbers)})
@@ -199,12 +208,12 @@ async def rename(ctx: TeamContext) -> list[Reply]:
     if numbers is None:
         return _usage(ctx, "/rename THEME new name")
     number = numbers[0]
-    if await ctx.unit.themes.theme_run_of(number) is None:
+    if await _unit(ctx).themes.theme_run_of(number) is None:
         return [ctx.say("no_theme", number=number)]
     label = " ".join(ctx.request.rest.split()[1:])[:MAX_LABEL]
     if ctx.request.pressed or not label:
         return [ctx.say("rename_how", number=number)]
-    previous = await ctx.unit.themes.rename(number, label, ctx.actor, ctx.now)
+    previous = await _unit(ctx).themes.rename(number, label, ctx.actor, ctx.now)
     ctx.audit("rename_theme", f"theme:{number}", {"from": previous, "to": label})
     return [ctx.say("renamed", number=number, label=label)]
 
@@ -218,10 +227,10 @@ async def move(ctx: TeamContext) -> list[Reply]:
         return [ctx.say("no_such", id=numbers[0])]
     if idea.kind != "idea":
         return [ctx.say("not_an_idea", id=idea.id)]
-    run = await ctx.unit.themes.current_run("themes", idea.question_id)
+    run = await _unit(ctx).themes.current_run("themes", idea.question_id)
     if run is None:
         return [ctx.say("no_themes_yet", id=idea.id)]
-    themes = {theme.number: theme for theme in await ctx.unit.themes.themes_of(run.id)}
+    themes = {theme.number: theme for theme in await _unit(ctx).themes.themes_of(run.id)}
     target = _numbers(ctx, 2)
     if target is None:
         choices = tuple(
@@ -231,11 +240,11 @@ async def move(ctx: TeamContext) -> list[Reply]:
         return [ctx.say("move_which", id=idea.id, choices=choices)]
     number = target[1]
     if number not in themes:
-        other_run = await ctx.unit.themes.theme_run_of(number)
+        other_run = await _unit(ctx).themes.theme_run_of(number)
         key = "move_question" if other_run is not None else "no_theme"
         return [ctx.say(key, number=number, id=idea.id)]
-    before = await ctx.unit.themes.theme_of(run.id, idea.id)
-    await ctx.unit.themes.move(idea.id, number, idea.label, ctx.actor, ctx.now)
+    before = await _unit(ctx).themes.theme_of(run.id, idea.id)
+    await _unit(ctx).themes.move(idea.id, number, idea.label, ctx.actor, ctx.now)
     ctx.audit("move_idea", f"contribution:{idea.id}", {"from_theme": before, "to_theme": number})
     return [ctx.say("moved", id=idea.id, number=number, label=themes[number].label)]
 
@@ -266,7 +275,8 @@ async def _erase_item(ctx: TeamContext, number: int, confirmed: bool) -> list[Re
         return [ctx.say("no_such", id=number)]
     if not confirmed:
         return _confirm(ctx, f"{item.kind} #{number} and its votes", f"erase:{number}")
-    erased = await ctx.unit.moderation.erase(number)
+    erased = await _unit(ctx).moderation.erase(number)
+    assert erased is not None  # the row is locked (get_for_update above)
     ctx.audit(
         "erase",
         f"contribution:{number}",
@@ -276,7 +286,7 @@ async def _erase_item(ctx: TeamContext, number: int, confirmed: bool) -> list[Re
 
 
 async def _erase_person(ctx: TeamContext, prefix: str, confirmed: bool) -> list[Reply]:
-    found = await ctx.unit.moderation.find_by_pseudonym(prefix)
+    found = await _unit(ctx).moderation.find_by_pseudonym(prefix)
     if not found:
         return [ctx.say("no_person", prefix=prefix)]
     if len(found) > 1:
@@ -285,10 +295,10 @@ async def _erase_person(ctx: TeamContext, prefix: str, confirmed: bool) -> list[
     if not confirmed:
         short = pseudonym[:16]
         return _confirm(ctx, f"everything of participant {short}", f"erase:person:{short}")
-    counts = await ctx.unit.participants.erase(participant_id)
+    counts = await _unit(ctx).participants.erase(participant_id)
     deps = ctx.deps
     kept = await forget_kept_messages(
-        ctx.unit,
+        _unit(ctx),
         deps.contacts,
         lambda channel, sender: deps.pseudonym(channel, sender) == pseudonym,
     )

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from handlers.insights.charts import CHARTS, chart_data
 from handlers.insights.context import Reporting
@@ -30,6 +31,9 @@ from handlers.types import Attachment, Inbound, Reply
 from storage.insights import Scope
 from storage.jobs import JobRecord
 
+if TYPE_CHECKING:
+    from handlers.deps import Deps
+
 JOB_KINDS = ("themes", "similar", "chart", "export")
 # A chat carries documents of up to 50 MB (Telegram's limit for bots); an export of more
 # contributions than this is refused before it is built, so the bot's process never
@@ -40,12 +44,12 @@ WHAT = {"themes": "themes", "similar": "list of similar ideas", "chart": "chart"
         "export": "export"}  # fmt: skip
 
 
-def _question_ids(deps, payload: dict) -> list[int | None]:
+def _question_ids(deps: Deps, payload: dict) -> list[int | None]:
     ids = payload.get("question_ids")
     return list(ids) if ids else list(deps.question_ids.values())
 
 
-def _context(deps, job: JobRecord, now: datetime) -> TeamContext:
+def _context(deps: Deps, job: JobRecord, now: datetime) -> TeamContext:
     """A context to build team replies outside a message (moderator buttons or not)."""
     from handlers.settings import TeamMember
 
@@ -62,7 +66,7 @@ def _context(deps, job: JobRecord, now: datetime) -> TeamContext:
     )
 
 
-async def run_job(deps, job: JobRecord, now: datetime) -> list[Reply]:
+async def run_job(deps: Deps, job: JobRecord, now: datetime) -> list[Reply]:
     """Do one job; returns what to send back (nothing when no one is waiting)."""
     ctx = _context(deps, job, now)
     payload = job.payload
@@ -102,7 +106,9 @@ def _too_big(size: str, limit: str) -> list[Reply]:
     return [Reply(team_text("export_too_big", size=size, limit=limit), key="team:export_too_big")]
 
 
-async def _export(deps, job: JobRecord, scope: ReportScope, reporting: Reporting) -> list[Reply]:
+async def _export(
+    deps: Deps, job: JobRecord, scope: ReportScope, reporting: Reporting
+) -> list[Reply]:
     fmt = job.payload.get("format", "xlsx")
     async with deps.store.reader() as unit:
         activity = await unit.insights.activity(reporting.store_scope(scope))
@@ -168,7 +174,7 @@ def failure_reply(job: JobRecord, error: BaseException, *, delivered: bool = Fal
     )
 
 
-async def schedule_refreshes(deps, now: datetime) -> int:
+async def schedule_refreshes(deps: Deps, now: datetime) -> int:
     """Queue re-analysis for questions whose stored themes or similar pairs are older than
     `insights.refresh_minutes` and have newer ideas (or none yet). Returns jobs queued."""
     minutes = deps.config.insights.refresh_minutes

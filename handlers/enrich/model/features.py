@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "`": "'"})
 _TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?|[.,;:!?]+")
@@ -60,7 +61,7 @@ def words_of(text: str) -> list[str]:
 
 
 @cache
-def vader():
+def vader() -> Any:
     """VADER's analyser, whose lexicon also gives the word valences (-4..+4)."""
     from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
