@@ -36,7 +36,7 @@ class ServerSettings(Strict):
     @field_validator("trusted_proxies")
     @classmethod
     def _proxies_are_addresses(cls, value: list[str]) -> list[str]:
-        from bot.proxies import parse_networks
+        from bot.networks import parse_networks
 
         parse_networks(value)  # raises ValueError naming the bad entry
         return value

@@ -16,21 +16,11 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from aiohttp import web
 
+from bot.networks import Network
+
 log = logging.getLogger(__name__)
 
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-def parse_networks(entries: Sequence[str]) -> tuple[Network, ...]:
-    """`10.0.0.1`, `10.0.0.0/8` or `::1`; ValueError names a bad entry."""
-    networks = []
-    for entry in entries:
-        try:
-            networks.append(ipaddress.ip_network(entry.strip(), strict=False))
-        except ValueError:
-            raise ValueError(f"{entry!r} is not an IP address or network") from None
-    return tuple(networks)
 
 
 def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:

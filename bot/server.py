@@ -8,7 +8,8 @@ from aiohttp import web
 
 from bot.channels.base import Channel
 from bot.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
-from bot.proxies import TrustedProxies, parse_networks
+from bot.networks import parse_networks
+from bot.proxies import TrustedProxies
 from bot.services import Services
 
 SERVICES = web.AppKey("services", Services)

@@ -15,7 +15,8 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.form_tokens import FormTokens, same_origin
-from bot.proxies import TrustedProxies, parse_networks
+from bot.networks import parse_networks
+from bot.proxies import TrustedProxies
 from bot.runtime import Runtime
 from storage.models import Participant
 from tests.conftest import make_settings
