@@ -20,7 +20,7 @@ from tests.conftest import (
     make_engine,
     make_settings,
 )
-from tests.people import Person
+from tests.people import DISTINCT_IDEAS, Person
 
 
 async def test_two_workers_apply_each_message_once(engine: Engine, database_url: str) -> None:
@@ -53,13 +53,15 @@ async def test_two_workers_apply_each_message_once(engine: Engine, database_url:
         )
 
     people = range(8)
-    script = ["start", "yes", "skip", "skip", "skip", "idea Ideas from person {p} about rehab"]
+    script = ["start", "yes", "skip", "skip", "skip", "idea {idea}"]
+    # Ideas unlike one another, so none is offered as "like" another person's.
+    ideas_of = [*DISTINCT_IDEAS, "Hydrotherapy pools at weekends", "Sign language at reception"]
     try:
         for number, text in enumerate(script):
             # Each message is delivered to both workers at the same moment (a provider retry
             # racing the original), and everyone's messages run concurrently.
             batch = [
-                worker.handle(inbound(person, number, text.format(p=person)))
+                worker.handle(inbound(person, number, text.format(idea=ideas_of[person])))
                 for person in people
                 for worker in workers
             ]
