@@ -97,7 +97,10 @@ def _lexicon_words() -> list[str]:
         rows = (line.split("\t", 2) for line in lexicon)
         # Kindly words only: no idea may be held back for moderation.
         words = (row[0] for row in rows if float(row[1]) > 0)
-        return [w for w in words if w.isalpha() and w.islower() and len(w) >= 5]
+        kept = [w for w in words if w.isalpha() and w.islower() and len(w) >= 5]
+    from handlers.enrich.moderation import moderation_flag
+
+    return [w for w in kept if moderation_flag(w) is None]
 
 
 IDEA_WORDS = _lexicon_words()
@@ -259,10 +262,16 @@ def client(limit: int) -> aiohttp.ClientSession:
 
 
 async def closed_loop(
-    urls: Sequence[str], crowd: Sequence[Person], requests: Requests, in_flight: int
+    urls: Sequence[str],
+    crowd: Sequence[Person],
+    requests: Requests,
+    in_flight: int,
+    *,
+    resend: bool = False,
 ) -> Run:
     """`in_flight` people at a time, each sending its next message once answered; one
-    person's messages alternate between the servers in `urls`."""
+    person's messages alternate between the servers in `urls`. With `resend`, a 503 is
+    sent again (the same message, as a provider retries) up to five times."""
     run = Run()
     waiting = list(enumerate(crowd))
     waiting.reverse()
@@ -273,7 +282,12 @@ async def closed_loop(
             for step, text in enumerate(person.texts):
                 url = urls[(number + step) % len(urls)]
                 started = time.perf_counter()
-                status = await send(http, url, requests.build(person, text))
+                message = requests.build(person, text)
+                status = await send(http, url, message)
+                for _ in range(5 if resend else 0):
+                    if status != "503":
+                        break
+                    status = await send(http, url, message)
                 run.latencies.append(time.perf_counter() - started)
                 run.statuses[status] += 1
 
@@ -707,7 +721,8 @@ async def measure(
     per_person = len(journey(0))
     # At least six ideas, so that everyone has five (not their own) to vote on.
     seeders = people(max(settings.in_flight, 6), tag, settings.telegram_share, seeding)
-    await closed_loop(servers.urls, seeders, requests, settings.in_flight)
+    # Untimed; a message refused while the server warms up is sent again, as Twilio would.
+    await closed_loop(servers.urls, seeders, requests, settings.in_flight, resend=True)
     crowd = people(math.ceil(settings.messages / per_person), tag + 1, settings.telegram_share)
     processes = servers.processes
     cpu_before = cpu_seconds(processes)
