@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from storage import activity as recent
 from storage import replies as kept_replies
 from storage.bookkeeping import _insert
-from storage.contributions import NEXT_IDEA_NUMBER
+from storage.contributions import NEXT_IDEA_NUMBER, contribution_record
 from storage.effects import (
     AddContribution,
     CancelOutbox,
@@ -177,32 +177,8 @@ def _person(row) -> ParticipantRecord:
 
 
 def _contribution(row) -> ContributionRecord:
-    return ContributionRecord(
-        id=row.id,
-        kind=row.kind,
-        question_id=row.question_id,
-        parent_id=row.parent_id,
-        participant_id=row.participant_id,
-        text=row.text,
-        language=row.language,
-        polarity=row.polarity,
-        subjectivity=row.subjectivity,
-        label=row.label,
-        redactions=tuple(row.redactions or ()),
-        status=row.status,
-        moderation_reason=row.moderation_reason,
-        channel=row.channel,
-        assisted=row.assisted,
-        channel_message_id=row.channel_message_id,
-        duplicate_of=row.duplicate_of,
-        agree_count=row.agree_count,
-        disagree_count=row.disagree_count,
-        skip_count=row.skip_count,
-        score=row.score,
-        created_at=row.created_at,
-        number=row.idea_number,
-        worker_code=row.worker_code,
-    )
+    # A Core row has the ORM object's attribute names: one mapping serves both.
+    return contribution_record(row)
 
 
 class Reader:
