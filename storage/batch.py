@@ -45,6 +45,7 @@ from storage.models import (
     ProcessedMessage,
     Vote,
 )
+from storage.participants import participant_record
 from storage.records import ContributionRecord, ParticipantActivity, ParticipantRecord
 from storage.sync_bridge import SyncSession, run_now
 from storage.tallies import IDEA_COUNT_COLUMN, Tallies
@@ -159,21 +160,8 @@ def _person_update(columns: frozenset):
 
 
 def _person(row) -> ParticipantRecord:
-    return ParticipantRecord(
-        id=row.id,
-        pseudonym=row.pseudonym,
-        channel=row.channel,
-        language=row.language,
-        consent_at=row.consent_at,
-        refused_at=row.refused_at,
-        answers=dict(row.answers or {}),
-        state=dict(row.state or {}),
-        opted_out=row.opted_out,
-        followups=row.followups,
-        unreachable=row.unreachable,
-        created_at=row.created_at,
-        last_seen_at=row.last_seen_at,
-    )
+    # A Core row has the ORM object's attribute names: one mapping serves both.
+    return participant_record(row)
 
 
 def _contribution(row) -> ContributionRecord:

@@ -39,7 +39,7 @@ def _rowcount(result: Result[Any]) -> int:
     return cast("CursorResult[Any]", result).rowcount
 
 
-def _record(row: Participant) -> ParticipantRecord:
+def participant_record(row: Participant) -> ParticipantRecord:
     return ParticipantRecord(
         id=row.id,
         pseudonym=row.pseudonym,
@@ -75,11 +75,11 @@ class Participants:
         if lock:
             query = query.with_for_update(key_share=True)
         row = await self.session.scalar(query)
-        return _record(row) if row else None
+        return participant_record(row) if row else None
 
     async def get(self, participant_id: int) -> ParticipantRecord | None:
         row = await self.session.get(Participant, participant_id)
-        return _record(row) if row else None
+        return participant_record(row) if row else None
 
     async def create(
         self, pseudonym: str, channel: str, now: datetime, *, language: str | None = None
@@ -97,7 +97,7 @@ class Participants:
         )
         self.session.add(row)
         await self.session.flush()
-        return _record(row)
+        return participant_record(row)
 
     async def update(self, participant_id: int, **changes: Any) -> None:
         unknown = set(changes) - _MUTABLE
