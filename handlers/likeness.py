@@ -13,7 +13,12 @@ matrix: for each n-gram, the ideas holding it), so a look-up costs the postings 
 new idea's n-grams, not a pass over every idea: well under 50 ms at 100,000 ideas (see
 bench/similar_capture.py). Ideas added after the index was built are kept in a small
 side matrix and folded in when it grows; their n-grams are weighed with the IDF of the
-build (`rebuild()` refreshes it). Pure computation: no store, no I/O.
+build; n-grams first seen since are learnt with the IDF of an n-gram in no document, and
+the index is fitted afresh as it doubles while small (`rebuild()`). A text's n-grams that
+no idea holds still count in its length (sklearn's `transform` drops them before
+normalising, which made a text of mostly unseen n-grams look like any idea it shares a few
+suffixes with: "Prays profitabilities ..." offered as like "Devotedly liberties ..." in
+bench/load.py). Pure computation: no store, no I/O.
 """
 
 from __future__ import annotations
@@ -30,6 +35,11 @@ MAX_ALIKE = 3
 # Ideas added since the build are folded into the inverted index once there are this many
 # (until then each look-up also scores them, as one small sparse product).
 FOLD_AFTER = 2_000
+# Until a question has this many ideas, the index is fitted afresh each time it doubles:
+# the n-grams and their IDF come from a handful of early ideas otherwise, and a new idea's
+# unseen n-grams could never match. The last refit, of 2,000 ideas, takes about a quarter
+# of a second; beyond, the vocabulary has settled and folding keeps look-ups fast.
+REFIT_UNTIL = 2_000
 
 # --- The index -------------------------------------------------------------------------
 
@@ -59,7 +69,7 @@ class LikenessIndex:
         self.rebuild(list(ideas))
 
     def __len__(self) -> int:
-        return int(self._alive.sum())
+        return int(self._alive.sum()) + len(self._pending)
 
     def rebuild(self, ideas: Sequence[tuple[int, str]] | None = None) -> None:
         """Fit the IDF and the inverted index afresh, on these ideas or the current ones
@@ -76,7 +86,10 @@ class LikenessIndex:
         if ideas:
             matrix = vectorizer.fit_transform(self._texts)
             self._analyse = vectorizer.build_analyzer()
-            self._vocabulary = vectorizer.vocabulary_
+            self._vocabulary: dict[str, int] = dict(vectorizer.vocabulary_)
+            # An n-gram first seen after the build gets the next column and sklearn's
+            # smoothed IDF of an n-gram in none of the build's documents.
+            self._unseen_idf = float(np.log(1 + len(ideas)) + 1)
             self._idf = vectorizer.idf_.astype(np.float32)
             self._index(matrix)
         self._position = {int(idea): row for row, idea in enumerate(self._ids)}
@@ -93,43 +106,62 @@ class LikenessIndex:
             if alive
         ] + [(idea, text) for idea, text, _c, _w in self._pending]
 
-    def vector(self, text: str) -> tuple[np.ndarray, np.ndarray]:
-        """(n-gram columns, weights) of the text as the fitted vectorizer's transform
-        gives them (sublinear tf times idf, unit length), without its per-call overhead."""
+    def vector(self, text: str, *, learn: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """(n-gram columns, weights) of the text: sublinear tf times idf, unit length.
+        An n-gram no idea holds counts in the length; `learn` gives it a column (an idea
+        being added), otherwise it is left out (a look-up: no idea can share it)."""
         counts: dict[int, int] = {}
+        unseen: dict[str, int] = {}
         for gram in self._analyse(text):
             column = self._vocabulary.get(gram)
+            if column is None and learn:
+                column = self._vocabulary[gram] = len(self._vocabulary)
             if column is not None:
                 counts[column] = counts.get(column, 0) + 1
+            else:
+                unseen[gram] = unseen.get(gram, 0) + 1
+        if len(self._vocabulary) > len(self._idf):
+            grown = len(self._vocabulary) - len(self._idf)
+            self._idf = np.concatenate([self._idf, np.full(grown, self._unseen_idf, np.float32)])
         columns = np.fromiter(counts, dtype=np.int64, count=len(counts))
         tf = np.fromiter(counts.values(), dtype=np.float32, count=len(counts))
-        weights = (1.0 + np.log(tf)) * self._idf[columns] if counts else tf
-        if counts:
-            weights /= np.linalg.norm(weights)
+        weights = (1.0 + np.log(tf)) * self._idf[columns]
+        unseen_tf = np.fromiter(unseen.values(), dtype=np.float32, count=len(unseen))
+        unseen_weights = (1.0 + np.log(unseen_tf)) * self._unseen_idf
+        length = np.sqrt(np.dot(weights, weights) + np.dot(unseen_weights, unseen_weights))
+        if length > 0:
+            weights /= length
         return columns, weights.astype(np.float32)
 
     def add(self, idea_id: int, text: str) -> None:
-        """A newly stored idea. It is scored with the IDF of the last build; once
-        FOLD_AFTER have been added they are folded into the inverted index."""
+        """A newly stored idea, scored with the IDF of the last build (its new n-grams
+        weighed as unseen then). When the index has doubled since the build (below
+        REFIT_UNTIL ideas) it is fitted afresh; past that, once FOLD_AFTER have been added
+        they are folded into the inverted index."""
         if self._postings is None:
-            self.rebuild([(idea_id, text)])
+            self.rebuild([*self.ideas(), (idea_id, text)])
             return
-        columns, weights = self.vector(text)
+        columns, weights = self.vector(text, learn=True)
         self._pending.append((idea_id, text, columns, weights))
         self._pending_matrix = None
-        if len(self._pending) >= FOLD_AFTER:
+        built = len(self._ids)
+        if built < REFIT_UNTIL and len(self._pending) >= built:
+            self.rebuild()
+        elif len(self._pending) >= FOLD_AFTER:
             self._fold()
 
     def _fold(self) -> None:
         from scipy.sparse import vstack
 
         rows = self._pending_rows()
+        built = self._postings.T.tocsr()
+        built.resize((built.shape[0], rows.shape[1]))  # the n-grams learnt since the build
         self._ids = np.concatenate([self._ids, [idea for idea, *_ in self._pending]])
         self._texts += [text for _idea, text, *_ in self._pending]
         self._alive = np.concatenate([self._alive, np.ones(len(self._pending), dtype=bool)])
         for idea, *_ in self._pending:
             self._position[idea] = len(self._position)
-        self._index(vstack([self._postings.T.tocsr(), rows]).tocsr())
+        self._index(vstack([built, rows]).tocsr())
         self._pending, self._pending_matrix = [], None
 
     def _pending_rows(self) -> Any:
@@ -143,7 +175,7 @@ class LikenessIndex:
                     np.concatenate([c for _i, _t, c, _w in self._pending]),
                     np.concatenate([[0], np.cumsum(lengths)]),
                 ),
-                shape=(len(self._pending), len(self._idf)),
+                shape=(len(self._pending), len(self._vocabulary)),
             )
         return self._pending_matrix
 
@@ -156,12 +188,6 @@ class LikenessIndex:
         self._pending = [item for item in self._pending if item[0] != idea_id]
         self._pending_matrix = None
 
-    def _scores(self, query: Any) -> tuple[np.ndarray, np.ndarray]:
-        """(rows, cosine) of the indexed ideas sharing an n-gram with the query. One
-        sparse product: only the postings of the query's n-grams are read."""
-        scores = (query @ self._postings).tocsr()
-        return scores.indices, scores.data
-
     def find(self, text: str, limit: int = MAX_ALIKE) -> list[Alike]:
         """Up to `limit` ideas at or above the threshold, most alike first, leaving out
         any that says the opposite of `text`."""
@@ -172,14 +198,24 @@ class LikenessIndex:
             return []
         from scipy.sparse import csr_matrix
 
-        query = csr_matrix((weights, columns, [0, len(columns)]), shape=(1, len(self._idf)))
-        rows, scores = self._scores(query)
-        keep = (scores >= self.threshold) & self._alive[rows]
-        found = [
+        found: list[tuple[float, int, str]] = []
+        # The inverted index: only the postings of the query's n-grams are read.
+        indexed = columns < self._postings.shape[0]
+        query = csr_matrix(
+            (weights[indexed], columns[indexed], [0, int(indexed.sum())]),
+            shape=(1, self._postings.shape[0]),
+        )
+        scores = (query @ self._postings).tocsr()
+        rows, cosines = scores.indices, scores.data
+        keep = (cosines >= self.threshold) & self._alive[rows]
+        found += [
             (float(score), int(self._ids[row]), self._texts[row])
-            for row, score in zip(rows[keep], scores[keep], strict=True)
+            for row, score in zip(rows[keep], cosines[keep], strict=True)
         ]
         if self._pending:
+            query = csr_matrix(
+                (weights, columns, [0, len(columns)]), shape=(1, len(self._vocabulary))
+            )
             pending = (self._pending_rows() @ query.T).toarray().ravel()
             for at in np.flatnonzero(pending >= self.threshold):
                 idea, other, _c, _w = self._pending[at]

@@ -138,9 +138,7 @@ def _choice_for_text(ctx: Context) -> tuple[str | None, int]:
     return None, len(choices)
 
 
-def _before_consent(
-    ctx: Context, payload: str | None, command: Command | None
-) -> list[Reply]:
+def _before_consent(ctx: Context, payload: str | None, command: Command | None) -> list[Reply]:
     if ctx.step in ("consent", "refused"):
         if payload is None and command is None:
             payload, _count = _choice_for_text(ctx)
@@ -165,7 +163,7 @@ def on_payload(ctx: Context, payload: str) -> list[Reply]:
     if kind == "consent":
         # A consent button pressed again after consenting: NO means "stop using my
         # data", which is FORGET (confirmed first); YES changes nothing.
-        return (menu.show_menu(ctx) if rest == "yes" else account.ask_forget(ctx))
+        return menu.show_menu(ctx) if rest == "yes" else account.ask_forget(ctx)
     if kind == "gw" and ":" in rest:
         question_key, option_key = rest.split(":", 1)
         return onboarding.answer_gateway(ctx, question_key, option_key)
@@ -205,7 +203,25 @@ def _on_menu(ctx: Context, item: str) -> list[Reply]:
     return menu.show_help(ctx)
 
 
+# Commands that, at the "is your idea like one of these?" offer, leave the idea unstored:
+# they refuse it (SKIP, CANCEL) or would erase it (FORGET).
+DROPPING_THE_DRAFT = frozenset({"skip", "cancel", "forget"})
+
+
 def _on_command(ctx: Context, command: Command) -> list[Reply]:
+    if ctx.step == "alike" and command.word in ("yes", "no"):
+        # "Yes" to "is your idea like one of these?" does not say which one.
+        return [
+            _wrong_choice(ctx, len(contribute.alike_choices(ctx))),
+            contribute.alike_prompt(ctx),
+        ]
+    if ctx.step == "alike" and command.word not in DROPPING_THE_DRAFT:
+        kept = contribute.keep_offered_draft(ctx)
+        return [*kept, *_run_command(ctx, command)]
+    return _run_command(ctx, command)
+
+
+def _run_command(ctx: Context, command: Command) -> list[Reply]:
     word = command.word
     if word == "start":
         return menu.show_menu(ctx)

@@ -253,3 +253,33 @@ async def test_the_alike_offer_by_sms(engine: Engine, store: Store) -> None:
     assert sam.keys == ["alike_voted", "menu"]
     assert await count(store, Contribution) == 3
     assert await count(store, Vote, Vote.contribution_id == physios.id) == 1
+
+
+async def test_moving_on_from_the_alike_offer_keeps_the_idea(engine: Engine, store: Store) -> None:
+    """Offered ideas like theirs, a person who sends VOTE (or HELP, or another IDEA) has
+    not said theirs is the same: it is stored as typed and they are told its number.
+    YES does not say which idea: the offer is asked again. SKIP drops it, as it says."""
+    alice, bob = Person(engine, "alice"), Person(engine, "bob")
+    for person in (alice, bob):
+        await person.join()
+    await alice.say(f"IDEA {PARKING}")
+    await alice.say("no")
+
+    await bob.say("IDEA free parking for carers and patients at hospitals")
+    assert bob.keys == ["alike_ask"]
+    await bob.say("yes")
+    assert bob.keys == ["choose_button", "alike_ask"] or bob.keys == ["out_of_range", "alike_ask"]
+    await bob.say("VOTE")
+    assert bob.keys[0] == "idea_saved" and bob.keys[1] != "menu"
+    stored = await ideas(store)
+    assert [idea.text for idea in stored] == [
+        PARKING,
+        "free parking for carers and patients at hospitals",
+    ]
+    assert f"idea {stored[-1].idea_number}" in bob.text.casefold()
+
+    await bob.say("IDEA Free parking at hospitals for carers and patients please")
+    assert bob.keys == ["alike_ask"]
+    await bob.say("SKIP")
+    assert bob.keys == ["cancelled", "menu"]
+    assert await count(store, Contribution) == 2

@@ -101,8 +101,37 @@ def test_the_index_answers_as_comparing_with_every_idea_would() -> None:
             assert alike.similarity == pytest.approx(cosines[alike.idea_id - 100], abs=1e-4)
 
 
+def test_a_new_text_of_unseen_words_is_not_like_an_idea_it_shares_suffixes_with() -> None:
+    """Its n-grams that no idea holds count in its length: "Prays profitabilities ..."
+    shares "ies", "ful", "pra" and little else with the one idea stored (0.33 by the
+    similar-ideas job's measure); the index once put it at 0.6, over the threshold."""
+    index = LikenessIndex([], THRESHOLD)
+    index.add(1, "Honorariums celebrates merrymakers worshipfully adorable")
+    index.add(2, "Devotedly liberties gratefully praised happier benignant accomplished")
+    text = "Prays profitabilities godsend idealists securer positiver successfully ready"
+    assert index.find(text) == []
+    assert [a.idea_id for a in index.find("Devotedly liberties gratefully praised")] == [2]
+
+
+def test_a_growing_index_is_refitted_so_new_words_match() -> None:
+    """Ideas whose words the first ideas never used are found alike once the index has
+    doubled and been fitted afresh (below REFIT_UNTIL ideas)."""
+    index = LikenessIndex(IDEAS, THRESHOLD)
+    for n, text in enumerate(("Weekend rehab after a stroke", "Home visits after a stroke",
+                              "Weekend rehab sessions after a stroke"), start=30):  # fmt: skip
+        index.add(n, text)
+        found = [a.idea_id for a in index.find("Weekend rehab after stroke")]
+        assert 30 in found  # scored among the added ideas, then after refits
+    for n in range(40, 40 + len(IDEAS)):
+        index.add(n, f"Idea number {n} about podiatry clinics")
+    assert len(index._ids) > len(IDEAS)  # doubled, so fitted afresh with the new words
+    assert len(index) == len(IDEAS) + 3 + len(IDEAS)
+    assert [a.idea_id for a in index.find("Weekend rehab after stroke")][:2] == [30, 32]
+
+
 def test_added_and_removed_ideas(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(likeness, "FOLD_AFTER", 3)
+    monkeypatch.setattr(likeness, "REFIT_UNTIL", 0)  # a large index: folded, not refitted
     index = LikenessIndex(IDEAS, THRESHOLD)
     index.add(20, "Text reminders for physio appointments")
     assert [a.idea_id for a in index.find("Text reminders for physio appointments")][:1] == [20]
@@ -110,11 +139,12 @@ def test_added_and_removed_ideas(monkeypatch: pytest.MonkeyPatch) -> None:
     assert 20 not in [a.idea_id for a in index.find("Text reminders for physio appointments")]
     index.remove(1)
     assert 1 not in [a.idea_id for a in index.find("More physiotherapists in GP practices")]
-    for n, text in enumerate(("Weekend rehab after a stroke", "Home visits after a stroke",
-                              "Weekend rehab sessions after a stroke"), start=30):  # fmt: skip
+    for n, text in enumerate(("Physios in GP practices at weekends", "Text reminders for GP "
+                              "appointments", "Physios in GP practices on weekends"),
+                             start=30):  # fmt: skip
         index.add(n, text)  # the third folds them into the index
     assert not index._pending and len(index) == len(IDEAS) - 1 + 3
-    assert [a.idea_id for a in index.find("Weekend rehab after stroke")][:2] == [30, 32]
+    assert [a.idea_id for a in index.find("Physios in GP practices at weekends")][:2] == [30, 32]
     assert 1 not in [a.idea_id for a in index.find("More physiotherapists in GP practices")]
 
 

@@ -153,6 +153,16 @@ def answer_alike(ctx: Context, choice: str) -> list[Reply]:
     return submit_idea(ctx, draft, question_key=question_key, different=True)
 
 
+def keep_offered_draft(ctx: Context) -> list[Reply]:
+    """Offered ideas like theirs, the person moved on (VOTE, HELP, ...) without saying
+    theirs is the same: their idea is stored as typed, never dropped. What storing it
+    said (its number), without the menu; nothing if no offer was open."""
+    draft, question_key = ctx.state.get("draft", ""), ctx.state.get("question")
+    if ctx.step != "alike" or not draft:
+        return []
+    return submit_idea(ctx, draft, question_key=question_key, different=True)[:1]
+
+
 def choose_question(ctx: Context, question_key: str) -> list[Reply]:
     draft = ctx.state.get("draft")
     if draft:
