@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 PARTICIPANT_COMMANDS = frozenset(
     {"start", "idea", "vote", "comment", "mydata", "forget", "help", "skip", "yes", "no",
@@ -39,6 +40,9 @@ class Command:
     slashed: bool
 
 
+# A message is parsed several times while it is decided (consent, the router, each time a
+# flow asks for a read): remembered, so it costs one regex match.
+@lru_cache(maxsize=1024)
 def parse_command(text: str, extra_words: frozenset[str] = frozenset()) -> Command | None:
     """The command in a message, or None when it is plain text.
 

@@ -56,6 +56,9 @@ from handlers.catalogue import Catalogue
 from handlers.types import Reply
 from storage.errors import StoreUnavailable
 
+SEND_CONNECTIONS = 16
+SEND_POOL_WAIT_SECONDS = 30.0  # a send waits this long for a free connection
+
 log = logging.getLogger(__name__)
 
 
@@ -101,6 +104,11 @@ class TelegramChannel(WebhookChannel):
             .token(token)
             .base_url(settings.base_url)
             .rate_limiter(rate_limiter or AIORateLimiter(max_retries=rate_limit_retries))
+            # python-telegram-bot's default pool of 256 connections costs CPU on every
+            # send (httpcore checks each pooled connection); the rate limiter keeps sends
+            # to about 30 a second, which SEND_CONNECTIONS serve with room to spare.
+            .connection_pool_size(SEND_CONNECTIONS)
+            .pool_timeout(SEND_POOL_WAIT_SECONDS)
             .concurrent_updates(False)  # polled updates are applied one after another
         )
         # Telegram failing while polling (a 502 from its proxy, an HTML page): one WARNING
