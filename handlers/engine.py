@@ -20,7 +20,8 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import TYPE_CHECKING
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 from handlers.catalogue import Catalogue
 from handlers.commands import parse_command
@@ -43,11 +44,15 @@ from storage.effects import NEW_NUMBER, Decision, Erase
 from storage.errors import StoreConflict
 
 if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
     from handlers.enrichment_process import EnrichmentProcess
+    from storage.unit import Unit
 
 log = logging.getLogger(__name__)
 
 BATCH_LIMIT = 64
+
 
 def words_to_enrich(inbound: Inbound, text: str) -> str | None:
     """What a message may store as someone's words, enriched before it queues: its text,
@@ -63,6 +68,7 @@ def words_to_enrich(inbound: Inbound, text: str) -> str | None:
     if command is None:
         return text
     return command.argument or None
+
 
 __all__ = ["Engine", "utc_now", "BATCH_LIMIT"]
 
@@ -126,7 +132,7 @@ class Engine:
     async def prepare(self) -> None:
         await self.deps.prepare()
 
-    def replace_deps(self, **changes: object) -> None:
+    def replace_deps(self, **changes: Any) -> None:
         """Swap some dependencies (a test's other settings or a failing enricher): a new
         frozen set, handed to everything the engine built from the old one."""
         self.deps = replace(self.deps, **changes)
@@ -206,13 +212,14 @@ class Engine:
         while self._queue:
             batch = self._take_batch()
             if not batch:  # every waiting message is still being enriched
-                enriching = {w.enriching for w in self._queue if not w.ready()}
+                enriching = {w.enriching for w in self._queue if w.enriching and not w.ready()}
                 await asyncio.wait(enriching, return_when=asyncio.FIRST_COMPLETED)
                 continue
-            failed = [w for w in batch if w.enriching and w.enriching.exception()]
-            for waiting in failed:  # enrichment raised: that message fails alone
-                waiting.future.set_exception(waiting.enriching.exception())
-            batch = [w for w in batch if w not in failed]
+            failed = {w: w.enriching.exception() for w in batch if w.enriching}
+            for waiting, error in failed.items():  # enrichment raised: it fails alone
+                if error is not None:
+                    waiting.future.set_exception(error)
+            batch = [w for w in batch if failed.get(w) is None]
             if not batch:
                 continue
             for waiting in batch:
@@ -224,7 +231,7 @@ class Engine:
                 observe(len(batch))
             try:
                 results = await retrying_conflicts(
-                    lambda batch=batch: self._apply(batch),
+                    partial(self._apply, batch),
                     what=f"a batch of {len(batch)} messages",
                     rng=self.deps.rng,
                 )
@@ -255,7 +262,7 @@ class Engine:
             drop_before=self.replay.drop_before(max(p.now for p in pendings)),
         )
 
-        def work(read, write):
+        def work(read: Connection, write: Connection) -> list[Applied | BaseException]:
             return run_pipeline(
                 read,
                 write,
@@ -285,7 +292,7 @@ class Engine:
         replies = _numbered(decision.replies, applied.new_number)
         return Outcome(replies, opted_out=decision.opted_out)
 
-    async def _erase(self, unit, person_id: int | None, effect: Erase) -> None:
+    async def _erase(self, unit: Unit, person_id: int | None, effect: Erase) -> None:
         """FORGET: the person, everything they contributed and every row that links to
         them, including messages of theirs kept after failing."""
         if person_id is not None:

@@ -17,9 +17,22 @@ from collections import Counter
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, bindparam, delete, exists, func, insert, select, text, update
+from sqlalchemy import (
+    Connection,
+    Row,
+    Select,
+    Table,
+    bindparam,
+    delete,
+    exists,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from storage import activity as recent
@@ -46,18 +59,18 @@ from storage.models import (
     Vote,
 )
 from storage.participants import participant_record
-from storage.records import ContributionRecord, ParticipantActivity, ParticipantRecord
+from storage.records import ContributionRecord, ParticipantActivity, ParticipantRecord, Profile
 from storage.sync_bridge import SyncSession, run_now
 from storage.tallies import IDEA_COUNT_COLUMN, Tallies
 from storage.tally_keys import ContributionFacts, PersonKey, VoteFacts, day_of, hour_of
 
-PARTICIPANTS = Participant.__table__
-CONTRIBUTIONS = Contribution.__table__
-VOTES = Vote.__table__
-PROCESSED = ProcessedMessage.__table__
-CONTACTS = Contact.__table__
-OUTBOX = OutboxMessage.__table__
-CHECKPOINTS = Checkpoint.__table__
+PARTICIPANTS = cast(Table, Participant.__table__)
+CONTRIBUTIONS = cast(Table, Contribution.__table__)
+VOTES = cast(Table, Vote.__table__)
+PROCESSED = cast(Table, ProcessedMessage.__table__)
+CONTACTS = cast(Table, Contact.__table__)
+OUTBOX = cast(Table, OutboxMessage.__table__)
+CHECKPOINTS = cast(Table, Checkpoint.__table__)
 
 # last_seen_at is only moved when the row is written anyway, or when it is this old.
 SEEN_EVERY = timedelta(hours=1)
@@ -75,7 +88,7 @@ CONTRIBUTION_BY_ID = select(CONTRIBUTIONS).where(CONTRIBUTIONS.c.id == bindparam
 IDEA_BY_NUMBER = select(CONTRIBUTIONS).where(CONTRIBUTIONS.c.idea_number == bindparam("n"))
 
 
-def _candidates_query(with_exclusions: bool, pool: int):
+def _candidates_query(with_exclusions: bool, pool: int) -> Select[Any]:
     c = CONTRIBUTIONS.c
     already_voted = exists().where(
         VOTES.c.contribution_id == c.id, VOTES.c.participant_id == bindparam("person")
@@ -98,10 +111,10 @@ def _candidates_query(with_exclusions: bool, pool: int):
     return query
 
 
-_CANDIDATES: dict[tuple[bool, int], Any] = {}
+_CANDIDATES: dict[tuple[bool, int], Select[Any]] = {}
 
 
-def _candidates(with_exclusions: bool, pool: int):
+def _candidates(with_exclusions: bool, pool: int) -> Select[Any]:
     key = (with_exclusions, pool)
     if key not in _CANDIDATES:
         _CANDIDATES[key] = _candidates_query(with_exclusions, pool)
@@ -129,10 +142,10 @@ UPDATE_VOTE = (
 INSERT_PERSON = insert(PARTICIPANTS).returning(PARTICIPANTS.c.id)
 INSERT_CONTRIBUTION = insert(CONTRIBUTIONS).returning(CONTRIBUTIONS.c.id)
 _CLAIMS: dict[str, Any] = {}
-_PERSON_UPDATES: dict[frozenset, Any] = {}
+_PERSON_UPDATES: dict[frozenset[str], Any] = {}
 
 
-def _claim_statement(dialect: str):
+def _claim_statement(dialect: str) -> Any:
     if dialect not in _CLAIMS:
         _CLAIMS[dialect] = (
             _insert(dialect)(PROCESSED)
@@ -146,7 +159,7 @@ def _claim_statement(dialect: str):
     return _CLAIMS[dialect]
 
 
-def _person_update(columns: frozenset):
+def _person_update(columns: frozenset[str]) -> Any:
     if columns not in _PERSON_UPDATES:
         _PERSON_UPDATES[columns] = (
             update(PARTICIPANTS)
@@ -159,14 +172,14 @@ def _person_update(columns: frozenset):
 # --- reads ---------------------------------------------------------------------------
 
 
-def _person(row) -> ParticipantRecord:
+def _person(row: Row[Any]) -> ParticipantRecord:
     # A Core row has the ORM object's attribute names: one mapping serves both.
-    return participant_record(row)
+    return participant_record(cast(Participant, row))
 
 
-def _contribution(row) -> ContributionRecord:
+def _contribution(row: Row[Any]) -> ContributionRecord:
     # A Core row has the ORM object's attribute names: one mapping serves both.
-    return contribution_record(row)
+    return contribution_record(cast(Contribution, row))
 
 
 class Reader:
@@ -232,7 +245,7 @@ class Reader:
 
     def activity(self, participant_id: int, *, recent: int = 3) -> ParticipantActivity:
         c = CONTRIBUTIONS.c
-        counts = dict(
+        counts: dict[str, int] = dict(
             self.connection.execute(
                 select(c.kind, func.count())
                 .where(c.participant_id == participant_id)
@@ -294,13 +307,13 @@ class Replays:
 Decide = Callable[[int, ParticipantRecord | None, Reader], Decision]
 # Applies an Erase effect through the repositories (it needs the contact key): called
 # with a Unit on this transaction, the person's id and the effect; returns a coroutine.
-OnErase = Callable[[Any, int, Erase], Any]
+OnErase = Callable[[Any, int | None, Erase], Any]
 
 
 class BatchTallies(Tallies):
     """Tallies that gather everything, people's participation too, and write it once."""
 
-    def __init__(self, session, backend: str, grouping: Grouping) -> None:
+    def __init__(self, session: Any, backend: str, grouping: Grouping) -> None:
         super().__init__(session, backend, grouping)
         self._people: Counter[PersonKey] = Counter()
         self._people_days: dict[PersonKey, date] = {}
@@ -510,6 +523,11 @@ def _apply_one(
     profile_answers = dict(snapshot.answers) if snapshot else {}
     profile_answers.update(decision.person.get("answers") or {})
     for effect in decision.effects:
+        if isinstance(effect, Erase):
+            on_erase(person_id, effect)
+            continue
+        if person_id is None:  # a stranger's decision carries nothing but an Erase
+            raise TypeError(f"{type(effect).__name__} for no participant")
         if isinstance(effect, AddContribution):
             new_number = _add_contribution(write, person_id, effect, tallies)
         elif isinstance(effect, CastVote):
@@ -525,8 +543,6 @@ def _apply_one(
                     OUTBOX.c.status.in_(("queued", "sending")),
                 )
             )
-        elif isinstance(effect, Erase):
-            on_erase(person_id, effect)
         else:  # pragma: no cover - a new effect type without an applier
             raise TypeError(f"no applier for {type(effect).__name__}")
     if decision.claim and replays is not None:
@@ -558,7 +574,7 @@ def _claim(write: Connection, message: Message) -> bool:
 
 
 def _create_person(write: Connection, message: Message, decision: Decision) -> int:
-    values = {
+    values: dict[str, Any] = {
         "pseudonym": message.pseudonym,
         "channel": message.channel,
         "language": decision.create_language,
@@ -601,9 +617,10 @@ def _add_contribution(
     write: Connection, person_id: int, effect: AddContribution, tallies: BatchTallies
 ) -> int:
     new = replace(effect.new, participant_id=person_id)
-    row = dict(
+    idea_number = _next_idea_number(write, new.created_at) if new.kind == "idea" else None
+    row: dict[str, Any] = dict(
         kind=new.kind,
-        idea_number=_next_idea_number(write, new.created_at) if new.kind == "idea" else None,
+        idea_number=idea_number,
         worker_code=new.worker_code,
         question_id=new.question_id,
         parent_id=new.parent_id,
@@ -645,24 +662,20 @@ def _add_contribution(
     )
     run_now(tallies.contribution_changed(None, facts))
     # What a reply calls it: an idea by its own number, anything else by its id.
-    return row["idea_number"] if row["idea_number"] is not None else new_id
+    return idea_number if idea_number is not None else int(new_id)
 
 
 def _next_idea_number(write: Connection, now: datetime) -> int:
     """The next idea number, from the counter kept as a checkpoint; its row lock makes
     concurrent writers take turns (the unique index would refuse a number given twice)."""
     value = write.execute(
-        select(CHECKPOINTS.c.value)
-        .where(CHECKPOINTS.c.name == NEXT_IDEA_NUMBER)
-        .with_for_update()
+        select(CHECKPOINTS.c.value).where(CHECKPOINTS.c.name == NEXT_IDEA_NUMBER).with_for_update()
     ).scalar_one_or_none()
     if value is None:  # a store whose counter was removed: carry on after the highest
         highest = write.execute(select(func.max(CONTRIBUTIONS.c.idea_number))).scalar()
         number = (highest or 0) + 1
         write.execute(
-            insert(CHECKPOINTS).values(
-                name=NEXT_IDEA_NUMBER, value=str(number + 1), updated_at=now
-            )
+            insert(CHECKPOINTS).values(name=NEXT_IDEA_NUMBER, value=str(number + 1), updated_at=now)
         )
         return number
     number = int(value)
@@ -681,7 +694,7 @@ def _vote_facts(
     value: int,
     created_at: datetime,
     channel: str,
-    profile,
+    profile: Profile,
 ) -> VoteFacts:
     return VoteFacts(
         participant_id=person_id,
@@ -741,7 +754,14 @@ def _cast_vote(write: Connection, person_id: int, vote: CastVote, tallies: Batch
         {"k_id": existing.id, "v_value": vote.value, "v_channel": vote.channel,
          "v_updated_at": vote.now, **{f"v_{k}": v for k, v in snapshot.items()}},
     )  # fmt: skip
-    after = replace(before, value=vote.value, channel=vote.channel, **snapshot)
+    after = replace(
+        before,
+        value=vote.value,
+        channel=vote.channel,
+        role=profile.role,
+        region=profile.region,
+        age_band=profile.age_band,
+    )
     if after != before:
         previous = existing.value
         change = {previous: -1, vote.value: 1} if previous != vote.value else {}
