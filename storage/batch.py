@@ -5,7 +5,9 @@ applied in one transaction with SQLAlchemy Core on a synchronous connection.
 or inside one `run_sync` (PostgreSQL). For each message it loads the person's snapshot
 and lets the caller decide (pure Python, no transaction open: reads are in their own
 short read transaction); then it opens ONE write transaction and applies every message
-in arrival order, each inside its own SAVEPOINT, so one failing message fails alone. A
+in arrival order. Optimistically with no savepoints; if one message fails, the batch is
+undone and applied again with each message inside its own SAVEPOINT, so that it fails
+alone. A
 message whose snapshot went stale (an earlier message of the same person in the batch,
 or another worker) is decided again from the row as it now is. The tallies of the whole
 batch are summed and written once per key, just before the single commit.
@@ -361,8 +363,37 @@ def run_pipeline(
     hop anyway: each message is decided from the row as it is inside the transaction
     (so nothing can be stale), right before it is applied.
     """
+    # Optimistic: no savepoint per message (a SAVEPOINT and its RELEASE cost a third of
+    # applying a message). A message that fails then undoes the whole batch, which is
+    # applied again with a savepoint each, so that it fails alone.
+    try:
+        return _run_once(read, write, messages, decide, backend, grouping, on_erase, replays,
+                         isolate=False)  # fmt: skip
+    except _MessageFailed:
+        return _run_once(read, write, messages, decide, backend, grouping, on_erase, replays,
+                         isolate=True)  # fmt: skip
+
+
+class _MessageFailed(Exception):
+    """A message failed in a batch applied without savepoints: undo, apply with them."""
+
+
+def _run_once(
+    read: Connection,
+    write: Connection,
+    messages: Sequence[Message],
+    decide: Decide,
+    backend: str,
+    grouping: Grouping,
+    on_erase: OnErase,
+    replays: Replays | None,
+    *,
+    isolate: bool,
+) -> list[Applied | BaseException]:
     if backend == "postgresql":
-        return _decide_then_apply(read, write, messages, decide, grouping, on_erase, replays)
+        return _decide_then_apply(
+            read, write, messages, decide, grouping, on_erase, replays, isolate
+        )
     results: list[Applied | BaseException] = []
     with write.begin():
         _drop_old_replies(write, replays)
@@ -379,10 +410,11 @@ def run_pipeline(
                 results.append(error)
                 continue
             results.append(
-                _in_savepoint(
-                    write, totals, eraser, message, person, decision, index, None, replays
+                _apply_in_batch(
+                    write, totals, eraser, message, person, decision, index, None, replays,
+                    isolate,
                 )
-            )
+            )  # fmt: skip
         run_now(totals.flush())
     return results
 
@@ -395,6 +427,7 @@ def _decide_then_apply(
     grouping: Grouping,
     on_erase: OnErase,
     replays: Replays | None,
+    isolate: bool,
 ) -> list[Applied | BaseException]:
     reader = Reader(read)
     snapshots: list[ParticipantRecord | None] = []
@@ -421,18 +454,11 @@ def _decide_then_apply(
                 results.append(decision)
                 continue
             results.append(
-                _in_savepoint(
-                    write,
-                    totals,
-                    eraser,
-                    message,
-                    snapshots[index],
-                    decision,
-                    index,
-                    decide,
-                    replays,
+                _apply_in_batch(
+                    write, totals, eraser, message, snapshots[index], decision, index, decide,
+                    replays, isolate,
                 )
-            )
+            )  # fmt: skip
         run_now(totals.flush())
     return results
 
@@ -447,7 +473,7 @@ ADVISORY_LOCKS = text(
 )
 
 
-def _in_savepoint(
+def _apply_in_batch(
     write: Connection,
     totals: BatchTallies,
     eraser: _Eraser,
@@ -456,10 +482,21 @@ def _in_savepoint(
     decision: Decision,
     index: int,
     decide: Decide | None,
-    replays: Replays | None = None,
+    replays: Replays | None,
+    isolate: bool,
 ) -> Applied | BaseException:
-    """Apply one message inside its own savepoint; its error is returned, not raised,
-    unless the whole transaction is lost."""
+    """Apply one message. Isolated, inside its own savepoint: its error is returned, not
+    raised, unless the whole transaction is lost. Not isolated: its error undoes the batch
+    (`_MessageFailed`). A duplicate writes nothing either way."""
+    if not isolate:
+        try:
+            return _apply_one(
+                write, message, snapshot, decision, index, decide, totals, eraser, replays
+            )
+        except Exception as error:
+            if _is_fatal(error):
+                raise
+            raise _MessageFailed from error
     tallies = BatchTallies(totals.session, totals.backend, totals.grouping)
     savepoint = write.begin_nested()
     try:

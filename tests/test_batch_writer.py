@@ -1,5 +1,6 @@
 """The grouped-commit writer: messages that arrive together are applied in one
-transaction (a savepoint each), committed once, and answered only after the commit."""
+transaction, committed once, and answered only after the commit; a savepoint each only
+when one of them fails (the batch is then applied again, so that it fails alone)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from sqlalchemy import exc, func, select
+from sqlalchemy import event, exc, func, select
 
 import storage.batch
 from handlers.engine import Engine
@@ -28,6 +29,20 @@ from tests.people import DISTINCT_IDEAS, Person
 async def count(store: Store, model) -> int:
     async with store.reader() as unit:
         return await unit.session.scalar(select(func.count()).select_from(model)) or 0
+
+
+def savepoints(store: Store) -> list[str]:
+    """The SAVEPOINT statements the store's connections run from now on."""
+    seen: list[str] = []
+
+    def note(_conn, _cursor, statement: str, *_args) -> None:
+        if statement.lstrip().upper().startswith("SAVEPOINT"):
+            seen.append(statement)
+
+    for sync_engine in (store._sync_engine, store.engine.sync_engine):
+        if sync_engine is not None:
+            event.listen(sync_engine, "before_cursor_execute", note)
+    return seen
 
 
 def batches(engine: Engine) -> list[int]:
@@ -46,9 +61,11 @@ async def test_messages_waiting_together_are_applied_in_one_batch(
     assert sizes == [20]  # one transaction, one commit
     assert await count(store, ProcessedMessage) == 20
     assert await count(store, Participant) == 0  # no row before consent (issue 16)
+    used = savepoints(store)
     await asyncio.gather(*(p.say("YES") for p in people))
     assert sizes == [20, 20]
     assert await count(store, Participant) == 20
+    assert used == []  # nothing failed: no savepoint per message
 
 
 async def test_one_persons_messages_in_one_batch_keep_their_order(
@@ -85,6 +102,7 @@ async def test_a_failing_message_fails_alone(
 
     monkeypatch.setattr(storage.batch, "_cast_vote", cast)
     sizes = batches(engine)
+    used = savepoints(store)
     newcomer = Person(engine, "newcomer")
     results = await asyncio.gather(
         poisoned.send(payload=f"vote:{idea}:agree", message_id="poison-1"),
@@ -93,6 +111,7 @@ async def test_a_failing_message_fails_alone(
         return_exceptions=True,
     )
     assert sizes == [3]
+    assert len(used) == 3  # undone, then applied again with a savepoint each
     assert isinstance(results[0], ValueError)
     assert [r.key for r in results[1].replies] == ["vote_done", "menu"]
     assert [r.key for r in results[2].replies] == ["welcome"]
