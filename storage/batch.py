@@ -293,6 +293,7 @@ class Applied:
     new_number: int | None = None
     duplicate: bool = False
     kept_replies: str | None = None  # a duplicate's replies kept from the first time
+    to_keep: str | None = None  # an applied message's replies, kept for a resent copy
 
 
 @dataclass(frozen=True)
@@ -415,6 +416,7 @@ def _run_once(
                     isolate,
                 )
             )  # fmt: skip
+        _keep_replies(write, messages, results)
         run_now(totals.flush())
     return results
 
@@ -459,6 +461,7 @@ def _decide_then_apply(
                     replays, isolate,
                 )
             )  # fmt: skip
+        _keep_replies(write, messages, results)
         run_now(totals.flush())
     return results
 
@@ -582,10 +585,22 @@ def _apply_one(
             )
         else:  # pragma: no cover - a new effect type without an applier
             raise TypeError(f"no applier for {type(effect).__name__}")
+    kept = None
     if decision.claim and replays is not None:
-        encoded = replays.encode(decision, new_number)
-        kept_replies.keep(write, message.channel, message.message_id, encoded)
-    return Applied(decision, new_number=new_number)
+        kept = replays.encode(decision, new_number)  # written with the batch's others
+    return Applied(decision, new_number=new_number, to_keep=kept)
+
+
+def _keep_replies(
+    write: Connection, messages: Sequence[Message], results: Sequence[Applied | BaseException]
+) -> None:
+    """The replies of every message applied, beside its processed id: one statement."""
+    kept = [
+        (message.channel, message.message_id, result.to_keep)
+        for message, result in zip(messages, results, strict=True)
+        if isinstance(result, Applied) and result.to_keep is not None
+    ]
+    kept_replies.keep_many(write, kept)
 
 
 class _Eraser:

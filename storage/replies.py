@@ -9,6 +9,7 @@ window. Plain statements on the batch's synchronous connection.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import Connection, Table, bindparam, select, update
@@ -32,9 +33,14 @@ FIND = select(PROCESSED.c.replies).where(
 )
 
 
-def keep(connection: Connection, channel: str, message_id: str, replies: str) -> None:
-    params = {"k_channel": channel, "k_message_id": message_id, "v_replies": replies}
-    connection.execute(KEEP, params)
+def keep_many(connection: Connection, kept: Sequence[tuple[str, str, str]]) -> None:
+    """(channel, message id, replies) of messages processed in this transaction."""
+    if kept:
+        params = [
+            {"k_channel": channel, "k_message_id": message_id, "v_replies": replies}
+            for channel, message_id, replies in kept
+        ]
+        connection.execute(KEEP, params)
 
 
 def find(connection: Connection, channel: str, message_id: str, since: datetime) -> str | None:
