@@ -5,6 +5,7 @@ figures the issue names, and what the store holds matches the traffic sent."""
 from __future__ import annotations
 
 import asyncio
+import importlib
 import importlib.util
 import json
 import subprocess
@@ -53,7 +54,9 @@ def test_the_load_benchmark_prints_its_figures_as_json() -> None:
 
 
 def load_module(monkeypatch: pytest.MonkeyPatch):
-    """bench/load.py as a module (bench/ is scripts, not a package)."""
+    """bench/load.py as a module (bench/ is scripts, not a package): its siblings are
+    imported by name, as when it is run, so bench/ is on the path."""
+    monkeypatch.syspath_prepend(str(REPO / "bench"))
     spec = importlib.util.spec_from_file_location("bench_load", REPO / "bench" / "load.py")
     module = importlib.util.module_from_spec(spec)
     monkeypatch.setitem(sys.modules, "bench_load", module)
@@ -67,7 +70,9 @@ async def test_the_open_loop_ends_when_a_server_stops_answering(
     """A server that never answers: each request gives up, and a person who has fallen
     more than the give-up time behind sends nothing more, so the run ends."""
     load = load_module(monkeypatch)
-    monkeypatch.setattr(load, "GIVE_UP_SECONDS", 0.3)
+    drive = importlib.import_module("load_drive")  # bench/load_drive.py, where it is used
+    assert load.open_loop is drive.open_loop
+    monkeypatch.setattr(drive, "GIVE_UP_SECONDS", 0.3)
     never = asyncio.Event()
 
     async def hold(_request: web.Request) -> web.Response:
