@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -49,6 +49,7 @@ log = logging.getLogger(__name__)
 
 BATCH_LIMIT = 64
 
+
 def words_to_enrich(inbound: Inbound, text: str) -> str | None:
     """What a message may store as someone's words, enriched before it queues: its text,
     or a command's argument ("IDEA ..."); None for a button, a number or a bare command
@@ -63,6 +64,7 @@ def words_to_enrich(inbound: Inbound, text: str) -> str | None:
     if command is None:
         return text
     return command.argument or None
+
 
 __all__ = ["Engine", "utc_now", "BATCH_LIMIT"]
 
@@ -91,6 +93,7 @@ class Engine:
         clock: Callable[[], datetime] = utc_now,
         rng: random.Random | None = None,
         warming: Warming | None = None,
+        channel_media: Mapping[str, str] | None = None,
     ) -> None:
         self.deps = Deps(
             store=store,
@@ -100,6 +103,7 @@ class Engine:
             contacts=contacts,
             clock=clock,
             rng=rng or random.Random(),
+            channel_media=dict(channel_media or {}),
         )
         self.warming = warming or Warming.ready()
         self.team = TeamDesk(self.deps)
