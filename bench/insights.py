@@ -168,7 +168,7 @@ async def background_analyses(url: str) -> dict:
     try:
         engine = engine_for(store, url)
         await engine.prepare()
-        reporting = Reporting.of(engine)
+        reporting = Reporting.of(engine.deps)
         for name, refresh in (("themes job", refresh_themes), ("similar job", refresh_similar)):
             mark = time.perf_counter()
             for question_id in engine.question_ids.values():
@@ -274,7 +274,7 @@ async def time_reports(url: str, repeats: int) -> dict:
     try:
         engine = engine_for(store, url, await store_clock(store))
         await engine.prepare()
-        reporting = Reporting.of(engine)
+        reporting = Reporting.of(engine.deps)
         question = engine.config.questions[0].key
         week = ReportScope(
             question_key=question, since=window_start("7d", reporting.now.date()), window="7d"

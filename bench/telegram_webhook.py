@@ -38,6 +38,7 @@ from telegram.ext import AIORateLimiter
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # for tests.fakes
 
+from bot.channels import media  # noqa: E402
 from bot.channels.telegram import TelegramChannel  # noqa: E402
 from bot.channels.telegram.channel import SECRET_HEADER, WEBHOOK_PATH  # noqa: E402
 from bot.config import Environment, Settings, parse_settings  # noqa: E402
@@ -122,7 +123,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> bool:
         settings = settings_for(database_url, api.base_url)
         store = Store.connect(database_url)
         await store.upgrade()
-        services = await open_services(settings, store=store)
+        services = await open_services(settings, store=store, channel_media=media())
         channel = TelegramChannel(
             services,
             token=TOKEN,

@@ -34,6 +34,7 @@ sys.path.insert(0, str(REPO))
 
 import aiohttp  # noqa: E402
 
+from bot.channels import media  # noqa: E402
 from bot.channels.twitter import TwitterChannel  # noqa: E402
 from bot.channels.x_listener import Timings  # noqa: E402
 from bot.services import open_services  # noqa: E402
@@ -75,7 +76,7 @@ def mixed_posts(count: int, now: datetime) -> list[PublicPost]:
 
 
 async def bench_ingest(url: str, count: int) -> str:
-    services = await open_services(make_settings(url))
+    services = await open_services(make_settings(url), channel_media=media())
     try:
         posts = mixed_posts(count, datetime.now(UTC))
         latencies = []
@@ -105,7 +106,7 @@ async def bench_poll(url: str, count: int) -> str:
         )
     settings = make_settings(url, channels={"twitter": {"api_base": fake.url, "mode": "poll"}})
     settings = replace(settings, env=replace(settings.env, x_bearer_token=TOKEN))
-    services = await open_services(settings)
+    services = await open_services(settings, channel_media=media())
 
     async def fast(seconds: float) -> None:
         await asyncio.sleep(seconds / 1000)

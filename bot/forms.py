@@ -1,19 +1,24 @@
-"""Reading a posted form safely: every malformed body is a 400 with a short reason.
+"""Reading a posted form's body safely: every malformed body is `Malformed` (a 400 on the
+channel kit's path) with a short reason.
 
 aiohttp's `request.post()` raises whatever its decoders raise (UnicodeDecodeError for
 non-UTF-8 bytes, ValueError or AssertionError for a broken multipart body), which the
 server turns into a 500 with a traceback. `read_form` accepts what a browser sends
-(urlencoded or multipart, UTF-8, text fields only), and refuses anything else with
-`web.HTTPBadRequest` naming the problem, before any of it reaches the engine.
+(urlencoded or multipart, UTF-8, text fields only) from the body the kit has already
+read, and refuses anything else naming the problem, before any of it reaches the engine.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from urllib.parse import parse_qsl
 
-from aiohttp import BodyPartReader, web
+from aiohttp import BodyPartReader, MultipartReader, StreamReader, web
+from aiohttp.base_protocol import BaseProtocol
 from multidict import MultiDict
+
+from bot.channels.kit import Malformed
 
 log = logging.getLogger(__name__)
 
@@ -23,23 +28,15 @@ MAX_FIELDS = 20  # a form page has three
 MAX_FIELD_BYTES = 64 * 1024
 
 
-class MalformedForm(web.HTTPBadRequest):
-    """A body that is not a form a browser would send; its text is the short reason."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(text=f"{reason}\n")
-        self.why = reason
-
-
-async def read_form(request: web.Request) -> MultiDict[str]:
-    """The posted text fields, or `MalformedForm` (400)."""
+async def read_form(request: web.Request, body: bytes) -> MultiDict[str]:
+    """The text fields of `body`, posted with `request`'s headers, or `Malformed`."""
     charset = (request.charset or "utf-8").lower()
     if charset not in ("utf-8", "utf8"):
         raise _refused(request, "send the form in UTF-8")
     if request.content_type == URLENCODED:
-        return _urlencoded(request, await request.read())
+        return _urlencoded(request, body)
     if request.content_type == MULTIPART:
-        return await _multipart(request)
+        return await _multipart(request, body)
     raise _refused(request, "send the form as a browser does (urlencoded or multipart)")
 
 
@@ -60,10 +57,10 @@ def _urlencoded(request: web.Request, body: bytes) -> MultiDict[str]:
     return MultiDict(pairs)
 
 
-async def _multipart(request: web.Request) -> MultiDict[str]:
+async def _multipart(request: web.Request, body: bytes) -> MultiDict[str]:
     fields: MultiDict[str] = MultiDict()
     try:
-        reader = await request.multipart()
+        reader = MultipartReader(request.headers, _stream_of(body))
         while (part := await reader.next()) is not None:
             if not isinstance(part, BodyPartReader) or part.filename is not None:
                 raise _refused(request, "the form may hold text fields only")
@@ -78,7 +75,7 @@ async def _multipart(request: web.Request) -> MultiDict[str]:
             if part_charset not in ("utf-8", "utf8"):
                 raise _refused(request, "send the form in UTF-8")
             fields.add(part.name, raw.decode("utf-8"))
-    except web.HTTPException:
+    except Malformed:
         raise
     except UnicodeDecodeError:
         raise _refused(request, "the form is not valid UTF-8") from None
@@ -90,6 +87,17 @@ async def _multipart(request: web.Request) -> MultiDict[str]:
     return fields
 
 
-def _refused(request: web.Request, reason: str) -> MalformedForm:
+def _stream_of(body: bytes) -> StreamReader:
+    """`body` as the stream aiohttp's multipart reader reads (the request's own stream
+    has been read already, to refuse an oversized body before anything else)."""
+    loop = asyncio.get_running_loop()
+    # Its own protocol, with no transport: nothing here can pause the connection.
+    stream = StreamReader(BaseProtocol(loop), limit=max(len(body), 2**16), loop=loop)
+    stream.feed_data(body)
+    stream.feed_eof()
+    return stream
+
+
+def _refused(request: web.Request, reason: str) -> Malformed:
     log.info("refused a form posted to %s: %s", request.path, reason)
-    return MalformedForm(reason)
+    return Malformed(reason)

@@ -11,7 +11,7 @@ import signal
 import aiohttp
 from aiohttp import web
 
-from bot.channels import build_channels
+from bot.channels import build_channels, media
 from bot.channels.base import Channel
 from bot.config import ConfigError, Settings
 from bot.jobs import JobRunner
@@ -49,7 +49,7 @@ class Runtime:
         # Held while serving, so `chorus db restore` refuses to swap the store underneath.
         self._in_use = contextlib.ExitStack()
         self._in_use.enter_context(in_use(self.settings.env.database_url))
-        self.services = await open_services(self.settings, warm_later=True)
+        self.services = await open_services(self.settings, warm_later=True, channel_media=media())
         try:
             self._http = aiohttp.ClientSession()
             self.channels = build_channels(self.services, self._http)

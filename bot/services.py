@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -68,6 +68,7 @@ class Services:
 async def open_services(
     settings: Settings,
     *,
+    channel_media: Mapping[str, str],
     store: Store | None = None,
     warm_up: bool = True,
     warm_later: bool = False,
@@ -77,6 +78,8 @@ async def open_services(
     texts are enriched in a worker process, whose models load after
     `Services.start_warming()` (called once the server listens). `warm_up=False`
     skips loading them ahead (for commands that only report: they load at first use).
+    `channel_media` is each declared channel's medium by name (`bot.channels.media()`;
+    passed in, as the channels' declarations are built on these services).
 
     PostgreSQL is shared by several workers, so its schema is only changed by an explicit
     `chorus db upgrade`; an outdated schema stops start-up with that advice.
@@ -103,6 +106,7 @@ async def open_services(
             pseudonyms=Pseudonymizer(secret),
             contacts=contacts,
             warming=warming,
+            channel_media=channel_media,
         )
         await engine.prepare()
     except BaseException:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Unpack, cast
 
 from handlers.catalogue import Catalogue
 from handlers.enrich import Enricher, Enrichment
@@ -23,12 +23,17 @@ from handlers.privacy import ContactCipher
 from handlers.settings import ConsultationConfig, QuestionSettings
 from handlers.types import Choice, Inbound, Reply
 from storage.effects import Effect
-from storage.records import ContributionRecord, ParticipantActivity, ParticipantRecord
+from storage.records import (
+    ContributionRecord,
+    ParticipantActivity,
+    ParticipantChanges,
+    ParticipantRecord,
+)
 
 if TYPE_CHECKING:
     from handlers.enrichment_process import EnrichmentProcess
 
-ReadKey = tuple
+ReadKey = tuple[object, ...]  # the kind of read first, then what it is of
 
 
 class NeedRead(Exception):
@@ -43,34 +48,47 @@ class NeedRead(Exception):
 class Reads:
     """Loaded reads by key: ("idea", id), ("candidates", person, questions, exclude,
     pool), ("activity", person), ("enrich", text), ("alike", question id, text): the
-    question's ideas like the text (handlers/likeness_cache.py)."""
+    question's ideas like the text (handlers/likeness_cache.py); and for the limits
+    (handlers/limits.py) ("votes_since", person, since), ("contributions_since", person,
+    kind, since) and ("same_idea", person, text): the number of their idea so worded."""
 
-    loaded: dict = field(default_factory=dict)
+    # Each key's value has the type its accessor below names (the engine fills them).
+    loaded: dict[ReadKey, object] = field(default_factory=dict)
 
-    def get(self, key: ReadKey):
+    def get(self, key: ReadKey) -> object:
         if key not in self.loaded:
             raise NeedRead(key)
         return self.loaded[key]
 
     def idea(self, idea_id: int) -> ContributionRecord | None:
-        return self.get(("idea", idea_id))
+        return cast(ContributionRecord | None, self.get(("idea", idea_id)))
 
     def candidates(
         self, person: int, questions: list[int], exclude: tuple[int, ...], pool: int
     ) -> tuple[ContributionRecord, ...]:
-        return self.get(("candidates", person, tuple(questions), tuple(exclude), pool))
+        key = ("candidates", person, tuple(questions), tuple(exclude), pool)
+        return cast(tuple[ContributionRecord, ...], self.get(key))
 
     def idea_by_number(self, number: int) -> ContributionRecord | None:
-        return self.get(("idea_number", number))
+        return cast(ContributionRecord | None, self.get(("idea_number", number)))
 
     def activity(self, person: int) -> ParticipantActivity:
-        return self.get(("activity", person))
+        return cast(ParticipantActivity, self.get(("activity", person)))
 
     def alike(self, question_id: int | None, text: str) -> tuple[ContributionRecord, ...]:
-        return self.get(("alike", question_id, text))
+        return cast(tuple[ContributionRecord, ...], self.get(("alike", question_id, text)))
 
     def enrichment(self, text: str) -> Enrichment:
-        return self.get(("enrich", text))
+        return cast(Enrichment, self.get(("enrich", text)))
+
+    def votes_since(self, person: int, since: datetime) -> int:
+        return cast(int, self.get(("votes_since", person, since)))
+
+    def contributions_since(self, person: int, kind: str, since: datetime) -> int:
+        return cast(int, self.get(("contributions_since", person, kind, since)))
+
+    def same_idea(self, person: int, text: str) -> int | None:
+        return cast(int | None, self.get(("same_idea", person, text)))
 
 
 @dataclass
@@ -86,7 +104,7 @@ class Context:
     rng: random.Random
     reads: Reads = field(default_factory=Reads)
     catalogue: Catalogue = field(default_factory=Catalogue)
-    changes: dict = field(default_factory=dict)
+    changes: ParticipantChanges = field(default_factory=lambda: ParticipantChanges())
     effects: list[Effect] = field(default_factory=list)
 
     def say(self, key: str, *, choices: tuple[Choice, ...] = (), **params: object) -> Reply:
@@ -96,7 +114,7 @@ class Context:
         return self.catalogue.text(key)
 
     @property
-    def state(self) -> dict:
+    def state(self) -> dict[str, Any]:
         return self.participant.state
 
     @property
@@ -106,7 +124,7 @@ class Context:
     def set_state(self, step: str, **data: object) -> None:
         self.update_participant(state={"step": step, **data})
 
-    def update_participant(self, **changes: object) -> None:
+    def update_participant(self, **changes: Unpack[ParticipantChanges]) -> None:
         self.changes.update(changes)
         self.participant = replace(self.participant, **changes)
 

@@ -24,7 +24,7 @@ from handlers.strangers import answers_consent
 from handlers.types import Inbound, Reply
 from storage.batch import Reader
 from storage.effects import Decision, Erase
-from storage.records import ParticipantRecord
+from storage.records import ParticipantChanges, ParticipantRecord
 
 MAX_READ_ROUNDS = 32  # a flow asks for a handful of reads; more means a loop
 
@@ -85,7 +85,7 @@ def decide(
     if problem is not None:
         return Decision((problem,), claim=False)  # nothing is stored, not even the id
     language = None
-    changes: dict = {}
+    changes: ParticipantChanges = {}
     # No participant row before consent (handlers/strangers.py): a stranger's message is
     # decided as anyone's, and what it would store is dropped unless they agreed, refused
     # or opted out; its id, which names nobody, is still recorded.

@@ -3,13 +3,15 @@ object): the store, the consultation's settings, the enricher, pseudonyms and th
 contact cipher, the clock and the random source. A test builds a fresh set each time.
 
 `question_ids` (question key -> id in the store) is filled once by `prepare`, which
-brings the configured questions into the store at start.
+brings the configured questions into the store at start. `channel_media` holds each
+declared channel's medium by name (bot/channels/kit.py): the handlers key behaviour on a
+medium, never on a channel's name.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -38,6 +40,13 @@ class Deps:
     clock: Callable[[], datetime] = utc_now
     rng: random.Random = field(default_factory=random.Random)
     question_ids: dict[str, int] = field(default_factory=dict)
+    channel_media: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def public_channels(self) -> tuple[str, ...]:
+        """The channels declared with the public medium: people take part there by
+        posting, without a consent step."""
+        return tuple(sorted(n for n, medium in self.channel_media.items() if medium == "public"))
 
     def pseudonym(self, channel: str, platform_id: str) -> str:
         return self.pseudonyms.pseudonym(channel, platform_id)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import partial
@@ -97,6 +97,7 @@ class Engine:
         clock: Callable[[], datetime] = utc_now,
         rng: random.Random | None = None,
         warming: Warming | None = None,
+        channel_media: Mapping[str, str] | None = None,
     ) -> None:
         self.deps = Deps(
             store=store,
@@ -106,6 +107,7 @@ class Engine:
             contacts=contacts,
             clock=clock,
             rng=rng or random.Random(),
+            channel_media=dict(channel_media or {}),
         )
         self.warming = warming or Warming.ready()
         self.team = TeamDesk(self.deps)

@@ -94,10 +94,10 @@ def contribution_refusal(ctx: Context, kind: str, text: str | None = None) -> Re
         return None
     if kind == "vote":
         since = ctx.now - timedelta(minutes=1)
-        activity = Activity(votes_last_minute=ctx.reads.get(("votes_since", person, since)))
+        activity = Activity(votes_last_minute=ctx.reads.votes_since(person, since))
     else:
         since = ctx.now - timedelta(hours=1)
-        count = ctx.reads.get(("contributions_since", person, kind, since))
+        count = ctx.reads.contributions_since(person, kind, since)
         activity = Activity(
             ideas_last_hour=count if kind == "idea" else 0,
             comments_last_hour=count if kind == "comment" else 0,
@@ -107,7 +107,7 @@ def contribution_refusal(ctx: Context, kind: str, text: str | None = None) -> Re
         return ctx.say(key)
     if kind == "idea" and text is not None:
         # Stored ideas are cleaned and redacted: compare like with like.
-        number = ctx.reads.get(("same_idea", person, redact(clean_text(text)).text))
+        number = ctx.reads.same_idea(person, redact(clean_text(text)).text)
         if number is not None:
             return ctx.say("idea_again", number=number)
     return None

@@ -16,7 +16,7 @@ batch are summed and written once per key, just before the single commit.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any, cast
@@ -641,7 +641,7 @@ def _create_person(write: Connection, message: Message, decision: Decision) -> i
     return write.execute(INSERT_PERSON, values).scalar_one()
 
 
-def _columns(changes: dict) -> dict:
+def _columns(changes: Mapping[str, Any]) -> dict[str, Any]:
     unknown = set(changes) - _MUTABLE
     if unknown:
         raise ValueError(f"cannot update participant fields: {sorted(unknown)}")
@@ -655,7 +655,7 @@ def _columns(changes: dict) -> dict:
 
 
 def _update_person(
-    write: Connection, snapshot: ParticipantRecord, changes: dict, now: datetime
+    write: Connection, snapshot: ParticipantRecord, changes: Mapping[str, Any], now: datetime
 ) -> None:
     changed = {k: v for k, v in changes.items() if getattr(snapshot, k) != v}
     values = _columns(changed)

@@ -9,21 +9,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from sqlalchemy import Connection, Engine, event, exc, text
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.engine import make_url
+from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.pool import ConnectionPoolEntry
 
 from storage.errors import SchemaOutdated, StoreConfigError, StoreConflict, StoreUnavailable
 from storage.grouping import Grouping
@@ -81,9 +84,11 @@ def create_engine(
 
 def _sqlite_settings(engine: Engine, busy_seconds: float) -> None:
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection, _record) -> None:
+    def _on_connect(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
         # Take over transaction control from the driver, so BEGIN IMMEDIATE below is ours.
-        dbapi_connection.isolation_level = None
+        # The driver's connection is sqlite3's or aiosqlite's adapter, which mimics it;
+        # the DB-API protocol has no `isolation_level`.
+        cast(sqlite3.Connection, dbapi_connection).isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
@@ -92,7 +97,7 @@ def _sqlite_settings(engine: Engine, busy_seconds: float) -> None:
         cursor.close()
 
     @event.listens_for(engine, "begin")
-    def _on_begin(connection) -> None:
+    def _on_begin(connection: Connection) -> None:
         # Writers take the lock up front: two deferred transactions that both try to
         # upgrade to writing would otherwise fail with "database is locked".
         if connection.get_execution_options().get("chorus_read_only"):
@@ -250,8 +255,10 @@ class Store:
             if self._sync_engine is not None:
                 loop = asyncio.get_running_loop()
                 return await loop.run_in_executor(self._sync_thread, self._in_thread, work)
-            options = {"isolation_level": "AUTOCOMMIT"} if self.backend == "postgresql" else {}
-            if self.backend == "sqlite":
+            options: dict[str, str | bool] = {}
+            if self.backend == "postgresql":
+                options = {"isolation_level": "AUTOCOMMIT"}
+            elif self.backend == "sqlite":
                 options = {"chorus_read_only": True}
             async with self.engine.connect() as write:
                 if self.backend == "sqlite":  # in memory: one connection only
@@ -259,6 +266,7 @@ class Store:
                 async with self.engine.connect() as read:
                     await read.execution_options(**options)
                     reading = read.sync_connection
+                    assert reading is not None  # set once connected
                     return await write.run_sync(lambda w: work(reading, w))
 
     def _in_thread(self, work: Callable[[Connection, Connection], T]) -> T:
@@ -267,7 +275,7 @@ class Store:
         with reads.connect() as read, self._sync_engine.connect() as write:
             return work(read, write)
 
-    async def probe(self) -> dict:
+    async def probe(self) -> dict[str, object]:
         """The store's state for /healthz within `timeouts.health_seconds`, on a connection
         of its own (never queued behind writers); `health()` with the main pool."""
         if self._probe is None:
@@ -335,7 +343,7 @@ class Store:
                 raise StoreUnavailable(_short(error)) from error
             raise
 
-    async def health(self) -> dict:
+    async def health(self) -> dict[str, object]:
         """The store's state for /healthz: reachable, backend and schema revision."""
         from storage.migrate import current_revision, head_revision
 

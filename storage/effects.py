@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from storage.records import NewContribution, Profile
+from storage.records import NewContribution, ParticipantChanges, Profile
 
 # Stands in a reply's text for the number a new contribution will get when it is
 # stored; the engine puts the real number in after the batch commits.
@@ -77,7 +77,7 @@ class Decision:
 
     replies: tuple = ()
     effects: tuple[Effect, ...] = ()
-    person: dict = field(default_factory=dict)
+    person: ParticipantChanges = field(default_factory=lambda: ParticipantChanges())
     claim: bool = True
     opted_out: bool = False
     create_language: str | None = None  # the language of a person created by this message

@@ -7,11 +7,12 @@ of ideas are in storage/rankings.py.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import TypeVar, cast
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.grouping import Grouping
@@ -29,7 +30,6 @@ from storage.rebuild import rebuild_idea_scores, rebuild_role_groups
 from storage.scope import Scope
 from storage.tally_keys import ANY_QUESTION, NOT_GIVEN, PAIRED_WITH_CHANNEL
 
-PUBLIC_CHANNELS = ("x",)  # people take part there by posting, without a consent step
 GROUPING_CHECKPOINT = "insights.grouping"
 PEOPLE_DIMENSIONS = ("role", "region", "age_band", "channel")
 
@@ -94,36 +94,15 @@ class Insights:
             query = query.where(ActivityCount.day >= scope.since)
         return query
 
-    async def signed_up(self) -> int:
-        """People who agreed to take part (or posted publicly, where no consent is asked)."""
+    async def signed_up(self, public_channels: Collection[str]) -> int:
+        """People who agreed to take part, or posted on one of `public_channels` (the
+        channels declared with the public medium, where no consent is asked)."""
         return (
             await self.session.scalar(
-                select(func.count())
-                .select_from(Participant)
-                .where(
-                    or_(
-                        Participant.consent_at.is_not(None),
-                        Participant.channel.in_(PUBLIC_CHANNELS),
-                    )
-                )
+                select(func.count()).select_from(Participant).where(_signed_up(public_channels))
             )
             or 0
         )
-
-    async def participants_by_current(self, column: str) -> dict[str, int]:
-        """Signed-up people by their current answer (the summary's original breakdown)."""
-        field = getattr(Participant, column)
-        rows = await self.session.execute(
-            select(field, func.count())
-            .where(
-                or_(
-                    Participant.consent_at.is_not(None),
-                    Participant.channel.in_(PUBLIC_CHANNELS),
-                )
-            )
-            .group_by(field)
-        )
-        return {key or "": count for key, count in rows}
 
     async def took_part(self, scope: Scope) -> int:
         """How many people contributed or voted within the scope."""
@@ -185,9 +164,12 @@ class Insights:
             filters.append(Participation.last_day >= scope.since)
         return filters
 
-    async def recent(self, start: datetime, end: datetime, scope: Scope) -> RecentCounts:
-        """Contributions, votes and new participants between two moments. Votes in whole
-        hours come from `vote_hours`; only the part-hours at either end are counted."""
+    async def recent(
+        self, start: datetime, end: datetime, scope: Scope, public_channels: Collection[str]
+    ) -> RecentCounts:
+        """Contributions, votes and new participants (signed up as in `signed_up`) between
+        two moments. Votes in whole hours come from `vote_hours`; only the part-hours at
+        either end are counted."""
         contributions = (
             select(func.count())
             .select_from(Contribution)
@@ -201,7 +183,7 @@ class Insights:
             .where(
                 Participant.created_at >= start,
                 Participant.created_at < end,
-                or_(Participant.consent_at.is_not(None), Participant.channel.in_(PUBLIC_CHANNELS)),
+                _signed_up(public_channels),
             )
         )
         first_hour, last_hour = -int(-start.timestamp() // 3600), int(end.timestamp() // 3600)
@@ -269,6 +251,10 @@ class Insights:
             stored.value, stored.updated_at = fingerprint, now
         await self.session.flush()
         return True
+
+
+def _signed_up(public_channels: Collection[str]) -> ColumnElement[bool]:
+    return or_(Participant.consent_at.is_not(None), Participant.channel.in_(public_channels))
 
 
 def since_days(today: date, days: int) -> date:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any, TypedDict
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,19 @@ class ParticipantRecord:
             region=self.answers.get("region"),
             age_band=self.answers.get("age_band"),
         )
+
+
+class ParticipantChanges(TypedDict, total=False):
+    """The columns of a participant's row a decision may change (unset: unchanged)."""
+
+    language: str | None
+    consent_at: datetime | None
+    refused_at: datetime | None
+    answers: dict[str, str | None]  # question key -> option key (None: not said)
+    state: dict[str, Any]  # JSON: where the person is in the conversation
+    opted_out: bool
+    followups: bool | None
+    unreachable: bool
 
 
 @dataclass(frozen=True)

@@ -9,13 +9,16 @@ without an event loop: none of its awaits ever waits, since every statement runs
 
 from __future__ import annotations
 
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Mapping, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Executable, Result, ScalarResult
 from sqlalchemy.orm import Session
 
 T = TypeVar("T")
+Row = TypeVar("Row")
+Bound = Mapping[str, object]  # the values bound to one statement
+Params = Bound | Sequence[Bound]  # ... or to one statement run many times
 
 
 def run_now(coroutine: Coroutine[Any, Any, T]) -> T:
@@ -35,25 +38,36 @@ class SyncSession:
     def __init__(self, session: Session | Connection) -> None:
         self.sync = session
 
-    def add(self, row: object) -> None:
-        self.sync.add(row)
-
-    async def execute(self, statement, params=None, **kwargs):
+    async def execute(self, statement: Executable, params: Params | None = None) -> Result[Any]:
         if params is None:
-            return self.sync.execute(statement, **kwargs)
-        return self.sync.execute(statement, params, **kwargs)
+            return self.sync.execute(statement)
+        return self.sync.execute(statement, params)
 
-    async def scalar(self, statement, params=None, **kwargs):
-        return self.sync.scalar(statement, params, **kwargs)
+    async def scalar(self, statement: Executable, params: Bound | None = None) -> Any:
+        return self.sync.scalar(statement, params)  # a column's value, of its own type
 
-    async def scalars(self, statement, params=None, **kwargs):
-        return self.sync.scalars(statement, params, **kwargs)
+    async def scalars(
+        self, statement: Executable, params: Params | None = None
+    ) -> ScalarResult[Any]:
+        return self.sync.scalars(statement, params)
 
-    async def get(self, entity, ident, **kwargs):
-        return self.sync.get(entity, ident, **kwargs)
+    # Rows as objects: only over a Session.
+
+    def add(self, row: object) -> None:
+        self._session().add(row)
+
+    async def get(
+        self, entity: type[Row], ident: object, *, with_for_update: bool = False
+    ) -> Row | None:
+        return self._session().get(entity, ident, with_for_update=with_for_update or None)
 
     async def flush(self) -> None:
-        self.sync.flush()
+        self._session().flush()
 
     async def refresh(self, row: object) -> None:
-        self.sync.refresh(row)
+        self._session().refresh(row)
+
+    def _session(self) -> Session:
+        if not isinstance(self.sync, Session):
+            raise TypeError("rows as objects need a Session; this bridge holds a Connection")
+        return self.sync

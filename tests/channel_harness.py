@@ -17,7 +17,7 @@ import aiohttp
 from aiohttp import web
 from sqlalchemy import func, select
 
-from bot.channels import build_channels
+from bot.channels import build_channels, media
 from bot.channels.base import Channel
 from bot.config import Settings
 from bot.server import build_web_app
@@ -76,7 +76,7 @@ class ChorusUnderTest:
         return next(channel for channel in self.channels if channel.name == name)
 
     async def __aenter__(self) -> ChorusUnderTest:
-        self._services = await open_services(self.settings, store=self.store)
+        self._services = await open_services(self.settings, store=self.store, channel_media=media())
         self.http = aiohttp.ClientSession()
         try:
             self.channels = build_channels(self._services, self.http)

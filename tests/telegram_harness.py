@@ -15,6 +15,7 @@ from dataclasses import replace
 import aiohttp
 from aiohttp import web
 
+from bot.channels import media
 from bot.channels.telegram import TelegramChannel
 from bot.channels.telegram.channel import SECRET_HEADER, WEBHOOK_PATH
 from bot.config import Settings
@@ -63,7 +64,7 @@ class ChorusWithTelegram:
         self._http: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> ChorusWithTelegram:
-        self.services = await open_services(self.settings, store=self.store)
+        self.services = await open_services(self.settings, store=self.store, channel_media=media())
         return await self._start()
 
     async def _start(self) -> ChorusWithTelegram:

@@ -97,7 +97,7 @@ async def test_xlsx_export_has_every_table_pseudonyms_only_and_the_vote_coding(
 
 
 async def test_csv_export_sends_one_file_per_table(team_engine: Engine) -> None:
-    await refresh_themes(Reporting.of(team_engine), team_engine.question_ids["ahp-action"])
+    await refresh_themes(Reporting.of(team_engine.deps), team_engine.question_ids["ahp-action"])
     admin = team_member(team_engine, ADMIN)
     await admin.say("/export csv ahp-action")
     replies = await run_jobs(team_engine)
@@ -278,7 +278,7 @@ async def test_running_chorus_sends_the_chart_soon_after_the_command(database_ur
         assert [reply.key for reply in outcome.replies] == ["team:working_chart"]
         async with asyncio.timeout(60):
             await runtime.job_runner.wait_until_completed(1)
-        (address, (reply,)), = channel.sent
+        ((address, (reply,)),) = channel.sent
         assert address == ADMIN and reply.attachment.mime_type == "image/png"
     finally:
         await runtime.stop()

@@ -207,7 +207,11 @@ class Server:
             return web.json_response(list(fields.items()))
 
         async def form(request: web.Request) -> web.Response:
-            return web.json_response(list((await read_form(request)).items()))
+            try:
+                fields = await read_form(request, await request.read())
+            except Malformed as error:
+                raise web.HTTPBadRequest(text=str(error)) from None
+            return web.json_response(list(fields.items()))
 
         app = web.Application()
         app.router.add_post("/twilio", twilio)

@@ -12,6 +12,9 @@ import pytest
 from sqlalchemy import select, text
 
 from handlers.engine import Engine
+from handlers.insights.context import Reporting
+from handlers.insights.scope import ReportScope
+from handlers.insights.summary import build_summary
 from handlers.public import (
     Checkpoint,
     carries_hashtag,
@@ -458,3 +461,19 @@ def test_helpers() -> None:
     assert carries_hashtag("we need #ahpsintoaction!", ["#AHPsIntoAction"])
     assert not carries_hashtag("#AHPsIntoAction2027", ["#AHPsIntoAction"])
     assert sorted(["100", "99", "1000"], key=id_order) == ["99", "100", "1000"]
+
+
+async def test_public_channels_are_those_declared_public_whatever_their_name(
+    engine: Engine,
+) -> None:
+    """The reports count posters as signed up, and report reach, by the declared medium:
+    a public channel under another name counts, and "x" declared otherwise does not."""
+    engine.replace_deps(channel_media={"mastodon": "public", "x": "chat"})
+    elsewhere = replace(IDEA, channel="mastodon", post_id="77", author_id="3001")
+    await engine.ingest_public([elsewhere, replace(IDEA, author_id="3002")])
+    summary = await build_summary(Reporting.of(engine.deps), ReportScope())
+    assert summary["signed_up"] == 1 and summary["activity"]["last_24h"]["joined"] == 1
+    assert list(summary["reach"]) == ["mastodon"] and summary["reach"]["mastodon"]["posts"] == 1
+    engine.replace_deps(channel_media={"mastodon": "public", "x": "public"})
+    summary = await build_summary(Reporting.of(engine.deps), ReportScope())
+    assert summary["signed_up"] == 2 and list(summary["reach"]) == ["mastodon", "x"]

@@ -25,7 +25,7 @@ async def count(engine: Engine, model, *where) -> int:
 
 
 def reporting(engine: Engine) -> Reporting:
-    return Reporting.of(engine)
+    return Reporting.of(engine.deps)
 
 
 async def test_summary_counts_people_contributions_votes_and_the_last_day(

@@ -9,6 +9,7 @@ import json
 import pytest
 from sqlalchemy import func, select
 
+from bot.channels import media
 from bot.channels.telegram import create
 from bot.channels.telegram.channel import WEBHOOK_PATH
 from bot.config import ConfigError
@@ -143,7 +144,7 @@ async def test_polling_waits_for_the_store_and_applies_the_update_once(
 
 async def test_webhook_mode_needs_a_public_url_and_a_secret(database_url: str) -> None:
     settings = telegram_settings(database_url, "http://127.0.0.1:9/bot", mode="webhook")
-    services = await open_services(settings)
+    services = await open_services(settings, channel_media=media())
     try:
         from dataclasses import replace
 

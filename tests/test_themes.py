@@ -202,7 +202,7 @@ async def test_themes_are_worked_out_in_the_background_and_sent(engine: Engine) 
 async def test_renames_and_moves_survive_reclustering(engine: Engine) -> None:
     ids = await add_ideas(engine, TEXTS, "t")
     by_text = dict(zip(TEXTS, ids, strict=True))
-    reporting = Reporting.of(engine)
+    reporting = Reporting.of(engine.deps)
     await refresh_themes(reporting, engine.question_ids["ahp-action"])
     async with engine.store.reader() as unit:
         run = await unit.themes.current_run("themes", engine.question_ids["ahp-action"])
@@ -225,7 +225,7 @@ async def test_renames_and_moves_survive_reclustering(engine: Engine) -> None:
     more = await add_ideas(
         engine, ["Waiting times for x-rays are too long", "Book physio sessions online"], "more"
     )
-    await refresh_themes(Reporting.of(engine), engine.question_ids["ahp-action"])
+    await refresh_themes(Reporting.of(engine.deps), engine.question_ids["ahp-action"])
     async with engine.store.reader() as unit:
         run = await unit.themes.current_run("themes", engine.question_ids["ahp-action"])
         members = dict(zip(*await unit.themes.membership(run.id), strict=True))
@@ -260,7 +260,7 @@ async def test_themes_can_be_read_for_a_window(engine: Engine) -> None:
     await add_ideas(engine, TEXTS[:20], "old")
     engine.clock.advance(days=3)
     recent = await add_ideas(engine, TEXTS[20:], "new")
-    await refresh_themes(Reporting.of(engine), engine.question_ids["ahp-action"])
+    await refresh_themes(Reporting.of(engine.deps), engine.question_ids["ahp-action"])
     admin = team_member(engine, ADMIN)
     await admin.say("/themes 2d")
     sizes = [int(r.text.split("(")[1].split(" idea")[0]) for r in admin.last.replies[1:]]

@@ -1,13 +1,16 @@
 """The plain web form over real HTTP: a whole journey in a browser's shoes, a resubmitted
-form applied once, HTML escaped, the session cookie, and a busy store answered 503."""
+form applied once, HTML escaped, the session cookie, an oversized form answered 413 and a
+busy store 503 (the words kept), both by the channel kit's one webhook path."""
 
 from __future__ import annotations
 
+import io
 import re
 
 import aiohttp
 from sqlalchemy import func, select
 
+from bot.channels.kit import WebhookChannel
 from bot.runtime import Runtime
 from storage.models import Contribution, Vote
 from tests.conftest import make_settings
@@ -167,11 +170,23 @@ async def test_bad_forms_are_400_and_a_busy_store_is_503(postgres_url: str) -> N
                     assert response.status == 400
                 await browser.open()
                 form = browser.form_id
+                oversized = io.BytesIO(f"form_id={form}&text={'x' * 2 * 1024 * 1024}".encode())
+                async with http.post(
+                    browser.base + "/take-part",
+                    data=oversized,
+                    headers={"Content-Type": "application/x-www-form-urlencoded"},
+                ) as response:
+                    assert response.status == 413 and len(await response.text()) < 200
                 await outage.down()
                 await browser.submit(form_id=form, text="start")
                 assert browser.status == 503 and "busy" in browser.page
+                assert ">start</textarea>" in browser.page  # the words are given back
                 await outage.up()
                 await browser.submit(form_id=form, text="start")  # the same form, again
                 assert browser.status == 200 and browser.buttons == ["Yes", "No"]
+            # Every refusal was the channel kit's one webhook path (bot/channels/kit.py).
+            [web] = [channel for channel in runtime.channels if channel.name == "web"]
+            assert isinstance(web, WebhookChannel)
+            assert web.counts.refused == {400: 2, 413: 1, 503: 1}
         finally:
             await runtime.stop()

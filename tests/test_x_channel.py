@@ -15,7 +15,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.channels import CHANNEL_MODULES
+from bot.channels import CHANNEL_MODULES, media
 from bot.channels.twitter import TwitterChannel, create
 from bot.config import ConfigError, load_settings, parse_settings
 from bot.runtime import Runtime
@@ -39,7 +39,7 @@ async def test_the_listener_is_registered_and_off_without_a_token(
 ) -> None:
     assert "bot.channels.twitter" in CHANNEL_MODULES
     caplog.set_level(logging.INFO, logger="bot.channels.twitter")
-    services = await open_services(make_settings(database_url))
+    services = await open_services(make_settings(database_url), channel_media=media())
     try:
         async with aiohttp.ClientSession() as http:
             assert create(services, http) is None
@@ -114,7 +114,7 @@ async def test_chorus_summary_counts_x_next_to_other_channels(
         tmp_path / "config.yaml",
         {"CHORUS_DATABASE_URL": database_url, "CHORUS_SECRET": TEST_SECRET},
     )
-    services = await open_services(settings)
+    services = await open_services(settings, channel_media=media())
     try:
         amira = Person(services.engine, "amira", "console")
         await amira.join()
@@ -134,7 +134,7 @@ async def test_chorus_summary_counts_x_next_to_other_channels(
                 PublicPost("x", "103", "503", "RT @a: Dietitians...", now, reposted_id="101"),
             ]
         )
-        text = format_summary(await build_summary(Reporting.of(services.engine), ReportScope()))
+        text = format_summary(await build_summary(Reporting.of(services.deps), ReportScope()))
     finally:
         await services.close()
     result = chorus(["summary", "--json"], tmp_path, database_url)

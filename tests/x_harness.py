@@ -18,6 +18,7 @@ from dataclasses import replace
 import aiohttp
 from sqlalchemy import select
 
+from bot.channels import media
 from bot.channels.twitter import TwitterChannel
 from bot.channels.x_listener import CHECKPOINT, Timings, XListener
 from bot.channels.x_posts import TWEET_FIELDS
@@ -77,7 +78,7 @@ async def chorus(database_url: str, fake: FakeX, **twitter: object) -> AsyncIter
         channels={"twitter": {"api_base": fake.url, "mode": "poll", **twitter}},
     )
     settings = replace(settings, env=replace(settings.env, x_bearer_token=TOKEN))
-    services = await open_services(settings)
+    services = await open_services(settings, channel_media=media())
     try:
         yield services
     finally:

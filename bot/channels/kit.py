@@ -14,6 +14,9 @@ A webhook channel subclasses `WebhookChannel` and writes only what differs: `ver
     each Inbound to the engine → settle → 503 when the store cannot commit, else answer
     (200) and send.
 
+What a refusal looks like is the channel's `refusal` (JSON for a provider by default; a
+form channel answers people with a page), never whether or with which status it refuses.
+
 A payload the parser does not understand is put in `Parsed.ignored`: acknowledged and
 logged, never fatal.
 """
@@ -181,8 +184,9 @@ class WebhookChannel(Channel):
         """Raise `Forged` unless the provider signed this body (or `Malformed`)."""
         raise NotImplementedError
 
-    def parse(self, request: web.Request, body: bytes) -> Parsed:
-        """The payload's messages and events; `Malformed` when it is not a payload."""
+    async def parse(self, request: web.Request, body: bytes) -> Parsed:
+        """The payload's messages and events; `Malformed` when it is not a payload. A
+        coroutine, as reading some bodies awaits (a multipart form's reader)."""
         raise NotImplementedError
 
     async def settle(self, parsed: Parsed) -> Sequence[Owed]:
@@ -196,6 +200,13 @@ class WebhookChannel(Channel):
         self, request: web.Request, parsed: Parsed, handled: Sequence[Handled]
     ) -> web.StreamResponse:
         return web.json_response({"ok": True})
+
+    def refusal(
+        self, request: web.Request, status: int, reason: str, parsed: Parsed | None
+    ) -> web.StreamResponse:
+        """The body of a refusal (`parsed` is there when the store refused what was
+        parsed, so a person's words can be given back)."""
+        return web.json_response({"error": reason}, status=status)
 
     async def drained(self) -> None:
         """Wait until every reply scheduled so far has been sent or given up (for tests
@@ -213,18 +224,15 @@ class WebhookChannel(Channel):
         try:
             body = await read_body(request, self.max_body_bytes)
             await self.verify(request, body)
-            parsed = self.parse(request, body)
+            parsed = await self.parse(request, body)
         except TooLarge:
-            return self._refuse(413, f"the body is over {self.max_body_bytes} bytes")
+            return self._refuse(request, 413, f"the body is over {self.max_body_bytes} bytes")
         except Forged as error:
-            return self._refuse(403, str(error) or "the signature does not match")
+            return self._refuse(request, 403, str(error) or "the signature does not match")
         except Malformed as error:
-            return self._refuse(400, str(error) or f"not a {self.name} payload")
+            return self._refuse(request, 400, str(error) or f"not a {self.name} payload")
         except NotReady as error:
-            self.counts.refuse(503)
-            return web.json_response(
-                {"error": str(error) or "not ready"}, status=503, headers={"Retry-After": "5"}
-            )
+            return self._refuse(request, 503, str(error) or "not ready", retry_after=5)
         for reason in parsed.ignored:
             log.info("%s: acknowledged, not handled: %s", self.name, reason)
         handled: list[Handled] = []
@@ -234,20 +242,30 @@ class WebhookChannel(Channel):
             owed = await self.settle(parsed)
         except StoreUnavailable as error:
             log.warning("%s: not taken, the store is unavailable: %s", self.name, error)
-            self.counts.refuse(503)
-            return web.json_response(
-                {"error": "the store is unavailable; try again"},
-                status=503,
-                headers={"Retry-After": "30"},
-            )
+            reason = "the store is unavailable; try again"
+            return self._refuse(request, 503, reason, parsed=parsed, retry_after=30)
         self.counts.messages += len(handled)
         await self.after_commit(handled, owed)
         return self.answer(request, parsed, handled)
 
-    def _refuse(self, status: int, reason: str) -> web.Response:
-        log.warning("refused a %s webhook (%s): %s", self.name, status, reason)
+    def _refuse(
+        self,
+        request: web.Request,
+        status: int,
+        reason: str,
+        *,
+        parsed: Parsed | None = None,
+        retry_after: int | None = None,
+    ) -> web.StreamResponse:
+        if status != 503:
+            log.warning(
+                "refused a %s webhook (%s) from %s: %s", self.name, status, request.remote, reason
+            )
         self.counts.refuse(status)
-        return web.json_response({"error": reason}, status=status)
+        response = self.refusal(request, status, reason, parsed)
+        if retry_after is not None:
+            response.headers["Retry-After"] = str(retry_after)
+        return response
 
     def webhook_status(self) -> dict[str, object]:
         return {

@@ -65,7 +65,7 @@ class SmsChannel(WebhookChannel):
     async def verify(self, request: web.Request, body: bytes) -> None:
         self.webhook.checked_form(request, body)
 
-    def parse(self, request: web.Request, body: bytes) -> Parsed:
+    async def parse(self, request: web.Request, body: bytes) -> Parsed:
         form = read_form(body)
         status = form.get("MessageStatus") or form.get("SmsStatus") or "received"
         if "Body" not in form and status != "received":

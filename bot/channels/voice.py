@@ -74,7 +74,7 @@ class VoiceChannel(WebhookChannel):
     async def verify(self, request: web.Request, body: bytes) -> None:
         self.webhook.checked_form(request, body)
 
-    def parse(self, request: web.Request, body: bytes) -> Parsed:
+    async def parse(self, request: web.Request, body: bytes) -> Parsed:
         form = read_form(body)
         if form.get("CallStatus") in ENDED:
             status = form["CallStatus"]

@@ -5,6 +5,10 @@ text, or a pressed choice button) and answers with the replies as a page. The pe
 a random session id kept in a cookie (HttpOnly, SameSite=Strict) and hashed into a
 pseudonym like any platform id. Each page carries a one-time form id, used as the
 message id, so a double-clicked or resubmitted form is applied once.
+
+A post takes the channel kit's one webhook path (bot/channels/kit.py): the Origin check is
+its `verify` (403), the form and its token are its `parse` (400), and the store's refusal
+is the kit's 503, shown here as a page that gives the typed words back.
 """
 
 from __future__ import annotations
@@ -19,8 +23,7 @@ from datetime import UTC, datetime
 import aiohttp
 from aiohttp import web
 
-from bot.channels.base import Channel
-from bot.channels.kit import Declaration
+from bot.channels.kit import Declaration, Forged, Handled, Malformed, Parsed, WebhookChannel
 from bot.config import WebSettings
 from bot.form_tokens import FormTokens, same_origin
 from bot.forms import read_form
@@ -28,7 +31,6 @@ from bot.paper_form import render_paper_form
 from bot.services import Services
 from handlers.catalogue import Catalogue
 from handlers.types import Inbound, Outcome, Reply
-from storage.errors import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +41,7 @@ PRINT_PATH = PATH + "/print"
 KEEP_TEXT_AFTER = frozenset(
     {"too_long", "empty", "store_busy", "unknown_command", "out_of_range", "nothing_to_skip"}
 )
+MAX_FORM_BYTES = 1024 * 1024  # a box of up to 100,000 characters, percent-encoded
 COOKIE = "chorus_session"
 SESSION = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
 HEADERS = {
@@ -104,20 +107,21 @@ def _page(
     return "".join(parts)
 
 
-class WebChannel(Channel):
+class WebChannel(WebhookChannel):
     name = CHANNEL
+    path = PATH
     page_path = PATH  # a page for people, named in the start-up log
+    max_body_bytes = MAX_FORM_BYTES
 
     def __init__(self, services: Services) -> None:
-        self.services = services
+        super().__init__(services)
         self.title = services.settings.consultation.consultation.name
         key = services.engine.pseudonym("web-form-token", "key")  # keyed by CHORUS_SECRET
         self.tokens = FormTokens(bytes.fromhex(key))
 
-    def routes(self) -> Sequence[web.RouteDef]:
+    def extra_routes(self) -> Sequence[web.RouteDef]:
         return (
             web.get(PATH, self.show),
-            web.post(PATH, self.receive),
             web.get(PRINT_PATH, self.print_form),
             web.get("/", self.to_form),
         )
@@ -138,22 +142,24 @@ class WebChannel(Channel):
             session = secrets.token_urlsafe(32)  # only a cookie: no participant before consent
         return self._respond(request, [start], start=True, session=session)
 
-    async def receive(self, request: web.Request) -> web.Response:
+    # The kit's path: verify → parse → the engine → answer (or refusal) -----------------
+
+    async def verify(self, request: web.Request, body: bytes) -> None:
         origin, referer = request.headers.get("Origin"), request.headers.get("Referer")
         if not same_origin(origin, referer, request.scheme, request.host):
-            log.warning("refused a cross-site post to %s from %s", PATH, request.remote)
-            raise web.HTTPForbidden(text="posts from other sites are refused\n")
-        form = await read_form(request)
+            raise Forged("posts from other sites are refused")
+
+    async def parse(self, request: web.Request, body: bytes) -> Parsed:
+        form = await read_form(request, body)
         session = request.cookies.get(COOKIE, "")
         form_id = None
         if SESSION.match(session):
             form_id = self.tokens.verify(str(form.get("form_id", "")), session, _now())
         if form_id is None:
-            raise web.HTTPBadRequest(text="this form has expired; please open the page again\n")
+            raise Malformed("this form has expired; please open the page again")
         payload = form.get("payload")
         inbound = Inbound(
             channel=CHANNEL,
-            medium=self.medium,
             sender=session,
             message_id=form_id,
             received_at=self.services.engine.clock(),
@@ -161,14 +167,26 @@ class WebChannel(Channel):
             payload=str(payload) if payload is not None else None,
             buttons=True,
         )
-        try:
-            outcome = await self.services.delivery.handle(inbound)
-        except StoreUnavailable:
-            busy = Reply(Catalogue().text("store_busy"), key="store_busy")
-            return self._respond(request, [busy], status=503, session=session, typed=inbound.text)
-        replies = self._replies(outcome)
-        kept = inbound.text if any(r.key in KEEP_TEXT_AFTER for r in replies) else ""
-        return self._respond(request, replies, session=session, typed=kept)
+        return Parsed(inbounds=(inbound,))
+
+    def answer(
+        self, request: web.Request, parsed: Parsed, handled: Sequence[Handled]
+    ) -> web.StreamResponse:
+        [item] = handled
+        replies = self._replies(item.outcome)
+        kept = item.inbound.text if any(r.key in KEEP_TEXT_AFTER for r in replies) else ""
+        return self._respond(request, replies, session=item.inbound.sender, typed=kept)
+
+    def refusal(
+        self, request: web.Request, status: int, reason: str, parsed: Parsed | None
+    ) -> web.StreamResponse:
+        if parsed is None or not parsed.inbounds:  # not a form of ours: a short reason
+            return web.Response(status=status, text=f"{reason}\n")
+        [inbound] = parsed.inbounds  # the store refused it: the page, with the words kept
+        busy = Reply(Catalogue().text("store_busy"), key="store_busy")
+        return self._respond(
+            request, [busy], status=status, session=inbound.sender, typed=inbound.text
+        )
 
     @staticmethod
     def _replies(outcome: Outcome) -> list[Reply]:

@@ -7,6 +7,7 @@ import argparse
 import asyncio
 import sys
 
+from bot.channels import media
 from bot.channels.console import ConsoleSession
 from bot.config import load_settings
 from bot.services import open_services
@@ -34,7 +35,7 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
 
 
 async def _chat(args: argparse.Namespace) -> None:
-    services = await open_services(load_settings(args.config))
+    services = await open_services(load_settings(args.config), channel_media=media())
     try:
         session = ConsoleSession(services.delivery, args.name, assisted=args.assisted)
         await session.run(sys.stdin, sys.stdout, interactive=sys.stdin.isatty())

@@ -7,13 +7,16 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import date, datetime
 
+from bot.channels import media
 from bot.config import load_settings
 from bot.services import Services, open_services
 
 
 @asynccontextmanager
 async def services_for(config_path: str, *, warm_up: bool = True) -> AsyncIterator[Services]:
-    services = await open_services(load_settings(config_path), warm_up=warm_up)
+    services = await open_services(
+        load_settings(config_path), warm_up=warm_up, channel_media=media()
+    )
     try:
         yield services
     finally:

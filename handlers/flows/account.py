@@ -6,6 +6,7 @@ from handlers.context import Context
 from handlers.flows.menu import done, show_menu
 from handlers.types import Choice, Reply
 from storage.effects import CancelOutbox, DropContact, Erase
+from storage.records import ParticipantChanges
 
 FORGET_YES, FORGET_NO = "forget:yes", "forget:no"
 
@@ -58,7 +59,7 @@ def opt_out(ctx: Context) -> list[Reply]:
     """Carrier STOP: no more messages, and the follow-up address is deleted."""
     ctx.effect(DropContact())
     ctx.effect(CancelOutbox())
-    changes: dict[str, object] = {"opted_out": True}
+    changes: ParticipantChanges = {"opted_out": True}
     if ctx.participant.followups:
         changes["followups"] = False  # their address is gone, so news cannot reach them
     ctx.update_participant(**changes)

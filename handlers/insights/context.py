@@ -1,14 +1,14 @@
 """What every report is given: the store, the consultation's settings, the questions'
-ids and the time it is asked at. Built from the dependencies (handlers.deps.Deps) by
-team commands and the CLI."""
+ids, the public channels (declared with the public medium) and the time it is asked at.
+Built from the dependencies (handlers.deps.Deps) by team commands and the CLI."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
+from handlers.deps import Deps
 from handlers.insights.grouping import option_label, role_grouping
 from handlers.insights.scope import ReportScope
 from handlers.settings import ConsultationConfig
@@ -23,11 +23,18 @@ class Reporting:
     config: ConsultationConfig
     question_ids: Mapping[str, int]
     now: datetime
+    public_channels: tuple[str, ...] = ()
 
     @classmethod
-    def of(cls, engine: Any, now: datetime | None = None) -> Reporting:
-        """From prepared dependencies: anything with store, config, question_ids and clock."""
-        return cls(engine.store, engine.config, dict(engine.question_ids), now or engine.clock())
+    def of(cls, deps: Deps, now: datetime | None = None) -> Reporting:
+        """From prepared dependencies, asked now or at `now`."""
+        return cls(
+            deps.store,
+            deps.config,
+            dict(deps.question_ids),
+            now or deps.clock(),
+            deps.public_channels,
+        )
 
     @property
     def grouping(self) -> Grouping:

@@ -10,7 +10,6 @@ from datetime import timedelta
 from handlers.insights.context import Reporting
 from handlers.insights.scope import ReportScope
 from handlers.insights.text import clip, counts_line, plural
-from storage.insights import PUBLIC_CHANNELS
 
 VOTE_NAMES = {"1": "agree", "-1": "disagree", "0": "skip"}
 NOT_GIVEN = "not given"
@@ -32,20 +31,20 @@ async def build_summary(reporting: Reporting, scope: ReportScope, *, top: int = 
         insights = unit.insights
         activity = await insights.activity(where)
         by_question = await insights.activity_by_question(where)
-        signed_up = await insights.signed_up()
+        signed_up = await insights.signed_up(reporting.public_channels)
         took_part = await insights.took_part(where)
         people = {
             dimension: await insights.people_by(dimension, where)
             for dimension in ("role", "region", "age_band", "channel")
         }
         role_groups = await insights.people_by("role", where, grouped=True)
-        last = await insights.recent(now - timedelta(hours=24), now, where)
-        before = await insights.recent(now - timedelta(hours=48), now - timedelta(hours=24), where)
+        public = reporting.public_channels
+        last = await insights.recent(now - timedelta(hours=24), now, where, public)
+        day_before = now - timedelta(hours=48), now - timedelta(hours=24)
+        before = await insights.recent(*day_before, where, public)
         top_ideas = await unit.rankings.top(where, top)
         # Public posts' reach (likes, reposts, replies, quotes), by public channel.
-        public_reach = {
-            channel: await unit.public_posts.reach(channel) for channel in PUBLIC_CHANNELS
-        }
+        public_reach = {channel: await unit.public_posts.reach(channel) for channel in public}
     counted: dict[tuple[str, str], dict[str, int]] = defaultdict(dict)
     for kind, dimension, value, count in activity:
         group = "vote" if kind == "vote" else "contribution"

@@ -317,7 +317,7 @@ class TelegramChannel(WebhookChannel):
         if not self._secret or not hmac.compare_digest(given.encode(), self._secret.encode()):
             raise Forged("wrong or missing secret token")
 
-    def parse(self, request: web.Request, body: bytes) -> Parsed:
+    async def parse(self, request: web.Request, body: bytes) -> Parsed:
         try:
             data = json.loads(body)
         except (ValueError, UnicodeDecodeError):

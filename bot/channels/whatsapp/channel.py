@@ -102,7 +102,7 @@ class WhatsAppChannel(WebhookChannel):
         if not hmac.compare_digest(given[len("sha256=") :].encode(), expected.encode()):
             raise Forged(f"{SIGNATURE_HEADER} does not match the body")
 
-    def parse(self, request: web.Request, body: bytes) -> Parsed:
+    async def parse(self, request: web.Request, body: bytes) -> Parsed:
         return parse_payload(body, self.services.engine.clock(), self.settings.phone_number_id)
 
     async def settle(self, parsed: Parsed) -> Sequence[Owed]:
