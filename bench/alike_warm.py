@@ -6,6 +6,7 @@ the build. After: the open questions' indexes are built in a thread once the ser
 listens (handlers/likeness_warming.py); the first idea is answered at once, stored
 without the offer, and ideas sent once the index is warm get the offer. Both in the same
 run, on the same SQLite file; the models are loaded beforehand, so only the index counts.
+Also: how fast ideas sent while the index warms are answered.
 
     .venv/bin/python -m bench.alike_warm --size 100000
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+import statistics
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -30,6 +32,7 @@ from storage.contributions import NEXT_IDEA_NUMBER
 from storage.database import Store
 from storage.models import Checkpoint, Contribution, Participant
 
+DURING = 15
 REPO = Path(__file__).resolve().parent.parent
 _message_ids = itertools.count(1)
 
@@ -92,7 +95,7 @@ async def run(size: int) -> None:
         REPO / "config.yaml", {"CHORUS_DATABASE_URL": url, "CHORUS_SECRET": secret}
     )
     stored = idea_texts(size, seed=1)
-    texts = iter(lookups(stored, 50, seed=2)[::3])  # rewordings of stored ideas
+    texts = iter(lookups(stored, 90, seed=2)[::3])  # rewordings of stored ideas
     services = await open_services(settings, warm_up=False)
     open_now = settings.consultation.open_questions(services.clock())
     question = services.engine.deps.question_ids[open_now[0].key]
@@ -120,6 +123,11 @@ async def run(size: int) -> None:
     after = time.perf_counter() - started
     warming_then = services.warming.warming
     assert services.alike_warming is not None
+    during: list[float] = []  # more ideas while it warms (a person may send 20 an hour)
+    while not services.alike_warming.done() and len(during) < DURING:
+        sent = time.perf_counter()
+        await send(services, "after", f"IDEA {next(texts)}")
+        during.append(time.perf_counter() - sent)
     await services.alike_warming
     warm = time.perf_counter() - started
     later = await send(services, "later", f"IDEA {next(texts)}")
@@ -129,6 +137,10 @@ async def run(size: int) -> None:
     print(f"before: first idea answered {before:.2f} s after start (offer: {offered(first)})")
     print(f"after:  first idea answered {after:.2f} s after start (offer: {offered(answered)}; "
           f"warming then: {warming_then})")  # fmt: skip
+    if during:
+        median, worst = statistics.median(during) * 1e3, max(during) * 1e3
+        print(f"after:  {len(during)} more ideas answered while warming: median "
+              f"{median:.0f} ms, worst {worst:.0f} ms")  # fmt: skip
     print(f"after:  index warm {warm:.1f} s after start; the next idea answered in "
           f"{later_time * 1e3:.0f} ms (offer: {offered(later)})")  # fmt: skip
 
