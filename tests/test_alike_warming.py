@@ -4,7 +4,7 @@ question's index is built in the background, a new idea is stored without the of
 
 from __future__ import annotations
 
-import threading
+import asyncio
 
 import aiohttp
 from aiohttp import web
@@ -20,6 +20,31 @@ from tests.conftest import make_settings
 from tests.people import Person
 
 PARKING = "Free parking at hospitals for carers and patients"
+
+
+class HeldBuild:
+    """Builds here, once `release` is set (the server's builds run in a child process,
+    handlers/likeness_process.py, which the second test uses)."""
+
+    def __init__(self, release: asyncio.Event) -> None:
+        self.release = release
+        self.index: LikenessIndex | None = None
+
+    async def build(self, ideas: list[tuple[int, str]], threshold: float) -> None:
+        await self.release.wait()
+        self.index = LikenessIndex(ideas, threshold)
+
+    async def add(self, ideas: list[tuple[int, str]]) -> None:
+        assert self.index is not None
+        for idea_id, text in ideas:
+            self.index.add(idea_id, text)
+
+    async def take(self) -> LikenessIndex:
+        assert self.index is not None
+        return self.index
+
+    def close(self) -> None:
+        pass
 
 
 async def _healthz_warming(app: web.Application) -> list[str]:
@@ -50,18 +75,13 @@ async def test_the_first_idea_is_not_held_up_by_the_index_build(database_url: st
         await later.join()
 
         # The build waits until the test lets it go: the writer must not wait with it.
-        release = threading.Event()
-
-        def held_build(ideas: list[tuple[int, str]], threshold: float) -> LikenessIndex:
-            release.wait(timeout=60)
-            return LikenessIndex(ideas, threshold)
-
+        release = asyncio.Event()
         warming = start_alike_warming(
             services.store,
             engine.likeness,
             {"ahp-action": question},
             services.warming,
-            build=held_build,
+            builder=lambda: HeldBuild(release),
         )
         try:
             assert services.warming.warming == ["alike index: ahp-action"]
@@ -91,9 +111,11 @@ async def test_services_warm_the_open_questions_alike_indexes(database_url: str)
         await seed_ideas(services.store, question, [PARKING, *idea_texts(BUILD_AT_ONCE, seed=4)])
     finally:
         await services.close()
-    # As `chorus run` starts: the models and the open question's index warm.
-    services = await open_services(make_settings(database_url), warm_later=True)
+    # As `chorus run` starts them (the models aside): the open question's index warms,
+    # in a child process.
+    services = await open_services(make_settings(database_url), warm_up=False)
     try:
+        services.warm_alike = True
         services.start_warming()
         assert "alike index: ahp-action" in services.warming.warming
         assert services.alike_warming is not None
