@@ -2,8 +2,8 @@
 
 Before (as without warming): the question's alike index is built at the first idea's
 look-up, inside the batch writer, so that idea (and every message behind it) waits for
-the build. After: the open questions' indexes are built in a thread once the server
-listens (handlers/likeness_warming.py); the first idea is answered at once, stored
+the build. After: the open questions' indexes are built in a child process once the
+server listens (handlers/likeness_warming.py); the first idea is answered at once, stored
 without the offer, and ideas sent once the index is warm get the offer. Both in the same
 run, on the same SQLite file; the models are loaded beforehand, so only the index counts.
 Also: how fast ideas sent while the index warms are answered.
@@ -95,7 +95,7 @@ async def run(size: int) -> None:
         REPO / "config.yaml", {"CHORUS_DATABASE_URL": url, "CHORUS_SECRET": secret}
     )
     stored = idea_texts(size, seed=1)
-    texts = iter(lookups(stored, 90, seed=2)[::3])  # rewordings of stored ideas
+    texts = iter(lookups(stored, 120, seed=2)[::3])  # rewordings of stored ideas
     services = await open_services(settings, warm_up=False)
     open_now = settings.consultation.open_questions(services.clock())
     question = services.engine.deps.question_ids[open_now[0].key]
@@ -132,15 +132,21 @@ async def run(size: int) -> None:
     warm = time.perf_counter() - started
     later = await send(services, "later", f"IDEA {next(texts)}")
     later_time = time.perf_counter() - started - warm
+    warm_times: list[float] = []  # the same number of ideas once it is warm, to compare
+    for _ in during:
+        sent = time.perf_counter()
+        await send(services, "later", f"IDEA {next(texts)}")
+        warm_times.append(time.perf_counter() - sent)
     await services.close()
 
     print(f"before: first idea answered {before:.2f} s after start (offer: {offered(first)})")
     print(f"after:  first idea answered {after:.2f} s after start (offer: {offered(answered)}; "
           f"warming then: {warming_then})")  # fmt: skip
-    if during:
-        median, worst = statistics.median(during) * 1e3, max(during) * 1e3
-        print(f"after:  {len(during)} more ideas answered while warming: median "
-              f"{median:.0f} ms, worst {worst:.0f} ms")  # fmt: skip
+    for what, times in (("while warming", during), ("once warm", warm_times)):
+        if times:
+            median, worst = statistics.median(times) * 1e3, max(times) * 1e3
+            print(f"after:  {len(times)} more ideas answered {what}: median {median:.0f} ms, "
+                  f"worst {worst:.0f} ms")  # fmt: skip
     print(f"after:  index warm {warm:.1f} s after start; the next idea answered in "
           f"{later_time * 1e3:.0f} ms (offer: {offered(later)})")  # fmt: skip
 

@@ -8,11 +8,11 @@ since it was indexed is dropped from the index and never offered; one still wait
 moderation is kept but not offered until it is visible.
 
 Building a large question's index takes seconds (10 to 40 at 100,000 ideas), so the
-server builds the open questions' indexes in a thread after it listens
+server builds the open questions' indexes in the background after it listens
 (handlers/likeness_warming.py: `begin_warming`, then `install`). Until a question's index
 is installed, a look-up for it finds nothing (the idea is stored without the offer)
 unless the question is small enough to build at once; the writer never waits for a
-build in another thread.
+build elsewhere.
 """
 
 from __future__ import annotations
@@ -47,9 +47,10 @@ class LikenessCache:
         self.threshold = threshold
         self._indexes: dict[int, LikenessIndex] = {}
         self._last_id: dict[int, int] = {}
-        self._warming: set[int] = set()  # questions whose index a warming thread builds
+        self._warming: set[int] = set()  # questions whose index is being built elsewhere
         # Guards the maps above and every change to an installed index: the writer's
-        # thread looks up and adds; a warming thread installs what it built on its own.
+        # thread looks up and adds; the warming (on the event loop's thread) installs
+        # what it had built elsewhere, and never touches an index once installed.
         self._lock = threading.Lock()
 
     def begin_warming(self, question_ids: Iterable[int]) -> list[int]:
@@ -61,7 +62,7 @@ class LikenessCache:
             return marked
 
     def install(self, question_id: int, index: LikenessIndex, last_id: int) -> bool:
-        """A question's index built by a warming thread, holding its ideas up to
+        """A question's index built by the warming, holding its ideas up to
         `last_id`; the look-ups catch up from there. False if the writer built one at
         once meanwhile (a small question), which is kept."""
         with self._lock:
@@ -73,7 +74,7 @@ class LikenessCache:
             return True
 
     def abandon(self, question_id: int) -> None:
-        """The warming thread failed: the first look-up builds the index instead."""
+        """The warming failed: the first look-up builds the index instead."""
         with self._lock:
             self._warming.discard(question_id)
 
@@ -82,8 +83,8 @@ class LikenessCache:
             return question_id in self._warming
 
     def refresh(self, reader: IdeaReader, question_id: int) -> LikenessIndex | None:
-        """The question's index with every idea stored so far; None while a warming
-        thread builds it and it is too large to build here at once."""
+        """The question's index with every idea stored so far; None while the warming
+        builds it and it is too large to build here at once."""
         with self._lock:
             index = self._indexes.get(question_id)
             last = self._last_id.get(question_id, 0)
