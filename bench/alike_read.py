@@ -36,8 +36,10 @@ class MemoryReader:
     def __init__(self, texts: list[str]) -> None:
         self.ideas = {n: Idea(n, text) for n, text in enumerate(texts, 1)}
 
-    def ideas_of_question(self, question_id: int, after_id: int) -> list[tuple[int, str]]:
-        return [(i, idea.text) for i, idea in self.ideas.items() if i > after_id][:50_000]
+    def ideas_of_question(
+        self, question_id: int, after_id: int, limit: int = 50_000
+    ) -> list[tuple[int, str]]:
+        return [(i, idea.text) for i, idea in self.ideas.items() if i > after_id][:limit]
 
     def contribution(self, contribution_id: int) -> Idea | None:
         return self.ideas.get(contribution_id)

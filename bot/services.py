@@ -1,7 +1,8 @@
 """The dependencies every part of the runtime is handed explicitly (no global app):
 settings, the store, the handlers' dependencies (handlers.deps.Deps), the engine that
 queues messages for the writer, metrics and delivery. The language and sentiment models
-warm in the background (`start_warming`); /healthz lists what is still warming."""
+warm in the background (`start_warming`), and so do the open questions' alike indexes;
+/healthz lists what is still warming."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from handlers.deps import Deps
 from handlers.engine import Engine
 from handlers.enrich import Enricher
 from handlers.enrichment_process import EnrichmentProcess
+from handlers.likeness_warming import start_alike_warming
 from handlers.privacy import ContactCipher, Pseudonymizer
 from handlers.warming import Warming
 from storage.database import Store, is_sqlite
@@ -36,7 +38,9 @@ class Services:
     metrics: Metrics
     delivery: Delivery
     warming: Warming = field(default_factory=Warming.ready)
+    warm_alike: bool = False  # build the open questions' alike indexes ahead
     _warming_task: asyncio.Task | None = None
+    alike_warming: asyncio.Task | None = None  # done once the alike indexes are built
 
     @property
     def deps(self) -> Deps:
@@ -47,15 +51,29 @@ class Services:
         return self.engine.deps.clock
 
     def start_warming(self) -> None:
-        """Load the models in a thread, once; messages that need them wait meanwhile."""
-        if self._warming_task is None and self.warming.warming:
+        """Load the models in a thread, once; messages that need them wait meanwhile.
+        Then the open questions' alike indexes, which no message waits for."""
+        if self._warming_task is None and self.warming.parts:
             self._warming_task = asyncio.create_task(
                 self.warming.run(self.engine.deps.enricher.warm_up), name="warming"
+            )
+        config = self.engine.deps.config
+        if self.warm_alike and self.alike_warming is None and config.consultation.offer_alike:
+            ids = self.engine.deps.question_ids
+            open_now = {
+                q.key: ids[q.key] for q in config.open_questions(self.clock()) if q.key in ids
+            }
+            self.alike_warming = start_alike_warming(
+                self.store, self.engine.likeness, open_now, self.warming
             )
 
     async def close(self) -> None:
         await self.delivery.close()
         await self.engine.close()
+        if self.alike_warming is not None:
+            self.alike_warming.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.alike_warming
         if self._warming_task is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._warming_task
@@ -129,6 +147,7 @@ async def open_services(
         metrics=metrics,
         delivery=Delivery(engine, metrics, budget_seconds=timeouts.webhook_seconds),
         warming=warming,
+        warm_alike=warm_up,
     )
     if not warm_later:
         services.start_warming()

@@ -130,6 +130,8 @@ class Engine:
     clock = property(lambda self: self.deps.clock)
     rng = property(lambda self: self.deps.rng)
     question_ids = property(lambda self: self.deps.question_ids)
+    # Each question's alike index (warmed after the server listens: bot/services.py).
+    likeness = property(lambda self: self._conversation.likeness)
 
     async def prepare(self) -> None:
         await self.deps.prepare()

@@ -6,11 +6,19 @@ by id and added, so a look-up costs one indexed query plus the index's own searc
 idea found alike is read again before it is offered, so one hidden, merged or erased
 since it was indexed is dropped from the index and never offered; one still waiting for
 moderation is kept but not offered until it is visible.
+
+Building a large question's index takes seconds (10 to 40 at 100,000 ideas), so the
+server builds the open questions' indexes in the background after it listens
+(handlers/likeness_warming.py: `begin_warming`, then `install`). Until a question's index
+is installed, a look-up for it finds nothing (the idea is stored without the offer)
+unless the question is small enough to build at once; the writer never waits for a
+build elsewhere.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from typing import Protocol
 
 from handlers.likeness import FOLD_AFTER, MAX_ALIKE, LikenessIndex
@@ -20,10 +28,16 @@ from storage.records import ContributionRecord
 LOOK_AT = MAX_ALIKE * 3
 # More new ideas than this since the last look-up (another process was busy): fit afresh.
 REBUILD_AFTER = FOLD_AFTER
+# A question still warming is indexed at its first look-up if it has at most this many
+# ideas (a fit of about 40 ms, within the look-up budget), else it gets no offer yet.
+BUILD_AT_ONCE = 500
+PAGE = 50_000  # ideas read per query
 
 
 class IdeaReader(Protocol):
-    def ideas_of_question(self, question_id: int, after_id: int) -> list[tuple[int, str]]: ...
+    def ideas_of_question(
+        self, question_id: int, after_id: int, limit: int = PAGE
+    ) -> list[tuple[int, str]]: ...
 
     def contribution(self, contribution_id: int) -> ContributionRecord | None: ...
 
@@ -33,13 +47,51 @@ class LikenessCache:
         self.threshold = threshold
         self._indexes: dict[int, LikenessIndex] = {}
         self._last_id: dict[int, int] = {}
-        self._lock = threading.Lock()  # the writer's thread and a warming thread
+        self._warming: set[int] = set()  # questions whose index is being built elsewhere
+        # Guards the maps above and every change to an installed index: the writer's
+        # thread looks up and adds; the warming (on the event loop's thread) installs
+        # what it had built elsewhere, and never touches an index once installed.
+        self._lock = threading.Lock()
 
-    def refresh(self, reader: IdeaReader, question_id: int) -> LikenessIndex:
-        """The question's index with every idea stored so far."""
+    def begin_warming(self, question_ids: Iterable[int]) -> list[int]:
+        """Mark the questions not yet indexed as being built elsewhere (`install`);
+        returns those marked."""
+        with self._lock:
+            marked = [q for q in question_ids if q not in self._indexes]
+            self._warming.update(marked)
+            return marked
+
+    def install(self, question_id: int, index: LikenessIndex, last_id: int) -> bool:
+        """A question's index built by the warming, holding its ideas up to
+        `last_id`; the look-ups catch up from there. False if the writer built one at
+        once meanwhile (a small question), which is kept."""
+        with self._lock:
+            self._warming.discard(question_id)
+            if question_id in self._indexes:
+                return False
+            self._indexes[question_id] = index
+            self._last_id[question_id] = last_id
+            return True
+
+    def abandon(self, question_id: int) -> None:
+        """The warming failed: the first look-up builds the index instead."""
+        with self._lock:
+            self._warming.discard(question_id)
+
+    def is_warming(self, question_id: int) -> bool:
+        with self._lock:
+            return question_id in self._warming
+
+    def refresh(self, reader: IdeaReader, question_id: int) -> LikenessIndex | None:
+        """The question's index with every idea stored so far; None while the warming
+        builds it and it is too large to build here at once."""
         with self._lock:
             index = self._indexes.get(question_id)
             last = self._last_id.get(question_id, 0)
+            if index is None and question_id in self._warming:
+                page = reader.ideas_of_question(question_id, 0, BUILD_AT_ONCE + 1)
+                if len(page) > BUILD_AT_ONCE:
+                    return None
             new: list[tuple[int, str]] = []
             while page := reader.ideas_of_question(question_id, last):
                 new += page
@@ -58,10 +110,14 @@ class LikenessCache:
     def alike(
         self, reader: IdeaReader, question_id: int | None, text: str, *, limit: int = MAX_ALIKE
     ) -> tuple[ContributionRecord, ...]:
-        """Up to `limit` visible ideas of the question like `text`, most alike first."""
+        """Up to `limit` visible ideas of the question like `text`, most alike first;
+        none while the question's index is still warming (the idea is then stored
+        without the offer rather than keep every message waiting for the build)."""
         if question_id is None or not text.strip():
             return ()
         index = self.refresh(reader, question_id)
+        if index is None:
+            return ()
         offered: list[ContributionRecord] = []
         for found in index.find(text, LOOK_AT):
             idea = reader.contribution(found.idea_id)

@@ -2,7 +2,9 @@
 
 `chorus run` answers /healthz at once; the language detector, the sentiment analyser and
 the moderation word list load in a thread meanwhile. A message that needs them waits for
-them (nothing is refused), and /healthz lists what is still warming.
+them (nothing is refused), and /healthz lists what is still warming. Other parts built
+in the background that no message waits for (each open question's alike index,
+handlers/likeness_warming.py) are listed there too while they build (`begin`, `finish`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ class Warming:
         self.parts = list(parts)
         self._done = asyncio.Event()
         self.error: BaseException | None = None
+        self._building: list[str] = []  # no message waits for these
         if not self.parts:
             self._done.set()
 
@@ -32,7 +35,15 @@ class Warming:
 
     @property
     def warming(self) -> list[str]:
-        return list(self.parts)
+        return [*self.parts, *self._building]
+
+    def begin(self, part: str) -> None:
+        """`part` is being built in the background: listed as warming until `finish`."""
+        self._building.append(part)
+
+    def finish(self, part: str) -> None:
+        if part in self._building:
+            self._building.remove(part)
 
     async def wait(self) -> None:
         await self._done.wait()

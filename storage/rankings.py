@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from storage.models import Contribution, IdeaRoleTally, IdeaScore, Question
 from storage.scope import Scope
@@ -34,6 +35,7 @@ class IdeaRow:
     created_at: datetime
     controversy: float = 0.0
     consensus: float | None = None
+    number: int | None = None  # the idea number people see ("idea 7")
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,8 @@ class PendingRow:
     question_key: str | None
     parent_id: int | None
     created_at: datetime
+    number: int | None = None  # an idea's number; None for a comment
+    parent_number: int | None = None  # a comment's idea's number
 
 
 def _idea_filters(scope: Scope, *, on: Any = Contribution) -> list:
@@ -78,6 +82,7 @@ def _idea_row(c: Contribution, key: str | None, score: IdeaScore | None = None) 
         created_at=c.created_at,
         controversy=round(score.controversy, 3) if score else 0.0,
         consensus=round(score.consensus, 4) if score and score.consensus is not None else None,
+        number=c.idea_number,
     )
 
 
@@ -159,9 +164,11 @@ class Rankings:
         total = await self.session.scalar(
             select(func.count()).select_from(Contribution).where(*filters)
         )
+        parent = aliased(Contribution)
         rows = await self.session.execute(
-            select(Contribution, Question.key)
+            select(Contribution, Question.key, parent.idea_number)
             .join(Question, Question.id == Contribution.question_id, isouter=True)
+            .join(parent, parent.id == Contribution.parent_id, isouter=True)
             .where(*filters)
             .order_by(Contribution.id)
             .limit(limit)
@@ -176,8 +183,10 @@ class Rankings:
                 question_key=key,
                 parent_id=c.parent_id,
                 created_at=c.created_at,
+                number=c.idea_number,
+                parent_number=parent_number,
             )
-            for c, key in rows
+            for c, key, parent_number in rows
         ]
 
     async def ideas_since(self, scope: Scope, after_id: int) -> int:

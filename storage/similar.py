@@ -29,6 +29,7 @@ class IdeaText:
     duplicate_of: int | None
     status: str
     participant_id: int
+    number: int | None = None  # the idea number people see ("idea 7")
 
 
 @dataclass(frozen=True)
@@ -146,4 +147,5 @@ def _idea_text(row: Contribution) -> IdeaText:
         duplicate_of=row.duplicate_of,
         status=row.status,
         participant_id=row.participant_id,
+        number=row.idea_number,
     )

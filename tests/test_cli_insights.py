@@ -59,14 +59,14 @@ def test_every_report_prints_its_figures_as_json(chorus) -> None:
     assert pending["pending"] == 1 and pending["items"][0]["reason"] == "named_person"
 
     code, text, _err = chorus("consensus")
-    assert code == 0 and "1. #1 lowest 100%: AHP 100% of 4, Patient 100% of 3" in text
+    assert code == 0 and "1. idea 1 lowest 100%: AHP 100% of 4, Patient 100% of 3" in text
     code, text, _err = chorus("pending")
     assert code == 0 and text.splitlines() == [
         "1 waiting for moderation (all questions, all time).",
-        "#5 idea, held for named person, via console: Dr Smith on ward 5 was rude to my mother",
+        "idea 5, held for named person, via console: Dr Smith on ward 5 was rude to my mother",
     ]
     code, text, _err = chorus("controversial")
-    assert code == 0 and "1. #3 50% agree +3/-3" in text and "#1 " not in text
+    assert code == 0 and "1. idea 3 50% agree +3/-3" in text and "idea 1 " not in text
 
 
 def test_scope_flags_and_bad_scopes(chorus) -> None:

@@ -24,9 +24,11 @@ class Reader:
         self.ideas: dict[int, Idea] = {}
         self.queries = 0
 
-    def ideas_of_question(self, question_id: int, after_id: int) -> list[tuple[int, str]]:
+    def ideas_of_question(
+        self, question_id: int, after_id: int, limit: int = 50_000
+    ) -> list[tuple[int, str]]:
         self.queries += 1
-        return [(i, idea.text) for i, idea in sorted(self.ideas.items()) if i > after_id]
+        return [(i, idea.text) for i, idea in sorted(self.ideas.items()) if i > after_id][:limit]
 
     def contribution(self, contribution_id: int) -> Idea | None:
         return self.ideas.get(contribution_id)

@@ -89,7 +89,9 @@ def test_chorus_run_serves_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
             assert response.status == 200
             # Answered at once, while the models may still be loading in the background.
             warming = json.load(response)["warming"]
-            assert set(warming) <= {"language", "sentiment", "moderation"}
+            assert set(warming) <= {
+                "language", "sentiment", "moderation", "alike index: ahp-action"
+            }  # fmt: skip
         process.send_signal(signal.SIGTERM)
         rest = process.stderr.read()
         assert process.wait(timeout=30) == 0

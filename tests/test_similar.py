@@ -272,7 +272,7 @@ async def test_a_moderator_merges_a_similar_pair_with_one_button(engine: Engine)
     ((_address, replies),) = channel.sent
     assert replies[0].text.startswith("Similar ideas (all questions, all time), as of just now")
     pair = replies[1]
-    assert f"#{first}" in pair.text and f"#{second}" in pair.text and "alike" in pair.text
+    assert f"idea {first}" in pair.text and f"idea {second}" in pair.text and "alike" in pair.text
     assert [c.payload for c in pair.choices] == [
         f"merge:{second}:{first}", f"merge:{first}:{second}", f"dismiss:{first}:{second}"
     ]  # fmt: skip

@@ -47,7 +47,7 @@ async def votes_on(engine: Engine, idea: int) -> dict[str, int]:
 async def test_approve_hide_and_amend_are_applied_and_audited(team_engine: Engine) -> None:
     moderator = team_member(team_engine, MODERATOR)
     await moderator.press(f"approve:{P1}")
-    assert moderator.text == f"Approved #{P1}: voters can see it now."
+    assert moderator.text == f"Approved idea {P1}: voters can see it now."
     await moderator.say(f"/hide {I3}")
     assert moderator.keys == ["team:hidden"]
     await moderator.press(f"amend:{I4}")
@@ -74,7 +74,7 @@ async def test_approve_hide_and_amend_are_applied_and_audited(team_engine: Engin
     assert actor.startswith("team:") and MODERATOR not in actor
     assert all(e["at"] is not None for e in entries)
     await moderator.say("/approve 999")
-    assert moderator.text == "There is no contribution #999."
+    assert moderator.text == "There is no idea 999."
 
 
 async def test_merge_combines_votes_without_counting_anyone_twice(team_engine: Engine) -> None:
@@ -85,8 +85,8 @@ async def test_merge_combines_votes_without_counting_anyone_twice(team_engine: E
     moderator = team_member(team_engine, MODERATOR)
     await moderator.press(f"merge:{I2}:{I1}")
     assert moderator.text == (
-        f"Merged #{I2} into #{I1}: 1 vote moved, 6 dropped (people who voted on both keep "
-        f"their vote on #{I1}). #{I1} now has +7/-2. Authors told: 2."
+        f"Merged idea {I2} into idea {I1}: 1 vote moved, 6 dropped (people who voted on both "
+        f"keep their vote on idea {I1}). Now idea {I1} has +7/-2. Authors told: 2."
     )
     after_i1 = await votes_on(team_engine, I1)
     assert await votes_on(team_engine, I2) == {}
@@ -116,11 +116,11 @@ async def test_merge_combines_votes_without_counting_anyone_twice(team_engine: E
     # The duplicate is gone from rankings and from voting, and cannot be merged again.
     admin = team_member(team_engine, ADMIN)
     await admin.say("/top")
-    assert f"#{I2} " not in admin.text
+    assert f"idea {I2} " not in admin.text
     await people["a4"].press(f"vote:{I2}:agree")
     assert people["a4"].keys[0] == "vote_gone"
     await moderator.press(f"merge:{I2}:{I1}")
-    assert moderator.text == f"#{I2} is already merged into #{I1}."
+    assert moderator.text == f"idea {I2} is already merged into idea {I1}."
 
 
 async def test_merge_news_reaches_authors_through_their_channel_and_names_no_one(
@@ -162,10 +162,13 @@ async def test_merge_refuses_what_cannot_be_merged(team_engine: Engine) -> None:
     moderator = team_member(team_engine, MODERATOR)
     for command, expected in (
         (f"/merge {I1} {I1}", "Choose two different ideas to merge."),
-        (f"/merge {comment} {I1}", f"#{comment} is not an idea that can be merged or moved."),
-        (f"/merge {other.id} {I1}", "answer different questions"),
+        (
+            f"/merge c{comment} {I1}",
+            f"comment c{comment} is not an idea that can be merged or moved.",
+        ),
+        (f"/merge {other.number} {I1}", "answer different questions"),
         ("/merge 12", "Use: /merge DUPLICATE INTO"),
-        ("/merge 998 999", "There is no contribution #998."),
+        ("/merge 998 999", "There is no idea 998."),
     ):
         await moderator.say(command)
         assert expected in moderator.text, command
@@ -179,7 +182,7 @@ async def test_a_dismissed_pair_is_not_offered_again(team_engine: Engine) -> Non
         )
     moderator = team_member(team_engine, MODERATOR)
     await moderator.press(f"dismiss:{I1}:{I2}")
-    assert moderator.text == f"OK: #{I1} and #{I2} will not be offered as similar again."
+    assert moderator.text == f"OK: idea {I1} and idea {I2} will not be offered as similar again."
     async with team_engine.store.transaction() as unit:
         await unit.similar.save_pairs(None, [(I2, I1, 0.9)], team_engine.clock())
         status = await unit.session.scalar(select(SimilarPair.status))
@@ -194,7 +197,7 @@ async def test_a_dismissed_pair_is_not_offered_again(team_engine: Engine) -> Non
         await unit.similar.save_pairs(None, [(I3, I4, 0.8)], team_engine.clock())
         assert await unit.similar.open_pairs(None, limit=5) == []
     for command, expected in (
-        ("/dismiss 998 999", "There is no contribution #998."),
+        ("/dismiss 998 999", "There is no idea 998."),
         (f"/dismiss {I3} {I3}", "Choose two different ideas."),
     ):
         await moderator.say(command)
@@ -212,7 +215,7 @@ async def test_admins_erase_a_contribution_or_a_person_after_confirming(
     await admin.press(f"erase:{I3}:no")
     assert admin.keys == ["team:erase_cancelled"]
     await admin.press(f"erase:{I3}:yes")
-    assert admin.text == f"Erased #{I3} and the 6 votes on it."
+    assert admin.text == f"Erased idea {I3} and the 6 votes on it."
     async with team_engine.store.reader() as unit:
         assert await unit.contributions.get(I3) is None
 

@@ -78,8 +78,10 @@ async def test_top_ranks_ideas_by_wilson_lower_bound(team_engine: Engine) -> Non
     admin = team_member(team_engine)
     await admin.say("/top 2")
     assert admin.keys == ["team:top"]
-    assert "1. #4 [0.57] +5/-0 (skip 1)" in admin.text and "2. #1 [0.53] +7/-1" in admin.text
-    assert "#2" not in admin.text
+    assert (
+        "1. idea 4 [0.57] +5/-0 (skip 1)" in admin.text and "2. idea 1 [0.53] +7/-1" in admin.text
+    )
+    assert "idea 2" not in admin.text
     data = await build_top(reporting(team_engine), ReportScope())
     assert [(i["id"], i["agree"], i["disagree"]) for i in data["ideas"]] == [
         (4, 5, 0), (1, 7, 1), (2, 5, 2), (3, 3, 3)
@@ -96,11 +98,11 @@ async def test_controversial_lists_evenly_split_ideas_with_many_votes(team_engin
     admin = team_member(team_engine)
     await admin.say("/controversial")
     assert admin.keys == ["team:controversial"]
-    assert "1. #3 50% agree +3/-3" in admin.text
+    assert "1. idea 3 50% agree +3/-3" in admin.text
     data = await build_controversial(reporting(team_engine), ReportScope())
     # I4 has no disagreement at all and I1 is 88% agreed (+7/-1): neither is split.
     assert [i["id"] for i in data["ideas"]] == [3, 2]
-    assert "25% to 75% agree" in admin.text and "#1 " not in admin.text
+    assert "25% to 75% agree" in admin.text and "idea 1 " not in admin.text
     assert data["ideas"][0]["controversy"] == pytest.approx(6.0)
 
 
@@ -108,7 +110,7 @@ async def test_consensus_ranks_by_the_least_convinced_group(team_engine: Engine)
     admin = team_member(team_engine)
     await admin.say("/consensus")
     assert admin.keys == ["team:consensus"]
-    assert "1. #1 lowest 100%: AHP 100% of 4, Patient 100% of 3" in admin.text
+    assert "1. idea 1 lowest 100%: AHP 100% of 4, Patient 100% of 3" in admin.text
     assert "Too few votes to count on any idea listed: Other staff, Carer, Public, Student." in (
         admin.text
     )
@@ -188,7 +190,7 @@ async def test_pending_shows_held_items_with_moderation_buttons(team_engine: Eng
     await moderator.say("/pending")
     assert moderator.keys == ["team:pending_header", "team:pending_item"]
     assert "1 waiting for moderation" in moderator.text
-    assert "#5 idea, held for named person, via console" in moderator.text
+    assert "idea 5, held for named person, via console" in moderator.text
     assert moderator.choices == ["approve:5", "hide:5", "amend:5"]
 
 
@@ -196,7 +198,7 @@ async def test_scope_by_question_window_and_date(team_engine: Engine) -> None:
     admin = team_member(team_engine)
     await admin.say("/top 2 ahp-action 7d")
     assert "question ahp-action, last 7 days (since 25 Nov 2026)" in admin.text
-    assert "1. #4" in admin.text
+    assert "1. idea 4" in admin.text
     await admin.say("/summary ahp-future")
     assert "Contributions: 0 (0 ideas, 0 comments). Votes: 0." in admin.text
     await admin.say("/top 2026-12-02")

@@ -93,12 +93,12 @@ async def test_every_team_command_through_telegram(consultation_url: str, api) -
 
         await viewer.say("/top 2", expect="Top ideas by Wilson lower bound")
         top = viewer.last_text()
-        assert top.index(f"1. #{I4} [0.57] +5/-0") < top.index(f"2. #{I1} [0.53] +7/-1")
+        assert top.index(f"1. idea {I4} [0.57] +5/-0") < top.index(f"2. idea {I1} [0.53] +7/-1")
         await viewer.say("/controversial", expect="Controversial ideas")
-        assert f"1. #{I3} 50% agree +3/-3" in viewer.last_text()
+        assert f"1. idea {I3} 50% agree +3/-3" in viewer.last_text()
         await viewer.say("/consensus", expect="Consensus:")
         consensus = viewer.last_text()
-        assert f"1. #{I1} lowest 100%: AHP 100% of 4, Patient 100% of 3" in consensus
+        assert f"1. idea {I1} lowest 100%: AHP 100% of 4, Patient 100% of 3" in consensus
         assert "Too few votes to count on any idea listed:" in consensus
         await viewer.say("/reach", expect="Who is taking part (all questions, all time): 10")
         reach = viewer.last_text()
@@ -107,8 +107,8 @@ async def test_every_team_command_through_telegram(consultation_url: str, api) -
 
         # A viewer may not moderate; an admin may, by button.
         await viewer.say("/pending", expect="needs the moderator role")
-        await admin.say("/pending", expect=f"#{P1} idea, held for")
-        await admin.press("Approve", expect=f"Approved #{P1}: voters can see it now.")
+        await admin.say("/pending", expect=f"idea {P1}, held for")
+        await admin.press("Approve", expect=f"Approved idea {P1}: voters can see it now.")
         async with chorus.services.store.reader() as unit:
             assert (await unit.contributions.get(P1)).status == "visible"
 
@@ -123,7 +123,7 @@ async def test_every_team_command_through_telegram(consultation_url: str, api) -
         await admin.say("/similar", expect="Looking for similar ideas now")
         assert await chat.run_jobs() >= 1
         await admin.wait("% alike")  # one message per pair, each with its buttons
-        await admin.press(f"Merge #6 into #{I1}", expect=f"Merged #6 into #{I1}")
+        await admin.press(f"Merge idea 6 into idea {I1}", expect=f"Merged idea 6 into idea {I1}")
         assert "Authors told: 1." in admin.last_text()
         async with chorus.services.store.reader() as unit:
             assert (await unit.contributions.get(6)).duplicate_of == I1
@@ -159,7 +159,7 @@ async def test_every_team_command_through_telegram(consultation_url: str, api) -
         assert workbook.sheetnames == ["About", "Contributions", "Ideas", "Themes"]
         rows = list(workbook["Contributions"].iter_rows(values_only=True))
         workbook.close()
-        assert len(rows) == 1 + 6  # the header and six contributions (#6 merged, kept)
+        assert len(rows) == 1 + 6  # the header and six contributions (idea 6 merged, kept)
         assert all(platform_id not in str(rows) for platform_id, _ in PEOPLE.values())
         await admin.say("/export csv", expect="Making your export (CSV)")
         await chat.run_jobs()

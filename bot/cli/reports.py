@@ -16,6 +16,7 @@ from typing import Any
 from bot.cli.common import services_for, to_json
 from handlers.insights.context import Reporting
 from handlers.insights.scope import ReportScope, make_scope
+from handlers.insights.text import pending_line
 
 REPORTS = {
     "summary": "participants, contributions, votes; by channel, role, region, age band; "
@@ -110,7 +111,9 @@ async def _pending(
                 "reason": item.reason,
                 "channel": item.channel,
                 "question": item.question_key,
+                "number": item.number,
                 "parent_id": item.parent_id,
+                "parent_number": item.parent_number,
                 "created_at": item.created_at,
                 "text": item.text,
             }
@@ -123,12 +126,7 @@ async def _pending(
             return f"Nothing is waiting for moderation ({scope.describe()})."
         lines = [f"{total} waiting for moderation ({scope.describe()})."]
         for item in data["items"]:
-            reason = (item["reason"] or "review").replace("_", " ")
-            parent = f", on idea #{item['parent_id']}" if item["parent_id"] else ""
-            lines.append(
-                f"#{item['id']} {item['kind']}, held for {reason}, via {item['channel']}"
-                f"{parent}: {item['text']}"
-            )
+            lines.append(f"{pending_line(item)}: {item['text']}")
         return "\n".join(lines)
 
     return data, text

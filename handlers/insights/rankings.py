@@ -9,7 +9,7 @@ from typing import Any
 from handlers.insights.context import Reporting
 from handlers.insights.grouping import ROLE_QUESTION
 from handlers.insights.scope import ReportScope
-from handlers.insights.text import clip, percent
+from handlers.insights.text import clip, idea_name, percent
 from storage.grouping import group_votes
 from storage.rankings import IdeaRow
 
@@ -19,6 +19,7 @@ DEFAULT_COUNT = 10
 def _idea(idea: IdeaRow) -> dict:
     return {
         "id": idea.id,
+        "number": idea.number,
         "text": idea.text,
         "agree": idea.agree,
         "disagree": idea.disagree,
@@ -117,7 +118,7 @@ async def build_consensus(
 
 def _idea_lines(rank: int, idea: dict, headline: str) -> list[str]:
     return [
-        f"{rank}. #{idea['id']} {headline} +{idea['agree']}/-{idea['disagree']}"
+        f"{rank}. {idea_name(idea)} {headline} +{idea['agree']}/-{idea['disagree']}"
         f" (skip {idea['skip']}), {idea['label']}, {idea['channel']}",
         f"   {clip(idea['text'])}",
     ]
@@ -163,7 +164,7 @@ def format_consensus(data: dict, reporting: Reporting | None = None) -> str:
             f"{name(g['group'])} {percent(g['share'])} of {g['agree'] + g['disagree']}"
             for g in idea["counted"]
         )
-        lines.append(f"{rank}. #{idea['id']} lowest {percent(idea['consensus'])}: {counted}")
+        lines.append(f"{rank}. {idea_name(idea)} lowest {percent(idea['consensus'])}: {counted}")
         lines.append(f"   {clip(idea['text'])}")
         few = [g for g in idea["too_few"] if g["group"] not in data["too_few_everywhere"]]
         if few:

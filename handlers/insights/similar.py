@@ -28,7 +28,7 @@ import numpy as np
 from handlers.insights.context import Reporting
 from handlers.insights.opposites import are_opposite
 from handlers.insights.scope import ReportScope
-from handlers.insights.text import age, clip, plural
+from handlers.insights.text import age, clip, idea_name, plural
 from storage.scope import Scope
 from storage.similar import IdeaText
 
@@ -118,6 +118,7 @@ def suggested_direction(first: IdeaText, second: IdeaText) -> tuple[int, int]:
 def _idea(idea: IdeaText) -> dict:
     return {
         "id": idea.id,
+        "number": idea.number,
         "text": idea.text,
         "agree": idea.agree,
         "disagree": idea.disagree,
@@ -167,8 +168,9 @@ def format_pair(pair: dict) -> str:
     return "\n".join(
         [
             f"{pair['similarity']:.0%} alike:",
-            f"  #{first['id']} (+{first['agree']}/-{first['disagree']}) {clip(first['text'], 80)}",
-            f"  #{second['id']} (+{second['agree']}/-{second['disagree']}) "
+            f"  {idea_name(first)} (+{first['agree']}/-{first['disagree']}) "
+            f"{clip(first['text'], 80)}",
+            f"  {idea_name(second)} (+{second['agree']}/-{second['disagree']}) "
             f"{clip(second['text'], 80)}",
         ]
     )

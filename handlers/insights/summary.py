@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from handlers.insights.context import Reporting
 from handlers.insights.scope import ReportScope
-from handlers.insights.text import clip, counts_line, plural
+from handlers.insights.text import clip, counts_line, idea_name, plural
 
 VOTE_NAMES = {"1": "agree", "-1": "disagree", "0": "skip"}
 NOT_GIVEN = "not given"
@@ -96,6 +96,7 @@ async def build_summary(reporting: Reporting, scope: ReportScope, *, top: int = 
         "top": [
             {
                 "id": idea.id,
+                "number": idea.number,
                 "text": idea.text,
                 "agree": idea.agree,
                 "disagree": idea.disagree,
@@ -159,7 +160,8 @@ def format_summary(summary: dict, reporting: Reporting | None = None) -> str:
         lines.append("  none yet")
     for rank, idea in enumerate(summary["top"], 1):
         lines.append(
-            f"  {rank}. #{idea['id']} [{idea['score']:.2f}] +{idea['agree']}/-{idea['disagree']} "
-            f"{idea['label']}, {idea['channel']}: {clip(idea['text'])}"
+            f"  {rank}. {idea_name(idea)} [{idea['score']:.2f}] "
+            f"+{idea['agree']}/-{idea['disagree']} {idea['label']}, {idea['channel']}: "
+            f"{clip(idea['text'])}"
         )
     return "\n".join(lines)

@@ -13,6 +13,34 @@ def clip(text: str, limit: int = CLIP) -> str:
     return flat if len(flat) <= limit else flat[: limit - 3].rstrip() + "..."
 
 
+COMMENT_MARK = "c"  # a comment has no idea number: the team names it c + its id
+
+
+def item_name(kind: str, row_id: int, number: int | None) -> str:
+    """How the team's reports name a contribution: "idea 7" (the number participants
+    see; the row id only for an idea without one) or "comment c22" (its id)."""
+    if kind == "idea":
+        return f"idea {number if number is not None else row_id}"
+    return f"comment {COMMENT_MARK}{row_id}"
+
+
+def idea_name(idea: dict) -> str:
+    """An idea of report data (its "id" and "number")."""
+    return item_name("idea", idea["id"], idea.get("number"))
+
+
+def pending_line(item: dict) -> str:
+    """A held contribution's first line, e.g. "comment c22, held for named person, via
+    sms, on idea 7" (report data with "kind", "id", "number", "parent_id",
+    "parent_number", "reason" and "channel")."""
+    reason = (item["reason"] or "review").replace("_", " ")
+    parent = ""
+    if item["parent_id"]:
+        parent = f", on {item_name('idea', item['parent_id'], item['parent_number'])}"
+    name = item_name(item["kind"], item["id"], item["number"])
+    return f"{name}, held for {reason}, via {item['channel']}{parent}"
+
+
 IRREGULAR = {"person": "people"}
 
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from handlers.insights.context import Reporting
 from handlers.insights.scope import ReportScope
-from handlers.insights.text import age, clip, plural
+from handlers.insights.text import age, clip, idea_name, plural
 from handlers.insights.themes import METHOD, Clustering, cluster, match_numbers
 from storage.insights import Scope
 from storage.themes import LABELS, ThemeRecord
@@ -187,7 +187,7 @@ async def build_themes(reporting: Reporting, scope: ReportScope) -> dict:
                             "size": t.size,
                             "sentiment": t.sentiment,
                             "representatives": [
-                                {"id": i, "text": texts[i].text}
+                                {"id": i, "number": texts[i].number, "text": texts[i].text}
                                 for i in t.representatives
                                 if i in texts
                             ],
@@ -230,7 +230,9 @@ def format_theme(theme: dict) -> str:
     lines = [f"Theme {theme['number']}: {theme['label']} ({plural(theme['size'], 'idea')}; {mix})"]
     if theme["renamed"]:
         lines.append(f"  top terms: {', '.join(theme['terms'][:5])}")
-    lines += [f"  - #{idea['id']} {clip(idea['text'], 80)}" for idea in theme["representatives"]]
+    lines += [
+        f"  - {idea_name(idea)} {clip(idea['text'], 80)}" for idea in theme["representatives"]
+    ]
     return "\n".join(lines)
 
 

@@ -3,7 +3,9 @@ and an audit entry (who, what, when): approve, hide or amend held contributions,
 similar ideas (telling authors who asked for news), dismiss a suggested pair, rename
 a theme, move an idea to a theme, and erase a contribution or a person.
 
-Every action can come from a button (payload "merge:12:7") or be typed (/merge 12 7).
+Every action can come from a button (payload "merge:12:7", row ids) or be typed
+(/merge 12 7: idea numbers, as participants see them; a comment as c22), see
+handlers/team/targets.py.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from handlers.catalogue import Catalogue
 from handlers.dead_letters import forget_kept_messages
 from handlers.insights.text import plural
 from handlers.team.context import TeamContext
+from handlers.team.targets import Target, find_target, name_of, parse_target, typed_as
 from handlers.types import Choice, Reply
 from storage.moderation import Amendment
 from storage.records import ContributionRecord
@@ -23,11 +26,25 @@ _PSEUDONYM = re.compile(r"^[0-9a-f]{8,64}$")
 MAX_LABEL = 200
 
 
+# How a typed command names an idea or a comment, for the usage lines.
+ITEM = "IDEA (its number, e.g. 7; a comment: c and its id, e.g. c22)"
+
+
 def _numbers(ctx: TeamContext, count: int) -> list[int] | None:
+    """Theme numbers (/rename THEME, /move IDEA THEME)."""
     parts = ctx.request.arguments[:count]
-    if len(parts) < count or not all(part.lstrip("#").isdigit() for part in parts):
+    if len(parts) < count or not all(part.isdigit() for part in parts):
         return None
-    return [int(part.lstrip("#")) for part in parts]
+    return [int(part) for part in parts]
+
+
+def _targets(ctx: TeamContext, count: int) -> list[Target] | None:
+    """The first `count` words as ideas or comments; None if any names neither."""
+    parts = ctx.request.arguments[:count]
+    targets = [parse_target(part, pressed=ctx.request.pressed) for part in parts]
+    if len(targets) < count or None in targets:
+        return None
+    return [target for target in targets if target is not None]
 
 
 def _unit(ctx: TeamContext) -> Unit:
@@ -40,24 +57,26 @@ def _usage(ctx: TeamContext, usage: str) -> list[Reply]:
     return [ctx.say("usage", usage=usage)]
 
 
-async def _contribution(ctx: TeamContext, number: int) -> ContributionRecord | None:
-    return await _unit(ctx).moderation.get_for_update(number)
+async def _found(ctx: TeamContext, target: Target) -> ContributionRecord | Reply:
+    """The contribution named, locked; or the reply that there is none."""
+    item = await find_target(_unit(ctx), target)
+    return item if item is not None else ctx.say("no_such", name=target.name)
 
 
 async def _set_status(ctx: TeamContext, status: str, done_key: str, action: str) -> list[Reply]:
-    numbers = _numbers(ctx, 1)
-    if numbers is None:
-        return _usage(ctx, f"/{ctx.request.word} NUMBER")
-    item = await _contribution(ctx, numbers[0])
-    if item is None:
-        return [ctx.say("no_such", id=numbers[0])]
+    targets = _targets(ctx, 1)
+    if targets is None:
+        return _usage(ctx, f"/{ctx.request.word} {ITEM}")
+    item = await _found(ctx, targets[0])
+    if isinstance(item, Reply):
+        return [item]
     await _unit(ctx).contributions.set_status(item.id, status)
     ctx.audit(
         action,
         f"contribution:{item.id}",
         {"from": item.status, "to": status, "reason": item.moderation_reason},
     )
-    return [ctx.say(done_key, id=item.id)]
+    return [ctx.say(done_key, name=name_of(item))]
 
 
 async def approve(ctx: TeamContext) -> list[Reply]:
@@ -69,15 +88,15 @@ async def hide(ctx: TeamContext) -> list[Reply]:
 
 
 async def amend(ctx: TeamContext) -> list[Reply]:
-    numbers = _numbers(ctx, 1)
-    if numbers is None:
-        return _usage(ctx, "/amend NUMBER new text")
-    item = await _contribution(ctx, numbers[0])
-    if item is None:
-        return [ctx.say("no_such", id=numbers[0])]
+    targets = _targets(ctx, 1)
+    if targets is None:
+        return _usage(ctx, f"/amend {ITEM} new text")
+    item = await _found(ctx, targets[0])
+    if isinstance(item, Reply):
+        return [item]
     new_text = ctx.request.rest.split(None, 1)[1].strip() if len(ctx.request.arguments) > 1 else ""
     if ctx.request.pressed or not new_text:
-        return [ctx.say("amend_how", id=item.id, text=item.text)]
+        return [ctx.say("amend_how", typed=typed_as(item), text=item.text)]
     enriched = ctx.deps.enricher.enrich(new_text)
     original = await _unit(ctx).moderation.amend(
         item.id,
@@ -100,28 +119,24 @@ async def amend(ctx: TeamContext) -> list[Reply]:
             "reason": item.moderation_reason,
         },
     )
-    return [ctx.say("amended", id=item.id)]
+    return [ctx.say("amended", name=name_of(item))]
 
 
 async def merge(ctx: TeamContext) -> list[Reply]:
-    numbers = _numbers(ctx, 2)
-    if numbers is None:
-        return _usage(ctx, "/merge DUPLICATE INTO (e.g. /merge 12 7 keeps idea 7)")
-    duplicate_id, into_id = numbers
-    if duplicate_id == into_id:
-        return [ctx.say("merge_same")]
-    duplicate = await _contribution(ctx, duplicate_id)
-    into = await _contribution(ctx, into_id)
-    for number, idea in ((duplicate_id, duplicate), (into_id, into)):
-        if idea is None:
-            return [ctx.say("no_such", id=number)]
-        if idea.kind != "idea":
-            return [ctx.say("not_an_idea", id=number)]
+    found = await _two_ideas(
+        ctx, "/merge DUPLICATE INTO (idea numbers: /merge 12 7 keeps idea 7)", "merge_same"
+    )
+    if not isinstance(found, tuple):
+        return found
+    duplicate, into = found
+    for idea in found:
         if idea.duplicate_of is not None:
-            return [ctx.say("already_merged", id=number, into=idea.duplicate_of)]
-    assert duplicate is not None and into is not None  # checked in the loop above
+            survivor = await _unit(ctx).contributions.get(idea.duplicate_of)
+            into_name = name_of(survivor) if survivor else f"contribution {idea.duplicate_of}"
+            return [ctx.say("already_merged", name=name_of(idea), into=into_name)]
     if duplicate.question_id != into.question_id:
-        return [ctx.say("merge_question", a=duplicate_id, b=into_id)]
+        return [ctx.say("merge_question", a=name_of(duplicate), b=name_of(into))]
+    duplicate_id, into_id = duplicate.id, into.id
     result = await _unit(ctx).moderation.merge(duplicate_id, into_id)
     await _unit(ctx).similar.decide_pair(
         duplicate_id, into_id, "merged", ctx.actor, ctx.now, question_id=into.question_id
@@ -141,8 +156,8 @@ async def merge(ctx: TeamContext) -> list[Reply]:
     return [
         ctx.say(
             "merge_done",
-            duplicate=duplicate_id,
-            into=into_id,
+            duplicate=name_of(duplicate),
+            into=name_of(into),
             moved=plural(result.moved, "vote"),
             dropped=result.dropped,
             agree=result.survivor.agree_count,
@@ -150,6 +165,28 @@ async def merge(ctx: TeamContext) -> list[Reply]:
             told=told,
         )
     ]
+
+
+async def _two_ideas(
+    ctx: TeamContext, usage: str, same_key: str
+) -> tuple[ContributionRecord, ContributionRecord] | list[Reply]:
+    """The two different ideas a command names, locked; or what to answer instead."""
+    targets = _targets(ctx, 2)
+    if targets is None:
+        return _usage(ctx, usage)
+    if targets[0] == targets[1]:
+        return [ctx.say(same_key)]
+    ideas: list[ContributionRecord] = []
+    for target in targets:
+        item = await _found(ctx, target)
+        if isinstance(item, Reply):
+            return [item]
+        if item.kind != "idea":
+            return [ctx.say("not_an_idea", name=name_of(item))]
+        ideas.append(item)
+    if ideas[0].id == ideas[1].id:
+        return [ctx.say(same_key)]
+    return ideas[0], ideas[1]
 
 
 async def _tell_authors(
@@ -183,24 +220,16 @@ async def _tell_authors(
 
 
 async def dismiss(ctx: TeamContext) -> list[Reply]:
-    numbers = _numbers(ctx, 2)
-    if numbers is None:
-        return _usage(ctx, "/dismiss IDEA OTHER")
-    first, second = numbers
-    if first == second:
-        return [ctx.say("dismiss_same")]
-    ideas = [await _contribution(ctx, number) for number in numbers]
-    for number, idea in zip(numbers, ideas, strict=True):
-        if idea is None:
-            return [ctx.say("no_such", id=number)]
-        if idea.kind != "idea":
-            return [ctx.say("not_an_idea", id=number)]
-    assert ideas[0] is not None  # checked in the loop above
+    found = await _two_ideas(ctx, "/dismiss IDEA OTHER (idea numbers)", "dismiss_same")
+    if not isinstance(found, tuple):
+        return found
+    first, second = found
     await _unit(ctx).similar.decide_pair(
-        first, second, "dismissed", ctx.actor, ctx.now, question_id=ideas[0].question_id
+        first.id, second.id, "dismissed", ctx.actor, ctx.now, question_id=first.question_id
     )
-    ctx.audit("dismiss_similar", f"contribution:{min(numbers)}", {"other": max(numbers)})
-    return [ctx.say("dismissed", a=first, b=second)]
+    low, high = sorted((first.id, second.id))
+    ctx.audit("dismiss_similar", f"contribution:{low}", {"other": high})
+    return [ctx.say("dismissed", a=name_of(first), b=name_of(second))]
 
 
 async def rename(ctx: TeamContext) -> list[Reply]:
@@ -219,38 +248,38 @@ async def rename(ctx: TeamContext) -> list[Reply]:
 
 
 async def move(ctx: TeamContext) -> list[Reply]:
-    numbers = _numbers(ctx, 1)
-    if numbers is None:
-        return _usage(ctx, "/move IDEA THEME")
-    idea = await _contribution(ctx, numbers[0])
-    if idea is None:
-        return [ctx.say("no_such", id=numbers[0])]
+    targets = _targets(ctx, 1)
+    if targets is None:
+        return _usage(ctx, "/move IDEA THEME (the idea's number)")
+    idea = await _found(ctx, targets[0])
+    if isinstance(idea, Reply):
+        return [idea]
     if idea.kind != "idea":
-        return [ctx.say("not_an_idea", id=idea.id)]
+        return [ctx.say("not_an_idea", name=name_of(idea))]
     run = await _unit(ctx).themes.current_run("themes", idea.question_id)
     if run is None:
-        return [ctx.say("no_themes_yet", id=idea.id)]
+        return [ctx.say("no_themes_yet", name=name_of(idea))]
     themes = {theme.number: theme for theme in await _unit(ctx).themes.themes_of(run.id)}
-    target = _numbers(ctx, 2)
-    if target is None:
+    theme_number = _numbers(ctx, 2) if len(ctx.request.arguments) > 1 else None
+    if theme_number is None:
         choices = tuple(
             Choice(f"{theme.number}: {theme.label}"[:60], f"move:{idea.id}:{theme.number}")
             for theme in themes.values()
         )
-        return [ctx.say("move_which", id=idea.id, choices=choices)]
-    number = target[1]
+        return [ctx.say("move_which", name=name_of(idea), choices=choices)]
+    number = theme_number[1]
     if number not in themes:
         other_run = await _unit(ctx).themes.theme_run_of(number)
         key = "move_question" if other_run is not None else "no_theme"
-        return [ctx.say(key, number=number, id=idea.id)]
+        return [ctx.say(key, number=number, name=name_of(idea))]
     before = await _unit(ctx).themes.theme_of(run.id, idea.id)
     await _unit(ctx).themes.move(idea.id, number, idea.label, ctx.actor, ctx.now)
     ctx.audit("move_idea", f"contribution:{idea.id}", {"from_theme": before, "to_theme": number})
-    return [ctx.say("moved", id=idea.id, number=number, label=themes[number].label)]
+    return [ctx.say("moved", name=name_of(idea), number=number, label=themes[number].label)]
 
 
 async def erase(ctx: TeamContext) -> list[Reply]:
-    """/erase NUMBER (a contribution) or /erase person PSEUDONYM-PREFIX; asks first."""
+    """/erase IDEA (or cID, a comment) or /erase person PSEUDONYM-PREFIX; asks first."""
     parts = ctx.request.arguments
     confirmed = bool(parts) and parts[-1] in ("yes", "confirm")
     cancelled = bool(parts) and parts[-1] == "no"
@@ -259,9 +288,10 @@ async def erase(ctx: TeamContext) -> list[Reply]:
         return [ctx.say("erase_cancelled")]
     if len(target) == 2 and target[0] == "person" and _PSEUDONYM.match(target[1]):
         return await _erase_person(ctx, target[1], confirmed)
-    if len(target) == 1 and target[0].lstrip("#").isdigit():
-        return await _erase_item(ctx, int(target[0].lstrip("#")), confirmed)
-    return _usage(ctx, "/erase NUMBER, or /erase person PSEUDONYM (the first 8+ characters)")
+    item = parse_target(target[0], pressed=ctx.request.pressed) if len(target) == 1 else None
+    if item is not None:
+        return await _erase_item(ctx, item, confirmed)
+    return _usage(ctx, f"/erase {ITEM}, or /erase person PSEUDONYM (the first 8+ characters)")
 
 
 def _confirm(ctx: TeamContext, what: str, payload: str) -> list[Reply]:
@@ -269,20 +299,20 @@ def _confirm(ctx: TeamContext, what: str, payload: str) -> list[Reply]:
     return [ctx.say("erase_ask", what=what, choices=choices)]
 
 
-async def _erase_item(ctx: TeamContext, number: int, confirmed: bool) -> list[Reply]:
-    item = await _contribution(ctx, number)
-    if item is None:
-        return [ctx.say("no_such", id=number)]
-    if not confirmed:
-        return _confirm(ctx, f"{item.kind} #{number} and its votes", f"erase:{number}")
-    erased = await _unit(ctx).moderation.erase(number)
+async def _erase_item(ctx: TeamContext, target: Target, confirmed: bool) -> list[Reply]:
+    item = await _found(ctx, target)
+    if isinstance(item, Reply):
+        return [item]
+    if not confirmed:  # the buttons carry the row id
+        return _confirm(ctx, f"{name_of(item)} and its votes", f"erase:{item.id}")
+    erased = await _unit(ctx).moderation.erase(item.id)
     assert erased is not None  # the row is locked (get_for_update above)
     ctx.audit(
         "erase",
-        f"contribution:{number}",
+        f"contribution:{item.id}",
         {"kind": item.kind, "votes": erased.votes, "comments_detached": erased.comments_detached},
     )
-    return [ctx.say("erased_item", id=number, votes=erased.votes)]
+    return [ctx.say("erased_item", name=name_of(item), votes=erased.votes)]
 
 
 async def _erase_person(ctx: TeamContext, prefix: str, confirmed: bool) -> list[Reply]:

@@ -4,6 +4,8 @@ exports are made by background jobs; the command only queues one and says so."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from handlers.insights.charts import CHARTS
 from handlers.insights.rankings import (
     build_consensus,
@@ -16,7 +18,7 @@ from handlers.insights.rankings import (
 from handlers.insights.reach import build_reach, format_reach
 from handlers.insights.similar import build_similar, format_pair, format_similar_header
 from handlers.insights.summary import build_summary, format_summary
-from handlers.insights.text import clip, plural
+from handlers.insights.text import clip, idea_name, pending_line, plural
 from handlers.insights.theme_runs import (
     SHOWN,
     build_themes,
@@ -74,7 +76,7 @@ def theme_replies(ctx: TeamContext, data: dict, *, moderate: bool) -> list[Reply
                 choices = (
                     Choice(f"Rename theme {theme['number']}", f"rename:{theme['number']}"),
                     *(
-                        Choice(f"Move #{idea['id']}", f"move:{idea['id']}")
+                        Choice(f"Move {idea_name(idea)}", f"move:{idea['id']}")
                         for idea in theme["representatives"]
                     ),
                 )
@@ -117,11 +119,12 @@ def similar_replies(ctx: TeamContext, data: dict, *, moderate: bool) -> list[Rep
     for pair in data["pairs"]:
         choices: tuple[Choice, ...] = ()
         first, second = (idea["id"] for idea in pair["ideas"])
-        if moderate:
+        if moderate:  # the labels name ideas by number, the payloads by row id
+            names = {idea["id"]: idea_name(idea) for idea in pair["ideas"]}
             duplicate, into = pair["suggested"]["duplicate"], pair["suggested"]["into"]
             choices = (
-                Choice(f"Merge #{duplicate} into #{into}", f"merge:{duplicate}:{into}"),
-                Choice(f"Merge #{into} into #{duplicate}", f"merge:{into}:{duplicate}"),
+                Choice(f"Merge {names[duplicate]} into {names[into]}", f"merge:{duplicate}:{into}"),
+                Choice(f"Merge {names[into]} into {names[duplicate]}", f"merge:{into}:{duplicate}"),
                 Choice("Not the same", f"dismiss:{first}:{second}"),
             )
         replies.append(ctx.text(format_pair(pair), "similar_pair", choices))
@@ -168,15 +171,10 @@ async def pending(ctx: TeamContext) -> list[Reply]:
         ctx.say("pending_header", count=total, covers=args.scope.describe(), showing=showing)
     ]
     for item in items:
-        parent = f", on idea #{item.parent_id}" if item.parent_id else ""
         replies.append(
             ctx.say(
                 "pending_item",
-                id=item.id,
-                kind=item.kind,
-                reason=(item.reason or "review").replace("_", " "),
-                channel=item.channel,
-                parent=parent,
+                line=pending_line(asdict(item)),
                 text=clip(item.text, 600),
                 choices=(
                     Choice("Approve", f"approve:{item.id}"),

@@ -21,38 +21,38 @@ TEXTS: dict[str, str] = {
     "for less (one question, or a window such as /export 7d), or run chorus export "
     "--format xlsx --out FILE where the store is.",
     "pending_header": "{count} waiting for moderation ({covers}){showing}.",
-    "pending_item": "#{id} {kind}, held for {reason}, via {channel}{parent}:\n{text}",
+    "pending_item": "{line}:\n{text}",
     "pending_none": "Nothing is waiting for moderation.",
-    "approved": "Approved #{id}: voters can see it now.",
-    "hidden": "Hidden #{id}: no one will be shown it.",
-    "amend_how": "Send /amend {id} followed by the new text. Now it says:\n{text}",
-    "amended": "Amended #{id}; it is visible now. The original is kept in the audit log only.",
-    "no_such": "There is no contribution #{id}.",
-    "not_an_idea": "#{id} is not an idea that can be merged or moved.",
+    "approved": "Approved {name}: voters can see it now.",
+    "hidden": "Hidden {name}: no one will be shown it.",
+    "amend_how": "Send /amend {typed} followed by the new text. Now it says:\n{text}",
+    "amended": "Amended {name}; it is visible now. The original is kept in the audit log only.",
+    "no_such": "There is no {name}.",
+    "not_an_idea": "{name} is not an idea that can be merged or moved.",
     "merge_same": "Choose two different ideas to merge.",
     "dismiss_same": "Choose two different ideas.",
-    "merge_question": "#{a} and #{b} answer different questions; only ideas for the same "
+    "merge_question": "{a} and {b} answer different questions; only ideas for the same "
     "question can be merged.",
-    "merge_done": "Merged #{duplicate} into #{into}: {moved} moved, {dropped} dropped "
-    "(people who voted on both keep their vote on #{into}). #{into} now has "
+    "merge_done": "Merged {duplicate} into {into}: {moved} moved, {dropped} dropped "
+    "(people who voted on both keep their vote on {into}). Now {into} has "
     "+{agree}/-{disagree}. Authors told: {told}.",
-    "already_merged": "#{id} is already merged into #{into}.",
-    "dismissed": "OK: #{a} and #{b} will not be offered as similar again.",
+    "already_merged": "{name} is already merged into {into}.",
+    "dismissed": "OK: {a} and {b} will not be offered as similar again.",
     "similar_none": "No similar ideas are waiting.",
     "erase_ask": "Erase {what}? This cannot be undone.",
     "erase_cancelled": "Nothing erased.",
-    "erased_item": "Erased #{id} and the {votes} votes on it.",
+    "erased_item": "Erased {name} and the {votes} votes on it.",
     "erased_person": "Erased that person: {contributions} contributions, {votes} votes.",
     "no_person": "No participant has a pseudonym starting {prefix}.",
     "ambiguous_person": "More than one pseudonym starts {prefix}; give more characters.",
     "renamed": "Theme {number} is now called: {label}",
     "rename_how": "Send /rename {number} followed by the new name.",
     "no_theme": "There is no theme {number} in the latest themes.",
-    "move_which": "Move #{id} to which theme?",
-    "moved": "Moved #{id} to theme {number} ({label}). It stays there when themes are "
+    "move_which": "Move {name} to which theme?",
+    "moved": "Moved {name} to theme {number} ({label}). It stays there when themes are "
     "worked out again.",
-    "move_question": "Theme {number} belongs to another question than #{id}.",
-    "no_themes_yet": "There are no themes for #{id}'s question yet.",
+    "move_question": "Theme {number} belongs to another question than {name}.",
+    "no_themes_yet": "There are no themes for the question of {name} yet.",
 }
 
 
