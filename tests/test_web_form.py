@@ -143,7 +143,7 @@ async def test_the_alike_offer_and_wrong_choices_on_the_web_form(database_url: s
             assert "We added your vote to idea 1" in ben.page
             assert "Share an idea" in ben.buttons
             assert await count_ideas(runtime) == 2
-            await ben.type("idea More physios in GP surgeries, and OTs too")
+            await ben.type("idea More physios in all GP surgeries")
             await ben.press("Mine is different")
             assert "Your idea is saved as idea 3" in ben.page
             assert await count_ideas(runtime) == 3
