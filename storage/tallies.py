@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import date
+from functools import cache
 from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Table, and_, bindparam, delete, func, select, update
@@ -93,6 +94,69 @@ def _greatest(backend: str) -> Any:
 
 def _least(backend: str) -> Any:
     return func.least if backend == "postgresql" else func.min
+
+
+# --- upserts, built once per backend (a statement built afresh at every flush costs more
+# to compile than to run on SQLite; these bind new rows each time) ---------------------
+
+
+@cache
+def _activity_upsert(backend: str) -> Any:
+    table = cast(Table, ActivityCount.__table__)
+    statement = _insert(backend)(table)
+    return statement.on_conflict_do_update(
+        index_elements=["day", "question_id", "kind", "dimension", "value"],
+        set_={"count": table.c.count + statement.excluded.count},
+    )
+
+
+@cache
+def _hours_upsert(backend: str) -> Any:
+    table = cast(Table, VoteHour.__table__)
+    statement = _insert(backend)(table)
+    return statement.on_conflict_do_update(
+        index_elements=["hour", "question_id"],
+        set_={"count": table.c.count + statement.excluded.count},
+    )
+
+
+@cache
+def _participation_upsert(backend: str) -> Any:
+    table = cast(Table, Participation.__table__)
+    statement = _insert(backend)(table)
+    return statement.on_conflict_do_update(
+        index_elements=["question_id", "dimension", "value", "participant_id"],
+        set_={
+            "actions": table.c.actions + statement.excluded.actions,
+            "first_day": _least(backend)(table.c.first_day, statement.excluded.first_day),
+            "last_day": _greatest(backend)(table.c.last_day, statement.excluded.last_day),
+        },
+    )
+
+
+@cache
+def _role_upsert(backend: str) -> Any:
+    table = cast(Table, IdeaRoleTally.__table__)
+    statement = _insert(backend)(table)
+    return statement.on_conflict_do_update(
+        index_elements=["contribution_id", "role"],
+        set_={
+            name: table.c[name] + getattr(statement.excluded, name)
+            for name in ("agree", "disagree", "skip")
+        },
+    )
+
+
+@cache
+def _score_upsert(backend: str) -> Any:
+    statement = _insert(backend)(cast(Table, IdeaScore.__table__))
+    return statement.on_conflict_do_update(
+        index_elements=["contribution_id"],
+        set_={
+            name: getattr(statement.excluded, name)
+            for name in ("controversy", "consensus", "consensus_groups", "consensus_votes")
+        },
+    )
 
 
 class Tallies:
@@ -244,13 +308,7 @@ class Tallies:
         ]
         if not rows:
             return
-        table = ActivityCount.__table__
-        statement = _insert(self.backend)(table)
-        statement = statement.on_conflict_do_update(
-            index_elements=["day", "question_id", "kind", "dimension", "value"],
-            set_={"count": table.c.count + statement.excluded.count},
-        )
-        await self.session.execute(statement, rows)
+        await self.session.execute(_activity_upsert(self.backend), rows)
 
     async def _write_vote_hours(self, deltas: Counter[tuple[int, int]]) -> None:
         rows = [
@@ -260,13 +318,7 @@ class Tallies:
         ]
         if not rows:
             return
-        table = VoteHour.__table__
-        statement = _insert(self.backend)(table)
-        statement = statement.on_conflict_do_update(
-            index_elements=["hour", "question_id"],
-            set_={"count": table.c.count + statement.excluded.count},
-        )
-        await self.session.execute(statement, rows)
+        await self.session.execute(_hours_upsert(self.backend), rows)
 
     async def apply_people(self, deltas: Counter[PersonKey], days: dict[PersonKey, date]) -> None:
         added = [(k, n) for k, n in sorted(deltas.items()) if n > 0]
@@ -277,21 +329,7 @@ class Tallies:
                  "actions": n, "first_day": days[k], "last_day": days[k]}
                 for k, n in added
             ]  # fmt: skip
-            table = cast(Table, Participation.__table__)
-            statement = _insert(self.backend)(table)
-            statement = statement.on_conflict_do_update(
-                index_elements=["question_id", "dimension", "value", "participant_id"],
-                set_={
-                    "actions": table.c.actions + statement.excluded.actions,
-                    "first_day": _least(self.backend)(
-                        table.c.first_day, statement.excluded.first_day
-                    ),
-                    "last_day": _greatest(self.backend)(
-                        table.c.last_day, statement.excluded.last_day
-                    ),
-                },
-            )
-            await self.session.execute(statement, rows)
+            await self.session.execute(_participation_upsert(self.backend), rows)
         if removed:
             table = cast(Table, Participation.__table__)
             key = and_(
@@ -328,15 +366,7 @@ class Tallies:
             for (idea, role), changes in by_row.items()
         ]
         table = cast(Table, IdeaRoleTally.__table__)
-        statement = _insert(self.backend)(table)
-        statement = statement.on_conflict_do_update(
-            index_elements=["contribution_id", "role"],
-            set_={
-                name: table.c[name] + getattr(statement.excluded, name)
-                for name in ("agree", "disagree", "skip")
-            },
-        )
-        await self.session.execute(statement, rows)
+        await self.session.execute(_role_upsert(self.backend), rows)
         lowered = [key for key, changes in by_row.items() if min(changes.values()) < 0]
         if lowered:
             # A role's row left at zero would still say someone of that role voted on it.
@@ -389,17 +419,8 @@ class Tallies:
         )
 
     async def write_scores(self, rows: list[dict]) -> None:
-        # Drivers take at most 32,767 parameters a statement: 7 a row, so 4,000 rows.
-        for start in range(0, len(rows), 4000):
-            statement = _insert(self.backend)(IdeaScore).values(rows[start : start + 4000])
-            statement = statement.on_conflict_do_update(
-                index_elements=["contribution_id"],
-                set_={
-                    name: getattr(statement.excluded, name)
-                    for name in ("controversy", "consensus", "consensus_groups", "consensus_votes")
-                },
-            )
-            await self.session.execute(statement)
+        if rows:  # one statement for every row (executemany), compiled once
+            await self.session.execute(_score_upsert(self.backend), rows)
 
 
 def score_row(
