@@ -3,7 +3,9 @@
 Messages are claimed in one short transaction, sent outside it (so a slow provider never
 holds the store's write lock), and settled in another. A send failure is judged here,
 by its type: throttled waits as asked, a stopped contact marks the person unreachable,
-a refused message is dropped, anything else is retried with growing delays.
+a refused message is dropped, anything else is retried with growing delays. A provider
+that is down (Unreachable) is reported once by its channel (bot/outages.py), so each
+follow-up it holds back is only a DEBUG line here.
 """
 
 from __future__ import annotations
@@ -12,7 +14,14 @@ import asyncio
 import logging
 from datetime import timedelta
 
-from bot.channels.base import BadRequest, Channel, ContactStopped, SendError, Throttled
+from bot.channels.base import (
+    BadRequest,
+    Channel,
+    ContactStopped,
+    SendError,
+    Throttled,
+    Unreachable,
+)
 from bot.services import Services
 from handlers.types import Reply
 from storage.errors import StoreUnavailable
@@ -79,8 +88,13 @@ class OutboxDispatcher:
                 else backoff(message.attempts)
             )
             await unit.outbox.retry_later(message.id, str(error), now, delay=delay, give_up=give_up)
-        log.warning(
-            "follow-up %s not sent (%s)%s", message.id, error, "; giving up" if give_up else ""
+        quiet = isinstance(error, Unreachable) and not give_up
+        log.log(
+            logging.DEBUG if quiet else logging.WARNING,
+            "follow-up %s not sent (%s)%s",
+            message.id,
+            error,
+            "; giving up" if give_up else "",
         )
         return 0
 

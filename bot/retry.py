@@ -10,6 +10,7 @@ from it with `next()`/`reset()` or `delays()`.
 A webhook answers 503 when the store is down and lets the provider retry; a poller has
 acknowledged (or will acknowledge) what it fetched, so it must keep the message and try
 again itself. `until_stored` does that, and stops waiting when the adapter is stopping.
+`patiently` is the same wait for any error (a reply waiting out a provider's outage).
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ from tenacity import (
     AsyncRetrying,
     RetryCallState,
     retry_if_exception,
-    retry_if_exception_type,
     stop_after_attempt,
 )
 from tenacity.wait import wait_base
@@ -110,13 +110,14 @@ async def retried(
 ) -> T:
     """Run `action` up to `attempts` times while it raises an error `when` accepts, waiting
     `backoff` between tries; the last error is raised as it was. `what` and `describe`
-    (e.g. a scrubber of secrets) make the log line."""
+    (e.g. a scrubber of secrets) make the DEBUG line: a provider's outage is reported
+    once, by the caller's `Outage` (bot/outages.py)."""
 
     def say(state: RetryCallState) -> None:
         error = state.outcome.exception() if state.outcome else None
         delay = state.upcoming_sleep
         described = describe(error) if error is not None else "no error"
-        log.info("%s failed (%s); retrying in %.1f s", what, described, delay)
+        log.debug("%s failed (%s); retrying in %.1f s", what, described, delay)
 
     retrying = AsyncRetrying(
         stop=stop_after_attempt(attempts),
@@ -142,6 +143,45 @@ class _Stopped(Exception):
     """Raised from the wait when the adapter stops while the store is down."""
 
 
+async def patiently(
+    action: Callable[[], Awaitable[T]],
+    *,
+    when: Callable[[BaseException], bool],
+    stopping: asyncio.Event,
+    backoff: Backoff,
+    on_failure: Callable[[BaseException, int, float], Awaitable[None] | None] | None = None,
+) -> T:
+    """Run `action` until it no longer raises an error `when` accepts, waiting `backoff`
+    between tries. `on_failure(error, attempt, delay)` hears of each failure before the
+    wait. If `stopping` is set while waiting, the last such error is raised."""
+    last: list[BaseException] = []
+
+    async def before_sleep(state: RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome else None
+        assert error is not None
+        last[:] = [error]
+        if on_failure is not None:
+            heard = on_failure(error, state.attempt_number, state.upcoming_sleep)
+            if heard is not None:
+                await heard
+
+    async def sleep(seconds: float) -> None:
+        if stopping.is_set() or await wait_or_stop(stopping, seconds):
+            raise _Stopped
+
+    retrying = AsyncRetrying(
+        wait=backoff,
+        retry=retry_if_exception(when),
+        before_sleep=before_sleep,
+        sleep=sleep,
+        reraise=True,
+    )
+    try:
+        return await retrying(_awaiting(action))
+    except _Stopped:
+        raise last[0] from None
+
+
 async def until_stored(
     action: Callable[[], Awaitable[T]],
     *,
@@ -155,28 +195,16 @@ async def until_stored(
     messages while the store is down). If `stopping` is set while waiting, the last
     StoreUnavailable is raised so the caller can say what was not applied.
     """
-    last: list[BaseException] = []
 
-    async def before_sleep(state: RetryCallState) -> None:
-        error = state.outcome.exception() if state.outcome else None
-        assert error is not None
-        last[:] = [error]
-        if state.attempt_number == 1 and on_first_failure is not None:
+    async def heard(error: BaseException, attempt: int, delay: float) -> None:
+        if attempt == 1 and on_first_failure is not None:
             await on_first_failure()
-        log.warning("store unavailable (%s); trying again in %.1f s", error, state.upcoming_sleep)
+        log.warning("store unavailable (%s); trying again in %.1f s", error, delay)
 
-    async def sleep(seconds: float) -> None:
-        if stopping.is_set() or await wait_or_stop(stopping, seconds):
-            raise _Stopped
-
-    retrying = AsyncRetrying(
-        wait=backoff,
-        retry=retry_if_exception_type(StoreUnavailable),
-        before_sleep=before_sleep,
-        sleep=sleep,
-        reraise=True,
+    return await patiently(
+        action,
+        when=lambda error: isinstance(error, StoreUnavailable),
+        stopping=stopping,
+        backoff=backoff,
+        on_failure=heard,
     )
-    try:
-        return await retrying(_awaiting(action))
-    except _Stopped:
-        raise last[0] from None

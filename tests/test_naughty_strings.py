@@ -1,10 +1,14 @@
 """The whole Big List of Naughty Strings (tests/data/blns, MIT) through every text
-channel over real HTTP — SMS, Telegram's webhook and the web form — as ideas: no answer
-is a 5xx, every stored idea is exactly the cleaned (and redacted) input, and wherever a
-text is shown in HTML or TwiML it comes back as the same text, escaped."""
+channel over real HTTP — SMS, Telegram's webhook, WhatsApp's webhook (signed as Meta
+signs it), public posts on X (through the fake X API) and the web form — as ideas: no
+answer is a 5xx, every stored idea is exactly the cleaned (and redacted) input, every
+WhatsApp reply is a message the Cloud API accepts, and wherever a text is shown in HTML
+or TwiML it comes back as the same text, escaped. The channels are driven at the same
+time, each person's messages in order."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import re
@@ -28,8 +32,14 @@ from handlers.types import Reply
 from storage.models import Contribution
 from tests.conftest import config_dict, make_settings
 from tests.fakes.telegram_bot_api import FakeBotAPI, User
+from tests.fakes.whatsapp_graph import FakeGraphAPI, signature, text_message
+from tests.fakes.x_api import FakeX
 from tests.telegram_harness import PUBLIC_URL, SECRET_HEADER, TOKEN, WEBHOOK_SECRET
+from tests.test_whatsapp import APP_SECRET, PHONE_ID, VERIFY_TOKEN, body_of
+from tests.test_whatsapp import TOKEN as WHATSAPP_TOKEN
 from tests.twilio_fakes import ACCOUNT_SID, AUTH_TOKEN, OUR_NUMBER, SMS_URL, Phone
+from tests.x_harness import TAG, pid
+from tests.x_harness import TOKEN as X_TOKEN
 
 BLNS = json.loads((Path(__file__).parent / "data" / "blns" / "blns.json").read_text("utf-8"))
 ONBOARDING = ["start", "yes", "skip", "skip", "skip", "idea a first idea to settle in", "no"]
@@ -89,7 +99,22 @@ def expected_idea(enricher, text: str) -> str | None:
     return enricher.enrich(command.argument).text
 
 
-def every_text_channel(database_url: str, bot_api: str):
+def expected_post(enricher, text: str) -> str:
+    """What Chorus should store for a public post on X."""
+    return enricher.enrich(x_post(text), social=True).text
+
+
+def x_post(text: str) -> str:
+    return f"{text} {TAG}"
+
+
+def taken(counts: dict[str, int]) -> int:
+    """How many posts the X listener has settled, one way or another."""
+    settled = ("ideas", "comments", "endorsements", "duplicates", "unmatched", "ignored")
+    return sum(counts.get(name, 0) for name in (*settled, "failed"))
+
+
+def every_text_channel(database_url: str, bot_api: str, graph_api: str, x_api: str):
     # The list is sent as fast as HTTP allows, by one person per channel: no limits here.
     many = {"ideas_per_hour": 10_000, "messages_per_minute": 10_000}
     # Each string must be stored as sent, not offered as "like" another channel's copy.
@@ -98,17 +123,29 @@ def every_text_channel(database_url: str, bot_api: str):
         database_url,
         limits=many,
         consultation=consultation,
+        # Four people at once on a busy machine: the content is tested here, not latency.
+        store={"webhook_seconds": 14},
         channels={
             "sms": {"public_url": SMS_URL, "from_number": OUR_NUMBER},
             "telegram": {"mode": "webhook", "base_url": bot_api, "public_url": PUBLIC_URL},
+            "whatsapp": {"phone_number_id": PHONE_ID, "api_base": graph_api},
+            "twitter": {"api_base": x_api, "mode": "poll"},
         },
     )
+    environ = {
+        **settings.env.environ,
+        "WHATSAPP_ACCESS_TOKEN": WHATSAPP_TOKEN,
+        "WHATSAPP_APP_SECRET": APP_SECRET,
+        "WHATSAPP_VERIFY_TOKEN": VERIFY_TOKEN,
+    }
     env = dataclasses.replace(
         settings.env,
+        environ=environ,
         twilio_auth_token=AUTH_TOKEN,
         twilio_account_sid=ACCOUNT_SID,
         telegram_token=TOKEN,
         telegram_webhook_secret=WEBHOOK_SECRET,
+        x_bearer_token=X_TOKEN,
     )
     return dataclasses.replace(settings, env=env)
 
@@ -122,10 +159,15 @@ def sqlite_url(sqlite_template: Path, tmp_path: Path) -> str:
 
 @pytest.mark.slow
 async def test_every_naughty_string_through_every_text_channel(sqlite_url: str, enricher) -> None:
-    await __import__("asyncio").to_thread(enricher.warm_up)
-    statuses: dict[str, list[int]] = {"sms": [], "telegram": [], "web": []}
-    async with FakeBotAPI(TOKEN) as api:
-        runtime = Runtime(every_text_channel(sqlite_url, api.base_url), port=0)
+    await asyncio.to_thread(enricher.warm_up)
+    statuses: dict[str, list[int]] = {"sms": [], "telegram": [], "whatsapp": [], "web": []}
+    x = FakeX(X_TOKEN)
+    for number, text in enumerate(BLNS, start=1):  # a different author each, oldest first
+        x.post(pid(number), x_post(text), author=str(10_000 + number))
+    async with FakeBotAPI(TOKEN) as api, FakeGraphAPI(WHATSAPP_TOKEN, PHONE_ID) as graph:
+        await x.start()
+        settings = every_text_channel(sqlite_url, api.base_url, graph.base_url, x.url)
+        runtime = Runtime(settings, port=0)
         await runtime.start()
         base = f"http://127.0.0.1:{runtime.port}"
         try:
@@ -135,6 +177,17 @@ async def test_every_naughty_string_through_every_text_channel(sqlite_url: str, 
 
                 async def by_sms(text: str) -> None:
                     statuses["sms"].append((await phone.send(text)).status)
+
+                async def by_whatsapp(text: str) -> None:
+                    body = body_of(text_message("447700900777", text))
+                    headers = {
+                        "Content-Type": "application/json",
+                        "X-Hub-Signature-256": signature(APP_SECRET, body),
+                    }
+                    async with http.post(
+                        f"{base}/webhooks/whatsapp", data=body, headers=headers
+                    ) as response:
+                        statuses["whatsapp"].append(response.status)
 
                 async def by_telegram(text: str) -> None:
                     headers = {SECRET_HEADER: WEBHOOK_SECRET}
@@ -156,11 +209,21 @@ async def test_every_naughty_string_through_every_text_channel(sqlite_url: str, 
                         statuses["web"].append(response.status)
                         page["text"] = await response.text()
 
-                for send in (by_sms, by_telegram, by_web):
+                async def one_person(send) -> None:
                     for text in ONBOARDING:
                         await send(text)
                     for text in BLNS:
                         await send(f"idea {text}")
+
+                listener = next(c for c in runtime.channels if c.name == "x").listener
+                async with asyncio.timeout(600):
+                    await asyncio.gather(
+                        *(one_person(send) for send in (by_sms, by_telegram, by_whatsapp, by_web)),
+                        listener.wait_until(lambda it: taken(it.counts) >= len(BLNS)),
+                    )
+                whatsapp = next(c for c in runtime.channels if c.name == "whatsapp")
+                await whatsapp.drained()
+                x_counts = dict(listener.counts)
             async with runtime.services.store.reader() as unit:
                 rows = (
                     await unit.session.execute(
@@ -169,6 +232,9 @@ async def test_every_naughty_string_through_every_text_channel(sqlite_url: str, 
                 ).all()
         finally:
             await runtime.stop()
+            await x.close()
+    assert graph.refusals == [] and graph.sent  # every reply a message WhatsApp accepts
+    assert x_counts.get("failed", 0) == 0 and x_counts["ideas"] == len(BLNS), x_counts
     for channel, answers in statuses.items():
         assert answers and all(status == 200 for status in answers), (channel, set(answers))
     # Each channel's person shares each text once: one that cleans to an earlier idea's
@@ -181,3 +247,8 @@ async def test_every_naughty_string_through_every_text_channel(sqlite_url: str, 
         mismatched = [(s, e) for s, e in zip(stored, expected, strict=False) if s != e]
         assert not mismatched, (channel, mismatched[:5])
         assert len(stored) == len(expected), (channel, len(stored), len(expected))
+    posts = [text for where, text in rows if where == "x"]
+    mismatched = [
+        (s, e) for s, e in zip(posts, BLNS, strict=True) if s != expected_post(enricher, e)
+    ]
+    assert not mismatched, mismatched[:5]

@@ -29,6 +29,7 @@ from bot.runtime import Runtime
 from storage.database import Store
 from storage.models import Base
 from tests.conftest import make_settings
+from tests.fakes import html_error
 
 AUTH_TOKEN = "test-twilio-auth-token-0123456789"
 ACCOUNT_SID = "AC" + "0" * 32
@@ -243,7 +244,7 @@ class FakeTwilioApi:
     def __init__(self) -> None:
         self.sent: list[dict[str, str]] = []
         self.auth: list[str] = []
-        self._answers: deque[tuple[int, dict, dict]] = deque()
+        self._answers: deque[tuple[int, dict | None, dict]] = deque()
         self._runner: web.AppRunner | None = None
         self.base_url = ""
 
@@ -253,11 +254,21 @@ class FakeTwilioApi:
             body["code"] = code
         self._answers.append((status, body, headers or {}))
 
+    def fail_with_html(self, status: int, times: int) -> None:
+        """Answer the next `times` sends with an HTML error page, as a proxy does."""
+        self._answers.extend([(status, None, {})] * times)
+
+    def recover(self) -> None:
+        """Accept messages again, whatever failures were still queued."""
+        self._answers.clear()
+
     async def _messages(self, request: web.Request) -> web.Response:
         self.auth.append(request.headers.get("Authorization", ""))
         form = dict(await request.post())
         if self._answers:
             status, body, headers = self._answers.popleft()
+            if body is None:
+                return html_error(status, "Bad Gateway")
             return web.json_response(body, status=status, headers=headers)
         self.sent.append({"account": request.match_info["account"], **form})
         return web.json_response({"sid": new_sid("SM"), "status": "queued"}, status=201)

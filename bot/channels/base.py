@@ -8,7 +8,9 @@ what a send failure means (retry later, back off, or mark the person unreachable
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
+import aiohttp
 from aiohttp import web
 
 from handlers.types import Reply
@@ -36,6 +38,16 @@ class Unreachable(SendError):
 
 class BadRequest(SendError):
     """The provider refused the message itself; sending it again will not help."""
+
+
+async def json_answer(response: aiohttp.ClientResponse) -> dict[str, Any] | None:
+    """A provider's answer as a JSON object ({} for other JSON); None when it is not JSON
+    at all (a proxy's HTML error page)."""
+    try:
+        body = await response.json(content_type=None)
+    except (ValueError, aiohttp.ClientError):
+        return None
+    return body if isinstance(body, dict) else {}
 
 
 class Channel:

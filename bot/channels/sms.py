@@ -7,6 +7,9 @@ What Twilio posts to POST /webhooks/sms (application/x-www-form-urlencoded, abri
     &Body=Physios+in+every+GP+surgery&FromCountry=GB&To=%2B447700900000&NumSegments=1
     &MessageSid=SM0123...&AccountSid=AC0123...&From=%2B447700900123&ApiVersion=2010-04-01
 
+Twilio failing to answer a follow-up (a 5xx, an HTML page, no connection) is an outage,
+reported once (bot/outages.py) and shown in /healthz; the outbox sends it again later.
+
 The sender's number is used to answer inside this response and is otherwise reduced to the
 pseudonym; it is kept (encrypted) only for someone who asked for news about their ideas.
 """
@@ -21,11 +24,19 @@ import aiohttp
 from aiohttp import web
 from twilio.twiml.messaging_response import MessagingResponse
 
-from bot.channels.base import BadRequest, ContactStopped, SendError, Throttled
+from bot.channels.base import (
+    BadRequest,
+    ContactStopped,
+    SendError,
+    Throttled,
+    Unreachable,
+    json_answer,
+)
 from bot.channels.kit import Declaration, Handled, Malformed, Parsed, WebhookChannel
 from bot.channels.sms_render import render_sms
 from bot.channels.twilio_common import TwilioWebhook, missing, read_form, twiml
 from bot.config import SmsSettings
+from bot.outages import Outage
 from bot.services import Services
 from handlers.types import Inbound, Reply
 
@@ -58,6 +69,7 @@ class SmsChannel(WebhookChannel):
         self.webhook = TwilioWebhook(CHANNEL, auth_token, settings.public_url)
         self._auth = _basic_auth(account_sid, auth_token) if account_sid else None
         self._account_sid = account_sid
+        self.outage = Outage(log, "Twilio sending (SMS)")
 
     def __repr__(self) -> str:
         return f"SmsChannel(public_url={self.settings.public_url!r})"
@@ -110,22 +122,32 @@ class SmsChannel(WebhookChannel):
             async with self.http.post(
                 url, data=data, headers={"Authorization": self._auth or ""}, timeout=SEND_TIMEOUT
             ) as response:
-                if response.status < 300:
-                    return
-                details = await _json_or_empty(response)
+                status = response.status
+                details = await json_answer(response) if status >= 300 else {}
                 retry_after = response.headers.get("Retry-After", "")
-        except (TimeoutError, aiohttp.ClientError) as error:
-            raise SendError(f"Twilio could not be reached ({type(error).__name__})") from None
-        raise _send_error(response.status, details, retry_after)
+        except (TimeoutError, aiohttp.ClientError) as failure:
+            reason = f"Twilio could not be reached ({type(failure).__name__})"
+            self.outage.failed(reason)
+            raise Unreachable(reason) from None
+        refused = _send_error(status, details, retry_after) if status >= 300 else None
+        if isinstance(refused, Unreachable):
+            self.outage.failed(refused)
+        else:
+            self.outage.recovered()
+        if refused is not None:
+            raise refused
 
     def status(self) -> dict:
-        return {
+        status = {
             "running": True,
             **self.webhook_status(),
             "public_url": self.settings.public_url,
             "followups": self._auth is not None and bool(self.settings.from_number),
             "received": self.counts.messages,
         }
+        if self.outage.waiting:
+            status["waiting"] = self.outage.waiting
+        return status
 
 
 def _basic_auth(account_sid: str, auth_token: str) -> str:
@@ -133,19 +155,14 @@ def _basic_auth(account_sid: str, auth_token: str) -> str:
     return f"Basic {credentials}"
 
 
-async def _json_or_empty(response: aiohttp.ClientResponse) -> dict:
-    try:
-        body = await response.json(content_type=None)
-    except (ValueError, aiohttp.ClientError):
-        return {}
-    return body if isinstance(body, dict) else {}
-
-
-def _send_error(status: int, details: dict, retry_after: str) -> SendError:
-    """The typed error for a refused send. Twilio's own message is left out: it names the
-    phone number, and this text is stored with the outbox entry."""
-    code = details.get("code")
+def _send_error(status: int, details: dict | None, retry_after: str) -> SendError:
+    """The typed error for a refused send (`details` is None when the answer was not
+    JSON). Twilio's own message is left out: it names the phone number, and this text is
+    stored with the outbox entry."""
+    code = (details or {}).get("code")
     described = f"Twilio error {code} (HTTP {status})" if code else f"Twilio HTTP {status}"
+    if details is None:
+        described += ", and the answer was not JSON"
     if code in STOPPED_CODES:
         return ContactStopped(described)
     if status == 429:
@@ -153,7 +170,7 @@ def _send_error(status: int, details: dict, retry_after: str) -> SendError:
         return Throttled(described, retry_after=seconds)
     if 400 <= status < 500:
         return BadRequest(described)
-    return SendError(described)
+    return Unreachable(described) if status >= 500 else SendError(described)
 
 
 def create(services: Services, http: aiohttp.ClientSession) -> SmsChannel | None:

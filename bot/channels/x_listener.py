@@ -14,6 +14,8 @@ exactly once, whatever happens to the connection or the process.
   each move the checkpoint, so a crash part-way loses nothing.
 - `auto`: the stream, falling back to polling when X says the access level does not
   include it.
+- X failing (5xx, timeouts, unreadable answers) is an outage, reported once
+  (bot/outages.py) and shown in /healthz as `waiting`, until X answers again.
 - 429: wait until x-rate-limit-reset. 401, and 403 where no fallback exists: stop with
   one clear log line; the rest of Chorus keeps running. Every fault is logged once:
   the same fault again, however long the next wait, goes to DEBUG until things recover.
@@ -49,6 +51,7 @@ from bot.channels.x_posts import CHANNEL, posts_from_payload
 from bot.channels.x_reach import refresh_reach, refresh_reach_forever
 from bot.channels.x_search import backfill
 from bot.channels.x_stream import StreamFollower, StreamNotAllowed
+from bot.outages import Outage
 from bot.retry import Backoff
 from bot.services import Services
 from handlers.public import (
@@ -105,18 +108,22 @@ class XListener:
         self.reason: str | None = None
         self.counts: Counter[str] = Counter()
         self._last_fault: str | None = None
+        self.outage = Outage(log, "X API")
         self._changed = asyncio.Condition()
 
     # --- what others see ------------------------------------------------------------
 
     def status(self) -> dict:
-        return {
+        status = {
             "running": self.state != "stopped",
             "state": self.state,
             "mode": self.mode,
             "reason": self.reason,
             "counts": dict(self.counts),
         }
+        if self.outage.waiting:
+            status["waiting"] = self.outage.waiting
+        return status
 
     async def wait_until(self, predicate: Callable[[XListener], bool]) -> None:
         """Wait until `predicate(self)` holds (callers bound the wait with a timeout)."""
@@ -146,7 +153,16 @@ class XListener:
         )
         self._last_fault = message
 
+    def failed(self, error: BaseException, what: str, then: str = "") -> None:
+        """A failed step: X itself failing is its outage, anything else a fault."""
+        if isinstance(error, Unavailable):
+            self.counts["faults"] += 1
+            self.outage.failed(f"{what}: {error}")
+        else:
+            self.fault(f"{what} ({error})", then)
+
     def recovered(self) -> None:
+        self.outage.recovered()
         if self._last_fault is not None:
             log.info("X listener: working again")
             self._last_fault = None
@@ -233,7 +249,7 @@ class XListener:
                 delay = self.config.poll_seconds
             except (Unavailable, StoreUnavailable, StoreConflict) as error:
                 delay = backoff.next()
-                self.fault(f"polling failed ({error})", f"trying again in {delay:.3g} s")
+                self.failed(error, "polling failed", f"trying again in {delay:.3g} s")
                 await self.set_state("retrying")
             await self.sleep(delay)
 

@@ -62,4 +62,4 @@ async def refresh_reach_forever(listener: ListenerHost) -> None:
             listener.fault(f"X refused post lookups ({denied}); reach is no longer refreshed")
             return
         except (Unavailable, Rejected, StoreUnavailable, StoreConflict) as error:
-            listener.fault(f"refreshing reach failed ({error})")
+            listener.failed(error, "refreshing reach failed")

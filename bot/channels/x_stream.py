@@ -169,9 +169,7 @@ class StreamFollower:
                 raise StreamNotAllowed(str(denied)) from None
             except Unavailable as error:
                 delay = backoff.next()
-                listener.fault(
-                    f"cannot set the stream rule ({error})", f"retrying in {delay:.3g} s"
-                )
+                listener.failed(error, "cannot set the stream rule", f"retrying in {delay:.3g} s")
                 await listener.sleep(delay)
         if added or deleted:
             log.info(
@@ -194,7 +192,10 @@ class StreamFollower:
             else:
                 delay = backoff.next()
             listener.counts["reconnects"] += 1
-            listener.fault(failure_text(failure), f"reconnecting in {delay:.3g} s")
+            if isinstance(failure, Unavailable):
+                listener.failed(failure, "the stream failed", f"reconnecting in {delay:.3g} s")
+            else:
+                listener.fault(failure_text(failure), f"reconnecting in {delay:.3g} s")
             await listener.set_state("reconnecting")
             await listener.sleep(delay)
 
@@ -249,8 +250,10 @@ class StreamFollower:
                 self._holding = False
                 if self._held_newest:
                     await listener.ingest([], self._held_newest)
-        except (Unavailable, StoreUnavailable, StoreConflict) as error:
+        except Unavailable as error:
             return Unavailable(f"catching up failed: {error}")
+        except (StoreUnavailable, StoreConflict) as error:
+            return error
         listener.counts["catch_ups"] += 1
         await listener.notify()
         return None

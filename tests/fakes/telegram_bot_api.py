@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from tests.fakes import html_error
+
 BOT_USER = {
     "id": 7000000001,
     "is_bot": True,
@@ -141,8 +143,7 @@ class FakeBotAPI:
                 request.transport.close()
                 return web.Response(status=500)
             if failure.html:
-                page = f"<html><body><h1>{failure.status} {failure.description}</h1></body></html>"
-                return web.Response(status=failure.status, text=page, content_type="text/html")
+                return html_error(failure.status, failure.description)
             extra = (
                 {"parameters": {"retry_after": failure.retry_after}} if failure.retry_after else {}
             )
@@ -262,6 +263,10 @@ class FakeBotAPI:
         """Answer the next `times` calls of `method` with this failure."""
         failure = Failure(status, description, retry_after, drop_connection, html)
         self._failures[method].extend([failure] * times)
+
+    def recover(self, method: str) -> None:
+        """Answer `method` properly again, whatever failures were still queued."""
+        self._failures.pop(method, None)
 
     def bot_message(self, chat_id: int, text: str) -> dict:
         """A message as if the bot had sent it earlier (something to press a button on)."""

@@ -14,6 +14,7 @@ X-Hub-Signature-256 as Meta does (HMAC-SHA256 of the raw body, keyed with the ap
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import itertools
@@ -24,6 +25,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
+
+from tests.fakes import html_error
 
 _ids = itertools.count(1)
 
@@ -206,8 +209,9 @@ class FakeGraphAPI:
         self.version = version
         self.sent: list[Sent] = []
         self.requests = 0
+        self._answered = asyncio.Condition()
         self.refusals: list[str] = []
-        self.failures: deque[tuple[int, int | None]] = deque()
+        self.failures: deque[tuple[int, int | None, bool]] = deque()
         self._runner: web.AppRunner | None = None
         self.base_url = ""
 
@@ -232,18 +236,33 @@ class FakeGraphAPI:
         if self._runner is not None:
             await self._runner.cleanup()
 
-    def fail_next(self, status: int, code: int | None = None, times: int = 1) -> None:
-        self.failures.extend([(status, code)] * times)
+    def fail_next(
+        self, status: int, code: int | None = None, times: int = 1, *, html: bool = False
+    ) -> None:
+        """Answer the next `times` sends with this error (an HTML page with `html`)."""
+        self.failures.extend([(status, code, html)] * times)
+
+    async def wait_for_requests(self, count: int, within: float = 30.0) -> None:
+        """Until `count` sends have been answered (whatever the answer was)."""
+        async with asyncio.timeout(within), self._answered:
+            await self._answered.wait_for(lambda: self.requests >= count)
+
+    async def _count_request(self) -> None:
+        async with self._answered:
+            self.requests += 1
+            self._answered.notify_all()
 
     def to(self, wa_id: str) -> list[Sent]:
         return [sent for sent in self.sent if sent.to == wa_id]
 
     async def _messages(self, request: web.Request) -> web.Response:
-        self.requests += 1
+        await self._count_request()
         if request.headers.get("Authorization") != f"Bearer {self.token}":
             return _error(401, 190, "Invalid OAuth access token")
         if self.failures:
-            status_code, code = self.failures.popleft()
+            status_code, code, html = self.failures.popleft()
+            if html:
+                return html_error(status_code, "Bad Gateway")
             return _error(status_code, code, "queued failure")
         try:
             data = json.loads(await request.read())

@@ -22,6 +22,8 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
+from tests.fakes import html_error
+
 KEEPALIVE = "keep-alive"
 DROP = "drop"  # the connection breaks mid-stream (no clean end)
 CLOSE = "close"  # X ends the stream cleanly
@@ -57,6 +59,7 @@ class Failure:
     status: int
     body: dict
     headers: dict[str, str] = field(default_factory=dict)
+    html: bool = False  # an HTML page, as a proxy in front of X answers while it is down
 
 
 @dataclass
@@ -175,6 +178,8 @@ class FakeX:
         queued = self.failures.get(endpoint)
         if queued:
             failure = queued.pop(0)
+            if failure.html:
+                return html_error(failure.status, "Bad Gateway")
             return web.json_response(failure.body, status=failure.status, headers=failure.headers)
         return None
 

@@ -123,9 +123,11 @@ class TelegramChannel(WebhookChannel):
         self.application: Application = builder.build()
         self.application.add_handler(TypeHandler(Update, self._on_polled_update))
         self.application.add_error_handler(self._on_handler_error)
-        self.sender = Sender(self.application.bot, scrub=self.scrub, backoff=send_backoff)
-        self._languages = set(services.settings.consultation.consultation.languages)
         self._stopping = asyncio.Event()
+        self.sender = Sender(
+            self.application.bot, scrub=self.scrub, backoff=send_backoff, stopping=self._stopping
+        )
+        self._languages = set(services.settings.consultation.consultation.languages)
         self._paused = False
         self._running = False
         self._waiting: str | None = None  # why Telegram is not up yet, while retrying
@@ -183,7 +185,7 @@ class TelegramChannel(WebhookChannel):
             "mode": self.mode,
             "paused": self._paused,
         }
-        waiting = self._waiting or self._outage.waiting
+        waiting = self._waiting or self._outage.waiting or self.sender.outage.waiting
         if waiting:
             status["waiting"] = waiting
         return status

@@ -2,16 +2,23 @@
 
 python-telegram-bot's rate limiter (AIORateLimiter) spaces the calls and waits out
 RetryAfter a few times; network errors are retried here with growing delays. What is
-left becomes Throttled, ContactStopped (the person blocked the bot), BadRequest or
-SendError, so the caller decides what it means. Error texts never carry the bot token.
+left becomes Throttled, ContactStopped (the person blocked the bot), BadRequest,
+Unreachable or SendError, so the caller decides what it means. Error texts never carry
+the bot token.
+
+Telegram failing (a 5xx, an HTML page from its proxy, no connection) is an outage,
+reported once (bot/outages.py) and shown in /healthz; replies in a conversation wait it
+out, in order, and go once Telegram answers again.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import warnings
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
+from functools import partial
 from typing import TypeVar
 
 from telegram import Bot, InputFile, ReplyParameters
@@ -36,7 +43,8 @@ from bot.channels.telegram.render import (
     SendFile,
     SendText,
 )
-from bot.retry import Backoff, retried
+from bot.outages import Outage, describe
+from bot.retry import Backoff, patiently, retried
 
 log = logging.getLogger(__name__)
 
@@ -63,22 +71,38 @@ class Sender:
         scrub: Callable[[str], str],
         backoff: Backoff = Backoff(0.5, 8.0, factor=2.0),
         attempts: int = 4,
+        stopping: asyncio.Event | None = None,
     ) -> None:
         self.bot = bot
         self.scrub = scrub
         self.backoff = backoff
         self.attempts = attempts
+        self.stopping = stopping or asyncio.Event()
+        self.outage = Outage(log, "Telegram sending")
+
+    async def _observed(self, request: Callable[[], Awaitable[T]]) -> T:
+        """One attempt; any answer from Telegram but a network error ends an outage."""
+        try:
+            result = await request()
+        except TelegramError as error:
+            if is_transient(error):
+                self.outage.failed(self.scrub(str(error)))
+            else:
+                self.outage.recovered()
+            raise
+        self.outage.recovered()
+        return result
 
     async def call(self, request: Callable[[], Awaitable[T]]) -> T:
         """Make one Bot API call, retrying network errors; raise typed SendErrors."""
         try:
             return await retried(
-                request,
+                lambda: self._observed(request),
                 attempts=self.attempts,
                 backoff=self.backoff,
                 when=is_transient,
                 what="Telegram call",
-                describe=lambda error: self.scrub(str(error)),
+                describe=lambda error: describe(self.scrub(str(error))),
             )
         except RetryAfter as error:
             seconds = retry_after_seconds(error)
@@ -166,10 +190,16 @@ class Sender:
     async def perform_patiently(self, chat_id: int, operations: Sequence[Operation]) -> None:
         """Carry out operations in a conversation: one refused or throttled message does
         not stop the rest, but a person who blocked the bot gets nothing more
-        (ContactStopped is raised)."""
+        (ContactStopped is raised). While Telegram is unreachable each operation waits
+        until it answers again, or until the channel stops."""
         for operation in operations:
             try:
-                await self.perform(chat_id, operation)
+                await patiently(
+                    partial(self.perform, chat_id, operation),
+                    when=lambda error: isinstance(error, Unreachable),
+                    stopping=self.stopping,
+                    backoff=self.backoff,
+                )
             except ContactStopped:
                 raise
             except SendError as error:

@@ -2,7 +2,8 @@
 
 `GET /webhooks/whatsapp` answers Meta's verification handshake. `POST /webhooks/whatsapp`
 takes the shared webhook path (bot/channels/kit.py) after checking `X-Hub-Signature-256`
-against the app secret. Replies are sent after the commit, in order for each person.
+against the app secret. Replies are sent after the commit, in order for each person;
+while the Cloud API fails they wait, and go once it answers again.
 Follow-ups (`deliver`) go as free-form messages within 24 hours of the person's last
 message, and otherwise as the approved template in `channels.whatsapp.followup_template`,
 or not at all.
@@ -18,17 +19,19 @@ import weakref
 from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 import aiohttp
 from aiohttp import web
 
-from bot.channels.base import SendError
+from bot.channels.base import SendError, Unreachable
 from bot.channels.kit import Forged, Handled, Owed, Parsed, WebhookChannel
 from bot.channels.whatsapp.graph import GraphClient, OutsideWindow, Undeliverable
 from bot.channels.whatsapp.payload import CHANNEL, AskForText, StatusReport, parse_payload
 from bot.channels.whatsapp.render import INTERACTIVE_BODY_LIMIT, render, shorten
 from bot.channels.whatsapp.settings import WhatsAppSecrets, WhatsAppSettings
+from bot.retry import Backoff, patiently
 from bot.services import Services
 from handlers.catalogue import Catalogue
 from handlers.types import Reply
@@ -73,6 +76,8 @@ class WhatsAppChannel(WebhookChannel):
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._sends: set[asyncio.Task[None]] = set()
         self._said_no_template = False
+        self._stopping = asyncio.Event()
+        self._outage_backoff = Backoff(first_wait, 60.0)
 
     def __repr__(self) -> str:
         return f"WhatsAppChannel(phone_number_id={self.settings.phone_number_id!r})"
@@ -150,7 +155,7 @@ class WhatsAppChannel(WebhookChannel):
 
     async def _send_replies(self, to: str, messages: list[dict[str, Any]]) -> None:
         try:
-            await self._send_all(to, messages)
+            await self._send_all(to, messages, wait_out_outages=True)
         except Undeliverable:
             await self._mark_unreachable(to)
         except SendError as error:
@@ -158,10 +163,20 @@ class WhatsAppChannel(WebhookChannel):
         except Exception:
             log.exception("sending WhatsApp replies failed")
 
-    async def _send_all(self, to: str, messages: list[dict[str, Any]]) -> None:
+    async def _send_all(
+        self, to: str, messages: list[dict[str, Any]], *, wait_out_outages: bool = False
+    ) -> None:
         async with self._lock(to):  # replies to one person keep their order
             for message in messages:
-                await self.graph.send(to, message)
+                if wait_out_outages:  # until the API answers again, or Chorus stops
+                    await patiently(
+                        partial(self.graph.send, to, message),
+                        when=lambda error: isinstance(error, Unreachable),
+                        stopping=self._stopping,
+                        backoff=self._outage_backoff,
+                    )
+                else:
+                    await self.graph.send(to, message)
                 self.sent += 1
 
     async def _mark_unreachable(self, to: str) -> None:
@@ -203,6 +218,7 @@ class WhatsAppChannel(WebhookChannel):
     # --- Lifecycle ---------------------------------------------------------------------
 
     async def stop(self) -> None:
+        self._stopping.set()
         if self._sends:
             await asyncio.gather(*list(self._sends), return_exceptions=True)
 
@@ -212,13 +228,16 @@ class WhatsAppChannel(WebhookChannel):
             await asyncio.gather(*list(self._sends), return_exceptions=True)
 
     def status(self) -> dict[str, object]:
-        return {
+        status: dict[str, object] = {
             "running": True,
             **self.webhook_status(),
             "sent": self.sent,
             "statuses": dict(self.statuses),
             "followup_template": self.settings.followup_template,
         }
+        if self.graph.outage.waiting:
+            status["waiting"] = self.graph.outage.waiting
+        return status
 
 
 def template_message(name: str, language: str, text: str) -> dict[str, Any]:

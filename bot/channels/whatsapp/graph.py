@@ -2,8 +2,10 @@
 
 `POST {api_base}/{api_version}/{phone_number_id}/messages` with the access token as a
 Bearer token. 429 and 5xx are tried again with growing delays (tenacity); what is left
-becomes a typed error for the caller to judge. Graph's own error text is never kept
-(it can quote the number); the token is only ever in the Authorization header.
+becomes a typed error for the caller to judge: a 5xx or no answer is `Unreachable`, an
+outage reported once (bot/outages.py) until the API answers again. Graph's own error
+text is never kept (it can quote the number); the token is only ever in the
+Authorization header.
 
 A refusal looks like:
 
@@ -26,7 +28,15 @@ from tenacity import (
     wait_exponential,
 )
 
-from bot.channels.base import BadRequest, ContactStopped, SendError, Throttled, Unreachable
+from bot.channels.base import (
+    BadRequest,
+    ContactStopped,
+    SendError,
+    Throttled,
+    Unreachable,
+    json_answer,
+)
+from bot.outages import Outage
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +85,7 @@ class GraphClient:
         self.attempts = attempts
         self._exponential = wait_exponential(multiplier=first_wait, max=max_wait)
         self.max_wait = max_wait
+        self.outage = Outage(log, "WhatsApp sending")
 
     def __repr__(self) -> str:
         return f"GraphClient({self.url!r})"
@@ -102,7 +113,7 @@ class GraphClient:
         except _TryAgain as error:
             if error.status == 429:
                 raise Throttled(str(error), retry_after=max(error.retry_after, 60.0)) from None
-            raise SendError(str(error)) from None
+            raise Unreachable(str(error)) from None
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _post(self, request: dict[str, Any]) -> str:
@@ -111,25 +122,39 @@ class GraphClient:
             async with self.http.post(
                 self.url, json=request, headers=headers, timeout=SEND_TIMEOUT
             ) as response:
-                body = await _json_or_empty(response)
+                body = await json_answer(response)
                 status = response.status
                 retry_after = _seconds(response.headers.get("Retry-After", ""))
         except (TimeoutError, aiohttp.ClientError) as error:
-            raise Unreachable(
-                f"the WhatsApp Cloud API could not be reached ({type(error).__name__})"
-            ) from None
+            reason = f"the WhatsApp Cloud API could not be reached ({type(error).__name__})"
+            self.outage.failed(reason)
+            raise Unreachable(reason) from None
+        if status >= 500:
+            self.outage.failed(_described(status, body))
+        else:
+            self.outage.recovered()
         if status < 300:
-            sent = body.get("messages")
+            sent = (body or {}).get("messages")
             if isinstance(sent, list) and sent and isinstance(sent[0], dict):
                 return str(sent[0].get("id", ""))
             return ""
         raise _error(status, body, retry_after)
 
 
-def _error(status: int, body: dict[str, Any], retry_after: float) -> SendError:
-    error = body.get("error")
-    code = error.get("code") if isinstance(error, dict) else None
+def _code(body: dict[str, Any] | None) -> object:
+    error = body.get("error") if body is not None else None
+    return error.get("code") if isinstance(error, dict) else None
+
+
+def _described(status: int, body: dict[str, Any] | None) -> str:
+    code = _code(body)
     described = f"WhatsApp error {code} (HTTP {status})" if code else f"WhatsApp HTTP {status}"
+    return described if body is not None else f"{described}, and the answer was not JSON"
+
+
+def _error(status: int, body: dict[str, Any] | None, retry_after: float) -> SendError:
+    code = _code(body)
+    described = _described(status, body)
     if status == 429 or status >= 500:
         return _TryAgain(described, status, retry_after)
     if code == OUTSIDE_WINDOW:
@@ -144,11 +169,3 @@ def _seconds(value: str) -> float:
         return max(0.0, float(value))
     except ValueError:
         return 0.0
-
-
-async def _json_or_empty(response: aiohttp.ClientResponse) -> dict[str, Any]:
-    try:
-        body = await response.json(content_type=None)
-    except (ValueError, aiohttp.ClientError):
-        return {}
-    return body if isinstance(body, dict) else {}
