@@ -172,7 +172,7 @@ def _send_error(status: int, details: dict, retry_after: str) -> SendError:
 
 def create(services: Services, http: aiohttp.ClientSession) -> SmsChannel | None:
     env = services.settings.env
-    settings = DECLARATION.settings_from(services.settings)
+    settings: SmsSettings = DECLARATION.settings_from(services.settings)
     if not env.twilio_auth_token:
         log.info(
             "SMS is off: set TWILIO_AUTH_TOKEN and point a Twilio number's messaging webhook "

@@ -176,7 +176,7 @@ def _what_was_said(form: Mapping[str, str], turn: int) -> tuple[str, str | None]
 
 def create(services: Services, http: aiohttp.ClientSession) -> VoiceChannel | None:
     env = services.settings.env
-    settings = DECLARATION.settings_from(services.settings)
+    settings: VoiceSettings = DECLARATION.settings_from(services.settings)
     if not env.twilio_auth_token:
         log.info(
             "Voice calls are off: set TWILIO_AUTH_TOKEN and point a Twilio number's voice "
