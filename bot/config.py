@@ -89,41 +89,15 @@ class TwitterSettings(Strict):
         return value
 
 
-class SmsSettings(Strict):
-    # The URL Twilio posts to, exactly as set on the number; signatures are checked against
-    # it, because behind a proxy Chorus itself sees another URL.
-    public_url: str | None = Field(default=None, pattern=r"^https?://")
-    # Who follow-ups come from: the Twilio number (+447700900000) or a Messaging Service
-    # (MG...); they also need TWILIO_ACCOUNT_SID.
-    from_number: str | None = None
-    api_base: str = "https://api.twilio.com"
-    # Twilio answers STOP itself unless its opt-out handling is turned off; only then
-    # should Chorus send a confirmation of its own.
-    confirm_opt_out: bool = False
-
-
-class VoiceSettings(Strict):
-    public_url: str | None = Field(default=None, pattern=r"^https?://")
-    language: str = "en-GB"  # for <Say> and speech recognition
-    voice: str | None = None  # a Twilio text-to-speech voice, e.g. Polly.Amy-Neural
-
-
-class WebSettings(Strict):
-    enabled: bool = True
-
-
 class ChannelSettings(Strict):
-    """The built-in channels' sections; any other `channels.<name>` section belongs to a
-    channel declared through the kit (bot/channels/kit.py), which validates it with its
-    own model when Chorus starts."""
+    """The sections of the channels still described here; every other `channels.<name>`
+    section belongs to a channel declared through the kit (bot/channels/kit.py), whose
+    own model (in its module: sms, voice, web, whatsapp) validates it when Chorus starts."""
 
     model_config = ConfigDict(extra="allow", frozen=True)
 
     telegram: TelegramSettings = TelegramSettings()
     twitter: TwitterSettings = TwitterSettings()
-    sms: SmsSettings = SmsSettings()
-    voice: VoiceSettings = VoiceSettings()
-    web: WebSettings = WebSettings()
 
 
 class FileSettings(ConsultationConfig):

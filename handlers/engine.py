@@ -53,7 +53,6 @@ log = logging.getLogger(__name__)
 
 BATCH_LIMIT = 64
 
-
 def words_to_enrich(inbound: Inbound, text: str) -> str | None:
     """What a message may store as someone's words, enriched before it queues: its text,
     or a command's argument ("IDEA ..."); None for a button, a number or a bare command
@@ -68,7 +67,6 @@ def words_to_enrich(inbound: Inbound, text: str) -> str | None:
     if command is None:
         return text
     return command.argument or None
-
 
 __all__ = ["Engine", "utc_now", "BATCH_LIMIT"]
 

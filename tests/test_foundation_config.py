@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.config import ConfigError, Environment, load_settings, parse_settings
+from bot.config import ConfigError, Environment, Settings, load_settings, parse_settings
 from bot.secret import resolve_secret
 from tests.conftest import REPO
 
@@ -189,3 +189,37 @@ def test_a_secret_that_cannot_be_kept_is_one_clear_error(tmp_path: Path) -> None
         resolve_secret(Environment.from_environ({}), blocker / "chorus-secret")
     with pytest.raises(ConfigError, match="at least 16 characters"):
         resolve_secret(Environment.from_environ({"CHORUS_SECRET": "short"}), blocker)
+
+
+def test_built_in_channels_read_their_own_sections_through_their_declarations() -> None:
+    """SMS, voice and the web form keep their settings models in their own modules (the
+    WhatsApp way); the keys of config.yaml are unchanged, and a mistake there is one line
+    naming the key, when the channels are built."""
+    from bot.channels import sms, voice, web
+
+    data = copy.deepcopy(DEFAULT)
+    data["channels"]["sms"].update(from_number="+447700900000", confirm_opt_out=True)
+    data["channels"]["voice"].update(language="cy-GB", voice="Polly.Amy-Neural")
+    data["channels"]["web"].update(enabled=False)
+    settings = load_settings_from(data)
+    texts = sms.DECLARATION.settings_from(settings)
+    assert (texts.from_number, texts.confirm_opt_out) == ("+447700900000", True)
+    assert texts.api_base == "https://api.twilio.com"
+    calls = voice.DECLARATION.settings_from(settings)
+    assert (calls.language, calls.voice) == ("cy-GB", "Polly.Amy-Neural")
+    assert web.DECLARATION.settings_from(settings).enabled is False
+    for name, change, expected in (
+        ("sms", {"public_url": "ftp://x"}, "channels.sms.public_url: String should match"),
+        ("voice", {"langauge": "en"}, "channels.voice.langauge: Extra inputs are not"),
+        ("web", {"enabled": "maybe"}, "channels.web.enabled: Input should be a valid boolean"),
+    ):
+        data = copy.deepcopy(DEFAULT)
+        data["channels"][name].update(change)
+        declaration = {"sms": sms, "voice": voice, "web": web}[name].DECLARATION
+        with pytest.raises(ConfigError) as raised:
+            declaration.settings_from(load_settings_from(data))
+        assert str(raised.value).startswith(expected), raised.value
+
+
+def load_settings_from(data: dict) -> Settings:
+    return Settings(parse_settings(data, Path("config.yaml")), Environment.from_environ({}), Path())

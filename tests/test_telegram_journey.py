@@ -93,13 +93,7 @@ async def _journey(api: FakeBotAPI, runtime: Runtime, deliver) -> None:
     # The command menu was registered at start.
     menu = api.calls_of("setMyCommands")[0].params
     assert [c["command"] for c in menu["commands"]] == [
-        "start",
-        "idea",
-        "vote",
-        "comment",
-        "mydata",
-        "forget",
-        "help",
+        "start", "idea", "vote", "comment", "mydata", "forget", "help"
     ]
 
     # Amira: /start, consent and the gateway questions, all by button.

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 
 import aiohttp
 from aiohttp import web
+from pydantic import Field
 from twilio.twiml.messaging_response import MessagingResponse
 
 from bot.channels.base import (
@@ -35,9 +36,9 @@ from bot.channels.base import (
 from bot.channels.kit import Declaration, Handled, Malformed, Parsed, WebhookChannel
 from bot.channels.sms_render import render_sms
 from bot.channels.twilio_common import TwilioWebhook, missing, read_form, twiml
-from bot.config import SmsSettings
 from bot.outages import Outage
 from bot.services import Services
+from handlers.settings import Strict
 from handlers.types import Inbound, Reply
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,19 @@ SEND_TIMEOUT = aiohttp.ClientTimeout(total=15)
 # Twilio error codes meaning the number cannot be reached: it replied STOP to our number
 # (21610), or it is not a mobile number (21614).
 STOPPED_CODES = frozenset({21610, 21614})
+
+
+class SmsSettings(Strict):
+    # The URL Twilio posts to, exactly as set on the number; signatures are checked against
+    # it, because behind a proxy Chorus itself sees another URL.
+    public_url: str | None = Field(default=None, pattern=r"^https?://")
+    # Who follow-ups come from: the Twilio number (+447700900000) or a Messaging Service
+    # (MG...); they also need TWILIO_ACCOUNT_SID.
+    from_number: str | None = None
+    api_base: str = "https://api.twilio.com"
+    # Twilio answers STOP itself unless its opt-out handling is turned off; only then
+    # should Chorus send a confirmation of its own.
+    confirm_opt_out: bool = False
 
 
 class SmsChannel(WebhookChannel):
@@ -175,7 +189,7 @@ def _send_error(status: int, details: dict | None, retry_after: str) -> SendErro
 
 def create(services: Services, http: aiohttp.ClientSession) -> SmsChannel | None:
     env = services.settings.env
-    settings = services.settings.file.channels.sms
+    settings: SmsSettings = DECLARATION.settings_from(services.settings)
     if not env.twilio_auth_token:
         log.info(
             "SMS is off: set TWILIO_AUTH_TOKEN and point a Twilio number's messaging webhook "

@@ -27,6 +27,7 @@ from dataclasses import replace
 
 import aiohttp
 from aiohttp import web
+from pydantic import Field
 from twilio.twiml.voice_response import VoiceResponse
 
 from bot.channels.kit import Declaration, Handled, Malformed, Parsed, WebhookChannel
@@ -38,9 +39,9 @@ from bot.channels.twilio_common import (
     with_query,
     without_query,
 )
-from bot.config import VoiceSettings
 from bot.services import Services
 from handlers.flows import call
+from handlers.settings import Strict
 from handlers.types import Inbound, Outcome, Reply
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,12 @@ WITHHELD = frozenset(
 ENDED = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
 _CALL_SID = re.compile(r"[A-Za-z0-9]{2,64}")
 _MENU_HINTS = "one, two, three, eight, nine, yes, no, agree, disagree, skip, idea, vote"
+
+
+class VoiceSettings(Strict):
+    public_url: str | None = Field(default=None, pattern=r"^https?://")
+    language: str = "en-GB"  # for <Say> and speech recognition
+    voice: str | None = None  # a Twilio text-to-speech voice, e.g. Polly.Amy-Neural
 
 
 class VoiceChannel(WebhookChannel):
@@ -169,7 +176,7 @@ def _what_was_said(form: Mapping[str, str], turn: int) -> tuple[str, str | None]
 
 def create(services: Services, http: aiohttp.ClientSession) -> VoiceChannel | None:
     env = services.settings.env
-    settings = services.settings.file.channels.voice
+    settings: VoiceSettings = DECLARATION.settings_from(services.settings)
     if not env.twilio_auth_token:
         log.info(
             "Voice calls are off: set TWILIO_AUTH_TOKEN and point a Twilio number's voice "

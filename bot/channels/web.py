@@ -24,12 +24,12 @@ import aiohttp
 from aiohttp import web
 
 from bot.channels.kit import Declaration, Forged, Handled, Malformed, Parsed, WebhookChannel
-from bot.config import WebSettings
 from bot.form_tokens import FormTokens, same_origin
 from bot.forms import read_form
 from bot.paper_form import render_paper_form
 from bot.services import Services
 from handlers.catalogue import Catalogue
+from handlers.settings import Strict
 from handlers.types import Inbound, Outcome, Reply
 
 log = logging.getLogger(__name__)
@@ -59,6 +59,10 @@ STYLE = (
     "width:100%;margin:.4rem 0;padding:.7rem;font-size:1.1rem}textarea{width:100%;"
     "font-size:1.1rem}.send{margin-top:.4rem;padding:.6rem 1.2rem;font-size:1.1rem}"
 )
+
+
+class WebSettings(Strict):
+    enabled: bool = True
 
 
 def _page(
@@ -236,7 +240,8 @@ def _now() -> datetime:
 
 
 def create(services: Services, http: aiohttp.ClientSession) -> WebChannel | None:
-    if not services.settings.file.channels.web.enabled:
+    settings: WebSettings = DECLARATION.settings_from(services.settings)
+    if not settings.enabled:
         log.info("The web form is off: set channels.web.enabled to true to serve %s", PATH)
         return None
     return WebChannel(services)

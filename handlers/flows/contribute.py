@@ -91,7 +91,9 @@ def _short(text: str, limit: int = LABEL_LENGTH) -> str:
     return text if len(text) <= limit else text[: limit - 3].rsplit(" ", 1)[0] + "..."
 
 
-def _offer_alike(ctx: Context, text: str, question_key: str, message_id: str) -> list[Reply] | None:
+def _offer_alike(
+    ctx: Context, text: str, question_key: str, message_id: str
+) -> list[Reply] | None:
     """The question's ideas like this one as choices, with the idea kept as a draft;
     None when there are none (other than the person's own)."""
     enriched = ctx.enrich(text)
@@ -191,9 +193,9 @@ def ask_for_comment(ctx: Context, idea: ContributionRecord) -> list[Reply]:
 def offer_ideas_to_comment(ctx: Context, draft: str = "") -> list[Reply]:
     """A short list of ideas to choose the one to comment on (a comment already typed
     is kept until one is chosen)."""
-    ideas = ctx.reads.candidates(ctx.participant.id, ctx.open_question_ids(), (), COMMENT_CHOICES)[
-        :COMMENT_CHOICES
-    ]
+    ideas = ctx.reads.candidates(
+        ctx.participant.id, ctx.open_question_ids(), (), COMMENT_CHOICES
+    )[:COMMENT_CHOICES]
     if not ideas:
         return done(ctx, ctx.say("comment_none"))
     ctx.set_state(

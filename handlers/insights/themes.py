@@ -111,7 +111,9 @@ class Clustering:
     def assignments(self) -> list[tuple[int, int, float]]:
         """(idea id, theme index, weight) of each placed idea; for small sets and tests."""
         placed = np.flatnonzero(self.themes >= 0)
-        return [(int(self.ideas[i]), int(self.themes[i]), float(self.weights[i])) for i in placed]
+        return [
+            (int(self.ideas[i]), int(self.themes[i]), float(self.weights[i])) for i in placed
+        ]
 
     def label(self, index: int) -> str:
         if index < len(self.labels):
@@ -181,7 +183,9 @@ def pair_labels(
         ]
 
     try:
-        counts = CountVectorizer(analyzer=pairs, binary=True).fit([texts[int(i)] for i in placed])
+        counts = CountVectorizer(analyzer=pairs, binary=True).fit(
+            [texts[int(i)] for i in placed]
+        )
     except ValueError:  # no pair at all
         return [None] * count
     matrix = counts.transform([texts[int(i)] for i in placed]).tocsc()
@@ -258,7 +262,8 @@ def cluster(ideas: Sequence[tuple], *, themes: int | None = None) -> Clustering:
     themes_of = np.where(placed, index[best], -1).astype(np.int32)
     components = merged @ model.components_
     terms = [
-        [str(vocabulary[j]) for j in np.argsort(components[theme])[::-1][:8]] for theme in used
+        [str(vocabulary[j]) for j in np.argsort(components[theme])[::-1][:8]]
+        for theme in used
     ]
     pairs = pair_labels([item[1] for item in ideas], themes_of, terms, stop_words)
     labels = [pair or label_of(words, 2) for pair, words in zip(pairs, terms, strict=True)]
