@@ -74,7 +74,8 @@ class Services:
             self.alike_warming.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self.alike_warming
-        if self._warming_task is not None:
+        if self._warming_task is not None:  # stopping never waits for the models
+            self._warming_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._warming_task
         enricher = self.engine.deps.enricher

@@ -55,4 +55,12 @@ class EnrichmentProcess:
         return self._pool.submit(_enrich, text, social).result()
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        """Stop the worker now, even while its models are still loading: a shutdown
+        (SIGTERM) must not wait seconds for them. Python 3.11's pool has no public way to
+        stop a busy worker (3.14 adds terminate_workers), hence its process table."""
+        processes = list((self._pool._processes or {}).values())
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.join(timeout=5)
