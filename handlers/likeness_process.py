@@ -7,6 +7,8 @@ took half a second to a second each instead of milliseconds). In a child process
 does not touch the server's lock; the server waits on the pipe in a thread. The child
 keeps the index while the server sends it the ideas stored since (`add`), then hands it
 over (`take`). `close` kills the child, so stopping the server never waits for a fit.
+The child runs at a lower priority (nice 10): on a machine with few cores, a fit
+competes with the server for them, and messages should win.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import asyncio
 import contextlib
 import functools
 import multiprocessing
+import os
 import threading
 from collections.abc import Callable
 from multiprocessing.connection import Connection
@@ -28,7 +31,10 @@ Ideas = list[tuple[int, str]]
 
 def _serve(connection: Connection) -> None:
     """The child: answers ("build", ideas, threshold), ("add", ideas) and ("take",)
-    with (True, result) or (False, what went wrong), until the pipe closes."""
+    with (True, result) or (False, what went wrong), until the pipe closes. At a lower
+    priority: where cores are few, the server's messages come first."""
+    with contextlib.suppress(OSError, AttributeError):  # AttributeError: no os.nice
+        os.nice(10)
     index: LikenessIndex | None = None
     while True:
         try:
