@@ -44,14 +44,13 @@ from storage.effects import NEW_NUMBER, Decision, Erase
 from storage.errors import StoreConflict
 
 if TYPE_CHECKING:
-    from sqlalchemy import Connection
-
     from handlers.enrichment_process import EnrichmentProcess
     from storage.unit import Unit
 
 log = logging.getLogger(__name__)
 
 BATCH_LIMIT = 64
+
 
 def words_to_enrich(inbound: Inbound, text: str) -> str | None:
     """What a message may store as someone's words, enriched before it queues: its text,
@@ -67,6 +66,7 @@ def words_to_enrich(inbound: Inbound, text: str) -> str | None:
     if command is None:
         return text
     return command.argument or None
+
 
 __all__ = ["Engine", "utc_now", "BATCH_LIMIT"]
 
@@ -264,18 +264,15 @@ class Engine:
             drop_before=self.replay.drop_before(max(p.now for p in pendings)),
         )
 
-        def work(read: Connection, write: Connection) -> list[Applied | BaseException]:
-            return run_pipeline(
-                read,
-                write,
-                messages,
-                lambda index, person, reader: plan(pendings[index], person, reader),
-                backend=self.deps.store.backend,
-                grouping=self.deps.store.grouping,
-                on_erase=self._erase,
-                replays=replays,
-            )
-
+        work = partial(
+            run_pipeline,
+            messages=messages,
+            decide=lambda index, person, reader: plan(pendings[index], person, reader),
+            backend=self.deps.store.backend,
+            grouping=self.deps.store.grouping,
+            on_erase=self._erase,
+            replays=replays,
+        )  # run_pipeline(read, write) in the writer's hop
         results = await self.deps.store.run_batch(work)
         for result in results:
             if isinstance(result, StoreConflict):

@@ -18,13 +18,11 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Protocol
 
-from sqlalchemy import Connection
-
 from handlers.likeness import LikenessIndex
 from handlers.likeness_cache import BUILD_AT_ONCE, PAGE, LikenessCache
 from handlers.likeness_process import ChildProcessBuild, Ideas, in_daemon_thread
 from handlers.warming import Warming
-from storage.batch import Reader
+from storage.batch import ideas_page
 from storage.database import Store
 
 log = logging.getLogger(__name__)
@@ -137,11 +135,7 @@ async def _ideas_after(store: Store, question_id: int, after_id: int) -> Ideas:
     ideas: Ideas = []
     async with store.reader() as unit:
         connection = await unit.session.connection()
-        while page := await connection.run_sync(_read_page, question_id, after_id):
+        while page := await connection.run_sync(ideas_page, question_id, after_id, PAGE):
             ideas += page
             after_id = page[-1][0]
     return ideas
-
-
-def _read_page(connection: Connection, question_id: int, after_id: int) -> Ideas:
-    return Reader(connection).ideas_of_question(question_id, after_id, PAGE)

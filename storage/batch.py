@@ -271,6 +271,13 @@ class Reader:
         )
 
 
+def ideas_page(
+    connection: Connection, question_id: int, after_id: int, limit: int
+) -> list[tuple[int, str]]:
+    """`Reader.ideas_of_question` for `AsyncConnection.run_sync` (warming an index)."""
+    return Reader(connection).ideas_of_question(question_id, after_id, limit)
+
+
 # --- the batch ------------------------------------------------------------------------
 
 
@@ -721,17 +728,13 @@ def _next_idea_number(write: Connection, now: datetime) -> int:
     """The next idea number, from the counter kept as a checkpoint; its row lock makes
     concurrent writers take turns (the unique index would refuse a number given twice)."""
     value = write.execute(
-        select(CHECKPOINTS.c.value)
-        .where(CHECKPOINTS.c.name == NEXT_IDEA_NUMBER)
-        .with_for_update()
+        select(CHECKPOINTS.c.value).where(CHECKPOINTS.c.name == NEXT_IDEA_NUMBER).with_for_update()
     ).scalar_one_or_none()
     if value is None:  # a store whose counter was removed: carry on after the highest
         highest = write.execute(select(func.max(CONTRIBUTIONS.c.idea_number))).scalar()
         number = (highest or 0) + 1
         write.execute(
-            insert(CHECKPOINTS).values(
-                name=NEXT_IDEA_NUMBER, value=str(number + 1), updated_at=now
-            )
+            insert(CHECKPOINTS).values(name=NEXT_IDEA_NUMBER, value=str(number + 1), updated_at=now)
         )
         return number
     number = int(value)

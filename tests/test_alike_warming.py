@@ -11,6 +11,7 @@ from aiohttp import web
 
 from bench.alike_warm import seed_ideas
 from bench.similar_capture import idea_texts
+from bot.channels import media
 from bot.server import build_web_app
 from bot.services import open_services
 from handlers.likeness import LikenessIndex
@@ -64,7 +65,9 @@ async def _healthz_warming(app: web.Application) -> list[str]:
 
 
 async def test_the_first_idea_is_not_held_up_by_the_index_build(database_url: str) -> None:
-    services = await open_services(make_settings(database_url), warm_up=False)
+    services = await open_services(
+        make_settings(database_url), warm_up=False, channel_media=media()
+    )
     try:
         engine = services.engine
         question = engine.deps.question_ids["ahp-action"]
@@ -105,7 +108,9 @@ async def test_the_first_idea_is_not_held_up_by_the_index_build(database_url: st
 
 
 async def test_services_warm_the_open_questions_alike_indexes(database_url: str) -> None:
-    services = await open_services(make_settings(database_url), warm_up=False)
+    services = await open_services(
+        make_settings(database_url), warm_up=False, channel_media=media()
+    )
     try:
         question = services.engine.deps.question_ids["ahp-action"]
         await seed_ideas(services.store, question, [PARKING, *idea_texts(BUILD_AT_ONCE, seed=4)])
@@ -113,7 +118,9 @@ async def test_services_warm_the_open_questions_alike_indexes(database_url: str)
         await services.close()
     # As `chorus run` starts them (the models aside): the open question's index warms,
     # in a child process.
-    services = await open_services(make_settings(database_url), warm_up=False)
+    services = await open_services(
+        make_settings(database_url), warm_up=False, channel_media=media()
+    )
     try:
         services.warm_alike = True
         services.start_warming()
