@@ -30,7 +30,7 @@ from tests.fakes.x_api import Failure, FakeX
 from tests.telegram_harness import TOKEN as TELEGRAM_TOKEN
 from tests.telegram_harness import ChorusWithTelegram, new_user_id, telegram_settings
 from tests.test_sms import AMIRA as SMS_NUMBER
-from tests.test_sms import enqueue, opted_in
+from tests.test_sms_follow_ups import enqueue, opted_in
 from tests.test_whatsapp import AMIRA, PHONE_ID, WhatsAppDriver, body_of, whatsapp_settings
 from tests.test_whatsapp import TOKEN as WHATSAPP_TOKEN
 from tests.twilio_fakes import FakeTwilioApi, Phone, twilio_settings
