@@ -222,6 +222,13 @@ async def test_no_row_before_consent_over_sms(database_url: str) -> None:
         assert await count(runtime.services.store, Participant) == 0
         await phone.send("yes")
         assert await count(runtime.services.store, Participant) == 1
+        await phone.send("FORGET")
+        answer = await phone.send("yes")
+        assert any("We have deleted your data" in m for m in answer.messages)
+        for text in ("MYDATA", "HELP"):  # answered, and nothing is created
+            answer = await phone.send(text)
+            assert answer.status == 200 and answer.messages
+        assert await count(runtime.services.store, Participant) == 0
 
 
 async def test_messages_per_minute_hold_across_two_postgresql_workers(
