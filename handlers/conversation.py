@@ -17,7 +17,7 @@ from handlers.commands import parse_command
 from handlers.context import Context, NeedRead, Reads
 from handlers.deps import Deps
 from handlers.enrich import Enrichment
-from handlers.flows.call import CALL_MEDIA
+from handlers.flows.call import CALL_MEDIA, stranger_state
 from handlers.likeness_cache import LikenessCache
 from handlers.router import carrier_keyword, route
 from handlers.strangers import answers_consent
@@ -86,15 +86,17 @@ def decide(
         return Decision((problem,), claim=False)  # nothing is stored, not even the id
     language = None
     changes: ParticipantChanges = {}
-    # No participant row before consent (handlers/strangers.py): a stranger's message is
-    # decided as anyone's, and what it would store is dropped unless they agreed, refused
-    # or opted out; its id, which names nobody, is still recorded.
-    stranger = person is None and inbound.medium not in CALL_MEDIA
+    # No participant row before consent (handlers/strangers.py), on every medium: a
+    # stranger's message is decided as anyone's, and what it would store is dropped unless
+    # they agreed, refused or opted out; its id, which names nobody, is still recorded.
+    stranger = person is None
     if person is None:
         language = creation_language(deps, inbound)
         state: dict = {}
         labels = (Catalogue(language).text("yes"), Catalogue(language).text("no"))
-        if stranger and answers_consent(text, inbound.payload, labels):
+        if inbound.medium in CALL_MEDIA:
+            state = stranger_state(inbound)  # a caller who has not agreed is at consent
+        elif answers_consent(text, inbound.payload, labels):
             state = {"step": "consent"}  # no row means no remembered step
         person = ParticipantRecord(
             id=0, pseudonym=pending.pseudonym, channel=inbound.channel, language=language,

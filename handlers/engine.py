@@ -23,14 +23,13 @@ from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from handlers.catalogue import Catalogue
 from handlers.commands import parse_command
 from handlers.conflicts import retrying_conflicts
 from handlers.conversation import Conversation, Pending
 from handlers.dead_letters import forget_kept_messages, sent_by
 from handlers.deps import Deps, utc_now
 from handlers.enrich import Enricher, Enrichment, clean_text
-from handlers.limits import MessageRate
+from handlers.limits import MessageRate, message_limit_reply, shared_message_counts
 from handlers.privacy import ContactCipher, Pseudonymizer
 from handlers.public import Checkpoint, IngestResult, ingest_posts
 from handlers.replay import ReplayKeeper
@@ -114,9 +113,10 @@ class Engine:
         self._writer: asyncio.Task | None = None
         # Called with each batch's size (metrics).
         self.on_batch: list[Callable[[int], None]] = []
-        # issue 16: messages per minute per person (this worker's memory), and the replies
-        # kept to answer a resent message the same way.
+        # issue 16: messages per minute per person (this worker's memory, then the store
+        # across workers), and the replies kept to answer a resent message the same way.
         self.message_rate = MessageRate(config.limits.messages_per_minute)
+        self.message_counts = shared_message_counts(config.limits)
         self.replay = ReplayKeeper(contacts, config.limits.replay_hours)
 
     # The dependencies by name, for callers that need one of them.
@@ -143,6 +143,7 @@ class Engine:
         limits = self.deps.config.limits
         if "config" in changes:
             self.message_rate = MessageRate(limits.messages_per_minute)
+            self.message_counts = shared_message_counts(limits)
             self.replay = ReplayKeeper(self.deps.contacts, limits.replay_hours)
 
     def pseudonym(self, channel: str, platform_id: str) -> str:
@@ -163,8 +164,7 @@ class Engine:
         pseudonym = self.deps.pseudonym(inbound.channel, inbound.sender)
         rate = self.message_rate.check(pseudonym)
         if rate != "ok":  # a flood: one polite reply, then none, and nothing stored
-            limited = Reply(Catalogue().text("limit_messages"), key="limit_messages")
-            return Outcome((limited,) if rate == "tell" else ())
+            return Outcome((message_limit_reply(),) if rate == "tell" else ())
         pending = Pending(inbound=inbound, text=text, pseudonym=pseudonym, now=self.deps.clock())
         loop = asyncio.get_running_loop()
         # Queued at once, in arrival order; its text is enriched meanwhile.
@@ -272,6 +272,7 @@ class Engine:
             grouping=self.deps.store.grouping,
             on_erase=self._erase,
             replays=replays,
+            counts=self.message_counts,
         )  # run_pipeline(read, write) in the writer's hop
         results = await self.deps.store.run_batch(work)
         for result in results:

@@ -4,8 +4,9 @@ A flood from one person — a script, a stuck phone, a test that got out of hand
 fill the store: past a limit the message is answered with one polite reply and nothing is
 stored. What counts is read by the caller (ideas and comments in the last hour and votes
 in the last minute: reads the batch writer loads as `NeedRead` keys; messages in the last
-minute in memory, per worker, by `MessageRate`), so the decision itself is a function of
-numbers and the config.
+minute in memory, per worker, by `MessageRate`, and on PostgreSQL also in the store across
+workers, storage/message_counts.py), so the decision itself is a function of numbers and
+the config.
 
 The config also holds how long the replies to a message are kept, so that a message the
 provider sends again is answered the same way (handlers/replay.py).
@@ -20,10 +21,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from handlers.catalogue import Catalogue
 from handlers.enrich.clean import clean_text
 from handlers.enrich.redact import redact
 from handlers.settings import LimitsConfig
 from handlers.types import Reply
+from storage.effects import Decision
+from storage.message_counts import MessageCounts
 
 if TYPE_CHECKING:
     from handlers.context import Context
@@ -83,6 +87,20 @@ class MessageRate:
         times.append(now)
         told[0] = False
         return "ok"
+
+
+def message_limit_reply() -> Reply:
+    return Reply(Catalogue().text("limit_messages"), key="limit_messages")
+
+
+def shared_message_counts(limits: LimitsConfig) -> MessageCounts:
+    """`messages_per_minute` counted in the store by the batch writer, so that it holds
+    across PostgreSQL workers: past it, the polite reply once, then silence."""
+
+    def refusal(tell: bool) -> Decision:
+        return Decision((message_limit_reply(),) if tell else (), claim=False)
+
+    return MessageCounts(limits.messages_per_minute, refusal)
 
 
 def contribution_refusal(ctx: Context, kind: str, text: str | None = None) -> Reply | None:

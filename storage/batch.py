@@ -51,6 +51,7 @@ from storage.effects import (
     SaveContact,
 )
 from storage.grouping import Grouping
+from storage.message_counts import MessageCounts
 from storage.models import (
     Checkpoint,
     Contact,
@@ -361,6 +362,7 @@ def run_pipeline(
     grouping: Grouping,
     on_erase: OnErase,
     replays: Replays | None = None,
+    counts: MessageCounts | None = None,
 ) -> list[Applied | BaseException]:
     """Decide every message and apply them all in one transaction (see the module).
 
@@ -370,16 +372,18 @@ def run_pipeline(
     SQLite has a single writer, this thread, which holds the write lock for the whole
     hop anyway: each message is decided from the row as it is inside the transaction
     (so nothing can be stale), right before it is applied.
+    `counts` holds messages per minute across workers (PostgreSQL only: SQLite has one
+    process, whose memory counts them all).
     """
     # Optimistic: no savepoint per message (a SAVEPOINT and its RELEASE cost a third of
     # applying a message). A message that fails then undoes the whole batch, which is
     # applied again with a savepoint each, so that it fails alone.
     try:
         return _run_once(read, write, messages, decide, backend, grouping, on_erase, replays,
-                         isolate=False)  # fmt: skip
+                         counts, isolate=False)  # fmt: skip
     except _MessageFailed:
         return _run_once(read, write, messages, decide, backend, grouping, on_erase, replays,
-                         isolate=True)  # fmt: skip
+                         counts, isolate=True)  # fmt: skip
 
 
 class _MessageFailed(Exception):
@@ -395,12 +399,13 @@ def _run_once(
     grouping: Grouping,
     on_erase: OnErase,
     replays: Replays | None,
+    counts: MessageCounts | None,
     *,
     isolate: bool,
 ) -> list[Applied | BaseException]:
     if backend == "postgresql":
         return _decide_then_apply(
-            read, write, messages, decide, grouping, on_erase, replays, isolate
+            read, write, messages, decide, grouping, on_erase, replays, counts, isolate
         )
     results: list[Applied | BaseException] = []
     with write.begin():
@@ -436,6 +441,7 @@ def _decide_then_apply(
     grouping: Grouping,
     on_erase: OnErase,
     replays: Replays | None,
+    counts: MessageCounts | None,
     isolate: bool,
 ) -> list[Applied | BaseException]:
     reader = Reader(read)
@@ -455,9 +461,14 @@ def _decide_then_apply(
         # Two workers serving one person take turns; keys in one order, no deadlock.
         write.execute(ADVISORY_LOCKS, {"keys": sorted({m.pseudonym for m in messages})})
         _drop_old_replies(write, replays)
+        sent = [(m.pseudonym, m.now) for m in messages]
+        refused = counts.refused(write, sent) if counts is not None else {}
         totals = BatchTallies(SyncSession(write), "postgresql", grouping)
         eraser = _Eraser(write, "postgresql", grouping, on_erase)
         for index, message in enumerate(messages):
+            if index in refused:  # over messages_per_minute: nothing is stored
+                results.append(Applied(refused[index]))
+                continue
             decision = decisions[index]
             if isinstance(decision, BaseException):
                 results.append(decision)

@@ -28,9 +28,16 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import ConnectionPoolEntry
 
-from storage.errors import SchemaOutdated, StoreConfigError, StoreConflict, StoreUnavailable
+from storage.errors import (
+    SchemaOutdated,
+    StatementTimeout,
+    StoreConfigError,
+    StoreConflict,
+    StoreUnavailable,
+)
 from storage.grouping import Grouping
 from storage.health import HealthProbe
+from storage.statement_budget import budgeted_connection, was_interrupted
 from storage.timeouts import StoreTimeouts
 from storage.unit import Unit
 
@@ -77,7 +84,11 @@ def create_engine(
     database = make_url(url).database
     in_memory = not database or database == ":memory:" or "mode=memory" in url
     pooled = {} if in_memory else {"pool_timeout": timeouts.pool_seconds}
-    engine = create_async_engine(url, connect_args={"timeout": busy_seconds}, **pooled)
+    # SQLite has no statement timeout of its own: storage/statement_budget.py adds one.
+    factory = budgeted_connection(timeouts.statement_seconds)
+    engine = create_async_engine(
+        url, connect_args={"timeout": busy_seconds, "factory": factory}, **pooled
+    )
     _sqlite_settings(engine.sync_engine, busy_seconds)
     return engine
 
@@ -106,7 +117,7 @@ def _sqlite_settings(engine: Engine, busy_seconds: float) -> None:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def _sqlite_file_engine(url: str, busy_seconds: float) -> Engine | None:
+def _sqlite_file_engine(url: str, busy_seconds: float, statement_seconds: float) -> Engine | None:
     """A synchronous engine on the same SQLite file, for the batch writer's thread; None
     for an in-memory database (which only the async engine's connection can see)."""
     parsed = make_url(url)
@@ -115,7 +126,11 @@ def _sqlite_file_engine(url: str, busy_seconds: float) -> Engine | None:
         return None
     engine = create_sync_engine(
         parsed.set(drivername="sqlite"),
-        connect_args={"timeout": busy_seconds, "check_same_thread": False},
+        connect_args={
+            "timeout": busy_seconds,
+            "check_same_thread": False,
+            "factory": budgeted_connection(statement_seconds),
+        },
     )
     _sqlite_settings(engine, busy_seconds)
     return engine
@@ -200,7 +215,9 @@ class Store:
         self._sync_engine: Engine | None = None
         self._sync_thread: ThreadPoolExecutor | None = None
         if self.backend == "sqlite":
-            self._sync_engine = _sqlite_file_engine(url, SQLITE_BUSY_SECONDS)
+            self._sync_engine = _sqlite_file_engine(
+                url, SQLITE_BUSY_SECONDS, self.timeouts.statement_seconds
+            )
             self._sync_thread = ThreadPoolExecutor(1, thread_name_prefix="chorus-writer")
 
     @classmethod
@@ -338,6 +355,13 @@ class Store:
         except Exception as error:
             if _lost_a_race(error):
                 raise StoreConflict(_short(error), kind="deadlock") from error
+            if was_interrupted(error):
+                seconds = self.timeouts.statement_seconds
+                log.warning("store statement stopped after store.statement_seconds (%g s)", seconds)
+                raise StatementTimeout(
+                    f"a statement ran longer than store.statement_seconds ({seconds:g} s) "
+                    "and was stopped"
+                ) from error
             if _is_unavailable(error):
                 log.warning("store unavailable: %s", _short(error))
                 raise StoreUnavailable(_short(error)) from error
@@ -388,6 +412,8 @@ class Store:
 
 
 def _short(error: BaseException) -> str:
+    if was_interrupted(error):  # storage/statement_budget.py
+        return "a statement ran longer than store.statement_seconds and was stopped"
     original = getattr(error, "orig", None) or error
     if type(original).__name__ == "Error" and original.__cause__ is not None:
         original = original.__cause__  # asyncpg's own error, under SQLAlchemy's adapter

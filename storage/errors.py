@@ -9,6 +9,11 @@ class StoreUnavailable(StoreError):
     """The database cannot be reached or cannot commit right now; try again later."""
 
 
+class StatementTimeout(StoreUnavailable):
+    """A statement ran past `store.statement_seconds` and was stopped (SQLite; see
+    storage/statement_budget.py). Nothing of its transaction was kept."""
+
+
 class SchemaOutdated(StoreError):
     """The database schema is older than this version of Chorus."""
 

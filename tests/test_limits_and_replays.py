@@ -18,7 +18,7 @@ from handlers.limits import Activity, MessageRate, over_limit
 from handlers.privacy import ContactCipher, Pseudonymizer
 from handlers.replay import decode, encode
 from handlers.settings import LimitsConfig
-from handlers.types import Choice, Reply
+from handlers.types import Choice, Inbound, Reply
 from storage.models import Contribution, Vote
 from tests.conftest import TEST_SECRET, FakeClock, make_settings
 from tests.people import Person
@@ -222,3 +222,52 @@ async def test_no_row_before_consent_over_sms(database_url: str) -> None:
         assert await count(runtime.services.store, Participant) == 0
         await phone.send("yes")
         assert await count(runtime.services.store, Participant) == 1
+        await phone.send("FORGET")
+        answer = await phone.send("yes")
+        assert any("We have deleted your data" in m for m in answer.messages)
+        for text in ("MYDATA", "HELP"):  # answered, and nothing is created
+            answer = await phone.send(text)
+            assert answer.status == 200 and answer.messages
+        assert await count(runtime.services.store, Participant) == 0
+
+
+async def test_messages_per_minute_hold_across_two_postgresql_workers(
+    postgres_url: str, enricher, clock: FakeClock
+) -> None:
+    # Two workers with their own pools on one database, as two processes would be; one
+    # person's messages alternate between them, so each worker's memory sees only half.
+    from storage.database import Store
+    from storage.models import ProcessedMessage
+
+    stores = [Store.connect(postgres_url) for _ in range(2)]
+    workers = [
+        limited_engine(s, postgres_url, enricher, clock, messages_per_minute=4) for s in stores
+    ]
+    try:
+        for worker in workers:
+            await worker.prepare()
+
+        def inbound(number: int, sender: str = "+447700900999") -> Inbound:
+            return Inbound(
+                channel="sms",
+                sender=sender,
+                message_id=f"SM-flood-{sender}-{number}",
+                received_at=clock(),
+                text="hello",
+                medium="sms",
+            )
+
+        outcomes = [await workers[n % 2].handle(inbound(n)) for n in range(8)]
+        keys = [[reply.key for reply in outcome.replies] for outcome in outcomes]
+        assert all(k and "limit_messages" not in k for k in keys[:4]), keys
+        assert keys[4] == ["limit_messages"] and keys[5:] == [[], [], []], keys
+        # Nothing of a refused message is stored, not even its id.
+        flood = ProcessedMessage.message_id.like("SM-flood-+447700900999-%")
+        assert await count(stores[0], ProcessedMessage, flood) == 4
+        # Per person: someone else, in the same minute, is answered as usual.
+        other = await workers[0].handle(inbound(0, sender="+447700900998"))
+        assert other.replies and other.replies[0].key != "limit_messages"
+    finally:
+        for worker, store in zip(workers, stores, strict=True):
+            await worker.close()
+            await store.close()

@@ -93,7 +93,13 @@ async def _journey(api: FakeBotAPI, runtime: Runtime, deliver) -> None:
     # The command menu was registered at start.
     menu = api.calls_of("setMyCommands")[0].params
     assert [c["command"] for c in menu["commands"]] == [
-        "start", "idea", "vote", "comment", "mydata", "forget", "help"
+        "start",
+        "idea",
+        "vote",
+        "comment",
+        "mydata",
+        "forget",
+        "help",
     ]
 
     # Amira: /start, consent and the gateway questions, all by button.
@@ -170,4 +176,8 @@ async def _journey(api: FakeBotAPI, runtime: Runtime, deliver) -> None:
     await ben.say("FORGET", expect="This deletes your ideas")
     await ben.press("Yes", expect="We have deleted your data")
     assert await _count(store, Vote) == 0
+    assert await _count(store, Participant) == 1
+    # MYDATA and HELP after FORGET are answered and create nothing.
+    await ben.say("MYDATA", expect="We hold nothing about you yet")
+    await ben.say("HELP", expect="MYDATA")
     assert await _count(store, Participant) == 1

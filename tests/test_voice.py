@@ -57,12 +57,13 @@ async def test_a_call_through_consent_idea_and_voting(
     assert "Press 1 to agree" in turn.said
     assert turn.gather["input"] == "speech dtmf" and turn.gather["numDigits"] == "1"
     assert turn.gather["action"] == f"{VOICE_URL}?turn=1"
-    async with store.reader() as unit:
-        person = await unit.session.scalar(select(Participant))
-    assert person.consent_at is None and person.channel == "voice"
+    assert await count(store, Participant) == 0  # nothing is kept before they agree
 
     turn = await carol.press("1")
     assert "Thank you for taking part" in turn.said and "Press 1 to share an idea" in turn.said
+    async with store.reader() as unit:
+        person = await unit.session.scalar(select(Participant))
+    assert person.consent_at is not None and person.channel == "voice"
     turn = await carol.press("1")
     assert "Please say your idea" in turn.said and "hints" not in turn.gather
     turn = await carol.speak("More physios in GP surgeries. Call me on 07700 900123")
@@ -156,8 +157,50 @@ async def test_saying_no_to_consent_keeps_nothing_and_hangs_up(
     async with chorus.services.store.reader() as unit:
         person = await unit.session.scalar(select(Participant))
     assert person.refused_at is not None and person.consent_at is None and person.answers == {}
+    # Only the refusal, as on every channel: not the call, nor where the caller was.
+    assert person.state == {"step": "refused"} and person.language is None
     again = await Caller(http, chorus.port, CAROL).dial()  # a later call asks again
     assert "Press 1 to agree" in again.said
+
+
+async def test_no_participant_row_before_the_caller_agrees(
+    chorus: Runtime, http: aiohttp.ClientSession
+) -> None:
+    store = chorus.services.store
+    # Hanging up at the privacy notice: Twilio's status report, then nothing.
+    carol = Caller(http, chorus.port, CAROL)
+    await carol.dial()
+    await carol.post(carol.next_url, carol.fields(CallStatus="completed"))
+    # Listening to the notice again, a key that does nothing, a resent request.
+    dave = Caller(http, chorus.port, DAVE)
+    await dave.dial()
+    turn = await dave.press("9")
+    assert "We keep your ideas and votes" in turn.said and "Press 1 to agree" in turn.said
+    turn = await dave.press("5")
+    assert "that key does not do anything" in turn.said and "Press 1 to agree" in turn.said
+    replayed = await dave.post(VOICE_URL + "?turn=2", dave.fields(Digits="5"))
+    assert "Press 1 to agree" in replayed.said
+    assert await count(store, Participant) == 0
+    # Agreeing at a later turn of the call works without a stored step, and only then
+    # is the row created.
+    turn = await dave.press("1")
+    assert "Thank you for taking part" in turn.said
+    assert await count(store, Participant) == 1
+    assert await count(store, Participant, Participant.consent_at.is_not(None)) == 1
+
+
+async def test_silence_at_the_consent_question_ends_the_call_and_keeps_nothing(
+    chorus: Runtime, http: aiohttp.ClientSession
+) -> None:
+    carol = Caller(http, chorus.port, CAROL)
+    await carol.dial()
+    for _ in range(2):
+        turn = await carol.stay_silent()
+        assert turn.said.startswith("Sorry, we did not hear that.") and not turn.hung_up
+        assert "Press 1 to agree" in turn.said
+    turn = await carol.stay_silent()
+    assert turn.hung_up and "Goodbye" in turn.said
+    assert await count(chorus.services.store, Participant) == 0
 
 
 async def test_pressing_8_deletes_what_the_caller_told_us(

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from bot.channels.kit import WebhookChannel
 from bot.runtime import Runtime
-from storage.models import Contribution, Vote
+from storage.models import Contribution, Participant, Vote
 from tests.conftest import make_settings
 from tests.fakes.outage import StoreOutage
 
@@ -108,6 +108,38 @@ async def joined_browser(http: aiohttp.ClientSession, runtime: Runtime) -> Brows
         await browser.press("Prefer not to say")
     assert "Share an idea" in browser.buttons
     return browser
+
+
+async def test_no_row_before_consent_nor_after_forget_on_the_web_form(database_url: str) -> None:
+    runtime = Runtime(make_settings(database_url), port=0)
+    await runtime.start()
+
+    async def people() -> int:
+        async with runtime.services.store.reader() as unit:
+            return await unit.session.scalar(select(func.count()).select_from(Participant))
+
+    try:
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+            browser = Browser(http, f"http://127.0.0.1:{runtime.port}")
+            await browser.open()
+            for text in ("hello", "help", "mydata"):
+                await browser.type(text)
+                assert browser.status == 200
+            assert "We hold nothing about you yet" in browser.page
+            assert await people() == 0
+            await browser.submit(text="start")
+            await browser.press("Yes")
+            assert await people() == 1
+            await browser.type("forget")
+            await browser.press("Yes")
+            assert "We have deleted your data" in browser.page and await people() == 0
+            await browser.type("mydata")
+            assert "We hold nothing about you yet" in browser.page
+            await browser.type("help")
+            assert browser.status == 200 and "MYDATA" in browser.page
+            assert await people() == 0
+    finally:
+        await runtime.stop()
 
 
 async def test_the_alike_offer_and_wrong_choices_on_the_web_form(database_url: str) -> None:

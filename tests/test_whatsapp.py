@@ -292,6 +292,9 @@ async def test_the_whole_journey(chorus: ChorusUnderTest, graph: FakeGraphAPI) -
     await ben.say("FORGET", expect="This deletes your ideas")
     await ben.press("Yes", expect="We have deleted your data")
     assert await count(store, Vote) == 0
+    # MYDATA and HELP after FORGET are answered and create nothing.
+    await ben.say("MYDATA", expect="We hold nothing about you yet")
+    await ben.say("HELP", expect="MYDATA")
 
     # Every message went out as the fake Cloud API accepts it, with the token.
     assert graph.refusals == []

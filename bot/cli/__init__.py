@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from bot.config import ConfigError
-from storage.errors import SchemaOutdated, StoreConfigError, StoreUnavailable
+from storage.errors import SchemaOutdated, StatementTimeout, StoreConfigError, StoreUnavailable
 
 # Each module has `register(commands, common)`; order is the order of `chorus --help`.
 COMMAND_MODULES = (
@@ -93,6 +93,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except SchemaOutdated as error:
         print(f"chorus: {error}", file=sys.stderr)
+        return 3
+    except StatementTimeout as error:
+        print(
+            f"chorus: the store took too long: {error}; a heavy report may need a larger "
+            "store.statement_seconds in config.yaml",
+            file=sys.stderr,
+        )
         return 3
     except StoreUnavailable as error:
         print(f"chorus: the store cannot be reached: {error}", file=sys.stderr)

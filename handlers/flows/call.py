@@ -9,7 +9,10 @@ privacy notice again and 8 deletes what they told us. The gateway questions are 
 on a call: their lists are too long to read out, and they are optional on every channel.
 
 Where the caller is lives in the participant's state, tagged with the call's id, so any
-worker can take the next keypress and a dropped call starts afresh next time. Keys come in
+worker can take the next keypress and a dropped call starts afresh next time. Before they
+agree there is no participant row (handlers/strangers.py), so no state either: a caller
+without a row is at the consent question, and the call's turn number stands in for the
+silences counted so far (`stranger_state`). Keys come in
 as text ("1"); a spoken number or an obvious word ("agree", "vote") works too. The adapter
 sends payloads for what is not input: START (the call began), SILENCE (nothing was pressed
 or said) and REPEAT (a request seen before: say the prompt again, change nothing).
@@ -59,6 +62,24 @@ def call_id(inbound: Inbound) -> str:
     """The provider's id of the call; the adapter puts it before the turn number in the
     message id ("CA0123...:4"), which keeps every keypress of every call unique."""
     return inbound.message_id.split(":", 1)[0]
+
+
+def turn_number(inbound: Inbound) -> int:
+    """The turn of the call this request answers (0: the call began); the adapter puts it
+    after the call's id in the message id."""
+    turn = inbound.message_id.split(":")[1:2]
+    return int(turn[0]) if turn and turn[0].isdigit() else 0
+
+
+def stranger_state(inbound: Inbound) -> dict:
+    """Where a caller with no participant row is: at the consent question of this call
+    (the greeting asks it, and any answer to it creates the row or ends the call). Every
+    turn since the greeting asked it again, so they count as the silences so far: a
+    caller who says nothing hears goodbye after MAX_SILENCES turns, as one with a row."""
+    if inbound.payload == START:
+        return {}
+    quiet = max(turn_number(inbound) - 1, 0)
+    return {"step": "call_consent", "call": call_id(inbound), "quiet": quiet}
 
 
 def pressed(text: str, words: dict[str, str] | None = None) -> str | None:
@@ -155,7 +176,7 @@ def _on_consent(ctx: Context) -> list[Reply]:
         return [ctx.say("call_joined"), _menu(ctx)]
     if key == "2":
         record_consent(ctx, False)
-        _go(ctx, "call_ended")
+        ctx.set_state("refused")  # as on every channel: the refusal, and nothing else
         return [ctx.say("call_refused")]
     if key == "9":
         return [_privacy(ctx), ctx.say("call_consent_ask")]

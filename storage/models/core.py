@@ -197,6 +197,18 @@ class ProcessedMessage(Base):
     replies: Mapped[str | None] = mapped_column(Text, default=None)
 
 
+class MessageCount(Base):
+    """Messages per person per minute, shared by every worker (the `messages_per_minute`
+    limit on PostgreSQL, storage/message_counts.py). Rows older than the last minute are
+    dropped, so a pseudonym stays here for about two minutes at most."""
+
+    __tablename__ = "message_counts"
+
+    pseudonym: Mapped[str] = mapped_column(String(64), primary_key=True)
+    minute: Mapped[datetime] = mapped_column(primary_key=True, index=True)
+    count: Mapped[int] = mapped_column(Integer)
+
+
 class FailedInbound(Base):
     """Inbound messages whose handling raised, kept with the error to be retried."""
 
