@@ -12,6 +12,7 @@ its id). Rows of earlier minutes are dropped once a minute by each worker.
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -22,13 +23,20 @@ from sqlalchemy import Connection, text
 from storage.effects import Decision
 
 ADD = text(
-    "INSERT INTO message_counts (pseudonym, minute, count) "
+    "INSERT INTO message_counts (person_minute, minute, count) "
     "SELECT p, m, n FROM unnest(CAST(:people AS text[]), CAST(:minutes AS timestamptz[]), "
     "CAST(:counts AS int[])) AS t(p, m, n) "
-    "ON CONFLICT (pseudonym, minute) DO UPDATE SET count = message_counts.count + excluded.count "
-    "RETURNING pseudonym, minute, count"
+    "ON CONFLICT (person_minute, minute) "
+    "DO UPDATE SET count = message_counts.count + excluded.count "
+    "RETURNING person_minute, minute, count"
 )
 DROP_BEFORE = text("DELETE FROM message_counts WHERE minute < :minute")
+
+
+def person_minute(pseudonym: str, minute: datetime) -> str:
+    """A row's key: a hash of the pseudonym and the minute, so a counter names nobody
+    (not even by pseudonym) and cannot be joined to the person's other rows."""
+    return hashlib.sha256(f"{pseudonym}|{minute.isoformat()}".encode()).hexdigest()
 
 
 def minute_of(moment: datetime) -> datetime:
@@ -49,7 +57,8 @@ class MessageCounts:
     ) -> dict[int, Decision]:
         """Count the batch's messages, given as (pseudonym, when) in arrival order; the
         refusals by index. Runs in the batch's write transaction (PostgreSQL only)."""
-        keys = [(pseudonym, minute_of(when)) for pseudonym, when in sent]
+        keys = [(person_minute(pseudonym, minute_of(when)), minute_of(when))
+                for pseudonym, when in sent]  # fmt: skip
         added = Counter(keys)
         if not added:
             return {}
@@ -60,8 +69,8 @@ class MessageCounts:
         )
         # The place of each message in its minute: before the batch, then one by one.
         place = {}
-        for pseudonym, minute, total in rows:
-            place[(pseudonym, minute)] = total - added[(pseudonym, minute)]
+        for key, minute, total in rows:
+            place[(key, minute)] = total - added[(key, minute)]
         refusals: dict[int, Decision] = {}
         for index, key in enumerate(keys):
             place[key] += 1

@@ -199,12 +199,13 @@ class ProcessedMessage(Base):
 
 class MessageCount(Base):
     """Messages per person per minute, shared by every worker (the `messages_per_minute`
-    limit on PostgreSQL, storage/message_counts.py). Rows older than the last minute are
-    dropped, so a pseudonym stays here for about two minutes at most."""
+    limit on PostgreSQL, storage/message_counts.py). A row is keyed by a hash of the
+    person's pseudonym and the minute, so it names nobody and links to no other row; rows
+    older than the last minute are dropped."""
 
     __tablename__ = "message_counts"
 
-    pseudonym: Mapped[str] = mapped_column(String(64), primary_key=True)
+    person_minute: Mapped[str] = mapped_column(String(64), primary_key=True)
     minute: Mapped[datetime] = mapped_column(primary_key=True, index=True)
     count: Mapped[int] = mapped_column(Integer)
 

@@ -19,10 +19,10 @@ depends_on = None
 def upgrade() -> None:
     op.create_table(
         "message_counts",
-        sa.Column("pseudonym", sa.String(length=64), nullable=False),
+        sa.Column("person_minute", sa.String(length=64), nullable=False),
         sa.Column("minute", sa.DateTime(timezone=True), nullable=False),
         sa.Column("count", sa.Integer(), nullable=False),
-        sa.PrimaryKeyConstraint("pseudonym", "minute"),
+        sa.PrimaryKeyConstraint("person_minute", "minute"),
     )
     op.create_index("ix_message_counts_minute", "message_counts", ["minute"])
 
