@@ -22,7 +22,7 @@ from handlers.likeness_cache import LikenessCache
 from handlers.router import carrier_keyword, route
 from handlers.strangers import answers_consent
 from handlers.types import Inbound, Reply
-from storage.batch import Reader
+from storage.batch_reads import Reader
 from storage.effects import Decision, Erase
 from storage.records import ParticipantChanges, ParticipantRecord
 

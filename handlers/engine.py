@@ -37,7 +37,8 @@ from handlers.settings import ConsultationConfig
 from handlers.team.desk import TeamDesk
 from handlers.types import Inbound, Outcome, PublicPost, Reply
 from handlers.warming import Warming
-from storage.batch import Applied, Message, Replays, run_pipeline
+from storage.batch import run_pipeline
+from storage.batch_apply import Applied, Message, Replays
 from storage.database import Store
 from storage.effects import NEW_NUMBER, Decision, Erase
 from storage.errors import StoreConflict

@@ -22,7 +22,7 @@ from handlers.likeness import LikenessIndex
 from handlers.likeness_cache import BUILD_AT_ONCE, PAGE, LikenessCache
 from handlers.likeness_process import ChildProcessBuild, Ideas, in_daemon_thread
 from handlers.warming import Warming
-from storage.batch import ideas_page
+from storage.batch_reads import ideas_page
 from storage.database import Store
 
 log = logging.getLogger(__name__)

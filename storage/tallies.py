@@ -73,9 +73,7 @@ async def adjust_tallies(
     ).one()
     agree = row.agree_count + changes.get("agree_count", 0)
     disagree = row.disagree_count + changes.get("disagree_count", 0)
-    values = {
-        column: getattr(Contribution, column) + change for column, change in changes.items()
-    }
+    values = {column: getattr(Contribution, column) + change for column, change in changes.items()}
     seen = sum(delta.values())
     if seen:
         values["vote_count"] = Contribution.vote_count + seen

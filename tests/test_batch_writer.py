@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import event, exc, func, select
 
-import storage.batch
+import storage.batch_apply
 from handlers.engine import Engine
 from handlers.privacy import ContactCipher, Pseudonymizer
 from handlers.warming import Warming
@@ -93,14 +93,14 @@ async def test_a_failing_message_fails_alone(
     async with store.reader() as unit:
         idea = await unit.session.scalar(select(Contribution.id))
         poisoned_id = (await unit.participants.find(poisoned.pseudonym)).id
-    real = storage.batch._cast_vote
+    real = storage.batch_apply._cast_vote
 
     def cast(write, person_id, vote, tallies):
         if person_id == poisoned_id:
             raise ValueError("this vote cannot be stored")
         return real(write, person_id, vote, tallies)
 
-    monkeypatch.setattr(storage.batch, "_cast_vote", cast)
+    monkeypatch.setattr(storage.batch_apply, "_cast_vote", cast)
     sizes = batches(engine)
     used = savepoints(store)
     newcomer = Person(engine, "newcomer")
@@ -120,7 +120,7 @@ async def test_a_failing_message_fails_alone(
         claimed = await unit.processed.seen("console", "poison-1")
     assert tallied.agree_count == 1 and not claimed
     # Its savepoint was rolled back: the same message is applied when sent again.
-    monkeypatch.setattr(storage.batch, "_cast_vote", real)
+    monkeypatch.setattr(storage.batch_apply, "_cast_vote", real)
     again = await poisoned.send(payload=f"vote:{idea}:agree", message_id="poison-1")
     assert not again.duplicate and [r.key for r in again.replies] == ["vote_done", "menu"]
     async with store.reader() as unit:
@@ -133,7 +133,7 @@ async def test_a_batch_whose_commit_fails_acknowledges_nothing(
     async def broken_flush(self) -> None:
         raise exc.OperationalError("COMMIT", {}, Exception("disk I/O error"))
 
-    monkeypatch.setattr(storage.batch.BatchTallies, "flush", broken_flush)
+    monkeypatch.setattr(storage.batch_apply.BatchTallies, "flush", broken_flush)
     people = [Person(engine, f"unlucky-{n}") for n in range(5)]
     results = await asyncio.gather(*(p.send("START") for p in people), return_exceptions=True)
     assert all(isinstance(result, StoreUnavailable) for result in results)
@@ -160,7 +160,7 @@ KILLED_BEFORE_COMMIT = textwrap.dedent(
     """
     import asyncio, os, random, signal, sys
 
-    import storage.batch
+    import storage.batch_apply
     from handlers.engine import Engine
     from handlers.enrich import Enricher
     from handlers.privacy import ContactCipher, Pseudonymizer
@@ -172,7 +172,7 @@ KILLED_BEFORE_COMMIT = textwrap.dedent(
         print("applied, not committed", flush=True)
         os.kill(os.getpid(), signal.SIGKILL)
 
-    storage.batch.BatchTallies.flush = die
+    storage.batch_apply.BatchTallies.flush = die
 
     async def main(url):
         store = Store.connect(url)

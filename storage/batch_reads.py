@@ -1,0 +1,176 @@
+"""What a decision may read while the batch writer holds its connection: a person's
+snapshot, ideas, voting candidates, recent activity (for the limits), with statements
+built once. `Reader` is handed to the flows' reads (handlers/conversation.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import (
+    Connection,
+    Row,
+    Select,
+    bindparam,
+    exists,
+    func,
+    select,
+)
+
+from storage import activity as recent
+from storage.contributions import contribution_record
+from storage.models import (
+    Contribution,
+    Participant,
+)
+from storage.participants import participant_record
+from storage.records import ContributionRecord, ParticipantActivity, ParticipantRecord
+from storage.tables import CONTRIBUTIONS, PARTICIPANTS, VOTES
+
+# --- statements, built once (building and caching a statement costs more than running
+# it on SQLite, so the hot path only binds values) ------------------------------------
+
+PERSON_BY_PSEUDONYM = select(PARTICIPANTS).where(PARTICIPANTS.c.pseudonym == bindparam("p"))
+CONTRIBUTION_BY_ID = select(CONTRIBUTIONS).where(CONTRIBUTIONS.c.id == bindparam("id"))
+IDEA_BY_NUMBER = select(CONTRIBUTIONS).where(CONTRIBUTIONS.c.idea_number == bindparam("n"))
+
+
+def _candidates_query(with_exclusions: bool, pool: int) -> Select[Any]:
+    c = CONTRIBUTIONS.c
+    already_voted = exists().where(
+        VOTES.c.contribution_id == c.id, VOTES.c.participant_id == bindparam("person")
+    )
+    query = (
+        select(CONTRIBUTIONS)
+        .where(
+            c.kind == "idea",
+            c.status == "visible",
+            c.duplicate_of.is_(None),
+            c.participant_id != bindparam("person"),
+            c.question_id.in_(bindparam("questions", expanding=True)),
+            ~already_voted,
+        )
+        .order_by(c.vote_count, c.id)
+        .limit(pool)
+    )
+    if with_exclusions:
+        query = query.where(c.id.not_in(bindparam("exclude", expanding=True)))
+    return query
+
+
+_CANDIDATES: dict[tuple[bool, int], Select[Any]] = {}
+
+
+def _candidates(with_exclusions: bool, pool: int) -> Select[Any]:
+    key = (with_exclusions, pool)
+    if key not in _CANDIDATES:
+        _CANDIDATES[key] = _candidates_query(with_exclusions, pool)
+    return _CANDIDATES[key]
+
+
+# --- reads ---------------------------------------------------------------------------
+
+
+def _person(row: Row[Any]) -> ParticipantRecord:
+    # A Core row has the ORM object's attribute names: one mapping serves both.
+    return participant_record(cast(Participant, row))
+
+
+def _contribution(row: Row[Any]) -> ContributionRecord:
+    # A Core row has the ORM object's attribute names: one mapping serves both.
+    return contribution_record(cast(Contribution, row))
+
+
+class Reader:
+    """What a decision may read, on a synchronous connection."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def person(self, pseudonym: str) -> ParticipantRecord | None:
+        row = self.connection.execute(PERSON_BY_PSEUDONYM, {"p": pseudonym}).first()
+        return _person(row) if row else None
+
+    def contribution(self, contribution_id: int) -> ContributionRecord | None:
+        row = self.connection.execute(CONTRIBUTION_BY_ID, {"id": contribution_id}).first()
+        return _contribution(row) if row else None
+
+    def idea_by_number(self, number: int) -> ContributionRecord | None:
+        row = self.connection.execute(IDEA_BY_NUMBER, {"n": number}).first()
+        return _contribution(row) if row else None
+
+    def ideas_of_question(
+        self, question_id: int, after_id: int, limit: int = 50_000
+    ) -> list[tuple[int, str]]:
+        """(id, text) of the question's ideas with an id above `after_id`, oldest first,
+        whatever their status (see handlers/likeness_cache.py, which checks it on use)."""
+        c = CONTRIBUTIONS.c
+        rows = self.connection.execute(
+            select(c.id, c.text)
+            .where(c.question_id == question_id, c.kind == "idea", c.id > after_id)
+            .order_by(c.id)
+            .limit(limit)
+        )
+        return [(row.id, row.text) for row in rows]
+
+    def voting_candidates(
+        self,
+        participant_id: int,
+        question_ids: Collection[int],
+        exclude: Collection[int],
+        pool: int,
+    ) -> tuple[ContributionRecord, ...]:
+        """The least-voted ideas this person may vote on (see Contributions.next_for_voting,
+        whose random draw among them the flow makes)."""
+        if not question_ids:
+            return ()
+        params = {"person": participant_id, "questions": list(question_ids)}
+        if exclude:
+            params["exclude"] = list(exclude)
+        rows = list(self.connection.execute(_candidates(bool(exclude), pool), params))
+        if not rows:
+            return ()
+        fewest = rows[0].vote_count
+        return tuple(_contribution(r) for r in rows if r.vote_count <= fewest + 1)
+
+    def contributions_since(self, participant_id: int, kind: str, since: datetime) -> int:
+        return recent.contributions_since(self.connection, participant_id, kind, since)
+
+    def votes_since(self, participant_id: int, since: datetime) -> int:
+        return recent.votes_since(self.connection, participant_id, since)
+
+    def same_idea(self, participant_id: int, text: str) -> int | None:
+        return recent.same_idea(self.connection, participant_id, text)
+
+    def activity(self, participant_id: int, *, recent: int = 3) -> ParticipantActivity:
+        c = CONTRIBUTIONS.c
+        counts: dict[str, int] = dict(
+            self.connection.execute(
+                select(c.kind, func.count())
+                .where(c.participant_id == participant_id)
+                .group_by(c.kind)
+            ).all()
+        )
+        votes = self.connection.scalar(
+            select(func.count()).select_from(VOTES).where(VOTES.c.participant_id == participant_id)
+        )
+        texts = self.connection.scalars(
+            select(c.text)
+            .where(c.participant_id == participant_id, c.kind == "idea")
+            .order_by(c.id.desc())
+            .limit(recent)
+        )
+        return ParticipantActivity(
+            ideas=counts.get("idea", 0),
+            comments=counts.get("comment", 0),
+            votes=votes or 0,
+            recent_ideas=tuple(texts),
+        )
+
+
+def ideas_page(
+    connection: Connection, question_id: int, after_id: int, limit: int
+) -> list[tuple[int, str]]:
+    """`Reader.ideas_of_question` for `AsyncConnection.run_sync` (warming an index)."""
+    return Reader(connection).ideas_of_question(question_id, after_id, limit)
