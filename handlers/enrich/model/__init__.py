@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from handlers.enrich.model.features import (
+    MIX_INPUTS,
     NUMBERS,
     Features,
     features,
@@ -57,6 +58,8 @@ class SentimentModel:
             raise ValueError(f"sentiment model: weights of shape {self._weights.shape}")
         self._numbers = self._weights[offset:]
         self._bias = arrays["bias"].astype(np.float64)
+        if arrays["mix_weights"].shape != (MIX_INPUTS, len(MODEL_LABELS)):
+            raise ValueError(f"sentiment model: mix weights of shape {arrays['mix_weights'].shape}")
         # The second step's standardisation folded into its weights: one product a text.
         scale = arrays["mix_scale"].astype(np.float64)[:, None]
         self._mix_weights = arrays["mix_weights"].astype(np.float64) / scale

@@ -55,6 +55,9 @@ STYLE = (
     "log_words", "at_name", "hashtag", "link", "emoticon", "capitals", "question",
     "exclaimed", "ellipsis", "repeated_letter",
 )  # fmt: skip
+# The width of mix_inputs: logits, numbers, the neutral band, style, style x compound,
+# style x each logit.
+MIX_INPUTS = 3 + len(NUMBERS) + 1 + len(STYLE) * (2 + 3)
 _EMOTICON = re.compile(r"[:;=xX8][\-o*']?[)\](\[dDpP/\\|@3]|<3|[)(][\-o']?[:;=]")
 _REPEATED = re.compile(r"([a-z])\1\1")
 
