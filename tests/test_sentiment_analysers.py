@@ -365,3 +365,31 @@ def test_the_benchmark_can_run_the_configured_analyser_alone(
     assert "configured analyser (config.yaml sentiment.analyser): chorus" in out
     table = [line.split() for line in out.splitlines() if line.startswith("tweets")]
     assert [row[2] for row in table] == ["chorus", "vader"]  # VADER: the baseline, always
+
+
+def test_the_second_step_reads_as_many_inputs_as_mix_inputs_makes() -> None:
+    import numpy as np
+
+    from handlers.enrich.model import MODEL_PATH, SentimentModel
+    from handlers.enrich.model.features import MIX_INPUTS, features, mix_inputs
+
+    found = features("Sooo good :) @nhs #physio")
+    inputs = mix_inputs(np.zeros((1, 3)), np.asarray([found.numbers]), np.asarray([found.style]))
+    assert inputs.shape == (1, MIX_INPUTS)
+    with np.load(MODEL_PATH) as stored:
+        arrays = {name: stored[name] for name in stored.files}
+    arrays["mix_weights"] = arrays["mix_weights"][:-1]
+    with pytest.raises(ValueError, match="mix weights of shape"):
+        SentimentModel(arrays)
+
+
+def test_the_style_tells_tweets_from_reviews() -> None:
+    from handlers.enrich.model.features import STYLE, style_of
+
+    tweet = dict(zip(STYLE, style_of("@nhs sooo slow today :( #fail http://t.co/x"), strict=True))
+    review = dict(
+        zip(STYLE, style_of("The plot is thin, but the acting holds it up."), strict=True)
+    )
+    assert tweet["at_name"] == tweet["hashtag"] == tweet["link"] == tweet["emoticon"] == 1.0
+    assert tweet["repeated_letter"] == 1.0
+    assert not any(review[name] for name in ("at_name", "hashtag", "link", "emoticon"))

@@ -1,11 +1,13 @@
 """Chorus's own sentiment model: weights shipped in this package, scored with numpy.
 
-`sentiment.npz` is written by bench/train_sentiment.py (logistic regression over the
+`sentiment.npz` is written by bench/train_sentiment.py (two logistic regressions over the
 features of features.py, trained on openly licensed human-labelled data: see README's
-model card). Scoring a text looks its features up in the vocabulary, adds the matching
-weight rows, and turns the three sums into probabilities with a softmax whose
-temperature was fitted on held-apart data, so the confidence means what it says: of
-texts scored with confidence 0.8, about 8 in 10 carry that label in people's eyes.
+model card). Scoring a text looks its features up in the vocabulary and adds the matching
+weight rows (the word model's three logits); a second, small step (`mix_inputs`) weighs
+those logits against VADER's scores by the text's style; its three sums become
+probabilities with a softmax whose temperature was fitted on cross-validated logits, so
+the confidence means what it says: of texts scored with confidence 0.8, about 8 in 10
+carry that label in people's eyes.
 Nothing is downloaded, and scikit-learn is not needed at run time.
 """
 
@@ -18,7 +20,14 @@ from pathlib import Path
 
 import numpy as np
 
-from handlers.enrich.model.features import NUMBERS, features, words_of
+from handlers.enrich.model.features import (
+    MIX_INPUTS,
+    NUMBERS,
+    Features,
+    features,
+    mix_inputs,
+    words_of,
+)
 
 MODEL_PATH = Path(__file__).with_name("sentiment.npz")
 MODEL_LABELS = ("positive", "negative", "neutral")
@@ -49,6 +58,14 @@ class SentimentModel:
             raise ValueError(f"sentiment model: weights of shape {self._weights.shape}")
         self._numbers = self._weights[offset:]
         self._bias = arrays["bias"].astype(np.float64)
+        if arrays["mix_weights"].shape != (MIX_INPUTS, len(MODEL_LABELS)):
+            raise ValueError(f"sentiment model: mix weights of shape {arrays['mix_weights'].shape}")
+        # The second step's standardisation folded into its weights: one product a text.
+        scale = arrays["mix_scale"].astype(np.float64)[:, None]
+        self._mix_weights = arrays["mix_weights"].astype(np.float64) / scale
+        self._mix_bias = arrays["mix_bias"].astype(np.float64) - (
+            arrays["mix_mean"].astype(np.float64) @ self._mix_weights
+        )
         self._temperature = float(arrays["temperature"])
         # The words the model learnt from: all English, so a short text made of them alone
         # is English even where a language detector cannot tell from so few letters.
@@ -81,15 +98,31 @@ class SentimentModel:
             if name != "card"
         )
 
-    def logits(self, text: str) -> np.ndarray:
-        found = features(text)
-        total = self._bias + np.asarray(found.numbers) @ self._numbers
+    def word_logits(self, found: Features) -> np.ndarray:
+        """The first step: the word model's logits (each group scaled to unit length)."""
+        numbers = np.asarray(found.numbers)
+        rows: list[int] = []
+        scales: list[float] = []
         for group in GROUPS:
             index = self._index[group]
-            rows = {index[name] for name in getattr(found, group) if name in index}
-            if rows:
-                total = total + self._weights[list(rows)].sum(0) / np.sqrt(len(rows))
+            known = {index[name] for name in getattr(found, group) if name in index}
+            if known:
+                rows += known
+                scales += [len(known) ** -0.5] * len(known)
+        total = self._bias + numbers @ self._numbers
+        if rows:
+            total = total + np.asarray(scales) @ self._weights[rows]
         return total
+
+    def logits(self, text: str) -> np.ndarray:
+        """Both steps: the word logits weighed against VADER's numbers by the style."""
+        found = features(text)
+        inputs = mix_inputs(
+            self.word_logits(found)[None, :],
+            np.asarray(found.numbers)[None, :],
+            np.asarray(found.style)[None, :],
+        )[0]
+        return self._mix_bias + inputs @ self._mix_weights
 
     def score(self, text: str) -> Scored:
         logits = self.logits(text) / self._temperature
