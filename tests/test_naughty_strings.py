@@ -14,6 +14,7 @@ import json
 import re
 import shutil
 import xml.etree.ElementTree as ET
+from functools import partial
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from bot.runtime import Runtime
 from handlers.catalogue import Catalogue
 from handlers.commands import parse_command
 from handlers.enrich import clean_text
+from handlers.flows.call import pressed, spoken
 from handlers.types import Reply
 from storage.models import Contribution
 from tests.conftest import config_dict, make_settings
@@ -37,7 +39,16 @@ from tests.fakes.x_api import FakeX
 from tests.telegram_harness import PUBLIC_URL, SECRET_HEADER, TOKEN, WEBHOOK_SECRET
 from tests.test_whatsapp import APP_SECRET, PHONE_ID, VERIFY_TOKEN, body_of
 from tests.test_whatsapp import TOKEN as WHATSAPP_TOKEN
-from tests.twilio_fakes import ACCOUNT_SID, AUTH_TOKEN, OUR_NUMBER, SMS_URL, Phone
+from tests.twilio_fakes import (
+    ACCOUNT_SID,
+    AUTH_TOKEN,
+    OUR_NUMBER,
+    SMS_URL,
+    VOICE_URL,
+    Caller,
+    Phone,
+    new_sid,
+)
 from tests.x_harness import TAG, pid
 from tests.x_harness import TOKEN as X_TOKEN
 
@@ -99,6 +110,18 @@ def expected_idea(enricher, text: str) -> str | None:
     return enricher.enrich(command.argument).text
 
 
+DIFFERENT = re.compile(r"Press (\d) if yours is different")
+
+
+def expected_spoken(enricher, text: str) -> str | None:
+    """What Chorus should store for `text` said as an idea on a call, or None when the
+    call takes it for silence or for a key."""
+    heard = clean_text(text.strip())
+    if not heard.strip() or pressed(heard) is not None:
+        return None
+    return enricher.enrich(heard).text
+
+
 def expected_post(enricher, text: str) -> str:
     """What Chorus should store for a public post on X."""
     return enricher.enrich(x_post(text), social=True).text
@@ -127,6 +150,7 @@ def every_text_channel(database_url: str, bot_api: str, graph_api: str, x_api: s
         store={"webhook_seconds": 14},
         channels={
             "sms": {"public_url": SMS_URL, "from_number": OUR_NUMBER},
+            "voice": {"public_url": VOICE_URL},
             "telegram": {"mode": "webhook", "base_url": bot_api, "public_url": PUBLIC_URL},
             "whatsapp": {"phone_number_id": PHONE_ID, "api_base": graph_api},
             "twitter": {"api_base": x_api, "mode": "poll"},
@@ -160,7 +184,9 @@ def sqlite_url(sqlite_template: Path, tmp_path: Path) -> str:
 @pytest.mark.slow
 async def test_every_naughty_string_through_every_text_channel(sqlite_url: str, enricher) -> None:
     await asyncio.to_thread(enricher.warm_up)
-    statuses: dict[str, list[int]] = {"sms": [], "telegram": [], "whatsapp": [], "web": []}
+    channels = ("sms", "telegram", "whatsapp", "voice", "web")
+    statuses: dict[str, list[int]] = {channel: [] for channel in channels}
+    read_back: list[str] = []
     x = FakeX(X_TOKEN)
     for number, text in enumerate(BLNS, start=1):  # a different author each, oldest first
         x.post(pid(number), x_post(text), author=str(10_000 + number))
@@ -188,6 +214,27 @@ async def test_every_naughty_string_through_every_text_channel(sqlite_url: str, 
                         f"{base}/webhooks/whatsapp", data=body, headers=headers
                     ) as response:
                         statuses["whatsapp"].append(response.status)
+
+                caller_number = "+447700900888"
+
+                async def by_phone() -> None:
+                    first = Caller(http, runtime.port, caller_number)
+                    await first.dial()
+                    statuses["voice"].append((await first.press("1")).status)  # consent
+                    for text in BLNS:
+                        # A call for each idea: dial, 1 for an idea, say it, 1 to save.
+                        call = Caller(http, runtime.port, caller_number, new_sid("CA"))
+                        turns = [await call.dial(), await call.press("1")]
+                        turns.append(await call.speak(text))
+                        if expected_spoken(enricher, text) is not None:
+                            read_back.append(turns[-1].said)
+                            turns.append(await call.press("1"))
+                        # The call offers ideas alike (the other channels' copies), even
+                        # with offer_alike off: the caller says theirs is different.
+                        different = DIFFERENT.search(turns[-1].said)
+                        if different:
+                            turns.append(await call.press(different[1]))
+                        statuses["voice"].extend(turn.status for turn in turns)
 
                 async def by_telegram(text: str) -> None:
                     headers = {SECRET_HEADER: WEBHOOK_SECRET}
@@ -219,6 +266,7 @@ async def test_every_naughty_string_through_every_text_channel(sqlite_url: str, 
                 async with asyncio.timeout(600):
                     await asyncio.gather(
                         *(one_person(send) for send in (by_sms, by_telegram, by_whatsapp, by_web)),
+                        by_phone(),
                         listener.wait_until(lambda it: taken(it.counts) >= len(BLNS)),
                     )
                 whatsapp = next(c for c in runtime.channels if c.name == "whatsapp")
@@ -242,11 +290,18 @@ async def test_every_naughty_string_through_every_text_channel(sqlite_url: str, 
     expected = list(
         dict.fromkeys(e for e in (expected_idea(enricher, text) for text in BLNS) if e is not None)
     )
-    for channel in statuses:
+    for channel in ("sms", "telegram", "whatsapp", "web"):
         stored = [text for where, text in rows if where == channel][1:]  # after the first
         mismatched = [(s, e) for s, e in zip(stored, expected, strict=False) if s != e]
         assert not mismatched, (channel, mismatched[:5])
         assert len(stored) == len(expected), (channel, len(stored), len(expected))
+    spoken_ideas = [e for e in map(partial(expected_spoken, enricher), BLNS) if e is not None]
+    said = [f"You said: {spoken(idea)}. Press 1" for idea in spoken_ideas]
+    assert [s for s, r in zip(said, read_back, strict=True) if s not in r] == []  # TwiML
+    stored = [text for where, text in rows if where == "voice"]
+    # A caller who confirms the same words twice gets them stored twice (unlike a text
+    # channel's person): compared as the texts stored, in order of first appearance.
+    assert list(dict.fromkeys(stored)) == list(dict.fromkeys(spoken_ideas))
     posts = [text for where, text in rows if where == "x"]
     mismatched = [
         (s, e) for s, e in zip(posts, BLNS, strict=True) if s != expected_post(enricher, e)
