@@ -6,6 +6,7 @@ deleting one's data, silence, replays, hidden numbers and forged requests."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -387,3 +388,31 @@ async def test_an_alike_idea_is_read_out_before_storing(
     turn = await dave.press("1")
     assert "Your idea is saved as idea" in turn.said
     assert await count(store, Contribution) == 3
+
+
+async def test_a_call_keeps_the_alike_setting_and_the_same_idea_rule(database_url: str) -> None:
+    """With `consultation.offer_alike: false` no idea is read out as alike on a call, as
+    on every other channel; and the same idea said twice is stored once, as typed."""
+    settings = twilio_settings(database_url)
+    consultation = settings.file.consultation.model_copy(update={"offer_alike": False})
+    settings = dataclasses.replace(
+        settings, file=settings.file.model_copy(update={"consultation": consultation})
+    )
+    async with running_chorus(settings) as chorus, aiohttp.ClientSession() as http:
+        store = chorus.services.store
+        carol = await joined(http, chorus, CAROL)
+        await carol.press("1")
+        await carol.speak("Free parking at hospitals for carers and patients")
+        await carol.press("1")
+        dave = await joined(http, chorus, DAVE)
+        await dave.press("1")
+        await dave.speak("Free parking for carers and patients at hospitals")
+        turn = await dave.press("1")
+        assert "sounds like one we have" not in turn.said
+        assert "Your idea is saved as idea" in turn.said
+        await dave.press("1")
+        await dave.speak("Free parking for carers and patients at hospitals")
+        turn = await dave.press("1")  # the same words again: not stored twice
+        assert "Your idea is saved" not in turn.said
+        assert "Press 1 to share an idea" in turn.said
+        assert await count(store, Contribution) == 2

@@ -27,6 +27,7 @@ from handlers.context import Context
 from handlers.flows import account, voting
 from handlers.flows.contribute import store_contribution
 from handlers.flows.onboarding import record_consent
+from handlers.limits import contribution_refusal
 from handlers.types import Inbound, Reply
 from storage.records import ContributionRecord
 from storage.votes import AGREE, DISAGREE, SKIP
@@ -262,6 +263,12 @@ def _on_confirm(ctx: Context) -> list[Reply]:
         _go(ctx, "call_menu")
         return [ctx.say("no_open_question"), _menu(ctx)]
     draft = ctx.state.get("draft", "")
+    refusal = contribution_refusal(ctx, "idea", draft)  # a limit, or the same idea again
+    if refusal is not None:
+        _go(ctx, "call_menu")
+        return [refusal, _menu(ctx)]
+    if not ctx.config.consultation.offer_alike:
+        return _store_idea(ctx)
     alike = [
         idea
         for idea in ctx.alike(ctx.question_ids.get(question_key), draft)
