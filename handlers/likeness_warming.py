@@ -13,6 +13,7 @@ under "warming" until then; new ideas meanwhile are stored without the offer.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -131,7 +132,19 @@ async def _build(store: Store, cache: LikenessCache, question_id: int, builds: _
 
 
 async def _ideas_after(store: Store, question_id: int, after_id: int) -> Ideas:
-    """(id, text) of the question's ideas above `after_id`, read the way the writer does."""
+    """(id, text) of the question's ideas above `after_id`, read the way the writer does.
+    Stopping the server lets a read under way finish (a read cut off mid-statement leaves
+    its connection unreturned and never closed)."""
+    read = asyncio.ensure_future(_read_ideas(store, question_id, after_id))
+    try:
+        return await asyncio.shield(read)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):
+            await read
+        raise
+
+
+async def _read_ideas(store: Store, question_id: int, after_id: int) -> Ideas:
     ideas: Ideas = []
     async with store.reader() as unit:
         connection = await unit.session.connection()
