@@ -218,7 +218,9 @@ def test_chorus_scores_fast() -> None:
     for text in texts:
         analyser.classify(text)
     per_text = (time.process_time() - start) / len(texts)
-    assert per_text < 250e-6  # measured about 100 us a text; VADER alone is about 50
+    # Measured about 215 us a text on an idle 2-core machine (160 us before the model's
+    # second step); VADER alone is about 50.
+    assert per_text < 350e-6
 
 
 class HalfAnalyser:
