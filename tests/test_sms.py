@@ -29,15 +29,14 @@ from storage.models import (
 )
 from tests.channel_harness import ChannelCase, ChorusUnderTest, run_case
 from tests.twilio_fakes import (
-    ACCOUNT_SID,
     AUTH_TOKEN,
-    OUR_NUMBER,
     SMS_URL,
     Phone,
     every_row,
     new_sid,
     no_phone_number_is_stored,
     running_chorus,
+    sms_fields,
     twilio_settings,
     twilio_signature,
 )
@@ -64,22 +63,8 @@ def store_of(runtime: Runtime) -> Store:
 
 
 def sms_form(number: str, body: str, sid: str, *, drop=(), extra=()) -> bytes:
-    """A message as Twilio posts it (fields as in tests/twilio_fakes.Phone)."""
-    fields = [
-        ("ToCountry", "GB"),
-        ("SmsMessageSid", sid),
-        ("NumMedia", "0"),
-        ("SmsSid", sid),
-        ("SmsStatus", "received"),
-        ("Body", body),
-        ("FromCountry", "GB"),
-        ("To", OUR_NUMBER),
-        ("NumSegments", "1"),
-        ("MessageSid", sid),
-        ("AccountSid", ACCOUNT_SID),
-        ("From", number),
-        ("ApiVersion", "2010-04-01"),
-    ]
+    """A message as Twilio posts it, with fields dropped or added."""
+    fields = sms_fields(number, body, sid)
     return urlencode([(k, v) for k, v in fields if k not in drop] + list(extra)).encode()
 
 

@@ -106,6 +106,25 @@ async def post_signed(
         return Answer(response.status, await response.text())
 
 
+def sms_fields(number: str, body: str, sid: str) -> list[tuple[str, str]]:
+    """An inbound SMS as Twilio posts it to the webhook, field by field."""
+    return [
+        ("ToCountry", "GB"),
+        ("SmsMessageSid", sid),
+        ("NumMedia", "0"),
+        ("SmsSid", sid),
+        ("SmsStatus", "received"),
+        ("Body", body),
+        ("FromCountry", "GB"),
+        ("To", OUR_NUMBER),
+        ("NumSegments", "1"),
+        ("MessageSid", sid),
+        ("AccountSid", ACCOUNT_SID),
+        ("From", number),
+        ("ApiVersion", "2010-04-01"),
+    ]
+
+
 class Phone:
     """A mobile phone texting Chorus's SMS webhook."""
 
@@ -116,22 +135,7 @@ class Phone:
         self.inbox: list[str] = []  # every message Chorus sent back, in order
 
     def fields(self, body: str, sid: str | None = None) -> list[tuple[str, str]]:
-        sid = sid or new_sid("SM")
-        return [
-            ("ToCountry", "GB"),
-            ("SmsMessageSid", sid),
-            ("NumMedia", "0"),
-            ("SmsSid", sid),
-            ("SmsStatus", "received"),
-            ("Body", body),
-            ("FromCountry", "GB"),
-            ("To", OUR_NUMBER),
-            ("NumSegments", "1"),
-            ("MessageSid", sid),
-            ("AccountSid", ACCOUNT_SID),
-            ("From", self.number),
-            ("ApiVersion", "2010-04-01"),
-        ]
+        return sms_fields(self.number, body, sid or new_sid("SM"))
 
     async def send(self, body: str, *, sid: str | None = None) -> Answer:
         answer = await post_signed(self.http, self.local_url, SMS_URL, self.fields(body, sid))

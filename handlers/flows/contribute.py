@@ -91,9 +91,7 @@ def _short(text: str, limit: int = LABEL_LENGTH) -> str:
     return text if len(text) <= limit else text[: limit - 3].rsplit(" ", 1)[0] + "..."
 
 
-def _offer_alike(
-    ctx: Context, text: str, question_key: str, message_id: str
-) -> list[Reply] | None:
+def _offer_alike(ctx: Context, text: str, question_key: str, message_id: str) -> list[Reply] | None:
     """The question's ideas like this one as choices, with the idea kept as a draft;
     None when there are none (other than the person's own)."""
     enriched = ctx.enrich(text)
@@ -115,16 +113,21 @@ def _offer_alike(
     return [alike_prompt(ctx)]
 
 
+def _idea_choices(ctx: Context, kind: str) -> tuple[Choice, ...]:
+    """One choice per idea kept in the state ("Idea 7: ..."), its payload `kind:ID`."""
+    return tuple(
+        Choice(
+            ctx.catalogue.text("alike_idea", number=number, text=_short(text)),
+            f"{kind}:{idea_id}",
+            short=ctx.catalogue.text("alike_idea", number=number, text="").rstrip(": "),
+        )
+        for idea_id, number, text in ctx.state.get("ideas", ())
+    )
+
+
 def alike_choices(ctx: Context) -> tuple[Choice, ...]:
     return (
-        *(
-            Choice(
-                ctx.catalogue.text("alike_idea", number=number, text=_short(text)),
-                f"alike:{idea_id}",
-                short=ctx.catalogue.text("alike_idea", number=number, text="").rstrip(": "),
-            )
-            for idea_id, number, text in ctx.state.get("ideas", ())
-        ),
+        *_idea_choices(ctx, "alike"),
         Choice(ctx.label("alike_different"), ALIKE_NEW),
     )
 
@@ -193,9 +196,9 @@ def ask_for_comment(ctx: Context, idea: ContributionRecord) -> list[Reply]:
 def offer_ideas_to_comment(ctx: Context, draft: str = "") -> list[Reply]:
     """A short list of ideas to choose the one to comment on (a comment already typed
     is kept until one is chosen)."""
-    ideas = ctx.reads.candidates(
-        ctx.participant.id, ctx.open_question_ids(), (), COMMENT_CHOICES
-    )[:COMMENT_CHOICES]
+    ideas = ctx.reads.candidates(ctx.participant.id, ctx.open_question_ids(), (), COMMENT_CHOICES)[
+        :COMMENT_CHOICES
+    ]
     if not ideas:
         return done(ctx, ctx.say("comment_none"))
     ctx.set_state(
@@ -208,14 +211,7 @@ def offer_ideas_to_comment(ctx: Context, draft: str = "") -> list[Reply]:
 
 def comment_choices(ctx: Context) -> tuple[Choice, ...]:
     return (
-        *(
-            Choice(
-                ctx.catalogue.text("alike_idea", number=number, text=_short(text)),
-                f"comment:{idea_id}",
-                short=ctx.catalogue.text("alike_idea", number=number, text="").rstrip(": "),
-            )
-            for idea_id, number, text in ctx.state.get("ideas", ())
-        ),
+        *_idea_choices(ctx, "comment"),
         cancel_choice(ctx),
     )
 
