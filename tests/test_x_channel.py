@@ -87,6 +87,9 @@ def test_a_question_that_does_not_exist_stops_chorus_run_with_one_line(tmp_path:
         "no question has the key 'nope'"
     ]
     assert not (tmp_path / "x.db").exists()  # checked before the store is opened
+    report = chorus(["summary"], tmp_path, f"sqlite+aiosqlite:///{tmp_path}/x.db")
+    assert report.returncode == 2  # and by every command that reads the file
+    assert "channels.twitter.question: no question has the key 'nope'" in report.stderr
 
 
 def test_the_default_twitter_settings() -> None:
