@@ -153,7 +153,6 @@ def mix_inputs(logits: np.ndarray, numbers: np.ndarray, style: np.ndarray) -> np
     the style, and the style times VADER's compound and times each logit, so that the step
     can learn where to trust which."""
     compound = numbers[:, :1]
-    neutral_band = (np.abs(compound) < 0.05).astype(np.float64)
-    decision = np.hstack([compound >= 0.05, compound <= -0.05]).astype(np.float64)
+    decision = [np.abs(compound) < 0.05, compound >= 0.05, compound <= -0.05]  # 1.0 or 0.0
     by_logit = (logits[:, :, None] * style[:, None, :]).reshape(len(logits), -1)
-    return np.hstack([logits, numbers, neutral_band, decision, style, style * compound, by_logit])
+    return np.hstack([logits, numbers, *decision, style, style * compound, by_logit])
