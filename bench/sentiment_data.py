@@ -3,7 +3,7 @@ and the fixed splits that keep a held-out part of each VADER set out of training
 
 - VADER's four human-rated sets (MIT), in ../shared/data/sentiment/ (see its README):
   each split once, by a fixed seed, into train 70% / dev 10% / test 20%. The model learns
-  from train and dev, is tuned (regularisation, neutral bias, temperature) by 5-fold
+  from train and dev, is tuned (regularisation, label biases, temperature) by 5-fold
   cross-validation over them (bench/train_sentiment.py), and bench/sentiment.py reports
   on test, which nothing else reads.
 - UCI's "Sentiment Labelled Sentences" (CC BY 4.0), in bench/datasets/uci-sentiment/: 3,000

@@ -55,9 +55,9 @@ STYLE = (
     "log_words", "at_name", "hashtag", "link", "emoticon", "capitals", "question",
     "exclaimed", "ellipsis", "repeated_letter",
 )  # fmt: skip
-# The width of mix_inputs: logits, numbers, the neutral band, style, style x compound,
-# style x each logit.
-MIX_INPUTS = 3 + len(NUMBERS) + 1 + len(STYLE) * (2 + 3)
+# The width of mix_inputs: logits, numbers, VADER's decision (neutral band, positive,
+# negative), style, style x compound, style x each logit.
+MIX_INPUTS = 3 + len(NUMBERS) + 3 + len(STYLE) * (2 + 3)
 _EMOTICON = re.compile(r"[:;=xX8][\-o*']?[)\](\[dDpP/\\|@3]|<3|[)(][\-o']?[:;=]")
 _REPEATED = re.compile(r"([a-z])\1\1")
 
@@ -148,10 +148,11 @@ def style_of(text: str) -> tuple[float, ...]:
 
 def mix_inputs(logits: np.ndarray, numbers: np.ndarray, style: np.ndarray) -> np.ndarray:
     """The second step's inputs, one row per text (arrays of shape (n, 3), (n, NUMBERS),
-    (n, STYLE)): the word model's three logits, VADER's numbers, whether VADER's compound
-    is inside the neutral band, the style, and the style times VADER's compound and times
-    each logit, so that the step can learn where to trust which."""
+    (n, STYLE)): the word model's three logits, VADER's numbers, VADER's own 3-class
+    decision (its compound inside the neutral band, at or above +0.05, at or below -0.05),
+    the style, and the style times VADER's compound and times each logit, so that the step
+    can learn where to trust which."""
     compound = numbers[:, :1]
-    neutral_band = (np.abs(compound) < 0.05).astype(np.float64)
+    decision = [np.abs(compound) < 0.05, compound >= 0.05, compound <= -0.05]  # 1.0 or 0.0
     by_logit = (logits[:, :, None] * style[:, None, :]).reshape(len(logits), -1)
-    return np.hstack([logits, numbers, neutral_band, style, style * compound, by_logit])
+    return np.hstack([logits, numbers, *decision, style, style * compound, by_logit])
