@@ -18,6 +18,7 @@ from bot.jobs import JobRunner
 from bot.outbox import OutboxDispatcher
 from bot.server import build_web_app
 from bot.services import Services, open_services
+from handlers.enrichment_process import EnrichmentProcess
 from storage.backup import in_use
 
 log = logging.getLogger(__name__)
@@ -31,10 +32,19 @@ CHANNEL_STOP_SECONDS = 2.0
 
 
 class Runtime:
-    """One running Chorus process. `start()` returns once it is serving."""
+    """One running Chorus process. `start()` returns once it is serving. `enricher`: see
+    `open_services` (a worker process the caller started and closes; else one of its own)."""
 
-    def __init__(self, settings: Settings, *, host: str | None = None, port: int | None = None):
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        host: str | None = None,
+        port: int | None = None,
+        enricher: EnrichmentProcess | None = None,
+    ):
         self.settings = settings
+        self.enricher = enricher
         self.host = host or settings.file.server.host
         self.port = settings.file.server.port if port is None else port
         self.services: Services | None = None
@@ -49,7 +59,9 @@ class Runtime:
         # Held while serving, so `chorus db restore` refuses to swap the store underneath.
         self._in_use = contextlib.ExitStack()
         self._in_use.enter_context(in_use(self.settings.env.database_url))
-        self.services = await open_services(self.settings, warm_later=True, channel_media=media())
+        self.services = await open_services(
+            self.settings, warm_later=True, channel_media=media(), enricher=self.enricher
+        )
         try:
             self._http = aiohttp.ClientSession()
             self.channels = build_channels(self.services, self._http)

@@ -11,11 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.runtime import Runtime
 from handlers.types import Inbound
 from storage.backup import BackupError, backup, restore
 from storage.database import Store
-from tests.conftest import FakeClock, make_engine, make_settings
+from tests.conftest import FakeClock, chorus_server, make_engine, make_settings
 from tests.test_cli import chorus
 
 
@@ -83,7 +82,7 @@ async def test_restore_waits_for_chorus_to_stop_and_keeps_what_it_replaces(
     database = Path(sqlite_url.split("///", 1)[1])
     saved = tmp_path / "saved.db"
     backup(sqlite_url, saved)
-    runtime = Runtime(make_settings(sqlite_url), port=0)
+    runtime = chorus_server(make_settings(sqlite_url))
     await runtime.start()
     try:
         async with runtime.services.store.transaction() as unit:

@@ -171,11 +171,10 @@ async def test_webhook_mode_needs_a_public_url_and_a_secret(database_url: str) -
 async def test_without_a_token_chorus_says_how_to_enable_telegram(
     database_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from bot.runtime import Runtime
-    from tests.conftest import make_settings
+    from tests.conftest import chorus_server, make_settings
 
     caplog.set_level("INFO")
-    runtime = Runtime(make_settings(database_url), port=0)
+    runtime = chorus_server(make_settings(database_url))
     await runtime.start()
     try:
         assert [c.name for c in runtime.channels] == ["web"]  # the form needs no token

@@ -18,7 +18,6 @@ import pytest
 from bot.channels import CHANNEL_MODULES, media
 from bot.channels.twitter import TwitterChannel, create
 from bot.config import ConfigError, load_settings, parse_settings
-from bot.runtime import Runtime
 from bot.services import open_services
 from handlers.insights.context import Reporting
 from handlers.insights.scope import ReportScope
@@ -26,7 +25,14 @@ from handlers.insights.summary import build_summary, format_summary
 from handlers.types import PublicPost
 from storage.database import Store
 from storage.leases import lease
-from tests.conftest import REPO, TEST_SECRET, config_dict, make_settings, write_config
+from tests.conftest import (
+    REPO,
+    TEST_SECRET,
+    chorus_server,
+    config_dict,
+    make_settings,
+    write_config,
+)
 from tests.fakes.x_api import FakeX
 from tests.people import Person
 from tests.test_cli import chorus
@@ -83,7 +89,7 @@ async def test_a_refused_token_stops_the_listener_and_chorus_keeps_serving(
     await fake.start()
     settings = make_settings(database_url, channels={"twitter": {"api_base": fake.url}})
     settings = replace(settings, env=replace(settings.env, x_bearer_token=TOKEN))
-    runtime = Runtime(settings, port=0)
+    runtime = chorus_server(settings)
     await runtime.start()
     try:
         [channel] = [c for c in runtime.channels if c.name == "x"]
