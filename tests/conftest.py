@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
+import functools
 import io
 import ipaddress
 import logging
@@ -107,10 +109,17 @@ def clock() -> FakeClock:
 # --- Settings ------------------------------------------------------------------------
 
 
+@functools.cache
+def _repository_config() -> dict:
+    # Read once per worker: PyYAML's pure-Python loader takes 20 ms, and the suite builds
+    # settings a few thousand times.
+    return yaml.safe_load((REPO / "config.yaml").read_text(encoding="utf-8"))
+
+
 def config_dict(**overrides: object) -> dict:
     """The repository's config.yaml, with question dates around today so tests that run
     Chorus with the real clock keep working whatever the date."""
-    data = yaml.safe_load((REPO / "config.yaml").read_text(encoding="utf-8"))
+    data = copy.deepcopy(_repository_config())
     today = date.today()
     data["questions"][0]["opens"] = min(today - timedelta(days=400), date(2026, 11, 1))
     data["questions"][0]["closes"] = max(today + timedelta(days=400), date(2027, 3, 31))
@@ -390,7 +399,11 @@ def models_loaded() -> None:
     them loaded, instead of the first test that sends a message paying seconds for them
     inside a wait for a reply (which times out on a busy machine). Built here, not taken
     from the `enricher` fixture, which test modules may override at a narrower scope.
+    A nested run of a test that enriches nothing (tests/test_ci_postgres.py) sets
+    CHORUS_TEST_MODELS_AT_FIRST_USE to skip it.
     """
+    if os.environ.get("CHORUS_TEST_MODELS_AT_FIRST_USE"):
+        return
     settings = make_settings("sqlite+aiosqlite://").consultation
     Enricher(settings.consultation.languages, settings.sentiment).warm_up()
 
