@@ -97,7 +97,9 @@ async def test_store_unavailable_is_503_then_applied_once_on_telegrams_retry(
     database_url: str,
 ) -> None:
     async with FakeBotAPI(TOKEN) as api, StoreOutage(database_url) as outage:
-        settings = telegram_settings(outage.url, api.base_url, mode="webhook")
+        settings = outage.with_short_waits(
+            telegram_settings(outage.url, api.base_url, mode="webhook")
+        )
         store = Store.connect(outage.url, busy_seconds=outage.busy_seconds)
         async with ChorusWithTelegram(settings, store=store) as chorus:
             person = User(new_user_id())
@@ -121,7 +123,9 @@ async def test_polling_waits_for_the_store_and_applies_the_update_once(
     database_url: str,
 ) -> None:
     async with FakeBotAPI(TOKEN) as api, StoreOutage(database_url) as outage:
-        settings = telegram_settings(outage.url, api.base_url, mode="polling")
+        settings = outage.with_short_waits(
+            telegram_settings(outage.url, api.base_url, mode="polling")
+        )
         store = Store.connect(outage.url, busy_seconds=outage.busy_seconds)
         async with ChorusWithTelegram(settings, store=store) as chorus:
             amira = TelegramPerson(api, User(new_user_id()), api.push)
