@@ -184,7 +184,7 @@ def test_db_upgrade_reports_the_revision(workdir: Path, tmp_path: Path) -> None:
     result = chorus(["db", "upgrade"], workdir, url)
     assert result.returncode == 0, result.stderr
     assert "is at revision" in result.stdout
-    current = chorus(["db", "current"], workdir, url)
+    current = chorus_in_process(["db", "current"], workdir, url)
     assert current.returncode == 0 and "is at revision" in current.stdout
 
 
