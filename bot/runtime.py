@@ -29,6 +29,10 @@ JOB_WORKERS = 2
 # `chorus run` stops within 5 s of SIGTERM: a channel still waiting out a provider's
 # retry (python-telegram-bot sleeps up to 30 s between failed polls) is left behind.
 CHANNEL_STOP_SECONDS = 2.0
+# The background jobs finish the step under way when stopping (one cut off mid-statement
+# leaves its pooled connection to be reset while cancelled, logged as an error); one
+# still busy after this long (a long job) is cancelled.
+JOBS_STOP_SECONDS = 1.0
 
 
 class Runtime:
@@ -53,6 +57,7 @@ class Runtime:
         self._runner: web.AppRunner | None = None
         self._jobs: list[asyncio.Task] = []
         self.job_runner: JobRunner | None = None
+        self._dispatcher: OutboxDispatcher | None = None
         self._in_use: contextlib.ExitStack | None = None
 
     async def start(self) -> None:
@@ -96,8 +101,8 @@ class Runtime:
                 if page_path:
                     log.info("Take part at http://%s:%s%s", self.host, self.port, page_path)
             by_name = {c.name: c for c in self.channels}
-            dispatcher = OutboxDispatcher(self.services, by_name)
-            self._jobs.append(asyncio.create_task(dispatcher.run_forever(), name="outbox"))
+            self._dispatcher = OutboxDispatcher(self.services, by_name)
+            self._jobs.append(asyncio.create_task(self._dispatcher.run_forever(), name="outbox"))
             self.job_runner = JobRunner(self.services, by_name)
             self.services.engine.team.on_job_queued.append(self.job_runner.wake)
             for worker in range(JOB_WORKERS):
@@ -109,6 +114,11 @@ class Runtime:
             raise
 
     async def stop(self) -> None:
+        for loop in (self._dispatcher, self.job_runner):
+            if loop is not None:
+                loop.stop()
+        if self._jobs:
+            await asyncio.wait(self._jobs, timeout=JOBS_STOP_SECONDS)
         for job in self._jobs:
             job.cancel()
         for job in self._jobs:
