@@ -38,7 +38,7 @@ from telegram.ext import AIORateLimiter
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # for tests.fakes
 
-from bot.channels import media  # noqa: E402
+from bot.channels import media, telegram  # noqa: E402
 from bot.channels.telegram import TelegramChannel  # noqa: E402
 from bot.channels.telegram.channel import SECRET_HEADER, WEBHOOK_PATH  # noqa: E402
 from bot.config import Environment, Settings, parse_settings  # noqa: E402
@@ -127,7 +127,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> bool:
         channel = TelegramChannel(
             services,
             token=TOKEN,
-            settings=settings.file.channels.telegram,
+            settings=telegram.DECLARATION.settings_from(settings),
             webhook_secret=SECRET,
             # Telegram's own send limits (30 a second) would make the replies, sent after
             # each commit, the bottleneck of a benchmark of the webhook itself.

@@ -25,7 +25,6 @@ import sys
 import tempfile
 import time
 import uuid
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -40,7 +39,7 @@ from bot.channels.x_listener import Timings  # noqa: E402
 from bot.services import open_services  # noqa: E402
 from handlers.types import PublicPost  # noqa: E402
 from storage.database import Store  # noqa: E402
-from tests.conftest import make_settings  # noqa: E402
+from tests.conftest import make_settings, with_environ  # noqa: E402
 from tests.fakes.x_api import FakeX  # noqa: E402
 
 TOKEN = "bench-bearer-token"
@@ -105,7 +104,7 @@ async def bench_poll(url: str, count: int) -> str:
             f"a{number % 300}",
         )
     settings = make_settings(url, channels={"twitter": {"api_base": fake.url, "mode": "poll"}})
-    settings = replace(settings, env=replace(settings.env, x_bearer_token=TOKEN))
+    settings = with_environ(settings, X_BEARER_TOKEN=TOKEN)
     services = await open_services(settings, channel_media=media())
 
     async def fast(seconds: float) -> None:

@@ -10,11 +10,9 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
-from urllib.parse import urlsplit
 
 import yaml
-from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import ConfigDict, Field, ValidationError, field_validator
 
 from handlers.settings import ConsultationConfig, Strict
 from storage.timeouts import StoreTimeouts
@@ -55,49 +53,12 @@ class StoreSettings(Strict):
         return StoreTimeouts(**self.model_dump())
 
 
-class TelegramSettings(Strict):
-    mode: Literal["polling", "webhook"] = "polling"
-    base_url: str = "https://api.telegram.org/bot"
-    public_url: str | None = None
-
-    @field_validator("base_url")
-    @classmethod
-    def _base_url_takes_a_token(cls, value: str) -> str:
-        # The token is appended: without a path, its part after the colon would be read
-        # as a port number (and quoted in errors).
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.netloc or not parts.path:
-            raise ValueError(
-                f"{value!r} is not a Bot API base such as https://api.telegram.org/bot "
-                "(the token is appended to it)"
-            )
-        return value
-
-
-class TwitterSettings(Strict):
-    mode: Literal["auto", "stream", "poll"] = "auto"
-    poll_seconds: float = Field(default=60, gt=0)
-    api_base: str = "https://api.twitter.com"
-    question: str | None = None
-    metrics_max_age_hours: float = Field(default=72, ge=0)
-
-    @field_validator("api_base")
-    @classmethod
-    def _api_base_is_a_url(cls, value: str) -> str:
-        if not value.startswith(("https://", "http://")):
-            raise ValueError(f"{value!r} is not an http(s) URL such as https://api.twitter.com")
-        return value
-
-
 class ChannelSettings(Strict):
-    """The sections of the channels still described here; every other `channels.<name>`
-    section belongs to a channel declared through the kit (bot/channels/kit.py), whose
-    own model (in its module: sms, voice, web, whatsapp) validates it when Chorus starts."""
+    """The `channels:` mapping, kept as written: each `channels.<name>` section belongs to
+    a channel declared through the kit (bot/channels/kit.py), whose own settings model,
+    in its own module, validates it when Chorus starts. Nothing here names a channel."""
 
     model_config = ConfigDict(extra="allow", frozen=True)
-
-    telegram: TelegramSettings = TelegramSettings()
-    twitter: TwitterSettings = TwitterSettings()
 
 
 class FileSettings(ConsultationConfig):
@@ -107,13 +68,6 @@ class FileSettings(ConsultationConfig):
     store: StoreSettings = StoreSettings()
     channels: ChannelSettings = ChannelSettings()
 
-    @model_validator(mode="after")
-    def _twitter_question_exists(self) -> FileSettings:
-        key = self.channels.twitter.question
-        if key is not None and key not in {q.key for q in self.questions}:
-            raise ValueError(f"channels.twitter.question: no question has the key {key!r}")
-        return self
-
 
 @dataclass(frozen=True)
 class Environment:
@@ -121,12 +75,8 @@ class Environment:
 
     database_url: str
     secret: str | None
-    telegram_token: str | None
-    telegram_webhook_secret: str | None
-    x_bearer_token: str | None
-    twilio_auth_token: str | None
-    twilio_account_sid: str | None = None
-    # Every variable, for the channels that read their own through their secrets model.
+    # Every variable that is set (values stripped, empty ones left out): each channel
+    # reads its own through its secrets model (bot/channels/kit.py).
     environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -140,11 +90,6 @@ class Environment:
         return cls(
             database_url=get("CHORUS_DATABASE_URL") or DEFAULT_DATABASE_URL,
             secret=get("CHORUS_SECRET"),
-            telegram_token=get("TELEGRAM_BOT_TOKEN"),
-            telegram_webhook_secret=get("TELEGRAM_WEBHOOK_SECRET"),
-            x_bearer_token=get("X_BEARER_TOKEN"),
-            twilio_auth_token=get("TWILIO_AUTH_TOKEN"),
-            twilio_account_sid=get("TWILIO_ACCOUNT_SID"),
             environ={name: value.strip() for name, value in env.items() if value.strip()},
         )
 

@@ -77,10 +77,7 @@ class Delivery:
             return await asyncio.wait_for(asyncio.shield(work), self.budget_seconds)
         except TimeoutError:
             if not work.done():
-                work.cancel()
-                self._abandoned.add(work)
-                work.add_done_callback(self._abandoned.discard)
-                work.add_done_callback(_quietly)
+                self._abandon(work)
                 self._unanswered[(inbound.channel, inbound.message_id)] = None
                 while len(self._unanswered) > MAX_UNANSWERED:
                     self._unanswered.popitem(last=False)
@@ -89,8 +86,18 @@ class Delivery:
                 ) from None
             return work.result()  # it finished at the last moment (or raised its own error)
         except asyncio.CancelledError:
-            work.cancel()
+            self._abandon(work)
             raise
+
+    def _abandon(self, work: asyncio.Task) -> None:
+        """Cancel the work once and keep it until it has unwound (`close` waits for it):
+        a second cancel, such as the loop's own at exit, would cut short the driver's
+        closing of a connection the first one interrupted (SQLAlchemy then drops it
+        unclosed)."""
+        work.cancel()
+        self._abandoned.add(work)
+        work.add_done_callback(self._abandoned.discard)
+        work.add_done_callback(_quietly)
 
     async def close(self) -> None:
         """Wait for abandoned work to finish unwinding (each is bounded by the store's own

@@ -11,7 +11,7 @@ import signal
 import aiohttp
 from aiohttp import web
 
-from bot.channels import build_channels, media
+from bot.channels import build_channels, check_sections, declarations, media
 from bot.channels.base import Channel
 from bot.config import ConfigError, Settings
 from bot.jobs import JobRunner
@@ -61,6 +61,9 @@ class Runtime:
         self._in_use: contextlib.ExitStack | None = None
 
     async def start(self) -> None:
+        # Every channel's config.yaml section, before anything is opened: a mistake there
+        # stops Chorus with one line, as one anywhere else in the file does.
+        check_sections(self.settings, declarations())
         # Held while serving, so `chorus db restore` refuses to swap the store underneath.
         self._in_use = contextlib.ExitStack()
         self._in_use.enter_context(in_use(self.settings.env.database_url))

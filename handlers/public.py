@@ -310,6 +310,7 @@ class _Batch:
                 language=language,
                 polarity=enriched.polarity,
                 subjectivity=enriched.subjectivity,
+                sentiment_confidence=enriched.confidence,
                 redactions=enriched.redactions,
                 status="pending" if enriched.flagged else "visible",
                 moderation_reason=enriched.flagged,

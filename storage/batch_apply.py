@@ -321,6 +321,7 @@ def _add_contribution(
         polarity=new.polarity,
         subjectivity=new.subjectivity,
         label=new.label,
+        sentiment_confidence=new.sentiment_confidence,
         redactions=list(new.redactions),
         status=new.status,
         moderation_reason=new.moderation_reason,

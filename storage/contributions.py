@@ -42,6 +42,7 @@ def contribution_record(row: Contribution) -> ContributionRecord:
         created_at=row.created_at,
         number=row.idea_number,
         worker_code=row.worker_code,
+        sentiment_confidence=row.sentiment_confidence,
     )
 
 
@@ -62,6 +63,7 @@ class Contributions:
             polarity=new.polarity,
             subjectivity=new.subjectivity,
             label=new.label,
+            sentiment_confidence=new.sentiment_confidence,
             redactions=list(new.redactions),
             status=new.status,
             moderation_reason=new.moderation_reason,

@@ -51,6 +51,7 @@ CONTRIBUTION_COLUMNS = (
     "duplicate_of",
     "created_at",
     "text",
+    "sentiment_confidence",  # added later: new columns go last, so readers keep working
 )
 
 
@@ -147,6 +148,7 @@ async def contribution_rows(
             "duplicate_of": contribution.duplicate_of,
             "created_at": contribution.created_at.isoformat(),
             "text": contribution.text,
+            "sentiment_confidence": _rounded(contribution.sentiment_confidence),
         }
 
 
@@ -216,6 +218,7 @@ async def idea_rows(
             "consensus": round(consensus, 4) if consensus is not None else None,
             "created_at": idea.created_at.isoformat(),
             "text": idea.text,
+            "sentiment_confidence": _rounded(idea.sentiment_confidence),
         }
 
 

@@ -35,6 +35,7 @@ class PaperContribution:
     label: str
     redactions: tuple[str, ...]
     flagged: str | None
+    sentiment_confidence: float | None = None
 
 
 async def already_imported(unit: Unit, key: str) -> bool:
@@ -68,6 +69,7 @@ async def store_paper_form(unit: Unit, form: PaperContribution, now: datetime) -
             language=form.language,
             polarity=form.polarity,
             subjectivity=form.subjectivity,
+            sentiment_confidence=form.sentiment_confidence,
             redactions=form.redactions,
             status="pending" if form.flagged else "visible",
             moderation_reason=form.flagged,

@@ -30,6 +30,7 @@ class Amendment:
     subjectivity: float | None
     label: str
     redactions: tuple[str, ...]
+    sentiment_confidence: float | None = None
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,7 @@ class Moderation:
         row.polarity = amendment.polarity
         row.subjectivity = amendment.subjectivity
         row.label = amendment.label
+        row.sentiment_confidence = amendment.sentiment_confidence
         row.redactions = list(amendment.redactions)
         row.status = "visible"
         row.moderation_reason = None

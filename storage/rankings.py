@@ -36,6 +36,7 @@ class IdeaRow:
     controversy: float = 0.0
     consensus: float | None = None
     number: int | None = None  # the idea number people see ("idea 7")
+    sentiment_confidence: float | None = None  # the label's calibrated probability
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,9 @@ def _idea_row(c: Contribution, key: str | None, score: IdeaScore | None = None) 
         controversy=round(score.controversy, 3) if score else 0.0,
         consensus=round(score.consensus, 4) if score and score.consensus is not None else None,
         number=c.idea_number,
+        sentiment_confidence=(
+            round(c.sentiment_confidence, 4) if c.sentiment_confidence is not None else None
+        ),
     )
 
 

@@ -87,6 +87,7 @@ class NewContribution:
     assisted: bool = False
     profile: Profile = field(default_factory=Profile)
     worker_code: str | None = None  # who entered an assisted contribution
+    sentiment_confidence: float | None = None  # the label's calibrated probability
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,7 @@ class ContributionRecord:
     created_at: datetime
     number: int | None = None  # an idea's own number ("idea 7"); None for a comment
     worker_code: str | None = None
+    sentiment_confidence: float | None = None  # None where the analyser gives none
 
     @property
     def shown_number(self) -> int:

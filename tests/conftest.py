@@ -28,6 +28,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -35,7 +36,7 @@ import aiohttp
 import pytest
 import yaml
 
-from bot.config import Environment, Settings, parse_settings
+from bot.config import ChannelSettings, Environment, Settings, parse_settings
 from bot.runtime import Runtime
 from handlers.engine import Engine
 from handlers.enrich import Enricher
@@ -143,6 +144,23 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         env=env,
         path=REPO / "config.yaml",
     )
+
+
+def with_section(settings: Settings, name: str, **changes: object) -> Settings:
+    """`settings` with these keys of `channels.<name>` changed, as if config.yaml said so
+    (the channel's own model reads the section when it is built)."""
+    channels = dict(settings.file.channels.model_extra or {})
+    channels[name] = {**(channels.get(name) or {}), **changes}
+    file = settings.file.model_copy(update={"channels": ChannelSettings(**channels)})
+    return replace(settings, file=file)
+
+
+def with_environ(settings: Settings, **variables: str | None) -> Settings:
+    """`settings` with these environment variables set (None: unset), as if Chorus had
+    been started with them; each channel reads its own through its secrets model."""
+    environ = {**settings.env.environ, **variables}
+    kept = {name: value for name, value in environ.items() if value is not None}
+    return replace(settings, env=replace(settings.env, environ=kept))
 
 
 # --- The command line, in this process ----------------------------------------------

@@ -10,12 +10,11 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
 
 import aiohttp
 from aiohttp import web
 
-from bot.channels import media
+from bot.channels import media, telegram
 from bot.channels.telegram import TelegramChannel
 from bot.channels.telegram.channel import SECRET_HEADER, WEBHOOK_PATH
 from bot.config import Settings
@@ -23,7 +22,7 @@ from bot.retry import Backoff
 from bot.server import build_web_app
 from bot.services import Services, open_services
 from storage.database import Store
-from tests.conftest import make_settings
+from tests.conftest import make_settings, with_environ
 from tests.fakes.telegram_bot_api import FakeBotAPI, User, button_data
 
 TOKEN = "7000000001:AAFakeTokenForChorusTests_0123456789"
@@ -49,8 +48,7 @@ def telegram_settings(
         }
     }
     settings = make_settings(database_url, channels=channels, **overrides)
-    env = replace(settings.env, telegram_token=TOKEN, telegram_webhook_secret=WEBHOOK_SECRET)
-    return replace(settings, env=env)
+    return with_environ(settings, TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_WEBHOOK_SECRET=WEBHOOK_SECRET)
 
 
 class ChorusWithTelegram:
@@ -71,7 +69,7 @@ class ChorusWithTelegram:
         self.channel = TelegramChannel(
             self.services,
             token=TOKEN,
-            settings=self.settings.file.channels.telegram,
+            settings=telegram.DECLARATION.settings_from(self.settings),
             webhook_secret=WEBHOOK_SECRET,
             store_backoff=FAST,
             start_backoff=FAST,

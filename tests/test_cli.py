@@ -147,7 +147,11 @@ def test_analyse_prints_one_json_object_per_line(workdir: Path) -> None:
     first, second = (json.loads(line) for line in result.stdout.splitlines())
     assert first["text"] == "Email me at [email] please" and first["redactions"] == ["email"]
     assert second["label"] == "positive" and second["language"] == "en"
-    assert set(second) == {"text", "language", "polarity", "subjectivity", "label", "redactions"}
+    assert set(second) == {
+        "text", "language", "polarity", "subjectivity", "label", "redactions",
+        "sentiment_confidence",
+    }  # fmt: skip
+    assert 0 < second["sentiment_confidence"] <= 1
 
 
 def test_analyse_reads_a_csv_column(workdir: Path) -> None:

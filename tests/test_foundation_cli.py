@@ -210,6 +210,7 @@ def test_analyse_prints_exactly_the_documented_keys_for_every_line(workdir: Path
             "subjectivity",
             "label",
             "redactions",
+            "sentiment_confidence",
         ]
     redacted, welsh, negative, empty = records
     assert redacted["text"] == (
@@ -223,6 +224,8 @@ def test_analyse_prints_exactly_the_documented_keys_for_every_line(workdir: Path
         ["analyse", "--analyser", "vader"], workdir, "sqlite+aiosqlite://", lines[2] + "\n"
     )
     assert json.loads(vader.stdout)["subjectivity"] is None
+    assert json.loads(vader.stdout)["sentiment_confidence"] is None  # a lexicon has none
+    assert welsh["sentiment_confidence"] is None and 0 < negative["sentiment_confidence"] <= 1
 
 
 def test_analyse_refuses_a_csv_that_is_not_utf8_in_one_line(workdir: Path) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import logging
 import os
+import re
 import stat
 from datetime import date
 from pathlib import Path
@@ -143,16 +144,55 @@ def test_files_that_cannot_be_used_name_the_file(tmp_path: Path) -> None:
 
 
 def test_secrets_come_from_the_environment_only() -> None:
+    from bot.channels import sms, telegram
+
     env = Environment.from_environ(
         {
             "CHORUS_DATABASE_URL": "postgresql+asyncpg://chorus:hunter2@db/chorus",
             "CHORUS_SECRET": "s" * 32,
             "TELEGRAM_BOT_TOKEN": " 123:abc ",
+            "TELEGRAM_WEBHOOK_SECRET": "  ",
+            "TWILIO_AUTH_TOKEN": "twilio-token",
         }
     )
-    assert env.telegram_token == "123:abc" and env.secret == "s" * 32
+    assert env.secret == "s" * 32
     assert "hunter2" not in repr(env) and "s" * 32 not in repr(env)
+    assert "123:abc" not in repr(env) and "twilio-token" not in repr(env)
     assert Environment.from_environ({}).database_url == "sqlite+aiosqlite:///var/chorus.db"
+    # Each channel reads its own variables, stripped, an empty one as unset.
+    settings = Settings(parse_settings(DEFAULT, Path("config.yaml")), env, Path("config.yaml"))
+    bot = telegram.DECLARATION.secrets_from(settings)
+    assert bot.token.get_secret_value() == "123:abc" and bot.webhook_secret is None
+    twilio = sms.DECLARATION.secrets_from(settings)
+    assert twilio.auth_token.get_secret_value() == "twilio-token" and twilio.account_sid is None
+    assert "123:abc" not in repr(bot) and "twilio-token" not in repr(twilio)
+
+
+def test_the_config_module_names_no_channel() -> None:
+    """bot/config.py reads the file and the core's environment; every channel's settings
+    and variables are declared in its own module. It imports no channel either: it is
+    imported early and by every command."""
+    import ast
+
+    import bot.config
+    from bot.channels import declarations
+
+    source = Path(bot.config.__file__).read_text(encoding="utf-8")
+    names = {"twilio", "whatsapp", "telegram", "twitter", "sms", "voice"}
+    for declaration in declarations():
+        names |= {declaration.name, declaration.section_name}
+    # One-letter names ("x") cannot be told from other words.
+    named = [n for n in sorted(names) if len(n) > 1 and re.search(rf"\b{n}\b", source, re.I)]
+    assert named == []
+    for name in ("TELEGRAM_", "X_BEARER", "TWILIO_", "WHATSAPP_"):
+        assert name not in source
+    imported = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            imported += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            imported.append(node.module or "")
+    assert not [m for m in imported if m == "bot.channels" or m.startswith("bot.channels.")]
 
 
 # --- CHORUS_SECRET ---------------------------------------------------------------------

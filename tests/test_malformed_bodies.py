@@ -5,7 +5,6 @@ The routes are read from the running server, so a route added later is covered t
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import shutil
 from pathlib import Path
@@ -13,7 +12,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.conftest import chorus_server, make_settings
+from tests.conftest import chorus_server, make_settings, with_environ
 from tests.fakes.telegram_bot_api import FakeBotAPI
 from tests.telegram_harness import PUBLIC_URL, SECRET_HEADER, TOKEN, WEBHOOK_SECRET
 from tests.twilio_fakes import ACCOUNT_SID, AUTH_TOKEN, OUR_NUMBER, SMS_URL
@@ -68,14 +67,13 @@ def every_channel(database_url: str, bot_api: str):
             "telegram": {"mode": "webhook", "base_url": bot_api, "public_url": PUBLIC_URL},
         },
     )
-    env = dataclasses.replace(
-        settings.env,
-        twilio_auth_token=AUTH_TOKEN,
-        twilio_account_sid=ACCOUNT_SID,
-        telegram_token=TOKEN,
-        telegram_webhook_secret=WEBHOOK_SECRET,
+    return with_environ(
+        settings,
+        TWILIO_AUTH_TOKEN=AUTH_TOKEN,
+        TWILIO_ACCOUNT_SID=ACCOUNT_SID,
+        TELEGRAM_BOT_TOKEN=TOKEN,
+        TELEGRAM_WEBHOOK_SECRET=WEBHOOK_SECRET,
     )
-    return dataclasses.replace(settings, env=env)
 
 
 # What lets a request past each route's authentication, so the body itself is judged.

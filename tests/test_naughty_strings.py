@@ -9,7 +9,6 @@ time, each person's messages in order."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import re
 import shutil
@@ -31,7 +30,7 @@ from handlers.enrich import clean_text
 from handlers.flows.call import pressed, spoken
 from handlers.types import Reply
 from storage.models import Contribution
-from tests.conftest import chorus_server, config_dict, make_settings
+from tests.conftest import chorus_server, config_dict, make_settings, with_environ
 from tests.fakes.telegram_bot_api import FakeBotAPI, User
 from tests.fakes.whatsapp_graph import FakeGraphAPI, signature, text_message
 from tests.fakes.x_api import FakeX
@@ -155,22 +154,17 @@ def every_text_channel(database_url: str, bot_api: str, graph_api: str, x_api: s
             "twitter": {"api_base": x_api, "mode": "poll"},
         },
     )
-    environ = {
-        **settings.env.environ,
-        "WHATSAPP_ACCESS_TOKEN": WHATSAPP_TOKEN,
-        "WHATSAPP_APP_SECRET": APP_SECRET,
-        "WHATSAPP_VERIFY_TOKEN": VERIFY_TOKEN,
-    }
-    env = dataclasses.replace(
-        settings.env,
-        environ=environ,
-        twilio_auth_token=AUTH_TOKEN,
-        twilio_account_sid=ACCOUNT_SID,
-        telegram_token=TOKEN,
-        telegram_webhook_secret=WEBHOOK_SECRET,
-        x_bearer_token=X_TOKEN,
+    return with_environ(
+        settings,
+        WHATSAPP_ACCESS_TOKEN=WHATSAPP_TOKEN,
+        WHATSAPP_APP_SECRET=APP_SECRET,
+        WHATSAPP_VERIFY_TOKEN=VERIFY_TOKEN,
+        TWILIO_AUTH_TOKEN=AUTH_TOKEN,
+        TWILIO_ACCOUNT_SID=ACCOUNT_SID,
+        TELEGRAM_BOT_TOKEN=TOKEN,
+        TELEGRAM_WEBHOOK_SECRET=WEBHOOK_SECRET,
+        X_BEARER_TOKEN=X_TOKEN,
     )
-    return dataclasses.replace(settings, env=env)
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import logging
-from dataclasses import replace
 from datetime import timedelta
 
 import aiohttp
@@ -26,7 +25,7 @@ from storage.models import (
     OutboxMessage,
     Participant,
 )
-from tests.conftest import make_settings
+from tests.conftest import make_settings, with_environ
 from tests.test_sms import AMIRA, BOB, check_segments, chorus, count, store_of
 from tests.twilio_fakes import (
     ACCOUNT_SID,
@@ -154,7 +153,7 @@ async def test_stop_and_forget_delete_the_follow_up_number(
 
 async def test_sends_are_refused_without_an_account(database_url: str) -> None:
     settings = twilio_settings(database_url)
-    settings = replace(settings, env=replace(settings.env, twilio_account_sid=None))
+    settings = with_environ(settings, TWILIO_ACCOUNT_SID=None)
     async with running_chorus(settings) as chorus:
         [channel] = [c for c in chorus.channels if c.name == "sms"]
         with pytest.raises(BadRequest, match="TWILIO_ACCOUNT_SID"):

@@ -11,6 +11,7 @@ import logging
 
 import pytest
 
+from bot.channels import check_sections, declarations
 from bot.channels.base import BadRequest, ContactStopped, SendError, Throttled
 from bot.channels.telegram.render import keyboard, plan, split_text
 from bot.config import ConfigError
@@ -231,9 +232,11 @@ async def test_a_webhook_posted_before_telegram_is_up_is_answered_503(
 def test_a_base_url_without_its_path_is_a_config_error(database_url: str) -> None:
     # The token is appended to base_url: without "/bot" httpx would read its secret half
     # (after the colon) as a port number, and quote it alone in the error.
+    # Checked by the channel's own model when Chorus starts.
     for wrong in ("http://localhost", "localhost:8081/bot", "ftp://example.org/bot"):
+        settings = telegram_settings(database_url, wrong, mode="polling")
         with pytest.raises(ConfigError, match="channels.telegram.base_url") as failed:
-            telegram_settings(database_url, wrong, mode="polling")
+            check_sections(settings, declarations())
         assert "the token is appended" in str(failed.value)
 
 

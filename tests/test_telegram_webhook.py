@@ -17,6 +17,7 @@ from bot.services import open_services
 from storage.database import Store
 from storage.models import Contribution, FailedInbound, Participant, ProcessedMessage
 from tests.channel_harness import ChannelCase, ChorusUnderTest, run_case
+from tests.conftest import with_environ, with_section
 from tests.fakes.outage import StoreOutage
 from tests.fakes.telegram_bot_api import FakeBotAPI, User
 from tests.telegram_harness import (
@@ -150,21 +151,13 @@ async def test_webhook_mode_needs_a_public_url_and_a_secret(database_url: str) -
     settings = telegram_settings(database_url, "http://127.0.0.1:9/bot", mode="webhook")
     services = await open_services(settings, channel_media=media())
     try:
-        from dataclasses import replace
-
         for env, file, problem in (
-            ({"telegram_webhook_secret": None}, {}, "TELEGRAM_WEBHOOK_SECRET"),
-            ({"telegram_webhook_secret": "has spaces"}, {}, "TELEGRAM_WEBHOOK_SECRET may use"),
+            ({"TELEGRAM_WEBHOOK_SECRET": None}, {}, "TELEGRAM_WEBHOOK_SECRET"),
+            ({"TELEGRAM_WEBHOOK_SECRET": "has spaces"}, {}, "TELEGRAM_WEBHOOK_SECRET may use"),
             ({}, {"public_url": None}, "public_url"),
             ({}, {"public_url": "http://insecure.example/hook"}, "public_url"),
         ):
-            telegram = settings.file.channels.telegram.model_copy(update=file)
-            channels = settings.file.channels.model_copy(update={"telegram": telegram})
-            services.settings = replace(
-                settings,
-                env=replace(settings.env, **env),
-                file=settings.file.model_copy(update={"channels": channels}),
-            )
+            services.settings = with_section(with_environ(settings, **env), "telegram", **file)
             with pytest.raises(ConfigError, match=problem) as raised:
                 create(services, None)
             assert TOKEN not in str(raised.value)

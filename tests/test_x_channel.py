@@ -8,16 +8,16 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
 import pytest
 
-from bot.channels import CHANNEL_MODULES, media
-from bot.channels.twitter import TwitterChannel, create
-from bot.config import ConfigError, load_settings, parse_settings
+from bot.channels import CHANNEL_MODULES, check_sections, declarations, media
+from bot.channels.twitter import DECLARATION, TwitterChannel, create
+from bot.channels.x_settings import TwitterSettings
+from bot.config import ConfigError, Environment, Settings, load_settings, parse_settings
 from bot.services import open_services
 from handlers.insights.context import Reporting
 from handlers.insights.scope import ReportScope
@@ -26,11 +26,11 @@ from handlers.types import PublicPost
 from storage.database import Store
 from storage.leases import lease
 from tests.conftest import (
-    REPO,
     TEST_SECRET,
     chorus_server,
     config_dict,
     make_settings,
+    with_environ,
     write_config,
 )
 from tests.fakes.x_api import FakeX
@@ -49,10 +49,7 @@ async def test_the_listener_is_registered_and_off_without_a_token(
     try:
         async with aiohttp.ClientSession() as http:
             assert create(services, http) is None
-            with_token = replace(
-                services.settings, env=replace(services.settings.env, x_bearer_token=TOKEN)
-            )
-            services.settings = with_token
+            services.settings = with_environ(services.settings, X_BEARER_TOKEN=TOKEN)
             channel = create(services, http)
     finally:
         await services.close()
@@ -71,14 +68,36 @@ async def test_the_listener_is_registered_and_off_without_a_token(
     ],
 )
 def test_the_twitter_settings_are_checked(twitter: dict, problem: str) -> None:
+    """By the channel's own model (x_settings.py), given the consultation's questions,
+    when Chorus starts, whether the listener is on or off."""
+    file = parse_settings(config_dict(channels={"twitter": twitter}), Path("config.yaml"))
+    settings = Settings(file, Environment.from_environ({}), Path("config.yaml"))
     with pytest.raises(ConfigError) as raised:
-        parse_settings(config_dict(channels={"twitter": twitter}), REPO / "config.yaml")
-    assert problem.replace("Value error, ", "") in str(raised.value)
+        check_sections(settings, declarations())
+    assert str(raised.value).startswith(f"config.yaml: {problem.replace('Value error, ', '')}")
+    assert "\n" not in str(raised.value)
+
+
+def test_a_question_that_does_not_exist_stops_chorus_run_with_one_line(tmp_path: Path) -> None:
+    write_config(tmp_path / "config.yaml", channels={"twitter": {"question": "nope"}})
+    result = chorus(["run", "--port", "0"], tmp_path, f"sqlite+aiosqlite:///{tmp_path}/x.db")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "chorus: configuration error: config.yaml: channels.twitter.question: "
+        "no question has the key 'nope'"
+    ]
+    assert not (tmp_path / "x.db").exists()  # checked before the store is opened
+    report = chorus(["summary"], tmp_path, f"sqlite+aiosqlite:///{tmp_path}/x.db")
+    assert report.returncode == 2  # and by every command that reads the file
+    assert "channels.twitter.question: no question has the key 'nope'" in report.stderr
 
 
 def test_the_default_twitter_settings() -> None:
-    settings = parse_settings(config_dict(), REPO / "config.yaml").channels.twitter
-    assert (settings.mode, settings.poll_seconds, settings.question) == ("auto", 60, "ahp-action")
+    settings = make_settings("sqlite+aiosqlite://")
+    x: TwitterSettings = DECLARATION.settings_from(settings)
+    assert (x.mode, x.poll_seconds, x.question) == ("auto", 60, "ahp-action")
+    secrets = DECLARATION.secrets_from(with_environ(settings, X_BEARER_TOKEN=TOKEN))
+    assert secrets.bearer_token.get_secret_value() == TOKEN and TOKEN not in repr(secrets)
 
 
 async def test_a_refused_token_stops_the_listener_and_chorus_keeps_serving(
@@ -88,7 +107,7 @@ async def test_a_refused_token_stops_the_listener_and_chorus_keeps_serving(
     fake = FakeX("the-token-X-knows")
     await fake.start()
     settings = make_settings(database_url, channels={"twitter": {"api_base": fake.url}})
-    settings = replace(settings, env=replace(settings.env, x_bearer_token=TOKEN))
+    settings = with_environ(settings, X_BEARER_TOKEN=TOKEN)
     runtime = chorus_server(settings)
     await runtime.start()
     try:

@@ -11,7 +11,6 @@ with the twilio library's validator, so a mistake in how Chorus uses the validat
 from __future__ import annotations
 
 import base64
-import dataclasses
 import hashlib
 import hmac
 import itertools
@@ -28,7 +27,7 @@ from aiohttp import web
 from bot.runtime import Runtime
 from storage.database import Store
 from storage.models import Base
-from tests.conftest import chorus_server, make_settings
+from tests.conftest import chorus_server, make_settings, with_environ
 from tests.fakes import html_error
 
 AUTH_TOKEN = "test-twilio-auth-token-0123456789"
@@ -59,10 +58,7 @@ def twilio_settings(database_url: str, *, api_base: str | None = None, **sms: ob
         database_url,
         channels={"sms": sms_settings, "voice": {"public_url": VOICE_URL}},
     )
-    env = dataclasses.replace(
-        settings.env, twilio_auth_token=AUTH_TOKEN, twilio_account_sid=ACCOUNT_SID
-    )
-    return dataclasses.replace(settings, env=env)
+    return with_environ(settings, TWILIO_AUTH_TOKEN=AUTH_TOKEN, TWILIO_ACCOUNT_SID=ACCOUNT_SID)
 
 
 @asynccontextmanager

@@ -13,7 +13,6 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import replace
 
 import aiohttp
 from sqlalchemy import select
@@ -25,7 +24,7 @@ from bot.channels.x_posts import TWEET_FIELDS
 from bot.channels.x_search import TWITTER_EPOCH_MS
 from bot.services import Services, open_services
 from storage.models import Contribution
-from tests.conftest import make_settings
+from tests.conftest import make_settings, with_environ
 from tests.fakes.x_api import FakeX
 
 TOKEN = "chorus-test-x-token-not-a-secret"
@@ -77,7 +76,7 @@ async def chorus(database_url: str, fake: FakeX, **twitter: object) -> AsyncIter
         database_url,
         channels={"twitter": {"api_base": fake.url, "mode": "poll", **twitter}},
     )
-    settings = replace(settings, env=replace(settings.env, x_bearer_token=TOKEN))
+    settings = with_environ(settings, X_BEARER_TOKEN=TOKEN)
     services = await open_services(settings, channel_media=media())
     try:
         yield services

@@ -3,7 +3,9 @@
 A channel module declares a `Declaration`: its name, its medium (what the core keys
 behaviour on, never the name), its settings model validated from its own
 `channels.<name>` section of config.yaml, the model of its own environment variables,
-and how to build it. `bot/channels/__init__.py` lists the modules, one line each.
+and how to build it. Both models live in the channel's own module: bot/config.py reads
+the file and the core's environment and names no channel. `bot/channels/__init__.py`
+lists the modules, one line each.
 
 A webhook channel subclasses `WebhookChannel` and writes only what differs: `verify`
 (signature → `Forged`), `parse` (provider payload → `Parsed`, or `Malformed`),
@@ -72,16 +74,14 @@ class Declaration:
             raise ValueError(f"{self.name}: medium {self.medium!r} is not one of {MEDIA}")
 
     def settings_from(self, settings: Settings) -> Any:
-        """This channel's `channels.<name>` section, validated by its own model."""
-        channels = settings.file.channels
+        """This channel's `channels.<name>` section, validated by its own model. The
+        consultation is the validation's context (`info.context["consultation"]`), for
+        checks against it, such as X's question being one of the questions."""
         key = self.section_name
-        section: object = getattr(channels, key, None)
-        if section is None:
-            section = (channels.model_extra or {}).get(key) or {}
-        if isinstance(section, BaseModel):
-            section = section.model_dump()
+        section = (settings.file.channels.model_extra or {}).get(key) or {}
+        context = {"consultation": settings.consultation}
         try:
-            return self.settings.model_validate(section)
+            return self.settings.model_validate(section, context=context)
         except ValidationError as error:
             raise ConfigError(_describe(f"channels.{key}", error)) from None
 
@@ -102,7 +102,9 @@ def _describe(where: str, error: ValidationError) -> str:
 
 
 def check_sections(settings: Settings, declared: Sequence[Declaration]) -> None:
-    """Every `channels.<name>` section must belong to a declared channel."""
+    """Every `channels.<name>` section must belong to a declared channel, and be valid
+    for it whether the channel is on or off: checked when Chorus starts, so a mistake
+    stops it with one line naming the file and the key."""
     names = {declaration.section_name for declaration in declared}
     for name in settings.file.channels.model_extra or {}:
         if name not in names:
@@ -110,6 +112,11 @@ def check_sections(settings: Settings, declared: Sequence[Declaration]) -> None:
                 f"{settings.path}: channels.{name}: no such channel "
                 f"(known: {', '.join(sorted(names))})"
             )
+    for declaration in declared:
+        try:
+            declaration.settings_from(settings)
+        except ConfigError as error:
+            raise ConfigError(f"{settings.path}: {error}") from None
 
 
 # --- The shared webhook path ---------------------------------------------------------

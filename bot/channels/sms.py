@@ -35,7 +35,7 @@ from bot.channels.base import (
 )
 from bot.channels.kit import Declaration, Handled, Malformed, Parsed, WebhookChannel
 from bot.channels.sms_render import render_sms
-from bot.channels.twilio_common import TwilioWebhook, missing, read_form, twiml
+from bot.channels.twilio_common import TwilioSecrets, TwilioWebhook, missing, read_form, twiml
 from bot.outages import Outage
 from bot.services import Services
 from handlers.settings import Strict
@@ -188,16 +188,17 @@ def _send_error(status: int, details: dict | None, retry_after: str) -> SendErro
 
 
 def create(services: Services, http: aiohttp.ClientSession) -> SmsChannel | None:
-    env = services.settings.env
     settings: SmsSettings = DECLARATION.settings_from(services.settings)
-    if not env.twilio_auth_token:
+    secrets: TwilioSecrets = DECLARATION.secrets_from(services.settings)
+    if secrets.auth_token is None:
         log.info(
             "SMS is off: set TWILIO_AUTH_TOKEN and point a Twilio number's messaging webhook "
             "at %s to turn it on",
             settings.public_url or PATH,
         )
         return None
-    if not (env.twilio_account_sid and settings.from_number):
+    account_sid = secrets.account_sid.get_secret_value() if secrets.account_sid else None
+    if not (account_sid and settings.from_number):
         log.info(
             "SMS follow-ups are off: set TWILIO_ACCOUNT_SID and channels.sms.from_number "
             "to send news about ideas"
@@ -205,8 +206,8 @@ def create(services: Services, http: aiohttp.ClientSession) -> SmsChannel | None
     return SmsChannel(
         services,
         http,
-        auth_token=env.twilio_auth_token,
-        account_sid=env.twilio_account_sid,
+        auth_token=secrets.auth_token.get_secret_value(),
+        account_sid=account_sid,
         settings=settings,
     )
 
@@ -216,4 +217,5 @@ DECLARATION = Declaration(
     medium="sms",
     create=create,
     settings=SmsSettings,
+    secrets=TwilioSecrets,
 )

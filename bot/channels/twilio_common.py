@@ -1,5 +1,6 @@
-"""What the SMS and voice adapters share: reading the form Twilio posts, checking its
-X-Twilio-Signature against the configured public URL, and answering in TwiML.
+"""What the SMS and voice adapters share: the Twilio account's secrets from the
+environment, reading the form Twilio posts, checking its X-Twilio-Signature against the
+configured public URL, and answering in TwiML.
 
 Both take the kit's shared webhook path (bot/channels/kit.py): a missing or wrong
 signature is 403 and a malformed request 400, both before anything is stored; a store
@@ -15,6 +16,7 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 from multidict import MultiDict
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from twilio.request_validator import SIGNATURE_HEADER, RequestValidator
 from twilio.twiml import TwiML
 
@@ -24,6 +26,17 @@ log = logging.getLogger(__name__)
 
 FORM = "application/x-www-form-urlencoded"
 MAX_FIELDS = 200  # Twilio sends a few dozen
+
+
+class TwilioSecrets(BaseModel):
+    """TWILIO_AUTH_TOKEN turns on the SMS and voice webhooks and checks their signatures;
+    with TWILIO_ACCOUNT_SID (and channels.sms.from_number) Chorus can send texts. Read from
+    the environment; SecretStr keeps them out of reprs and logs."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    auth_token: SecretStr | None = Field(default=None, alias="TWILIO_AUTH_TOKEN")
+    account_sid: SecretStr | None = Field(default=None, alias="TWILIO_ACCOUNT_SID")
 
 
 def without_query(url: str) -> str:

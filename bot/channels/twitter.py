@@ -2,8 +2,9 @@
 hashtags into contributions from channel "x". It never replies to posts.
 
 Enabled by X_BEARER_TOKEN; settings under `channels.twitter` in config.yaml (mode auto |
-stream | poll, poll_seconds, api_base, question, metrics_max_age_hours). The listening
-itself is in x_listener.py; this module is what the channel registry sees.
+stream | poll, poll_seconds, api_base, question, metrics_max_age_hours), both modelled in
+x_settings.py. The listening itself is in x_listener.py; this module is what the channel
+registry sees.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import aiohttp
 from bot.channels.base import Channel
 from bot.channels.kit import Declaration
 from bot.channels.x_listener import Timings, XListener
-from bot.config import TwitterSettings
+from bot.channels.x_settings import SECTION, TwitterSettings, XSecrets
 from bot.services import Services
 
 log = logging.getLogger(__name__)
@@ -34,12 +35,21 @@ class TwitterChannel(Channel):
         http: aiohttp.ClientSession,
         token: str,
         *,
+        settings: TwitterSettings | None = None,
         timings: Timings = Timings(),
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
+        if settings is None:
+            settings = DECLARATION.settings_from(services.settings)
         self.listener = XListener(
-            services, http, token, timings=timings, sleep=sleep, wall_clock=wall_clock
+            services,
+            http,
+            token,
+            settings,
+            timings=timings,
+            sleep=sleep,
+            wall_clock=wall_clock,
         )
         self._task: asyncio.Task | None = None
 
@@ -69,10 +79,10 @@ class TwitterChannel(Channel):
 
 
 def create(services: Services, http: aiohttp.ClientSession) -> TwitterChannel | None:
-    settings = services.settings
-    token = settings.env.x_bearer_token
-    hashtags = settings.consultation.consultation.hashtags
-    if not token:
+    settings: TwitterSettings = DECLARATION.settings_from(services.settings)
+    secrets: XSecrets = DECLARATION.secrets_from(services.settings)
+    hashtags = services.settings.consultation.consultation.hashtags
+    if secrets.bearer_token is None:
         log.info(
             "X listener off: set X_BEARER_TOKEN to collect public posts with %s",
             " or ".join(hashtags) or "the consultation's hashtags",
@@ -81,7 +91,8 @@ def create(services: Services, http: aiohttp.ClientSession) -> TwitterChannel | 
     if not hashtags:
         log.info("X listener off: list the hashtags to follow in consultation.hashtags")
         return None
-    return TwitterChannel(services, http, token)
+    token = secrets.bearer_token.get_secret_value()
+    return TwitterChannel(services, http, token, settings=settings)
 
 
 DECLARATION = Declaration(
@@ -89,5 +100,6 @@ DECLARATION = Declaration(
     medium="public",
     create=create,
     settings=TwitterSettings,
-    section="twitter",
+    secrets=XSecrets,
+    section=SECTION,
 )

@@ -32,6 +32,7 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from bot.channels.kit import Declaration, Handled, Malformed, Parsed, WebhookChannel
 from bot.channels.twilio_common import (
+    TwilioSecrets,
     TwilioWebhook,
     missing,
     read_form,
@@ -175,16 +176,17 @@ def _what_was_said(form: Mapping[str, str], turn: int) -> tuple[str, str | None]
 
 
 def create(services: Services, http: aiohttp.ClientSession) -> VoiceChannel | None:
-    env = services.settings.env
     settings: VoiceSettings = DECLARATION.settings_from(services.settings)
-    if not env.twilio_auth_token:
+    secrets: TwilioSecrets = DECLARATION.secrets_from(services.settings)
+    if secrets.auth_token is None:
         log.info(
             "Voice calls are off: set TWILIO_AUTH_TOKEN and point a Twilio number's voice "
             "webhook at %s to turn them on",
             settings.public_url or PATH,
         )
         return None
-    return VoiceChannel(services, auth_token=env.twilio_auth_token, settings=settings)
+    auth_token = secrets.auth_token.get_secret_value()
+    return VoiceChannel(services, auth_token=auth_token, settings=settings)
 
 
 DECLARATION = Declaration(
@@ -192,4 +194,5 @@ DECLARATION = Declaration(
     medium="call",
     create=create,
     settings=VoiceSettings,
+    secrets=TwilioSecrets,
 )

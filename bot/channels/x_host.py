@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from bot.channels.x_api import XApi
-from bot.config import TwitterSettings
+from bot.channels.x_settings import TwitterSettings
 from bot.services import Services
 from handlers.engine import Engine
 from handlers.public import IngestResult

@@ -50,6 +50,7 @@ from bot.channels.x_host import Timings
 from bot.channels.x_posts import CHANNEL, posts_from_payload
 from bot.channels.x_reach import refresh_reach, refresh_reach_forever
 from bot.channels.x_search import backfill
+from bot.channels.x_settings import TwitterSettings
 from bot.channels.x_stream import StreamFollower, StreamNotAllowed
 from bot.outages import Outage
 from bot.retry import Backoff
@@ -83,6 +84,7 @@ class XListener:
         services: Services,
         http: aiohttp.ClientSession,
         token: str,
+        config: TwitterSettings,
         *,
         timings: Timings = Timings(),
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -90,7 +92,7 @@ class XListener:
     ) -> None:
         self.services = services
         self.engine = services.engine
-        self.config = services.settings.file.channels.twitter
+        self.config = config
         self.hashtags = services.settings.consultation.consultation.hashtags
         self.query = _query(self.hashtags)
         self.timings = timings

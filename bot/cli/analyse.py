@@ -58,7 +58,16 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
     parser.set_defaults(handler=run)
 
 
-OUTPUT_KEYS = ("text", "language", "polarity", "subjectivity", "label", "redactions")
+# sentiment_confidence: the label's calibrated probability (analyser chorus), else null.
+OUTPUT_KEYS = (
+    "text",
+    "language",
+    "polarity",
+    "subjectivity",
+    "label",
+    "redactions",
+    "sentiment_confidence",
+)
 
 
 def _texts(args: argparse.Namespace) -> Iterator[tuple[str | None, str]]:
@@ -200,6 +209,7 @@ def _record(result: Enrichment) -> dict[str, object]:
         "subjectivity": result.subjectivity,
         "label": result.label,
         "redactions": list(result.redactions),
+        "sentiment_confidence": result.confidence,
     }
 
 

@@ -7,16 +7,18 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import date, datetime
 
-from bot.channels import media
+from bot.channels import check_sections, declarations, media
 from bot.config import load_settings
 from bot.services import Services, open_services
 
 
 @asynccontextmanager
 async def services_for(config_path: str, *, warm_up: bool = True) -> AsyncIterator[Services]:
-    services = await open_services(
-        load_settings(config_path), warm_up=warm_up, channel_media=media()
-    )
+    settings = load_settings(config_path)
+    # Every command checks the channels' sections as `chorus run` does: a mistake there
+    # is named by the first command that reads the file, not by the server's start.
+    check_sections(settings, declarations())
+    services = await open_services(settings, warm_up=warm_up, channel_media=media())
     try:
         yield services
     finally:

@@ -313,6 +313,7 @@ def store_contribution(
             language=enriched.language,
             polarity=enriched.polarity,
             subjectivity=enriched.subjectivity,
+            sentiment_confidence=enriched.confidence,
             redactions=(*earlier_redactions, *enriched.redactions),
             status=status,
             moderation_reason=enriched.flagged,

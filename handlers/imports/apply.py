@@ -67,6 +67,7 @@ class Importer:
             language=enriched.language,
             polarity=enriched.polarity,
             subjectivity=enriched.subjectivity,
+            sentiment_confidence=enriched.confidence,
             label=enriched.label,
             redactions=enriched.redactions,
             flagged=enriched.flagged,

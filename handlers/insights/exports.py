@@ -57,6 +57,7 @@ IDEA_COLUMNS = {
     "consensus": "consensus (lowest agree share across role groups)",
     "created_at": "created_at",
     "text": "text",
+    "sentiment_confidence": "sentiment_confidence",  # new columns go last
 }
 THEME_COLUMNS = (
     "question",

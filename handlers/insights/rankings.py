@@ -26,6 +26,7 @@ def _idea(idea: IdeaRow) -> dict:
         "skip": idea.skip,
         "score": idea.score,
         "label": idea.label,
+        "sentiment_confidence": idea.sentiment_confidence,
         "channel": idea.channel,
         "language": idea.language,
         "question": idea.question_key,

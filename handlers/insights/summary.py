@@ -103,6 +103,7 @@ async def build_summary(reporting: Reporting, scope: ReportScope, *, top: int = 
                 "skip": idea.skip,
                 "score": idea.score,
                 "label": idea.label,
+                "sentiment_confidence": idea.sentiment_confidence,
                 "channel": idea.channel,
                 "question": idea.question_key,
             }

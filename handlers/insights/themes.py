@@ -1,32 +1,38 @@
 """Grouping ideas into themes, as analysts coding contributions did by hand.
 
-Method: TF-IDF of the ideas' words, then non-negative matrix factorisation (NMF,
-scikit-learn). Why NMF rather than clustering:
+Method (issue 15, measured by bench/themes.py against human coding):
 
-- NMF splits the term matrix into additive parts; each part is a weighted list of
-  words, so each idea has a weight per theme, and the ideas that weigh most are its
-  natural representatives.
-- On one-line ideas, k-means on TF-IDF puts most ideas in one large cluster: on the
-  labelled set in tests/test_themes.py (40 ideas, 4 known topics) k-means scores an
-  adjusted Rand index of 0.22 with 26 of 40 ideas in one cluster; NMF 0.74. LDA needs
-  longer documents than one-line ideas.
-- NMF with the nndsvda start is deterministic: the same ideas give the same themes.
+1. Each idea is placed in a space of its meaning and its words, half and half: the
+   weighted mean of its words' GloVe vectors (handlers/insights/word_vectors.py, shipped
+   with Chorus), where "film" and "movie", or "meal" and "dinner", lie close; and the
+   latent semantic analysis (LSA, 100 dimensions) of its TF-IDF row, where ideas using
+   the same words do.
+2. Non-negative matrix factorisation (NMF, nndsvda start) of the TF-IDF rows gives the
+   first themes; k-means in the space above, started from them, moves each idea to the
+   theme whose meaning it shares. Both steps are deterministic: the same ideas give the
+   same themes. Started from NMF, k-means finds the four topics of the labelled set in
+   tests/test_themes.py as well as NMF alone does (adjusted Rand index 0.74); from
+   k-means++ starts it found 0.45, and NMF alone cannot join "film" to "movie" (on UCI's
+   one-line reviews, coded by what they review, AMI 0.20 with NMF alone, 0.34 now).
+3. Near-identical themes are merged: two themes whose mean word vectors (less the mean
+   of all ideas) have a cosine of WORD_MERGE or more are about the same thing; two whose
+   mean TF-IDF rows have a cosine of MERGE_SIMILARITY or more use the same words.
 
-What makes the themes mean something (issue 15), measured by bench/themes.py against
-human coding:
+What makes the themes mean something:
 
 - Generic evaluative words (good, great, helpful, caring, excellent, friendly,
   professional, rude, terrible ...) are not topic words: left in, they split the same
   praise into one theme per adjective and pull complaints and praise about different
-  things together. They are left out of the term matrix; an idea that has nothing else
-  ("Very friendly and helpful") goes into one theme, GENERAL_LABEL.
-- Near-identical themes are merged: two NMF parts whose word weights have a cosine of
-  MERGE_SIMILARITY or more become one theme.
+  things together. They are left out of both the words and their vectors; an idea that
+  has nothing else ("Very friendly and helpful") goes into one theme, GENERAL_LABEL.
 - A theme's label is a short phrase from its own ideas: the word pair (two neighbouring
   words, neither a stop word) most typical of the theme, i.e. common inside it and rare
-  outside it ("waiting times", "self referral"); when no pair recurs, its top two words.
+  outside it ("waiting times", "self referral"); when no pair recurs, its top two words
+  (by the mean TF-IDF of its ideas).
 - Themes are per question (the caller clusters one question's ideas at a time) and their
   sentiment mix is counted from the ideas' labels (handlers/insights/theme_runs.py).
+- An idea's weight in its theme is its closeness (cosine) to the theme's centre, so the
+  most central ideas are its representatives.
 
 The number of themes is sqrt(ideas / 2), between 2 and 12, before merging: enough to tell
 topics apart, few enough to read on a phone. Large questions fit the model on a sample of
@@ -45,10 +51,11 @@ import re
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
-METHOD = "tfidf-nmf-merged"
+METHOD = "glove-lsa-kmeans-merged"
 MAX_THEMES = 12
 MIN_IDEAS = 4
 FIT_SAMPLE = 20_000
@@ -87,6 +94,12 @@ GENERIC_WORDS = frozenset(
 )  # fmt: skip
 GENERAL_LABEL = "general comments (no topic named)"
 MERGE_SIMILARITY = 0.4
+# Clusters whose mean word vectors (less the mean of all) have a cosine of this or more
+# are about the same thing ("film" and "movie" clusters): chosen on bench/themes.py
+# among 0.5 ... 0.8 (0.5 began to join different intents of BANKING77).
+WORD_MERGE = 0.6
+WORD_SHARE = 0.5  # the GloVe part's weight in the space where ideas are compared
+LSA_DIMENSIONS = 100
 
 
 CHUNK = 25_000  # ideas placed at a time, so a large question never sits in one matrix
@@ -144,13 +157,19 @@ def _stop_words() -> frozenset[str]:
 
 
 def merge_groups(components: np.ndarray, similarity: float = MERGE_SIMILARITY) -> np.ndarray:
-    """Group of each NMF part after merging parts whose word weights are alike (cosine at
-    or above `similarity`), transitively; groups numbered 0, 1, 2 ... by first part."""
-    norms = np.linalg.norm(components, axis=1, keepdims=True)
-    unit = components / np.where(norms > 0, norms, 1)
-    alike = unit @ unit.T >= similarity
-    group = np.arange(len(components))
-    for i in range(len(components)):  # a handful of parts: a plain union-find is enough
+    """Group of each part after merging parts that are alike (cosine at or above
+    `similarity`), transitively; groups numbered 0, 1, 2 ... by first part."""
+    return _union(_alike(components, similarity))
+
+
+def _alike(rows: np.ndarray, similarity: float) -> np.ndarray:
+    unit = _unit(np.asarray(rows, np.float64))
+    return np.asarray(unit @ unit.T >= similarity)
+
+
+def _union(alike: np.ndarray) -> np.ndarray:
+    group = np.arange(len(alike))
+    for i in range(len(alike)):  # a handful of parts: a plain union-find is enough
         for j in np.flatnonzero(alike[i]):
             low, high = sorted((group[i], group[j]))
             group[group == high] = low
@@ -213,8 +232,6 @@ def cluster(ideas: Sequence[tuple], *, themes: int | None = None) -> Clustering:
     """Themes of ideas given as (id, text, ...) tuples. CPU work: run it in a thread."""
     # scikit-learn is imported here, not at the top: it takes seconds, and most
     # processes (the CLI, a webhook worker) never cluster anything.
-    from sklearn.decomposition import NMF
-    from sklearn.exceptions import ConvergenceWarning
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     if len(ideas) < MIN_IDEAS:
@@ -227,42 +244,58 @@ def cluster(ideas: Sequence[tuple], *, themes: int | None = None) -> Clustering:
         min_df=2 if len(ideas) >= 200 else 1,
         max_df=0.5 if len(ideas) >= 50 else 1.0,
         max_features=20_000,
+        dtype=np.float32,
     )
     picks: Sequence[int] = range(len(ideas))
     if len(ideas) > FIT_SAMPLE:
         picks = sorted(np.random.default_rng(0).choice(len(ideas), FIT_SAMPLE, replace=False))
+    sample_texts = [ideas[i][1] for i in picks]
     try:
-        sample = vectorizer.fit_transform([ideas[i][1] for i in picks])
+        sample_terms = vectorizer.fit_transform(sample_texts)
     except ValueError:  # no word left after stop words
         return _general_only(ideas)
-    vocabulary = vectorizer.get_feature_names_out()
-    count = min(themes or theme_count(len(ideas)), len(vocabulary), len(ideas))
-    model = NMF(n_components=count, init="nndsvda", random_state=0, max_iter=400)
-    with warnings.catch_warnings():
-        # Stopping at max_iter still gives usable themes; it is not worth a warning.
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        model.fit(sample)
-        del sample
-        group = merge_groups(model.components_)
-        merged = np.zeros((group.max() + 1, count))
-        merged[group, np.arange(count)] = 1
-        best = np.empty(len(ideas), np.int32)
-        strength = np.empty(len(ideas), np.float32)
-        for start in range(0, len(ideas), CHUNK):
-            texts = [item[1] for item in ideas[start : start + CHUNK]]
-            weights = model.transform(vectorizer.transform(texts)) @ merged.T
-            best[start : start + len(texts)] = weights.argmax(axis=1)
-            strength[start : start + len(texts)] = weights.max(axis=1)
-    placed = strength > 0
+    space = _Space(vectorizer, sample_terms, stop_words)
+    sample, sample_words = space.features(sample_texts, sample_terms)
+    fitted = np.flatnonzero(sample.any(axis=1))
+    count = min(themes or theme_count(len(ideas)), len(fitted), sample_terms.shape[1])
+    if count < 1:
+        return _general_only(ideas)
+    found = _kmeans(sample[fitted], sample_terms[fitted], count)
+    clusters = int(found.max()) + 1
+    group = _union(
+        _alike(_centred_means(sample_words[fitted], found, clusters), WORD_MERGE)
+        | _alike(_group_means(sample_terms[fitted], found, clusters), MERGE_SIMILARITY)
+    )
+    centres = _unit(_group_means(sample[fitted], group[found], int(group.max()) + 1))
+    del sample, sample_words
+    best = np.full(len(ideas), -1, np.int32)
+    strength = np.zeros(len(ideas), np.float32)
+    term_sums = np.zeros((len(centres), len(vectorizer.vocabulary_)), np.float32)
+    for start in range(0, len(ideas), CHUNK):
+        texts = [item[1] for item in ideas[start : start + CHUNK]]
+        terms_of = vectorizer.transform(texts)
+        features, _ = space.features(texts, terms_of)
+        known = features.any(axis=1)
+        similarity = features @ centres.T
+        chosen = similarity.argmax(axis=1)
+        rows = slice(start, start + len(texts))
+        best[rows] = np.where(known, chosen, -1)
+        # The weight is the closeness to the theme's centre; never 0 for a placed idea.
+        closeness = np.maximum(similarity[np.arange(len(texts)), chosen], 1e-6)
+        strength[rows] = np.where(known, closeness, 0)
+        member = np.zeros((len(centres), len(texts)), np.float32)
+        member[chosen[known], np.flatnonzero(known)] = 1
+        term_sums += np.asarray((terms_of.T @ member.T).T)
+    placed = best >= 0
     general = ~placed & _judged(ideas, stop_words)
     used = np.unique(best[placed])
     # Theme indexes count only the themes some idea is placed in: 0, 1, 2 ...
-    index = np.full(len(merged), -1, np.int32)
+    index = np.full(len(centres), -1, np.int32)
     index[used] = np.arange(len(used), dtype=np.int32)
-    themes_of = np.where(placed, index[best], -1).astype(np.int32)
-    components = merged @ model.components_
+    themes_of = np.where(placed, index[np.maximum(best, 0)], -1).astype(np.int32)
+    vocabulary = vectorizer.get_feature_names_out()
     terms = [
-        [str(vocabulary[j]) for j in np.argsort(components[theme])[::-1][:8]]
+        [str(vocabulary[j]) for j in np.argsort(term_sums[theme])[::-1][:8] if term_sums[theme, j]]
         for theme in used
     ]
     pairs = pair_labels([item[1] for item in ideas], themes_of, terms, stop_words)
@@ -271,8 +304,73 @@ def cluster(ideas: Sequence[tuple], *, themes: int | None = None) -> Clustering:
         themes_of[general] = len(used)
         terms.append([])
         labels.append(GENERAL_LABEL)
-    weights_of = np.where(placed, strength, 0).astype(np.float32)
-    return Clustering(_ids(ideas), themes_of, weights_of, terms, labels)
+    return Clustering(_ids(ideas), themes_of, strength, terms, labels)
+
+
+def _kmeans(features: np.ndarray, tfidf: Any, count: int) -> np.ndarray:
+    """k-means in the comparison space, started from NMF's themes of the TF-IDF rows:
+    deterministic, and on a small question as good as NMF (k-means++ starts found the
+    four topics of tests/test_themes.py far less often); k-means then moves ideas to
+    the theme whose meaning they share."""
+    from sklearn.cluster import KMeans
+    from sklearn.decomposition import NMF
+    from sklearn.exceptions import ConvergenceWarning
+
+    with warnings.catch_warnings():
+        # Stopping at max_iter still gives usable themes, and fewer distinct ideas than
+        # themes gives fewer themes: neither is worth a warning.
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        start = NMF(n_components=count, init="nndsvda", random_state=0, max_iter=400)
+        groups = np.unique(start.fit_transform(tfidf).argmax(axis=1), return_inverse=True)[1]
+        centres = _group_means(features, groups, int(groups.max()) + 1)
+        model = KMeans(n_clusters=len(centres), init=centres, n_init=1)
+        return np.asarray(model.fit_predict(features))
+
+
+class _Space:
+    """Where ideas are compared: an idea's GloVe vector (what its words mean) beside the
+    latent semantic analysis of its TF-IDF row (which words it uses), half and half."""
+
+    def __init__(self, vectorizer: Any, matrix: Any, stop_words: frozenset[str]) -> None:
+        from sklearn.decomposition import TruncatedSVD
+
+        self.vectorizer = vectorizer
+        self.stop_words = stop_words
+        dimensions = min(LSA_DIMENSIONS, matrix.shape[1] - 1, matrix.shape[0] - 1)
+        self.lsa = None
+        if dimensions >= 2:
+            self.lsa = TruncatedSVD(dimensions, random_state=0).fit(matrix)
+
+    def features(self, texts: Sequence[str], matrix: Any = None) -> tuple[np.ndarray, np.ndarray]:
+        """(each text's features, their GloVe part); a row of zeros for a text with no
+        word the space knows. `matrix`: the texts' TF-IDF rows, when already made."""
+        from handlers.insights.word_vectors import text_vectors
+
+        words = text_vectors(texts, TOKEN_PATTERN, self.stop_words)
+        if matrix is None:
+            matrix = self.vectorizer.transform(texts)
+        usage = self.lsa.transform(matrix) if self.lsa else matrix.toarray()
+        usage = _unit(np.asarray(usage, np.float32))
+        return np.hstack([WORD_SHARE * words, (1 - WORD_SHARE) * usage]), words
+
+
+def _unit(rows: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(rows, axis=1, keepdims=True)
+    return rows / np.where(norms > 0, norms, 1)
+
+
+def _group_means(rows: Any, group: np.ndarray, count: int) -> np.ndarray:
+    """The mean row of each group, for dense or sparse rows."""
+    member = np.zeros((count, len(group)), np.float32)
+    member[group, np.arange(len(group))] = 1
+    sums = np.asarray((rows.T @ member.T).T, np.float64)
+    return sums / np.maximum(member.sum(axis=1), 1)[:, None]
+
+
+def _centred_means(words: np.ndarray, group: np.ndarray, count: int) -> np.ndarray:
+    """Each cluster's mean word vector less the mean of all: what sets it apart, so
+    that two clusters about the same thing point the same way."""
+    return _group_means(words, group, count) - words.mean(axis=0)
 
 
 def _judged(ideas: Sequence[tuple], stop_words: frozenset[str]) -> np.ndarray:

@@ -105,6 +105,7 @@ async def amend(ctx: TeamContext) -> list[Reply]:
             language=enriched.language,
             polarity=enriched.polarity,
             subjectivity=enriched.subjectivity,
+            sentiment_confidence=enriched.confidence,
             label=enriched.label,
             redactions=enriched.redactions,
         ),

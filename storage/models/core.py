@@ -136,6 +136,8 @@ class Contribution(Base):
     polarity: Mapped[float | None] = mapped_column(Float)
     subjectivity: Mapped[float | None] = mapped_column(Float)
     label: Mapped[str] = mapped_column(String(12))
+    # The label's calibrated probability; NULL where the analyser gives none.
+    sentiment_confidence: Mapped[float | None] = mapped_column(Float)
     redactions: Mapped[list] = mapped_column(JSON, default=list)
     status: Mapped[str] = mapped_column(String(8), default="visible")
     moderation_reason: Mapped[str | None] = mapped_column(String(64))

@@ -2,7 +2,8 @@
 
 `create` returns the adapter when TELEGRAM_BOT_TOKEN is set, and otherwise logs one line
 on how to enable it. config.yaml `channels.telegram` chooses polling (default) or webhook
-mode; webhook mode also needs `public_url` and TELEGRAM_WEBHOOK_SECRET.
+mode; webhook mode also needs `public_url` and TELEGRAM_WEBHOOK_SECRET (both models are in
+settings.py).
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ os.environ.setdefault("PTB_TIMEDELTA", "1")
 
 from bot.channels.kit import Declaration  # noqa: E402
 from bot.channels.telegram.channel import TelegramChannel  # noqa: E402
-from bot.config import ConfigError, TelegramSettings  # noqa: E402
+from bot.channels.telegram.settings import TelegramSecrets, TelegramSettings  # noqa: E402
+from bot.config import ConfigError  # noqa: E402
 from bot.services import Services  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -31,12 +33,12 @@ _SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 def create(services: Services, http: aiohttp.ClientSession) -> TelegramChannel | None:
     """The adapter, or None when no token is set. PTB brings its own HTTP client (one
     for the adapter), so the shared aiohttp session is not used."""
-    env = services.settings.env
-    if not env.telegram_token:
+    secrets: TelegramSecrets = DECLARATION.secrets_from(services.settings)
+    if secrets.token is None:
         log.info("Telegram is off: set TELEGRAM_BOT_TOKEN (a token from @BotFather) to enable it")
         return None
-    settings = services.settings.file.channels.telegram
-    secret = env.telegram_webhook_secret
+    settings: TelegramSettings = DECLARATION.settings_from(services.settings)
+    secret = secrets.webhook_secret.get_secret_value() if secrets.webhook_secret else None
     if settings.mode == "webhook":
         if not settings.public_url or not settings.public_url.startswith("https://"):
             raise ConfigError(
@@ -50,7 +52,10 @@ def create(services: Services, http: aiohttp.ClientSession) -> TelegramChannel |
                 "TELEGRAM_WEBHOOK_SECRET may use only A-Z, a-z, 0-9, _ and -, up to 256 characters"
             )
     return TelegramChannel(
-        services, token=env.telegram_token, settings=settings, webhook_secret=secret
+        services,
+        token=secrets.token.get_secret_value(),
+        settings=settings,
+        webhook_secret=secret,
     )
 
 
@@ -62,4 +67,5 @@ DECLARATION = Declaration(
     medium="chat",
     create=create,
     settings=TelegramSettings,
+    secrets=TelegramSecrets,
 )

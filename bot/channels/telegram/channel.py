@@ -40,6 +40,7 @@ from bot.channels.telegram.observed import ObservedRequest, quiet_provider_error
 from bot.channels.telegram.redact import Redact
 from bot.channels.telegram.render import AnswerPress, Operation, SendText, link_keyboard, plan
 from bot.channels.telegram.sender import Sender
+from bot.channels.telegram.settings import TelegramSettings
 from bot.channels.telegram.updates import (
     ALLOWED_UPDATES,
     CHANNEL,
@@ -48,7 +49,7 @@ from bot.channels.telegram.updates import (
     classify,
     parse_update,
 )
-from bot.config import ConfigError, TelegramSettings
+from bot.config import ConfigError
 from bot.outages import Outage
 from bot.retry import Backoff, until_stored, wait_or_stop
 from bot.services import Services
