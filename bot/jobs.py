@@ -39,6 +39,7 @@ class JobRunner:
         self.services = services
         self.channels = channels
         self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
         self._last_schedule: datetime | None = None
         self.completed = 0  # jobs settled by this runner
         self._settled = asyncio.Condition()
@@ -50,6 +51,12 @@ class JobRunner:
 
     def wake(self) -> None:
         """Look for work now (called when a team command queued a job)."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        """Have `run_forever` return once the step under way is done (cancelling it
+        mid-statement leaves a pooled connection to be reset while cancelled)."""
+        self._stopping.set()
         self._wake.set()
 
     async def run_once(self) -> int:
@@ -149,7 +156,7 @@ class JobRunner:
         return await schedule_refreshes(self.deps, now)
 
     async def run_forever(self, interval: float = 5.0) -> None:
-        while True:
+        while not self._stopping.is_set():
             try:
                 await self.schedule()
                 while await self.run_once():
@@ -158,6 +165,8 @@ class JobRunner:
                 log.warning("jobs paused: %s", error)
             except Exception:  # never let one bad job stop the runner
                 log.exception("the job runner hit an error; carrying on")
+            if self._stopping.is_set():
+                return
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=interval)

@@ -22,6 +22,7 @@ from bot.channels.base import (
     Throttled,
     Unreachable,
 )
+from bot.retry import wait_or_stop
 from bot.services import Services
 from handlers.types import Reply
 from storage.errors import StoreUnavailable
@@ -41,6 +42,11 @@ class OutboxDispatcher:
     def __init__(self, services: Services, channels: dict[str, Channel]) -> None:
         self.services = services
         self.channels = channels
+        self._stopping = asyncio.Event()
+
+    def stop(self) -> None:
+        """Have `run_forever` return once the sending under way is done."""
+        self._stopping.set()
 
     async def run_once(self) -> int:
         """Send what is due now; returns how many were delivered."""
@@ -99,9 +105,9 @@ class OutboxDispatcher:
         return 0
 
     async def run_forever(self, interval: float = 5.0) -> None:
-        while True:
+        while not self._stopping.is_set():
             try:
                 await self.run_once()
             except StoreUnavailable as error:
                 log.warning("outbox paused: %s", error)
-            await asyncio.sleep(interval)
+            await wait_or_stop(self._stopping, interval)

@@ -18,6 +18,7 @@ from bot.jobs import JobRunner
 from bot.outbox import OutboxDispatcher
 from bot.server import build_web_app
 from bot.services import Services, open_services
+from handlers.enrichment_process import EnrichmentProcess
 from storage.backup import in_use
 
 log = logging.getLogger(__name__)
@@ -28,13 +29,26 @@ JOB_WORKERS = 2
 # `chorus run` stops within 5 s of SIGTERM: a channel still waiting out a provider's
 # retry (python-telegram-bot sleeps up to 30 s between failed polls) is left behind.
 CHANNEL_STOP_SECONDS = 2.0
+# The background jobs finish the step under way when stopping (one cut off mid-statement
+# leaves its pooled connection to be reset while cancelled, logged as an error); one
+# still busy after this long (a long job) is cancelled.
+JOBS_STOP_SECONDS = 1.0
 
 
 class Runtime:
-    """One running Chorus process. `start()` returns once it is serving."""
+    """One running Chorus process. `start()` returns once it is serving. `enricher`: see
+    `open_services` (a worker process the caller started and closes; else one of its own)."""
 
-    def __init__(self, settings: Settings, *, host: str | None = None, port: int | None = None):
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        host: str | None = None,
+        port: int | None = None,
+        enricher: EnrichmentProcess | None = None,
+    ):
         self.settings = settings
+        self.enricher = enricher
         self.host = host or settings.file.server.host
         self.port = settings.file.server.port if port is None else port
         self.services: Services | None = None
@@ -43,6 +57,7 @@ class Runtime:
         self._runner: web.AppRunner | None = None
         self._jobs: list[asyncio.Task] = []
         self.job_runner: JobRunner | None = None
+        self._dispatcher: OutboxDispatcher | None = None
         self._in_use: contextlib.ExitStack | None = None
 
     async def start(self) -> None:
@@ -52,7 +67,9 @@ class Runtime:
         # Held while serving, so `chorus db restore` refuses to swap the store underneath.
         self._in_use = contextlib.ExitStack()
         self._in_use.enter_context(in_use(self.settings.env.database_url))
-        self.services = await open_services(self.settings, warm_later=True, channel_media=media())
+        self.services = await open_services(
+            self.settings, warm_later=True, channel_media=media(), enricher=self.enricher
+        )
         try:
             self._http = aiohttp.ClientSession()
             self.channels = build_channels(self.services, self._http)
@@ -87,8 +104,8 @@ class Runtime:
                 if page_path:
                     log.info("Take part at http://%s:%s%s", self.host, self.port, page_path)
             by_name = {c.name: c for c in self.channels}
-            dispatcher = OutboxDispatcher(self.services, by_name)
-            self._jobs.append(asyncio.create_task(dispatcher.run_forever(), name="outbox"))
+            self._dispatcher = OutboxDispatcher(self.services, by_name)
+            self._jobs.append(asyncio.create_task(self._dispatcher.run_forever(), name="outbox"))
             self.job_runner = JobRunner(self.services, by_name)
             self.services.engine.team.on_job_queued.append(self.job_runner.wake)
             for worker in range(JOB_WORKERS):
@@ -100,6 +117,11 @@ class Runtime:
             raise
 
     async def stop(self) -> None:
+        for loop in (self._dispatcher, self.job_runner):
+            if loop is not None:
+                loop.stop()
+        if self._jobs:
+            await asyncio.wait(self._jobs, timeout=JOBS_STOP_SECONDS)
         for job in self._jobs:
             job.cancel()
         for job in self._jobs:

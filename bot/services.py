@@ -39,6 +39,7 @@ class Services:
     delivery: Delivery
     warming: Warming = field(default_factory=Warming.ready)
     warm_alike: bool = False  # build the open questions' alike indexes ahead
+    owns_enricher: bool = True  # False: handed in by the caller, who closes it
     _warming_task: asyncio.Task | None = None
     alike_warming: asyncio.Task | None = None  # done once the alike indexes are built
 
@@ -79,7 +80,7 @@ class Services:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._warming_task
         enricher = self.engine.deps.enricher
-        if isinstance(enricher, EnrichmentProcess):
+        if self.owns_enricher and isinstance(enricher, EnrichmentProcess):
             await asyncio.to_thread(enricher.close)
         await self.store.close()
 
@@ -91,6 +92,7 @@ async def open_services(
     store: Store | None = None,
     warm_up: bool = True,
     warm_later: bool = False,
+    enricher: Enricher | EnrichmentProcess | None = None,
 ) -> Services:
     """Open the store (upgrading an embedded SQLite store in place) and build the engine.
     The models start loading in the background at once; with `warm_later` (the server)
@@ -98,7 +100,10 @@ async def open_services(
     `Services.start_warming()` (called once the server listens). `warm_up=False`
     skips loading them ahead (for commands that only report: they load at first use).
     `channel_media` is each declared channel's medium by name (`bot.channels.media()`;
-    passed in, as the channels' declarations are built on these services).
+    passed in, as the channels' declarations are built on these services). `enricher`:
+    one already built for the same languages and sentiment settings, used instead of a
+    new one and left open when the services close (the test suite shares one worker
+    process among the many servers it starts, instead of each loading the models).
 
     PostgreSQL is shared by several workers, so its schema is only changed by an explicit
     `chorus db upgrade`; an outdated schema stops start-up with that advice.
@@ -106,22 +111,22 @@ async def open_services(
     secret = resolve_secret(settings.env)
     timeouts = settings.file.store.timeouts()
     store = store or Store.connect(settings.env.database_url, timeouts=timeouts)
-    enricher: Enricher | EnrichmentProcess | None = None
+    used = enricher
     try:
         if is_sqlite(store.url):
             await store.upgrade()
         await store.check_schema()
         config = settings.consultation
         contacts = ContactCipher(secret)
-        if warm_later:  # the server: texts are enriched in a worker process
-            enricher = EnrichmentProcess(config.consultation.languages, config.sentiment)
-        else:
-            enricher = Enricher(config.consultation.languages, config.sentiment)
+        if used is None and warm_later:  # the server: texts are enriched in a worker process
+            used = EnrichmentProcess(config.consultation.languages, config.sentiment)
+        elif used is None:
+            used = Enricher(config.consultation.languages, config.sentiment)
         warming = Warming() if warm_up else Warming.ready()
         engine = Engine(
             store,
             config,
-            enricher=enricher,
+            enricher=used,
             pseudonyms=Pseudonymizer(secret),
             contacts=contacts,
             warming=warming,
@@ -129,8 +134,8 @@ async def open_services(
         )
         await engine.prepare()
     except BaseException:
-        if isinstance(enricher, EnrichmentProcess):
-            enricher.close()
+        if isinstance(used, EnrichmentProcess) and enricher is None:
+            used.close()
         await store.close()
         raise
     metrics = Metrics()
@@ -149,6 +154,7 @@ async def open_services(
         delivery=Delivery(engine, metrics, budget_seconds=timeouts.webhook_seconds),
         warming=warming,
         warm_alike=warm_up,
+        owns_enricher=enricher is None,
     )
     if not warm_later:
         services.start_warming()

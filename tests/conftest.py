@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
+import functools
 import io
 import ipaddress
 import logging
@@ -23,6 +25,7 @@ import random
 import shutil
 import socket
 import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
@@ -34,8 +37,10 @@ import pytest
 import yaml
 
 from bot.config import ChannelSettings, Environment, Settings, parse_settings
+from bot.runtime import Runtime
 from handlers.engine import Engine
 from handlers.enrich import Enricher
+from handlers.enrichment_process import EnrichmentProcess
 from handlers.privacy import ContactCipher, Pseudonymizer
 from storage.database import Store
 from tests.fakes.x_api import FakeX
@@ -105,10 +110,17 @@ def clock() -> FakeClock:
 # --- Settings ------------------------------------------------------------------------
 
 
+@functools.cache
+def _repository_config() -> dict:
+    # Read once per worker: PyYAML's pure-Python loader takes 20 ms, and the suite builds
+    # settings a few thousand times.
+    return yaml.safe_load((REPO / "config.yaml").read_text(encoding="utf-8"))
+
+
 def config_dict(**overrides: object) -> dict:
     """The repository's config.yaml, with question dates around today so tests that run
     Chorus with the real clock keep working whatever the date."""
-    data = yaml.safe_load((REPO / "config.yaml").read_text(encoding="utf-8"))
+    data = copy.deepcopy(_repository_config())
     today = date.today()
     data["questions"][0]["opens"] = min(today - timedelta(days=400), date(2026, 11, 1))
     data["questions"][0]["closes"] = max(today + timedelta(days=400), date(2027, 3, 31))
@@ -155,16 +167,18 @@ def with_environ(settings: Settings, **variables: str | None) -> Settings:
 
 
 def chorus_in_process(
-    args: list[str], cwd: Path, database_url: str, **env: str
+    args: list[str], cwd: Path, database_url: str, stdin: str = "", **env: str
 ) -> subprocess.CompletedProcess:
     """`chorus ARGS` run through the CLI's entry point in this process, in folder `cwd`,
-    with the store (and `env`) in the environment; its log lines count as its stderr.
+    with the store (and `env`) in the environment and `stdin` as its standard input (a
+    pipe's, not a terminal's); its log lines count as its stderr.
 
     For commands that end by themselves (not `run` or an interactive `chat`): it saves the
     second or more a `python -m bot` start costs, and reuses the models this process has
     loaded. Tests of the command as a process (exit codes of `python -m bot`, signals, a
     terminal) start one instead. Changes the working folder and environment for the
-    duration, so run it from one thread at a time.
+    duration, so run it from one thread at a time (from a test's event loop, in a thread:
+    commands run their own loop).
     """
     from bot.cli import main
 
@@ -181,14 +195,17 @@ def chorus_in_process(
     }
     saved = {name: os.environ.get(name) for name in environment}
     folder = os.getcwd()
+    given_stdin = sys.stdin
     os.environ.update(environment)
     root.addHandler(logs)
     root.setLevel(logging.INFO)
     try:
         os.chdir(cwd)
+        sys.stdin = io.StringIO(stdin)
         with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
             code = main(args)
     finally:
+        sys.stdin = given_stdin
         os.chdir(folder)
         root.removeHandler(logs)
         root.setLevel(level)
@@ -202,6 +219,39 @@ def chorus_in_process(
     return subprocess.CompletedProcess(
         ["chorus", *args], code, stdout.getvalue(), stderr.getvalue()
     )
+
+
+# --- Chorus's server, as `chorus run` starts it ---------------------------------------
+
+_enrichment: dict[str, EnrichmentProcess] = {}
+
+
+def shared_enrichment(settings: Settings) -> EnrichmentProcess:
+    """This worker's enrichment process for the settings' languages and sentiment model,
+    started at first use and kept until the session ends.
+
+    A server started by a test enriches texts in a worker process, as `chorus run` does;
+    one of its own would load the models again (3 to 5 s that its first message waits).
+    Tests of the server's own start (tests/test_server.py) start theirs the usual way.
+    """
+    config = settings.consultation
+    key = repr((tuple(config.consultation.languages), config.sentiment))
+    if key not in _enrichment:
+        _enrichment[key] = EnrichmentProcess(config.consultation.languages, config.sentiment)
+    return _enrichment[key]
+
+
+def chorus_server(settings: Settings) -> Runtime:
+    """Chorus's server on a random port (not started), sharing `shared_enrichment`."""
+    return Runtime(settings, port=0, enricher=shared_enrichment(settings))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def enrichment_processes() -> Iterator[None]:
+    yield
+    for process in _enrichment.values():
+        process.close()
+    _enrichment.clear()
 
 
 # --- Local fakes of outside services ----------------------------------------------------
@@ -367,7 +417,11 @@ def models_loaded() -> None:
     them loaded, instead of the first test that sends a message paying seconds for them
     inside a wait for a reply (which times out on a busy machine). Built here, not taken
     from the `enricher` fixture, which test modules may override at a narrower scope.
+    A nested run of a test that enriches nothing (tests/test_ci_postgres.py) sets
+    CHORUS_TEST_MODELS_AT_FIRST_USE to skip it.
     """
+    if os.environ.get("CHORUS_TEST_MODELS_AT_FIRST_USE"):
+        return
     settings = make_settings("sqlite+aiosqlite://").consultation
     Enricher(settings.consultation.languages, settings.sentiment).warm_up()
 

@@ -11,11 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.runtime import Runtime
 from handlers.types import Inbound
 from storage.backup import BackupError, backup, restore
 from storage.database import Store
-from tests.conftest import FakeClock, make_engine, make_settings
+from tests.conftest import FakeClock, chorus_in_process, chorus_server, make_engine, make_settings
 from tests.test_cli import chorus
 
 
@@ -83,7 +82,7 @@ async def test_restore_waits_for_chorus_to_stop_and_keeps_what_it_replaces(
     database = Path(sqlite_url.split("///", 1)[1])
     saved = tmp_path / "saved.db"
     backup(sqlite_url, saved)
-    runtime = Runtime(make_settings(sqlite_url), port=0)
+    runtime = chorus_server(make_settings(sqlite_url))
     await runtime.start()
     try:
         async with runtime.services.store.transaction() as unit:
@@ -113,9 +112,11 @@ def test_the_commands_as_a_user_runs_them(sqlite_url: str, tmp_path: Path) -> No
     put_back = chorus(["db", "restore", "backups/monday.db"], tmp_path, sqlite_url)
     assert put_back.returncode == 0, put_back.stderr
     assert "restored backups/monday.db" in put_back.stdout and "kept as" in put_back.stdout
-    missing = chorus(["db", "restore", "nothing.db"], tmp_path, sqlite_url)
+    # The refusals through the entry point in this process: a process start each is
+    # seconds of the suite, and the two above show the command as a process.
+    missing = chorus_in_process(["db", "restore", "nothing.db"], tmp_path, sqlite_url)
     assert missing.returncode == 1 and "there is no backup at nothing.db" in missing.stderr
-    postgres = chorus(
+    postgres = chorus_in_process(
         ["db", "backup", "x.db"], tmp_path, "postgresql+asyncpg://postgres@127.0.0.1/chorus"
     )
     assert postgres.returncode == 1 and "pg_dump" in postgres.stderr

@@ -13,6 +13,7 @@ def run_store_test(ci: str | None) -> subprocess.CompletedProcess:
     environment = {
         **os.environ,
         "CHORUS_TEST_PG_ADMIN": "postgresql://postgres@127.0.0.1:1/postgres",
+        "CHORUS_TEST_MODELS_AT_FIRST_USE": "1",  # the test sends no message
     }
     environment.pop("CI", None)
     if ci is not None:
@@ -25,6 +26,8 @@ def run_store_test(ci: str | None) -> subprocess.CompletedProcess:
             "-q",
             "-p",
             "no:cacheprovider",
+            "-p",
+            "no:hypothesispytest",  # a second of imports; the test uses none of it
             "tests/test_store.py::test_health_reports_backend_and_revision",
         ],
         cwd=REPO,

@@ -3,6 +3,7 @@ migrations, and one clear line (not a traceback) for a bad config or store."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
@@ -16,7 +17,7 @@ from sqlalchemy import func, select
 
 from storage.database import Store
 from storage.models import Contribution, Participant, Vote
-from tests.conftest import TEST_SECRET, write_config
+from tests.conftest import TEST_SECRET, chorus_in_process, write_config
 
 CHORUS = [sys.executable, "-m", "bot"]
 
@@ -67,8 +68,17 @@ async def _counts(url: str) -> dict[str, int]:
         await store.close()
 
 
+async def in_process(args: list[str], cwd: Path, database_url: str, stdin: str = ""):
+    """`chorus ARGS` through its entry point in this process (tests/conftest.py), from a
+    thread: the journeys below hold eight commands, and a `python -m bot` start with its
+    models costs seconds each. The command as a process is tested once per command: `chat`
+    and `run` in tests/test_foundation_cli.py, `summary` in tests/test_x_channel.py,
+    `export` and `analyse` here."""
+    return await asyncio.to_thread(chorus_in_process, args, cwd, database_url, stdin)
+
+
 async def test_scripted_chat_journey_with_store_checks(workdir: Path, database_url: str) -> None:
-    amira = chorus(
+    amira = await in_process(
         ["chat", "--as", "amira"],
         workdir,
         database_url,
@@ -80,17 +90,17 @@ async def test_scripted_chat_journey_with_store_checks(workdir: Path, database_u
     assert "  1. Yes" in amira.stdout  # choices print numbered
     assert await _counts(database_url) == {"participants": 1, "ideas": 1, "votes": 0}
 
-    bob = chorus(
+    bob = await in_process(
         ["chat", "--as", "bob"], workdir, database_url, "start\nyes\n3\n2\nskip\nvote\n1\n"
     )
     assert bob.returncode == 0, bob.stderr
     assert "Idea 1: Physios in every GP surgery" in bob.stdout
     assert await _counts(database_url) == {"participants": 2, "ideas": 1, "votes": 1}
 
-    mydata = chorus(["chat", "--as", "bob"], workdir, database_url, "mydata\n")
+    mydata = await in_process(["chat", "--as", "bob"], workdir, database_url, "mydata\n")
     assert "Patient, London" in mydata.stdout and "votes: 1" in mydata.stdout
 
-    summary = chorus(["summary", "--json"], workdir, database_url)
+    summary = await in_process(["summary", "--json"], workdir, database_url)
     assert summary.returncode == 0, summary.stderr
     data = json.loads(summary.stdout)
     assert (data["participants"], data["contributions"], data["votes"]) == (2, 1, 1)
@@ -104,28 +114,29 @@ async def test_scripted_chat_journey_with_store_checks(workdir: Path, database_u
     assert data["sentiment"] == {top["label"]: 1}  # counts by label
     assert data["by_question"] == {"ahp-action": 1}
 
-    forget = chorus(["chat", "--as", "amira"], workdir, database_url, "forget\nyes\n")
+    forget = await in_process(["chat", "--as", "amira"], workdir, database_url, "forget\nyes\n")
     assert "deleted your data" in forget.stdout
     assert await _counts(database_url) == {"participants": 1, "ideas": 0, "votes": 0}
 
 
 async def test_export_has_pseudonyms_only(workdir: Path, database_url: str) -> None:
-    chorus(
+    await in_process(
         ["chat", "--as", "+447700900123"],
         workdir,
         database_url,
         "start\nyes\nskip\nskip\nskip\nidea Open physio self-referral everywhere\n",
     )
     out = workdir / "export.csv"
+    # The export as a user runs it, once: `python -m bot` in a process of its own.
     result = chorus(["export", "--format", "csv", "--out", str(out)], workdir, database_url)
     assert result.returncode == 0, result.stderr
     rows = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8"))))
     assert len(rows) == 1 and rows[0]["text"] == "Open physio self-referral everywhere"
     assert len(rows[0]["participant"]) == 12 and "7700" not in out.read_text(encoding="utf-8")
     assert rows[0]["channel"] == "console" and rows[0]["language"] == "en"
-    as_json = chorus(["export", "--format", "json"], workdir, database_url)
+    as_json = await in_process(["export", "--format", "json"], workdir, database_url)
     assert [row["text"] for row in json.loads(as_json.stdout)] == [rows[0]["text"]]
-    as_lines = chorus(["export", "--format", "jsonl"], workdir, database_url)
+    as_lines = await in_process(["export", "--format", "jsonl"], workdir, database_url)
     assert json.loads(as_lines.stdout.splitlines()[0])["text"] == rows[0]["text"]
 
 
@@ -177,7 +188,7 @@ def test_db_upgrade_reports_the_revision(workdir: Path, tmp_path: Path) -> None:
     result = chorus(["db", "upgrade"], workdir, url)
     assert result.returncode == 0, result.stderr
     assert "is at revision" in result.stdout
-    current = chorus(["db", "current"], workdir, url)
+    current = chorus_in_process(["db", "current"], workdir, url)
     assert current.returncode == 0 and "is at revision" in current.stdout
 
 

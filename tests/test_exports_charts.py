@@ -15,13 +15,12 @@ from sqlalchemy import select
 
 from bot.channels.base import BadRequest, ContactStopped, Throttled
 from bot.jobs import MAX_ATTEMPTS, JobRunner
-from bot.runtime import Runtime
 from handlers.engine import Engine
 from handlers.insights.context import Reporting
 from handlers.insights.theme_runs import refresh_themes
 from handlers.types import Inbound, Reply
 from storage.models import Job
-from tests.conftest import insights_settings
+from tests.conftest import chorus_server, insights_settings
 from tests.insights_data import (
     ADMIN,
     IDEAS,
@@ -262,7 +261,7 @@ async def test_an_export_too_big_for_a_chat_is_refused_with_a_way_out(
 
 
 async def test_running_chorus_sends_the_chart_soon_after_the_command(database_url: str) -> None:
-    runtime = Runtime(insights_settings(database_url), port=0)
+    runtime = chorus_server(insights_settings(database_url))
     await runtime.start()
     try:
         channel = RecordingChannel("telegram")

@@ -19,7 +19,7 @@ from bot.networks import parse_networks
 from bot.proxies import TrustedProxies
 from bot.runtime import Runtime
 from storage.models import Participant
-from tests.conftest import make_settings
+from tests.conftest import chorus_server, make_settings
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
@@ -82,7 +82,7 @@ async def post(http, url, data, **headers) -> tuple[int, str]:
 
 
 async def test_forged_and_cross_site_posts_are_refused(sqlite_url: str) -> None:
-    runtime = Runtime(make_settings(sqlite_url), port=0)
+    runtime = chorus_server(make_settings(sqlite_url))
     await runtime.start()
     url = f"http://127.0.0.1:{runtime.port}/take-part"
     here = f"http://127.0.0.1:{runtime.port}"
@@ -138,7 +138,7 @@ async def test_a_trusted_proxy_makes_the_cookie_secure_and_names_the_client(
     }
     for trusted, secure in (([], False), (["127.0.0.0/8"], True)):
         settings = make_settings(sqlite_url, server={"trusted_proxies": trusted})
-        runtime = Runtime(settings, port=0)
+        runtime = chorus_server(settings)
         await runtime.start()
         url = f"http://127.0.0.1:{runtime.port}/take-part"
         try:

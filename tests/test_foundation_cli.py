@@ -10,6 +10,7 @@ import json
 import os
 import pty
 import select
+import signal
 import socket
 import subprocess
 import time
@@ -27,7 +28,7 @@ from tests.conftest import (
     pg_database_name,
     write_config,
 )
-from tests.test_cli import CHORUS, chorus
+from tests.test_cli import CHORUS
 
 UNREACHABLE = "postgresql+asyncpg://postgres@127.0.0.1:1/x"
 
@@ -78,7 +79,8 @@ def test_chat_uses_the_consultation_of_its_config(workdir: Path, tmp_path: Path)
         },
     )
     url = f"sqlite+aiosqlite:///{tmp_path / 'other.db'}"
-    result = chorus(["chat", "--as", "amira", "--config", str(other)], workdir, url, "start\n")
+    args = ["chat", "--as", "amira", "--config", str(other)]
+    result = chorus_in_process(args, workdir, url, "start\n")
     assert result.returncode == 0, result.stderr
     assert "Welcome to Carers Voice." in result.stdout
 
@@ -101,7 +103,24 @@ def test_chat_uses_the_consultation_of_its_config(workdir: Path, tmp_path: Path)
 def test_a_store_that_cannot_be_used_stops_run_with_one_line(
     workdir: Path, url: str, fragments: tuple[str, ...], postgres_url: str
 ) -> None:
-    _one_line(chorus(["run", "--port", "0"], workdir, url), 3, *fragments)
+    _one_line(run_stopping_by_itself(["--port", "0"], workdir, url), 3, *fragments)
+
+
+def run_stopping_by_itself(args: list[str], cwd: Path, url: str) -> subprocess.CompletedProcess:
+    """`chorus run ARGS` in this process, for a run that must stop by itself (tests/test_cli.py
+    starts `run` as a process). A run that serves instead is interrupted after a minute,
+    failing the test rather than holding the suite."""
+
+    def too_long(_signum: int, _frame: object) -> None:
+        raise TimeoutError("chorus run did not stop by itself")
+
+    previous = signal.signal(signal.SIGALRM, too_long)
+    signal.alarm(60)
+    try:
+        return chorus_in_process(["run", *args], cwd, url)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def test_database_urls_chorus_cannot_use_are_configuration_errors(workdir: Path) -> None:
@@ -137,8 +156,8 @@ def test_a_port_in_use_stops_run_with_one_line(workdir: Path, tmp_path: Path) ->
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = chorus(
-            ["run", "--port", str(port)], workdir, f"sqlite+aiosqlite:///{tmp_path / 'p.db'}"
+        result = run_stopping_by_itself(
+            ["--port", str(port)], workdir, f"sqlite+aiosqlite:///{tmp_path / 'p.db'}"
         )
     _one_line(result, 2, f"cannot listen on 127.0.0.1:{port}", "--port")
 
@@ -179,7 +198,7 @@ def test_analyse_prints_exactly_the_documented_keys_for_every_line(workdir: Path
         "The waiting times were terrible and the service was awful",
         "",
     ]
-    result = chorus(["analyse"], workdir, "sqlite+aiosqlite://", "\n".join(lines) + "\n")
+    result = chorus_in_process(["analyse"], workdir, "sqlite+aiosqlite://", "\n".join(lines) + "\n")
     assert result.returncode == 0, result.stderr
     records = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(records) == len(lines)
@@ -201,7 +220,7 @@ def test_analyse_prints_exactly_the_documented_keys_for_every_line(workdir: Path
     assert (welsh["language"], welsh["label"], welsh["polarity"]) == ("cy", "unscored", None)
     assert (negative["language"], negative["label"]) == ("en", "negative")
     assert empty["label"] == "unscored" and empty["redactions"] == []
-    vader = chorus(
+    vader = chorus_in_process(
         ["analyse", "--analyser", "vader"], workdir, "sqlite+aiosqlite://", lines[2] + "\n"
     )
     assert json.loads(vader.stdout)["subjectivity"] is None
@@ -212,8 +231,8 @@ def test_analyse_prints_exactly_the_documented_keys_for_every_line(workdir: Path
 def test_analyse_refuses_a_csv_that_is_not_utf8_in_one_line(workdir: Path) -> None:
     source = workdir / "latin1.csv"
     source.write_bytes("id,idea\n1,Caf\u00e9 physio\n".encode("latin-1"))
-    result = chorus(["analyse", "--csv", str(source), "--column", "idea"], workdir, "sqlite://")
-    _one_line(result, 2, "latin1.csv: not UTF-8 text")
+    args = ["analyse", "--csv", str(source), "--column", "idea"]
+    _one_line(chorus_in_process(args, workdir, "sqlite://"), 2, "latin1.csv: not UTF-8 text")
 
 
 def test_chat_is_interactive_on_a_terminal(workdir: Path, tmp_path: Path) -> None:

@@ -12,8 +12,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.runtime import Runtime
-from tests.conftest import make_settings, with_environ
+from tests.conftest import chorus_server, make_settings, with_environ
 from tests.fakes.telegram_bot_api import FakeBotAPI
 from tests.telegram_harness import PUBLIC_URL, SECRET_HEADER, TOKEN, WEBHOOK_SECRET
 from tests.twilio_fakes import ACCOUNT_SID, AUTH_TOKEN, OUR_NUMBER, SMS_URL
@@ -85,7 +84,7 @@ async def test_every_post_route_answers_a_malformed_body_with_400(
     sqlite_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     async with FakeBotAPI(TOKEN) as api:
-        runtime = Runtime(every_channel(sqlite_url, api.base_url), port=0)
+        runtime = chorus_server(every_channel(sqlite_url, api.base_url))
         await runtime.start()
         try:
             routes = sorted(

@@ -24,14 +24,13 @@ from twilio.twiml.messaging_response import MessagingResponse
 
 from bot.channels.sms_render import render_sms
 from bot.channels.web import _page
-from bot.runtime import Runtime
 from handlers.catalogue import Catalogue
 from handlers.commands import parse_command
 from handlers.enrich import clean_text
 from handlers.flows.call import pressed, spoken
 from handlers.types import Reply
 from storage.models import Contribution
-from tests.conftest import config_dict, make_settings, with_environ
+from tests.conftest import chorus_server, config_dict, make_settings, with_environ
 from tests.fakes.telegram_bot_api import FakeBotAPI, User
 from tests.fakes.whatsapp_graph import FakeGraphAPI, signature, text_message
 from tests.fakes.x_api import FakeX
@@ -187,7 +186,7 @@ async def test_every_naughty_string_through_every_text_channel(sqlite_url: str, 
     async with FakeBotAPI(TOKEN) as api, FakeGraphAPI(WHATSAPP_TOKEN, PHONE_ID) as graph:
         await x.start()
         settings = every_text_channel(sqlite_url, api.base_url, graph.base_url, x.url)
-        runtime = Runtime(settings, port=0)
+        runtime = chorus_server(settings)
         await runtime.start()
         base = f"http://127.0.0.1:{runtime.port}"
         try:

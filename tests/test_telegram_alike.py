@@ -10,9 +10,9 @@ import aiohttp
 from sqlalchemy import func, select
 
 from bot.channels.telegram.channel import WEBHOOK_PATH
-from bot.runtime import Runtime
 from storage.database import Store
 from storage.models import Contribution, Vote
+from tests.conftest import chorus_server
 from tests.fakes.telegram_bot_api import FakeBotAPI, User, button_labels
 from tests.telegram_harness import (
     TOKEN,
@@ -53,7 +53,7 @@ async def _join(person: TelegramPerson) -> None:
 async def test_the_alike_offer_by_telegram_buttons(database_url: str) -> None:
     async with FakeBotAPI(TOKEN) as api, aiohttp.ClientSession() as http:
         settings = telegram_settings(database_url, api.base_url, mode="webhook")
-        runtime = Runtime(settings, port=0)
+        runtime = chorus_server(settings)
         await runtime.start()
         try:
             webhook = f"http://127.0.0.1:{runtime.port}{WEBHOOK_PATH}"

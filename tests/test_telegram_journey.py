@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from bot.channels.telegram.channel import WEBHOOK_PATH
 from bot.runtime import Runtime
 from storage.models import Contribution, Participant, ProcessedMessage, Vote
+from tests.conftest import chorus_server
 from tests.fakes.telegram_bot_api import FakeBotAPI, User, button_data, button_labels
 from tests.telegram_harness import (
     PUBLIC_URL,
@@ -48,7 +49,7 @@ async def _count(store, model, *where) -> int:
 @pytest.mark.parametrize("mode", ["polling", "webhook"])
 async def test_two_people_take_part_by_buttons(database_url: str, mode: str) -> None:
     async with FakeBotAPI(TOKEN) as api, aiohttp.ClientSession() as http:
-        runtime = Runtime(telegram_settings(database_url, api.base_url, mode=mode), port=0)
+        runtime = chorus_server(telegram_settings(database_url, api.base_url, mode=mode))
         await runtime.start()
         try:
             webhook = f"http://127.0.0.1:{runtime.port}{WEBHOOK_PATH}"

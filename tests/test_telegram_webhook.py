@@ -98,7 +98,9 @@ async def test_store_unavailable_is_503_then_applied_once_on_telegrams_retry(
     database_url: str,
 ) -> None:
     async with FakeBotAPI(TOKEN) as api, StoreOutage(database_url) as outage:
-        settings = telegram_settings(outage.url, api.base_url, mode="webhook")
+        settings = outage.with_short_waits(
+            telegram_settings(outage.url, api.base_url, mode="webhook")
+        )
         store = Store.connect(outage.url, busy_seconds=outage.busy_seconds)
         async with ChorusWithTelegram(settings, store=store) as chorus:
             person = User(new_user_id())
@@ -122,7 +124,9 @@ async def test_polling_waits_for_the_store_and_applies_the_update_once(
     database_url: str,
 ) -> None:
     async with FakeBotAPI(TOKEN) as api, StoreOutage(database_url) as outage:
-        settings = telegram_settings(outage.url, api.base_url, mode="polling")
+        settings = outage.with_short_waits(
+            telegram_settings(outage.url, api.base_url, mode="polling")
+        )
         store = Store.connect(outage.url, busy_seconds=outage.busy_seconds)
         async with ChorusWithTelegram(settings, store=store) as chorus:
             amira = TelegramPerson(api, User(new_user_id()), api.push)
@@ -164,11 +168,10 @@ async def test_webhook_mode_needs_a_public_url_and_a_secret(database_url: str) -
 async def test_without_a_token_chorus_says_how_to_enable_telegram(
     database_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from bot.runtime import Runtime
-    from tests.conftest import make_settings
+    from tests.conftest import chorus_server, make_settings
 
     caplog.set_level("INFO")
-    runtime = Runtime(make_settings(database_url), port=0)
+    runtime = chorus_server(make_settings(database_url))
     await runtime.start()
     try:
         assert [c.name for c in runtime.channels] == ["web"]  # the form needs no token

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from bot.channels.kit import WebhookChannel
 from bot.runtime import Runtime
 from storage.models import Contribution, Participant, Vote
-from tests.conftest import make_settings
+from tests.conftest import chorus_server, make_settings
 from tests.fakes.outage import StoreOutage
 
 
@@ -59,7 +59,7 @@ async def count_ideas(runtime: Runtime) -> int:
 
 
 async def test_a_whole_journey_in_the_browser(database_url: str) -> None:
-    runtime = Runtime(make_settings(database_url), port=0)
+    runtime = chorus_server(make_settings(database_url))
     await runtime.start()
     try:
         async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
@@ -111,7 +111,7 @@ async def joined_browser(http: aiohttp.ClientSession, runtime: Runtime) -> Brows
 
 
 async def test_no_row_before_consent_nor_after_forget_on_the_web_form(database_url: str) -> None:
-    runtime = Runtime(make_settings(database_url), port=0)
+    runtime = chorus_server(make_settings(database_url))
     await runtime.start()
 
     async def people() -> int:
@@ -143,7 +143,7 @@ async def test_no_row_before_consent_nor_after_forget_on_the_web_form(database_u
 
 
 async def test_the_alike_offer_and_wrong_choices_on_the_web_form(database_url: str) -> None:
-    runtime = Runtime(make_settings(database_url), port=0)
+    runtime = chorus_server(make_settings(database_url))
     await runtime.start()
     jar = aiohttp.CookieJar
     try:
@@ -188,7 +188,7 @@ async def test_the_alike_offer_and_wrong_choices_on_the_web_form(database_url: s
 
 async def test_bad_forms_are_400_and_a_busy_store_is_503(postgres_url: str) -> None:
     async with StoreOutage(postgres_url) as outage:
-        runtime = Runtime(make_settings(outage.url), port=0)
+        runtime = chorus_server(make_settings(outage.url))
         await runtime.start()
         try:
             async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:

@@ -13,13 +13,13 @@ import pytest
 
 from bot.runtime import Runtime
 from handlers.imports import FIELDS, PaperRow, check_row
-from tests.conftest import make_settings
+from tests.conftest import chorus_server, make_settings
 from tests.test_web_form import Browser
 
 
 @pytest.fixture
 async def runtime(database_url: str):
-    started = Runtime(make_settings(database_url), port=0)
+    started = chorus_server(make_settings(database_url))
     await started.start()
     try:
         yield started
@@ -35,7 +35,7 @@ async def test_the_root_redirects_to_the_form_and_the_log_names_it(
     database_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="bot.runtime")
-    runtime = Runtime(make_settings(database_url), port=0)
+    runtime = chorus_server(make_settings(database_url))
     await runtime.start()
     try:
         assert f"Take part at http://127.0.0.1:{runtime.port}/take-part" in caplog.text
@@ -50,7 +50,7 @@ async def test_the_root_redirects_to_the_form_and_the_log_names_it(
 
 async def test_without_the_web_form_the_root_is_not_found(database_url: str) -> None:
     settings = make_settings(database_url, channels={"web": {"enabled": False}})
-    runtime = Runtime(settings, port=0)
+    runtime = chorus_server(settings)
     await runtime.start()
     try:
         async with aiohttp.ClientSession() as http:

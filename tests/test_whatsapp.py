@@ -420,7 +420,7 @@ async def test_the_store_down_answers_503_and_the_retry_is_applied(
 ) -> None:
     async with StoreOutage(database_url) as outage:
         store = Store.connect(outage.url, busy_seconds=outage.busy_seconds)
-        settings = whatsapp_settings(outage.url, graph.base_url)
+        settings = outage.with_short_waits(whatsapp_settings(outage.url, graph.base_url))
         async with ChorusUnderTest(settings, store=store) as chorus:
             driver = WhatsAppDriver(graph)
             body = body_of(text_message(AMIRA, "Hello"))

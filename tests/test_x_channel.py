@@ -18,7 +18,6 @@ from bot.channels import CHANNEL_MODULES, check_sections, declarations, media
 from bot.channels.twitter import DECLARATION, TwitterChannel, create
 from bot.channels.x_settings import TwitterSettings
 from bot.config import ConfigError, Environment, Settings, load_settings, parse_settings
-from bot.runtime import Runtime
 from bot.services import open_services
 from handlers.insights.context import Reporting
 from handlers.insights.scope import ReportScope
@@ -28,6 +27,7 @@ from storage.database import Store
 from storage.leases import lease
 from tests.conftest import (
     TEST_SECRET,
+    chorus_server,
     config_dict,
     make_settings,
     with_environ,
@@ -108,7 +108,7 @@ async def test_a_refused_token_stops_the_listener_and_chorus_keeps_serving(
     await fake.start()
     settings = make_settings(database_url, channels={"twitter": {"api_base": fake.url}})
     settings = with_environ(settings, X_BEARER_TOKEN=TOKEN)
-    runtime = Runtime(settings, port=0)
+    runtime = chorus_server(settings)
     await runtime.start()
     try:
         [channel] = [c for c in runtime.channels if c.name == "x"]

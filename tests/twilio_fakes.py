@@ -27,7 +27,7 @@ from aiohttp import web
 from bot.runtime import Runtime
 from storage.database import Store
 from storage.models import Base
-from tests.conftest import make_settings, with_environ
+from tests.conftest import chorus_server, make_settings, with_environ
 from tests.fakes import html_error
 
 AUTH_TOKEN = "test-twilio-auth-token-0123456789"
@@ -63,7 +63,7 @@ def twilio_settings(database_url: str, *, api_base: str | None = None, **sms: ob
 
 @asynccontextmanager
 async def running_chorus(settings) -> AsyncIterator[Runtime]:
-    runtime = Runtime(settings, port=0)
+    runtime = chorus_server(settings)
     await runtime.start()
     try:
         yield runtime

@@ -10,9 +10,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from contextlib import AsyncExitStack
+from dataclasses import replace
 
 from sqlalchemy.engine import make_url
 
+from bot.config import Settings
 from storage.database import Store, is_sqlite
 
 
@@ -64,6 +66,9 @@ class StoreOutage:
     take the store away and give it back."""
 
     busy_seconds = 0.2
+    # How long a message waits for the store in `with_short_waits` settings: one refused
+    # in an outage is answered 503 (or its polling paused) only after that (4 s by default).
+    webhook_seconds = 1.5
 
     def __init__(self, database_url: str) -> None:
         self.database_url = database_url
@@ -80,6 +85,11 @@ class StoreOutage:
                 hide_password=False
             )
         return self
+
+    def with_short_waits(self, settings: Settings) -> Settings:
+        """`settings` whose webhooks wait `webhook_seconds` for the store."""
+        store = settings.file.store.model_copy(update={"webhook_seconds": self.webhook_seconds})
+        return replace(settings, file=settings.file.model_copy(update={"store": store}))
 
     async def __aexit__(self, *_exc) -> None:
         await self.up()
