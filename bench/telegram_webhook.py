@@ -39,8 +39,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # for tests.fakes
 
 from bot.channels import media, telegram  # noqa: E402
-from bot.channels.telegram import TelegramChannel  # noqa: E402
-from bot.channels.telegram.channel import SECRET_HEADER, WEBHOOK_PATH  # noqa: E402
+from bot.channels.telegram.channel import (  # noqa: E402
+    SECRET_HEADER,
+    WEBHOOK_PATH,
+    TelegramChannel,
+)
 from bot.config import Environment, Settings, parse_settings  # noqa: E402
 from bot.server import build_web_app  # noqa: E402
 from bot.services import open_services  # noqa: E402

@@ -15,8 +15,7 @@ import aiohttp
 from aiohttp import web
 
 from bot.channels import media, telegram
-from bot.channels.telegram import TelegramChannel
-from bot.channels.telegram.channel import SECRET_HEADER, WEBHOOK_PATH
+from bot.channels.telegram.channel import SECRET_HEADER, WEBHOOK_PATH, TelegramChannel
 from bot.config import Settings
 from bot.retry import Backoff
 from bot.server import build_web_app

@@ -3,8 +3,9 @@ hashtags into contributions from channel "x". It never replies to posts.
 
 Enabled by X_BEARER_TOKEN; settings under `channels.twitter` in config.yaml (mode auto |
 stream | poll, poll_seconds, api_base, question, metrics_max_age_hours), both modelled in
-x_settings.py. The listening itself is in x_listener.py; this module is what the channel
-registry sees.
+x_settings.py. The listening itself is in x_listener.py, imported with tweepy only when
+the channel is built: with X off, Chorus starts without them. This module is what the
+channel registry sees.
 """
 
 from __future__ import annotations
@@ -14,14 +15,17 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 import aiohttp
 
 from bot.channels.base import Channel
 from bot.channels.kit import Declaration
-from bot.channels.x_listener import Timings, XListener
 from bot.channels.x_settings import SECTION, TwitterSettings, XSecrets
 from bot.services import Services
+
+if TYPE_CHECKING:
+    from bot.channels.x_listener import Timings
 
 log = logging.getLogger(__name__)
 
@@ -36,10 +40,12 @@ class TwitterChannel(Channel):
         token: str,
         *,
         settings: TwitterSettings | None = None,
-        timings: Timings = Timings(),
+        timings: Timings | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
+        from bot.channels.x_listener import Timings, XListener
+
         if settings is None:
             settings = DECLARATION.settings_from(services.settings)
         self.listener = XListener(
@@ -47,7 +53,7 @@ class TwitterChannel(Channel):
             http,
             token,
             settings,
-            timings=timings,
+            timings=timings or Timings(),
             sleep=sleep,
             wall_clock=wall_clock,
         )
