@@ -385,6 +385,23 @@ def test_the_second_step_reads_as_many_inputs_as_mix_inputs_makes() -> None:
         SentimentModel(arrays)
 
 
+@pytest.mark.parametrize(
+    "text", ["Sooo good :) @nhs #physio", "Not helpful at all.", "The waiting list", ""]
+)
+def test_one_text_gets_the_same_inputs_as_training_gave_it(text: str) -> None:
+    """Scoring builds a text's second-step inputs in plain Python (mix_row); training built
+    them with numpy (mix_inputs): the same numbers in the same order."""
+    import numpy as np
+
+    from handlers.enrich.model import shipped_model
+    from handlers.enrich.model.features import features, mix_inputs, mix_row
+
+    found = features(text)
+    logits = shipped_model().word_logits(found)
+    batch = mix_inputs(logits[None, :], np.asarray([found.numbers]), np.asarray([found.style]))
+    assert mix_row(logits.tolist(), found.numbers, found.style) == batch[0].tolist()
+
+
 def test_the_style_tells_tweets_from_reviews() -> None:
     from handlers.enrich.model.features import STYLE, style_of
 

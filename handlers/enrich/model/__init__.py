@@ -26,7 +26,7 @@ from handlers.enrich.model.features import (
     NUMBERS,
     Features,
     features,
-    mix_inputs,
+    mix_row,
     words_of,
 )
 
@@ -118,12 +118,8 @@ class SentimentModel:
     def logits(self, text: str) -> np.ndarray:
         """Both steps: the word logits weighed against VADER's numbers by the style."""
         found = features(text)
-        inputs = mix_inputs(
-            self.word_logits(found)[None, :],
-            np.asarray(found.numbers)[None, :],
-            np.asarray(found.style)[None, :],
-        )[0]
-        return self._mix_bias + inputs @ self._mix_weights
+        inputs = mix_row(self.word_logits(found).tolist(), found.numbers, found.style)
+        return self._mix_bias + np.array(inputs) @ self._mix_weights
 
     def score(self, text: str) -> Scored:
         # The softmax of three numbers in plain Python: faster than numpy's for so few.
