@@ -27,6 +27,7 @@ from sqlalchemy import (
 
 from storage import replies as kept_replies
 from storage.batch_apply import (
+    UNREAD,
     Applied,
     BatchTallies,
     Decide,
@@ -34,6 +35,7 @@ from storage.batch_apply import (
     Message,
     OnErase,
     Replays,
+    Unread,
     apply_one,
 )
 from storage.batch_reads import Reader
@@ -105,11 +107,12 @@ def _run_once(
     with write.begin():
         _drop_old_replies(write, replays)
         reader = Reader(write)
+        firsts = _FirstReads(reader, messages)
         totals = BatchTallies(SyncSession(write), backend, grouping)
         eraser = Eraser(write, backend, grouping, on_erase)
         for index, message in enumerate(messages):
             try:
-                person = reader.person(message.pseudonym)
+                person = firsts.person(message.pseudonym)
                 decision = decide(index, person, reader)
             except Exception as error:  # a bug in one flow fails that message alone
                 if _is_fatal(error):
@@ -139,10 +142,11 @@ def _decide_then_apply(
     isolate: bool,
 ) -> list[Applied | BaseException]:
     reader = Reader(read)
+    before = reader.people({m.pseudonym for m in messages})  # as committed: one statement
     snapshots: list[ParticipantRecord | None] = []
     decisions: list[Decision | BaseException] = []
     for index, message in enumerate(messages):
-        person = reader.person(message.pseudonym)
+        person = before.get(message.pseudonym)
         snapshots.append(person)
         try:
             decisions.append(decide(index, person, reader))
@@ -159,6 +163,7 @@ def _decide_then_apply(
         refused = counts.refused(write, sent) if counts is not None else {}
         totals = BatchTallies(SyncSession(write), "postgresql", grouping)
         eraser = Eraser(write, "postgresql", grouping, on_erase)
+        firsts = _FirstReads(Reader(write), messages)  # under the locks: as it now stands
         for index, message in enumerate(messages):
             if index in refused:  # over messages_per_minute: nothing is stored
                 results.append(Applied(refused[index]))
@@ -170,7 +175,7 @@ def _decide_then_apply(
             results.append(
                 _apply_in_batch(
                     write, totals, eraser, message, snapshots[index], decision, index, decide,
-                    replays, isolate,
+                    replays, isolate, current=firsts.person_or_unread(message.pseudonym),
                 )
             )  # fmt: skip
         _keep_replies(write, messages, results)
@@ -188,6 +193,27 @@ ADVISORY_LOCKS = text(
 )
 
 
+class _FirstReads:
+    """The batch's people read in one statement, each used for that person's first message
+    only: a later message of theirs reads the row again, as the first may have changed it
+    in this transaction."""
+
+    def __init__(self, reader: Reader, messages: Sequence[Message]) -> None:
+        self._reader = reader
+        self._held = reader.people({m.pseudonym for m in messages})
+        self._used: set[str] = set()
+
+    def person_or_unread(self, pseudonym: str) -> ParticipantRecord | None | Unread:
+        if pseudonym in self._used:
+            return UNREAD
+        self._used.add(pseudonym)
+        return self._held.get(pseudonym)
+
+    def person(self, pseudonym: str) -> ParticipantRecord | None:
+        found = self.person_or_unread(pseudonym)
+        return self._reader.person(pseudonym) if isinstance(found, Unread) else found
+
+
 def _apply_in_batch(
     write: Connection,
     totals: BatchTallies,
@@ -199,6 +225,8 @@ def _apply_in_batch(
     decide: Decide | None,
     replays: Replays | None,
     isolate: bool,
+    *,
+    current: ParticipantRecord | None | Unread = UNREAD,
 ) -> Applied | BaseException:
     """Apply one message. Isolated, inside its own savepoint: its error is returned, not
     raised, unless the whole transaction is lost. Not isolated: its error undoes the batch
@@ -206,7 +234,8 @@ def _apply_in_batch(
     if not isolate:
         try:
             return apply_one(
-                write, message, snapshot, decision, index, decide, totals, eraser, replays
+                write, message, snapshot, decision, index, decide, totals, eraser, replays,
+                current=current,
             )
         except Exception as error:
             if _is_fatal(error):
@@ -216,7 +245,8 @@ def _apply_in_batch(
     savepoint = write.begin_nested()
     try:
         applied = apply_one(
-            write, message, snapshot, decision, index, decide, tallies, eraser, replays
+            write, message, snapshot, decision, index, decide, tallies, eraser, replays,
+            current=current,
         )
     except Exception as error:
         savepoint.rollback()

@@ -179,6 +179,13 @@ class BatchTallies(Tallies):
             await Tallies.apply_people(self, people, days)
 
 
+class Unread:
+    """The person's row as this transaction sees it has not been read yet."""
+
+
+UNREAD = Unread()
+
+
 def apply_one(
     write: Connection,
     message: Message,
@@ -189,9 +196,14 @@ def apply_one(
     tallies: BatchTallies,
     on_erase: Eraser,
     replays: Replays | None = None,
+    *,
+    current: ParticipantRecord | None | Unread = UNREAD,
 ) -> Applied:
+    """`current`: the person's row as this transaction sees it, when the batch has read it
+    already (else it is read here, if `decide` says the decision was taken outside)."""
     if decide is not None:  # decided outside this transaction: is the snapshot current?
-        current = Reader(write).person(message.pseudonym)
+        if isinstance(current, Unread):
+            current = Reader(write).person(message.pseudonym)
         if current != snapshot:
             # Changed since it was read: decide again from the row as it is now.
             decision = decide(index, current, Reader(write))

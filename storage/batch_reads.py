@@ -32,6 +32,9 @@ from storage.tables import CONTRIBUTIONS, PARTICIPANTS, VOTES
 # it on SQLite, so the hot path only binds values) ------------------------------------
 
 PERSON_BY_PSEUDONYM = select(PARTICIPANTS).where(PARTICIPANTS.c.pseudonym == bindparam("p"))
+PEOPLE_BY_PSEUDONYM = select(PARTICIPANTS).where(
+    PARTICIPANTS.c.pseudonym.in_(bindparam("ps", expanding=True))
+)
 CONTRIBUTION_BY_ID = select(CONTRIBUTIONS).where(CONTRIBUTIONS.c.id == bindparam("id"))
 IDEA_BY_NUMBER = select(CONTRIBUTIONS).where(CONTRIBUTIONS.c.idea_number == bindparam("n"))
 
@@ -91,6 +94,13 @@ class Reader:
     def person(self, pseudonym: str) -> ParticipantRecord | None:
         row = self.connection.execute(PERSON_BY_PSEUDONYM, {"p": pseudonym}).first()
         return _person(row) if row else None
+
+    def people(self, pseudonyms: Collection[str]) -> dict[str, ParticipantRecord]:
+        """The participants among these pseudonyms, in one statement (no key: no row)."""
+        if not pseudonyms:
+            return {}
+        rows = self.connection.execute(PEOPLE_BY_PSEUDONYM, {"ps": sorted(pseudonyms)})
+        return {row.pseudonym: _person(row) for row in rows}
 
     def contribution(self, contribution_id: int) -> ContributionRecord | None:
         row = self.connection.execute(CONTRIBUTION_BY_ID, {"id": contribution_id}).first()

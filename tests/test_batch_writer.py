@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -33,10 +34,15 @@ async def count(store: Store, model) -> int:
 
 def savepoints(store: Store) -> list[str]:
     """The SAVEPOINT statements the store's connections run from now on."""
+    return statements(store, lambda statement: statement.lstrip().upper().startswith("SAVEPOINT"))
+
+
+def statements(store: Store, wanted: Callable[[str], bool]) -> list[str]:
+    """The statements the store's connections run from now on that `wanted` accepts."""
     seen: list[str] = []
 
     def note(_conn, _cursor, statement: str, *_args) -> None:
-        if statement.lstrip().upper().startswith("SAVEPOINT"):
+        if wanted(statement):
             seen.append(statement)
 
     for sync_engine in (store._sync_engine, store.engine.sync_engine):
@@ -66,6 +72,20 @@ async def test_messages_waiting_together_are_applied_in_one_batch(
     assert sizes == [20, 20]
     assert await count(store, Participant) == 20
     assert used == []  # nothing failed: no savepoint per message
+
+
+async def test_a_batch_reads_its_people_in_one_statement(engine: Engine, store: Store) -> None:
+    """Not one read of the participants' table per message: one for the batch (PostgreSQL:
+    one as committed, to decide, and one under the batch's locks, to check)."""
+    people = [Person(engine, f"reader-{n}") for n in range(12)]
+    await asyncio.gather(*(p.say("START") for p in people))
+    sizes = batches(engine)
+    reads = statements(store, lambda statement: "FROM participants \nWHERE" in statement)
+    await asyncio.gather(*(p.say("YES") for p in people))
+    assert sizes == [12]
+    one_each = [r for r in reads if "participants.pseudonym = " in r]
+    assert one_each == []
+    assert len(reads) == (2 if store.backend == "postgresql" else 1)
 
 
 async def test_one_persons_messages_in_one_batch_keep_their_order(
