@@ -4,6 +4,7 @@ built once. `Reader` is handed to the flows' reads (handlers/conversation.py).""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection
 from datetime import datetime
 from typing import Any, cast
@@ -12,11 +13,14 @@ from sqlalchemy import (
     Connection,
     Row,
     Select,
+    String,
+    any_,
     bindparam,
     exists,
     func,
     select,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from storage import activity as recent
 from storage.contributions import contribution_record
@@ -32,9 +36,19 @@ from storage.tables import CONTRIBUTIONS, PARTICIPANTS, VOTES
 # it on SQLite, so the hot path only binds values) ------------------------------------
 
 PERSON_BY_PSEUDONYM = select(PARTICIPANTS).where(PARTICIPANTS.c.pseudonym == bindparam("p"))
-PEOPLE_BY_PSEUDONYM = select(PARTICIPANTS).where(
-    PARTICIPANTS.c.pseudonym.in_(bindparam("ps", expanding=True))
-)
+# A batch's people: the pseudonyms as one value (an array; in SQLite a JSON list), so the
+# statement stays the same whatever their number (an expanding IN is rendered anew each
+# time).
+PEOPLE_BY_PSEUDONYM = {
+    "postgresql": select(PARTICIPANTS).where(
+        PARTICIPANTS.c.pseudonym == any_(bindparam("ps", type_=ARRAY(String)))
+    ),
+    "sqlite": select(PARTICIPANTS).where(
+        PARTICIPANTS.c.pseudonym.in_(
+            select(func.json_each(bindparam("ps")).table_valued("value").c.value)
+        )
+    ),
+}
 CONTRIBUTION_BY_ID = select(CONTRIBUTIONS).where(CONTRIBUTIONS.c.id == bindparam("id"))
 IDEA_BY_NUMBER = select(CONTRIBUTIONS).where(CONTRIBUTIONS.c.idea_number == bindparam("n"))
 
@@ -99,7 +113,10 @@ class Reader:
         """The participants among these pseudonyms, in one statement (no key: no row)."""
         if not pseudonyms:
             return {}
-        rows = self.connection.execute(PEOPLE_BY_PSEUDONYM, {"ps": sorted(pseudonyms)})
+        backend = self.connection.dialect.name
+        given = sorted(pseudonyms)
+        value: object = given if backend == "postgresql" else json.dumps(given)
+        rows = self.connection.execute(PEOPLE_BY_PSEUDONYM[backend], {"ps": value})
         return {row.pseudonym: _person(row) for row in rows}
 
     def contribution(self, contribution_id: int) -> ContributionRecord | None:

@@ -83,7 +83,7 @@ async def test_a_batch_reads_its_people_in_one_statement(engine: Engine, store: 
     reads = statements(store, lambda statement: "FROM participants \nWHERE" in statement)
     await asyncio.gather(*(p.say("YES") for p in people))
     assert sizes == [12]
-    one_each = [r for r in reads if "participants.pseudonym = " in r]
+    one_each = [r for r in reads if "participants.pseudonym = " in r and "ANY" not in r]
     assert one_each == []
     assert len(reads) == (2 if store.backend == "postgresql" else 1)
 
