@@ -4,7 +4,6 @@ built once. `Reader` is handed to the flows' reads (handlers/conversation.py).""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection
 from datetime import datetime
 from typing import Any, cast
@@ -13,14 +12,11 @@ from sqlalchemy import (
     Connection,
     Row,
     Select,
-    String,
-    any_,
     bindparam,
     exists,
     func,
     select,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
 
 from storage import activity as recent
 from storage.contributions import contribution_record
@@ -31,23 +27,16 @@ from storage.models import (
 from storage.participants import participant_record
 from storage.records import ContributionRecord, ParticipantActivity, ParticipantRecord
 from storage.tables import CONTRIBUTIONS, PARTICIPANTS, VOTES
+from storage.value_lists import one_of, values_of
 
 # --- statements, built once (building and caching a statement costs more than running
 # it on SQLite, so the hot path only binds values) ------------------------------------
 
 PERSON_BY_PSEUDONYM = select(PARTICIPANTS).where(PARTICIPANTS.c.pseudonym == bindparam("p"))
-# A batch's people: the pseudonyms as one value (an array; in SQLite a JSON list), so the
-# statement stays the same whatever their number (an expanding IN is rendered anew each
-# time).
+# A batch's people: the pseudonyms bound as one value (storage/value_lists.py).
 PEOPLE_BY_PSEUDONYM = {
-    "postgresql": select(PARTICIPANTS).where(
-        PARTICIPANTS.c.pseudonym == any_(bindparam("ps", type_=ARRAY(String)))
-    ),
-    "sqlite": select(PARTICIPANTS).where(
-        PARTICIPANTS.c.pseudonym.in_(
-            select(func.json_each(bindparam("ps")).table_valued("value").c.value)
-        )
-    ),
+    backend: select(PARTICIPANTS).where(one_of(PARTICIPANTS.c.pseudonym, "ps", backend))
+    for backend in ("postgresql", "sqlite")
 }
 CONTRIBUTION_BY_ID = select(CONTRIBUTIONS).where(CONTRIBUTIONS.c.id == bindparam("id"))
 IDEA_BY_NUMBER = select(CONTRIBUTIONS).where(CONTRIBUTIONS.c.idea_number == bindparam("n"))
@@ -114,9 +103,8 @@ class Reader:
         if not pseudonyms:
             return {}
         backend = self.connection.dialect.name
-        given = sorted(pseudonyms)
-        value: object = given if backend == "postgresql" else json.dumps(given)
-        rows = self.connection.execute(PEOPLE_BY_PSEUDONYM[backend], {"ps": value})
+        values = values_of(sorted(pseudonyms), backend)
+        rows = self.connection.execute(PEOPLE_BY_PSEUDONYM[backend], {"ps": values})
         return {row.pseudonym: _person(row) for row in rows}
 
     def contribution(self, contribution_id: int) -> ContributionRecord | None:

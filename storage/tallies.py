@@ -48,6 +48,7 @@ from storage.tally_keys import (
     PersonKey,
     VoteFacts,
 )
+from storage.value_lists import one_of, values_of
 
 # An idea's own count column for each vote value (agree 1, disagree -1, skip 0).
 IDEA_COUNT_COLUMN = {1: "agree_count", -1: "disagree_count", 0: "skip_count"}
@@ -395,7 +396,11 @@ class Tallies:
                     Contribution.disagree_count,
                     Contribution.question_id,
                     Contribution.created_at,
-                ).where(Contribution.id.in_(list(idea_ids)), Contribution.kind == "idea")
+                ).where(
+                    one_of(Contribution.id, "ideas", self.backend),
+                    Contribution.kind == "idea",
+                ),
+                {"ideas": values_of(idea_ids, self.backend)},
             )
         ).all()
         if not counts:
@@ -407,7 +412,8 @@ class Tallies:
                 IdeaRoleTally.role,
                 IdeaRoleTally.agree,
                 IdeaRoleTally.disagree,
-            ).where(IdeaRoleTally.contribution_id.in_([row[0] for row in counts]))
+            ).where(one_of(IdeaRoleTally.contribution_id, "ideas", self.backend)),
+            {"ideas": values_of([row[0] for row in counts], self.backend)},
         ):
             tallies.setdefault(idea, []).append((role, agree, disagree))
         await self.write_scores(
