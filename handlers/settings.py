@@ -7,7 +7,6 @@ bad file is reported by key; `bot.config` adds the deployment parts and does the
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
-from functools import cached_property
 from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -31,11 +30,11 @@ class QuestionSettings(Strict):
             raise ValueError(f"closes ({self.closes}) is before opens ({self.opens})")
         return self
 
-    @cached_property  # asked at every message
+    @property
     def opens_at(self) -> datetime:
         return datetime.combine(self.opens, time.min, tzinfo=UTC)
 
-    @cached_property  # asked at every message
+    @property
     def closes_at(self) -> datetime:
         """The end of the closing day: a question closing on 31 March is open all that day."""
         return datetime.combine(self.closes, time.max, tzinfo=UTC)
