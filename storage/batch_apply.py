@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from storage import replies as kept_replies
 from storage.batch_reads import Reader
 from storage.bookkeeping import _insert
-from storage.contributions import NEXT_IDEA_NUMBER
+from storage.contributions import NEXT_IDEA_NUMBER, new_row_values
 from storage.effects import (
     AddContribution,
     CancelOutbox,
@@ -321,35 +321,7 @@ def _add_contribution(
 ) -> int:
     new = replace(effect.new, participant_id=person_id)
     idea_number = _next_idea_number(write, new.created_at) if new.kind == "idea" else None
-    row: dict[str, Any] = dict(
-        kind=new.kind,
-        idea_number=idea_number,
-        worker_code=new.worker_code,
-        question_id=new.question_id,
-        parent_id=new.parent_id,
-        participant_id=person_id,
-        text=new.text,
-        language=new.language,
-        polarity=new.polarity,
-        subjectivity=new.subjectivity,
-        label=new.label,
-        sentiment_confidence=new.sentiment_confidence,
-        redactions=list(new.redactions),
-        status=new.status,
-        moderation_reason=new.moderation_reason,
-        channel=new.channel,
-        assisted=new.assisted,
-        channel_message_id=new.channel_message_id,
-        role=new.profile.role,
-        region=new.profile.region,
-        age_band=new.profile.age_band,
-        agree_count=0,
-        disagree_count=0,
-        skip_count=0,
-        vote_count=0,
-        score=0.0,
-        created_at=new.created_at,
-    )
+    row = new_row_values(new, idea_number)
     new_id = write.execute(INSERT_CONTRIBUTION, row).scalar_one()
     facts = ContributionFacts(
         participant_id=person_id,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Collection
+from typing import Any
 
 from sqlalchemy import exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -46,41 +47,48 @@ def contribution_record(row: Contribution) -> ContributionRecord:
     )
 
 
+def new_row_values(new: NewContribution, idea_number: int | None) -> dict[str, Any]:
+    """The columns of a new contribution's row: one list for the ORM repository here and
+    the batch writer's Core insert (storage/batch_apply.py)."""
+    return dict(
+        kind=new.kind,
+        idea_number=idea_number,
+        worker_code=new.worker_code,
+        question_id=new.question_id,
+        parent_id=new.parent_id,
+        participant_id=new.participant_id,
+        text=new.text,
+        language=new.language,
+        polarity=new.polarity,
+        subjectivity=new.subjectivity,
+        label=new.label,
+        sentiment_confidence=new.sentiment_confidence,
+        redactions=list(new.redactions),
+        status=new.status,
+        moderation_reason=new.moderation_reason,
+        channel=new.channel,
+        assisted=new.assisted,
+        channel_message_id=new.channel_message_id,
+        role=new.profile.role,
+        region=new.profile.region,
+        age_band=new.profile.age_band,
+        agree_count=0,
+        disagree_count=0,
+        skip_count=0,
+        vote_count=0,
+        score=0.0,
+        created_at=new.created_at,
+    )
+
+
 class Contributions:
     def __init__(self, session: AsyncSession, tallies: Tallies) -> None:
         self.session = session
         self.tallies = tallies
 
     async def add(self, new: NewContribution) -> ContributionRecord:
-        row = Contribution(
-            kind=new.kind,
-            idea_number=await self._next_idea_number(new) if new.kind == "idea" else None,
-            question_id=new.question_id,
-            parent_id=new.parent_id,
-            participant_id=new.participant_id,
-            text=new.text,
-            language=new.language,
-            polarity=new.polarity,
-            subjectivity=new.subjectivity,
-            label=new.label,
-            sentiment_confidence=new.sentiment_confidence,
-            redactions=list(new.redactions),
-            status=new.status,
-            moderation_reason=new.moderation_reason,
-            channel=new.channel,
-            assisted=new.assisted,
-            worker_code=new.worker_code,
-            channel_message_id=new.channel_message_id,
-            role=new.profile.role,
-            region=new.profile.region,
-            age_band=new.profile.age_band,
-            agree_count=0,
-            disagree_count=0,
-            skip_count=0,
-            vote_count=0,
-            score=0.0,
-            created_at=new.created_at,
-        )
+        number = await self._next_idea_number(new) if new.kind == "idea" else None
+        row = Contribution(**new_row_values(new, number))
         self.session.add(row)
         await self.session.flush()
         await self.tallies.contribution_changed(None, ContributionFacts.of(row))

@@ -17,7 +17,7 @@ from storage.models import (
     Participant,
     Vote,
 )
-from storage.records import ErasureCounts, ParticipantActivity, ParticipantRecord, Profile
+from storage.records import ErasureCounts, ParticipantRecord, Profile
 from storage.tallies import Tallies
 from storage.tally_keys import ContributionFacts
 from storage.votes import remove_votes, remove_votes_of
@@ -121,32 +121,6 @@ class Participants:
             )
         ).one_or_none()
         return Profile(*row) if row else Profile()
-
-    async def activity(self, participant_id: int, *, recent: int = 3) -> ParticipantActivity:
-        counts = dict(
-            (
-                await self.session.execute(
-                    select(Contribution.kind, func.count())
-                    .where(Contribution.participant_id == participant_id)
-                    .group_by(Contribution.kind)
-                )
-            ).all()
-        )
-        votes = await self.session.scalar(
-            select(func.count()).select_from(Vote).where(Vote.participant_id == participant_id)
-        )
-        texts = await self.session.scalars(
-            select(Contribution.text)
-            .where(Contribution.participant_id == participant_id, Contribution.kind == "idea")
-            .order_by(Contribution.id.desc())
-            .limit(recent)
-        )
-        return ParticipantActivity(
-            ideas=counts.get("idea", 0),
-            comments=counts.get("comment", 0),
-            votes=votes or 0,
-            recent_ideas=tuple(texts),
-        )
 
     async def erase(self, participant_id: int) -> ErasureCounts:
         """Delete the participant and everything that names or links to them.

@@ -14,7 +14,8 @@ import pytest
 from handlers.types import Inbound
 from storage.backup import BackupError, backup, restore
 from storage.database import Store
-from tests.conftest import FakeClock, chorus_in_process, chorus_server, make_engine, make_settings
+from tests.conftest import FakeClock, make_engine, make_settings
+from tests.running_chorus import chorus_in_process, chorus_server
 from tests.test_cli import chorus
 
 

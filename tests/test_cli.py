@@ -17,7 +17,8 @@ from sqlalchemy import func, select
 
 from storage.database import Store
 from storage.models import Contribution, Participant, Vote
-from tests.conftest import TEST_SECRET, chorus_in_process, write_config
+from tests.conftest import TEST_SECRET, write_config
+from tests.running_chorus import chorus_in_process
 
 CHORUS = [sys.executable, "-m", "bot"]
 

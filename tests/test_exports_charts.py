@@ -20,7 +20,7 @@ from handlers.insights.context import Reporting
 from handlers.insights.theme_runs import refresh_themes
 from handlers.types import Inbound, Reply
 from storage.models import Job
-from tests.conftest import chorus_server, insights_settings
+from tests.conftest import insights_settings
 from tests.insights_data import (
     ADMIN,
     IDEAS,
@@ -30,6 +30,7 @@ from tests.insights_data import (
     services_of,
     team_member,
 )
+from tests.running_chorus import chorus_server
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 

@@ -19,7 +19,8 @@ from bot.networks import parse_networks
 from bot.proxies import TrustedProxies
 from bot.runtime import Runtime
 from storage.models import Participant
-from tests.conftest import chorus_server, make_settings
+from tests.conftest import make_settings
+from tests.running_chorus import chorus_server
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 

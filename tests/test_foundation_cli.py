@@ -23,11 +23,11 @@ from tests.conftest import (
     TEST_SECRET,
     _pg_admin,
     _pg_url,
-    chorus_in_process,
     create_pg_database,
     pg_database_name,
     write_config,
 )
+from tests.running_chorus import chorus_in_process
 from tests.test_cli import CHORUS
 
 UNREACHABLE = "postgresql+asyncpg://postgres@127.0.0.1:1/x"

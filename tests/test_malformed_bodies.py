@@ -12,8 +12,9 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.conftest import chorus_server, make_settings, with_environ
+from tests.conftest import make_settings, with_environ
 from tests.fakes.telegram_bot_api import FakeBotAPI
+from tests.running_chorus import chorus_server
 from tests.telegram_harness import PUBLIC_URL, SECRET_HEADER, TOKEN, WEBHOOK_SECRET
 from tests.twilio_fakes import ACCOUNT_SID, AUTH_TOKEN, OUR_NUMBER, SMS_URL
 

@@ -30,10 +30,11 @@ from handlers.enrich import clean_text
 from handlers.flows.call import pressed, spoken
 from handlers.types import Reply
 from storage.models import Contribution
-from tests.conftest import chorus_server, config_dict, make_settings, with_environ
+from tests.conftest import config_dict, make_settings, with_environ
 from tests.fakes.telegram_bot_api import FakeBotAPI, User
 from tests.fakes.whatsapp_graph import FakeGraphAPI, signature, text_message
 from tests.fakes.x_api import FakeX
+from tests.running_chorus import chorus_server
 from tests.telegram_harness import PUBLIC_URL, SECRET_HEADER, TOKEN, WEBHOOK_SECRET
 from tests.test_whatsapp import APP_SECRET, PHONE_ID, VERIFY_TOKEN, body_of
 from tests.test_whatsapp import TOKEN as WHATSAPP_TOKEN

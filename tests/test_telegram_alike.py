@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 from bot.channels.telegram.channel import WEBHOOK_PATH
 from storage.database import Store
 from storage.models import Contribution, Vote
-from tests.conftest import chorus_server
 from tests.fakes.telegram_bot_api import FakeBotAPI, User, button_labels
+from tests.running_chorus import chorus_server
 from tests.telegram_harness import (
     TOKEN,
     TelegramPerson,

@@ -15,8 +15,9 @@ from handlers.enrich import Enricher, Enrichment
 from handlers.privacy import ContactCipher
 from storage.database import Store
 from storage.models import Contribution, FailedInbound
-from tests.conftest import TEST_SECRET, chorus_in_process, write_config
+from tests.conftest import TEST_SECRET, write_config
 from tests.fakes.telegram_bot_api import FakeBotAPI, User
+from tests.running_chorus import chorus_in_process
 from tests.telegram_harness import (
     TOKEN,
     ChorusWithTelegram,

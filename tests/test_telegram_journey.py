@@ -17,8 +17,8 @@ from sqlalchemy import func, select
 from bot.channels.telegram.channel import WEBHOOK_PATH
 from bot.runtime import Runtime
 from storage.models import Contribution, Participant, ProcessedMessage, Vote
-from tests.conftest import chorus_server
 from tests.fakes.telegram_bot_api import FakeBotAPI, User, button_data, button_labels
+from tests.running_chorus import chorus_server
 from tests.telegram_harness import (
     PUBLIC_URL,
     TOKEN,

@@ -168,7 +168,8 @@ async def test_webhook_mode_needs_a_public_url_and_a_secret(database_url: str) -
 async def test_without_a_token_chorus_says_how_to_enable_telegram(
     database_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from tests.conftest import chorus_server, make_settings
+    from tests.conftest import make_settings
+    from tests.running_chorus import chorus_server
 
     caplog.set_level("INFO")
     runtime = chorus_server(make_settings(database_url))

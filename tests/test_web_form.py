@@ -13,8 +13,9 @@ from sqlalchemy import func, select
 from bot.channels.kit import WebhookChannel
 from bot.runtime import Runtime
 from storage.models import Contribution, Participant, Vote
-from tests.conftest import chorus_server, make_settings
+from tests.conftest import make_settings
 from tests.fakes.outage import StoreOutage
+from tests.running_chorus import chorus_server
 
 
 class Browser:

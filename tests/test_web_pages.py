@@ -13,7 +13,8 @@ import pytest
 
 from bot.runtime import Runtime
 from handlers.imports import FIELDS, PaperRow, check_row
-from tests.conftest import chorus_server, make_settings
+from tests.conftest import make_settings
+from tests.running_chorus import chorus_server
 from tests.test_web_form import Browser
 
 

@@ -25,16 +25,10 @@ from handlers.insights.summary import build_summary, format_summary
 from handlers.types import PublicPost
 from storage.database import Store
 from storage.leases import lease
-from tests.conftest import (
-    TEST_SECRET,
-    chorus_server,
-    config_dict,
-    make_settings,
-    with_environ,
-    write_config,
-)
+from tests.conftest import TEST_SECRET, config_dict, make_settings, with_environ, write_config
 from tests.fakes.x_api import FakeX
 from tests.people import Person
+from tests.running_chorus import chorus_server
 from tests.test_cli import chorus
 
 TOKEN = "chorus-test-x-token-not-a-secret"

@@ -27,8 +27,9 @@ from aiohttp import web
 from bot.runtime import Runtime
 from storage.database import Store
 from storage.models import Base
-from tests.conftest import chorus_server, make_settings, with_environ
+from tests.conftest import make_settings, with_environ
 from tests.fakes import html_error
+from tests.running_chorus import chorus_server
 
 AUTH_TOKEN = "test-twilio-auth-token-0123456789"
 ACCOUNT_SID = "AC" + "0" * 32
