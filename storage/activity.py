@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, bindparam, func, select
 
 from storage.models import Contribution, Vote
 
@@ -14,37 +14,44 @@ CONTRIBUTIONS = Contribution.__table__
 VOTES = Vote.__table__
 
 
+C = CONTRIBUTIONS.c
+# Built once: a statement built at each call costs more to compile than to run.
+CONTRIBUTIONS_SINCE = (
+    select(func.count())
+    .select_from(CONTRIBUTIONS)
+    .where(
+        C.participant_id == bindparam("person"),
+        C.kind == bindparam("kind"),
+        C.created_at >= bindparam("since"),
+    )
+)
+VOTES_SINCE = (
+    select(func.count())
+    .select_from(VOTES)
+    .where(VOTES.c.participant_id == bindparam("person"), VOTES.c.updated_at >= bindparam("since"))
+)
+SAME_IDEA = (
+    select(C.id, C.idea_number)
+    .where(C.participant_id == bindparam("person"), C.kind == "idea", C.text == bindparam("text"))
+    .order_by(C.id)
+    .limit(1)
+)
+
+
 def contributions_since(
     connection: Connection, participant_id: int, kind: str, since: datetime
 ) -> int:
-    c = CONTRIBUTIONS.c
-    query = (
-        select(func.count())
-        .select_from(CONTRIBUTIONS)
-        .where(c.participant_id == participant_id, c.kind == kind, c.created_at >= since)
-    )
-    return connection.scalar(query) or 0
+    params = {"person": participant_id, "kind": kind, "since": since}
+    return connection.scalar(CONTRIBUTIONS_SINCE, params) or 0
 
 
 def votes_since(connection: Connection, participant_id: int, since: datetime) -> int:
-    v = VOTES.c
-    query = (
-        select(func.count())
-        .select_from(VOTES)
-        .where(v.participant_id == participant_id, v.updated_at >= since)
-    )
-    return connection.scalar(query) or 0
+    return connection.scalar(VOTES_SINCE, {"person": participant_id, "since": since}) or 0
 
 
 def same_idea(connection: Connection, participant_id: int, text: str) -> int | None:
     """The number people see of this person's idea with exactly this (stored) text."""
-    c = CONTRIBUTIONS.c
-    row = connection.execute(
-        select(c.id, c.idea_number)
-        .where(c.participant_id == participant_id, c.kind == "idea", c.text == text)
-        .order_by(c.id)
-        .limit(1)
-    ).first()
+    row = connection.execute(SAME_IDEA, {"person": participant_id, "text": text}).first()
     if row is None:
         return None
     return row.idea_number if row.idea_number is not None else row.id

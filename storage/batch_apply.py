@@ -62,7 +62,6 @@ VOTE_OF = select(VOTES).where(
     VOTES.c.participant_id == bindparam("person"), VOTES.c.contribution_id == bindparam("idea")
 )
 VOTE_OF_LOCKED = VOTE_OF.with_for_update()
-IDEA_QUESTION = select(CONTRIBUTIONS.c.question_id).where(CONTRIBUTIONS.c.id == bindparam("idea"))
 INSERT_VOTE = insert(VOTES)
 UPDATE_VOTE = (
     update(VOTES)
@@ -76,9 +75,22 @@ UPDATE_VOTE = (
         age_band=bindparam("v_age_band"),
     )
 )
+DROP_CONTACT = delete(CONTACTS).where(CONTACTS.c.participant_id == bindparam("person"))
+CANCEL_OUTBOX = delete(OUTBOX).where(
+    OUTBOX.c.participant_id == bindparam("person"), OUTBOX.c.status.in_(("queued", "sending"))
+)
+NEXT_NUMBER = (
+    select(CHECKPOINTS.c.value).where(CHECKPOINTS.c.name == NEXT_IDEA_NUMBER).with_for_update()
+)
+MOVE_NEXT_NUMBER = (
+    update(CHECKPOINTS)
+    .where(CHECKPOINTS.c.name == NEXT_IDEA_NUMBER)
+    .values(value=bindparam("value"), updated_at=bindparam("now"))
+)
 INSERT_PERSON = insert(PARTICIPANTS).returning(PARTICIPANTS.c.id)
 INSERT_CONTRIBUTION = insert(CONTRIBUTIONS).returning(CONTRIBUTIONS.c.id)
 _CLAIMS: dict[str, Any] = {}
+_CONTACT_UPSERTS: dict[str, Any] = {}
 _PERSON_UPDATES: dict[frozenset[str], Any] = {}
 
 
@@ -94,6 +106,24 @@ def _claim_statement(dialect: str) -> Any:
             .on_conflict_do_nothing(index_elements=["channel", "message_id"])
         )
     return _CLAIMS[dialect]
+
+
+def _contact_upsert(dialect: str) -> Any:
+    if dialect not in _CONTACT_UPSERTS:
+        statement = _insert(dialect)(CONTACTS).values(
+            participant_id=bindparam("person"),
+            channel=bindparam("channel"),
+            address_encrypted=bindparam("address"),
+            created_at=bindparam("now"),
+        )
+        _CONTACT_UPSERTS[dialect] = statement.on_conflict_do_update(
+            index_elements=["participant_id"],
+            set_={
+                "channel": statement.excluded.channel,
+                "address_encrypted": statement.excluded.address_encrypted,
+            },
+        )
+    return _CONTACT_UPSERTS[dialect]
 
 
 def _person_update(columns: frozenset[str]) -> Any:
@@ -238,14 +268,9 @@ def apply_one(
         elif isinstance(effect, SaveContact):
             _save_contact(write, message, person_id, effect)
         elif isinstance(effect, DropContact):
-            write.execute(delete(CONTACTS).where(CONTACTS.c.participant_id == person_id))
+            write.execute(DROP_CONTACT, {"person": person_id})
         elif isinstance(effect, CancelOutbox):
-            write.execute(
-                delete(OUTBOX).where(
-                    OUTBOX.c.participant_id == person_id,
-                    OUTBOX.c.status.in_(("queued", "sending")),
-                )
-            )
+            write.execute(CANCEL_OUTBOX, {"person": person_id})
         else:  # pragma: no cover - a new effect type without an applier
             raise TypeError(f"no applier for {type(effect).__name__}")
     kept = None
@@ -344,9 +369,7 @@ def _add_contribution(
 def _next_idea_number(write: Connection, now: datetime) -> int:
     """The next idea number, from the counter kept as a checkpoint; its row lock makes
     concurrent writers take turns (the unique index would refuse a number given twice)."""
-    value = write.execute(
-        select(CHECKPOINTS.c.value).where(CHECKPOINTS.c.name == NEXT_IDEA_NUMBER).with_for_update()
-    ).scalar_one_or_none()
+    value = write.execute(NEXT_NUMBER).scalar_one_or_none()
     if value is None:  # a store whose counter was removed: carry on after the highest
         highest = write.execute(select(func.max(CONTRIBUTIONS.c.idea_number))).scalar()
         number = (highest or 0) + 1
@@ -355,11 +378,7 @@ def _next_idea_number(write: Connection, now: datetime) -> int:
         )
         return number
     number = int(value)
-    write.execute(
-        update(CHECKPOINTS)
-        .where(CHECKPOINTS.c.name == NEXT_IDEA_NUMBER)
-        .values(value=str(number + 1), updated_at=now)
-    )
+    write.execute(MOVE_NEXT_NUMBER, {"value": str(number + 1), "now": now})
     return number
 
 
@@ -392,7 +411,7 @@ def _cast_vote(write: Connection, person_id: int, vote: CastVote, tallies: Batch
         raise ValueError(f"a vote is 1, -1 or 0, not {vote.value!r}")
     query = VOTE_OF_LOCKED if write.dialect.name == "postgresql" else VOTE_OF
     existing = write.execute(query, {"person": person_id, "idea": vote.idea_id}).first()
-    question_id = write.scalar(IDEA_QUESTION, {"idea": vote.idea_id})
+    question_id = vote.question_id
     profile = vote.profile
     snapshot = {"role": profile.role, "region": profile.region, "age_band": profile.age_band}
     if existing is None:
@@ -445,14 +464,6 @@ def _cast_vote(write: Connection, person_id: int, vote: CastVote, tallies: Batch
 
 
 def _save_contact(write: Connection, message: Message, person_id: int, effect: SaveContact) -> None:
-    statement = _insert(write.dialect.name)(CONTACTS).values(
-        participant_id=person_id,
-        channel=effect.channel,
-        address_encrypted=effect.address_encrypted,
-        created_at=effect.now,
-    )
-    statement = statement.on_conflict_do_update(
-        index_elements=["participant_id"],
-        set_={"channel": effect.channel, "address_encrypted": effect.address_encrypted},
-    )
-    write.execute(statement)
+    params = {"person": person_id, "channel": effect.channel,
+              "address": effect.address_encrypted, "now": effect.now}  # fmt: skip
+    write.execute(_contact_upsert(write.dialect.name), params)

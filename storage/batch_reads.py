@@ -10,6 +10,7 @@ from typing import Any, cast
 
 from sqlalchemy import (
     Connection,
+    Integer,
     Row,
     Select,
     bindparam,
@@ -40,9 +41,19 @@ PEOPLE_BY_PSEUDONYM = {
 }
 CONTRIBUTION_BY_ID = select(CONTRIBUTIONS).where(CONTRIBUTIONS.c.id == bindparam("id"))
 IDEA_BY_NUMBER = select(CONTRIBUTIONS).where(CONTRIBUTIONS.c.idea_number == bindparam("n"))
+IDEAS_AFTER = (
+    select(CONTRIBUTIONS.c.id, CONTRIBUTIONS.c.text)
+    .where(
+        CONTRIBUTIONS.c.question_id == bindparam("question"),
+        CONTRIBUTIONS.c.kind == "idea",
+        CONTRIBUTIONS.c.id > bindparam("after"),
+    )
+    .order_by(CONTRIBUTIONS.c.id)
+    .limit(bindparam("limit", type_=Integer))
+)
 
 
-def _candidates_query(with_exclusions: bool, pool: int) -> Select[Any]:
+def _candidates_query(with_exclusions: bool, pool: int, backend: str) -> Select[Any]:
     c = CONTRIBUTIONS.c
     already_voted = exists().where(
         VOTES.c.contribution_id == c.id, VOTES.c.participant_id == bindparam("person")
@@ -54,24 +65,24 @@ def _candidates_query(with_exclusions: bool, pool: int) -> Select[Any]:
             c.status == "visible",
             c.duplicate_of.is_(None),
             c.participant_id != bindparam("person"),
-            c.question_id.in_(bindparam("questions", expanding=True)),
+            one_of(c.question_id, "questions", backend),
             ~already_voted,
         )
         .order_by(c.vote_count, c.id)
         .limit(pool)
     )
     if with_exclusions:
-        query = query.where(c.id.not_in(bindparam("exclude", expanding=True)))
+        query = query.where(~one_of(c.id, "exclude", backend))
     return query
 
 
-_CANDIDATES: dict[tuple[bool, int], Select[Any]] = {}
+_CANDIDATES: dict[tuple[bool, int, str], Select[Any]] = {}
 
 
-def _candidates(with_exclusions: bool, pool: int) -> Select[Any]:
-    key = (with_exclusions, pool)
+def _candidates(with_exclusions: bool, pool: int, backend: str) -> Select[Any]:
+    key = (with_exclusions, pool, backend)
     if key not in _CANDIDATES:
-        _CANDIDATES[key] = _candidates_query(with_exclusions, pool)
+        _CANDIDATES[key] = _candidates_query(with_exclusions, pool, backend)
     return _CANDIDATES[key]
 
 
@@ -120,14 +131,8 @@ class Reader:
     ) -> list[tuple[int, str]]:
         """(id, text) of the question's ideas with an id above `after_id`, oldest first,
         whatever their status (see handlers/likeness_cache.py, which checks it on use)."""
-        c = CONTRIBUTIONS.c
-        rows = self.connection.execute(
-            select(c.id, c.text)
-            .where(c.question_id == question_id, c.kind == "idea", c.id > after_id)
-            .order_by(c.id)
-            .limit(limit)
-        )
-        return [(row.id, row.text) for row in rows]
+        params = {"question": question_id, "after": after_id, "limit": limit}
+        return [(row.id, row.text) for row in self.connection.execute(IDEAS_AFTER, params)]
 
     def voting_candidates(
         self,
@@ -140,10 +145,12 @@ class Reader:
         whose random draw among them the flow makes)."""
         if not question_ids:
             return ()
-        params = {"person": participant_id, "questions": list(question_ids)}
+        backend = self.connection.dialect.name
+        params = {"person": participant_id, "questions": values_of(question_ids, backend)}
         if exclude:
-            params["exclude"] = list(exclude)
-        rows = list(self.connection.execute(_candidates(bool(exclude), pool), params))
+            params["exclude"] = values_of(exclude, backend)
+        query = _candidates(bool(exclude), pool, backend)
+        rows = list(self.connection.execute(query, params))
         if not rows:
             return ()
         fewest = rows[0].vote_count

@@ -26,11 +26,15 @@ class AddContribution:
 
 @dataclass(frozen=True)
 class CastVote:
+    """Cast or change a vote on an idea of `question_id` (as the decision read it: an
+    idea never moves to another question, so the applier need not read it again)."""
+
     idea_id: int
     value: int
     channel: str
     profile: Profile
     now: datetime
+    question_id: int | None
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ the same tables from scratch; tests check the two always agree.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from functools import cache
 from typing import Any, cast
@@ -54,35 +54,56 @@ from storage.value_lists import one_of, values_of
 IDEA_COUNT_COLUMN = {1: "agree_count", -1: "disagree_count", 0: "skip_count"}
 
 
-async def adjust_tallies(
-    session: AsyncSession, contribution_id: int, delta: dict[int, int]
+async def adjust_ideas(
+    session: AsyncSession, backend: str, deltas: Mapping[int, Mapping[int, int]]
 ) -> None:
-    """Add `delta` (vote value -> change in count) to an idea's tallies and rescore it.
+    """Add each idea's delta (vote value -> change in count) to its own tallies and
+    rescore it: one read and one write (run for every idea) whatever their number.
 
-    The row is read under lock and written once: on PostgreSQL a second UPDATE of a row
-    this transaction already updated re-checks its foreign keys, locking the author's
-    participant row too, and that made concurrent voters deadlock."""
-    changes = {IDEA_COUNT_COLUMN[value]: change for value, change in delta.items() if change}
+    The rows are read under lock, in id order, and each written once: on PostgreSQL a
+    second UPDATE of a row this transaction already updated re-checks its foreign keys,
+    locking the author's participant row too, and that made concurrent voters deadlock."""
+    changes = {idea: delta for idea, delta in sorted(deltas.items()) if any(delta.values())}
     if not changes:
         return
-    row = (
-        await session.execute(
-            select(Contribution.agree_count, Contribution.disagree_count)
-            .where(Contribution.id == contribution_id)
-            .with_for_update(key_share=True)
-        )
-    ).one()
-    agree = row.agree_count + changes.get("agree_count", 0)
-    disagree = row.disagree_count + changes.get("disagree_count", 0)
-    values = {column: getattr(Contribution, column) + change for column, change in changes.items()}
-    seen = sum(delta.values())
-    if seen:
-        values["vote_count"] = Contribution.vote_count + seen
-    await session.execute(
-        update(Contribution)
-        .where(Contribution.id == contribution_id)
-        .values(**values, score=wilson_lower_bound(agree, disagree))
+    ideas = values_of(list(changes), backend)
+    rows = await session.execute(_ideas_counts(backend), {"ideas": ideas})
+    params = []
+    for idea, agree, disagree in rows:
+        delta = changes[idea]
+        added = [delta.get(value, 0) for value in (1, -1, 0)]
+        params.append(
+            {"k_id": idea, "v_agree": added[0], "v_disagree": added[1], "v_skip": added[2],
+             "v_seen": sum(added),
+             "v_score": wilson_lower_bound(agree + added[0], disagree + added[1])}
+        )  # fmt: skip
+    if params:
+        await session.execute(ADD_TO_IDEAS, params)
+
+
+@cache
+def _ideas_counts(backend: str) -> Any:
+    c = CONTRIBUTIONS.c
+    return (
+        select(c.id, c.agree_count, c.disagree_count)
+        .where(one_of(c.id, "ideas", backend))
+        .order_by(c.id)
+        .with_for_update(key_share=True)
     )
+
+
+CONTRIBUTIONS = cast(Table, Contribution.__table__)
+ADD_TO_IDEAS = (
+    update(CONTRIBUTIONS)
+    .where(CONTRIBUTIONS.c.id == bindparam("k_id"))
+    .values(
+        agree_count=CONTRIBUTIONS.c.agree_count + bindparam("v_agree"),
+        disagree_count=CONTRIBUTIONS.c.disagree_count + bindparam("v_disagree"),
+        skip_count=CONTRIBUTIONS.c.skip_count + bindparam("v_skip"),
+        vote_count=CONTRIBUTIONS.c.vote_count + bindparam("v_seen"),
+        score=bindparam("v_score"),
+    )
+)
 
 
 def _insert(backend: str) -> Any:
@@ -197,8 +218,7 @@ class Tallies:
     async def flush(self) -> None:
         """Write what was gathered (called by Store.transaction just before commit)."""
         ideas, self._idea_votes = self._idea_votes, {}
-        for idea in sorted(ideas):
-            await adjust_tallies(self.session, idea, dict(ideas[idea]))
+        await adjust_ideas(self.session, self.backend, ideas)
         removed, self._votes_removed = self._votes_removed, []
         added, self._votes_added = self._votes_added, []
         if removed or added:
@@ -390,30 +410,15 @@ class Tallies:
             return
         counts = (
             await self.session.execute(
-                select(
-                    Contribution.id,
-                    Contribution.agree_count,
-                    Contribution.disagree_count,
-                    Contribution.question_id,
-                    Contribution.created_at,
-                ).where(
-                    one_of(Contribution.id, "ideas", self.backend),
-                    Contribution.kind == "idea",
-                ),
-                {"ideas": values_of(idea_ids, self.backend)},
+                _scores_inputs(self.backend), {"ideas": values_of(idea_ids, self.backend)}
             )
         ).all()
         if not counts:
             return
         tallies: dict[int, list[tuple[str, int, int]]] = {}
+        ideas = values_of([row[0] for row in counts], self.backend)
         for idea, role, agree, disagree in await self.session.execute(
-            select(
-                IdeaRoleTally.contribution_id,
-                IdeaRoleTally.role,
-                IdeaRoleTally.agree,
-                IdeaRoleTally.disagree,
-            ).where(one_of(IdeaRoleTally.contribution_id, "ideas", self.backend)),
-            {"ideas": values_of([row[0] for row in counts], self.backend)},
+            _role_tallies_of(self.backend), {"ideas": ideas}
         ):
             tallies.setdefault(idea, []).append((role, agree, disagree))
         await self.write_scores(
@@ -427,6 +432,22 @@ class Tallies:
     async def write_scores(self, rows: list[dict]) -> None:
         if rows:  # one statement for every row (executemany), compiled once
             await self.session.execute(_score_upsert(self.backend), rows)
+
+
+@cache
+def _scores_inputs(backend: str) -> Any:
+    c = CONTRIBUTIONS.c
+    return select(c.id, c.agree_count, c.disagree_count, c.question_id, c.created_at).where(
+        one_of(c.id, "ideas", backend), c.kind == "idea"
+    )
+
+
+@cache
+def _role_tallies_of(backend: str) -> Any:
+    t = cast(Table, IdeaRoleTally.__table__).c
+    return select(t.contribution_id, t.role, t.agree, t.disagree).where(
+        one_of(t.contribution_id, "ideas", backend)
+    )
 
 
 def score_row(

@@ -7,6 +7,7 @@ reports never count the votes table to rank ideas.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -16,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.models import Contribution, Vote
 from storage.records import Profile, VoteRecord
 from storage.scoring import wilson_lower_bound
-from storage.tallies import IDEA_COUNT_COLUMN, Tallies, adjust_tallies
+from storage.tallies import IDEA_COUNT_COLUMN, Tallies, adjust_ideas
 from storage.tally_keys import VoteFacts
 
 AGREE, DISAGREE, SKIP = 1, -1, 0
@@ -60,8 +61,10 @@ async def remove_votes(
     right. `ideas_kept=False` when the ideas voted on are being deleted too."""
     facts = await tallies.vote_facts(where)
     if ideas_kept:
+        removed: dict[int, Counter[int]] = {}
         for vote in facts:
-            await adjust_tallies(session, vote.contribution_id, {vote.value: -1})
+            removed.setdefault(vote.contribution_id, Counter())[vote.value] -= 1
+        await adjust_ideas(session, tallies.backend, removed)
     await session.execute(delete(Vote).where(where).execution_options(synchronize_session=False))
     await tallies.votes_changed(facts, [], ideas_kept=ideas_kept)
     return len(facts)

@@ -47,6 +47,11 @@ def _gsm_width(char: str) -> int | None:
         return None
 
 
+# GSM-7's basic characters (one septet each) all lie below U+0400 (its Greek capitals
+# end at U+03A9); a text made only of these is measured without looking at each one.
+_BASIC = frozenset(c for c in map(chr, range(0x400)) if _gsm_width(c) == 1)
+
+
 def encoding_of(text: str) -> str:
     return GSM7 if all(_gsm_width(c) is not None for c in text) else UCS2
 
@@ -58,6 +63,11 @@ def _widths(text: str, encoding: str) -> list[int]:
 
 
 def measure(text: str) -> Measure:
+    if _BASIC.issuperset(text):  # every character one septet (most replies)
+        single, per_part = LIMITS[GSM7]
+        total = len(text)
+        parts = (1 if text else 0) if total <= single else -(-total // per_part)
+        return Measure(GSM7, total, parts)
     encoding = encoding_of(text)
     widths = _widths(text, encoding)
     single, per_part = LIMITS[encoding]

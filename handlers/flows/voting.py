@@ -75,7 +75,7 @@ def record_vote(ctx: Context, idea_id: int, value: int) -> str | None:
         return "vote_own"
     ctx.effect(
         CastVote(idea.id, value, channel=ctx.inbound.channel, profile=ctx.participant.profile,
-                 now=ctx.now)
+                 now=ctx.now, question_id=idea.question_id)
     )  # fmt: skip
     return None
 
