@@ -37,7 +37,7 @@ from handlers.settings import ConsultationConfig
 from handlers.team.desk import TeamDesk
 from handlers.types import Inbound, Outcome, PublicPost, Reply
 from handlers.warming import Warming
-from storage.batch import run_pipeline
+from storage.batch import Batch, run_pipeline
 from storage.batch_apply import Applied, Message, Replays
 from storage.database import Store
 from storage.effects import NEW_NUMBER, Decision, Erase
@@ -265,8 +265,7 @@ class Engine:
             drop_before=self.replay.drop_before(max(p.now for p in pendings)),
         )
 
-        work = partial(
-            run_pipeline,
+        work = Batch(
             messages=messages,
             decide=lambda index, person, reader: plan(pendings[index], person, reader),
             backend=self.deps.store.backend,
@@ -274,8 +273,8 @@ class Engine:
             on_erase=self._erase,
             replays=replays,
             counts=self.message_counts,
-        )  # run_pipeline(read, write) in the writer's hop
-        results = await self.deps.store.run_batch(work)
+        )
+        results = await self.deps.store.run_batch(partial(run_pipeline, batch=work))
         for result in results:
             if isinstance(result, StoreConflict):
                 raise result  # a lost race inside the batch: the whole batch again

@@ -1,16 +1,16 @@
 """The grouped-commit writer's store side: reads for deciding, and a batch of decisions
 applied in one transaction with SQLAlchemy Core on a synchronous connection.
 
-`run_pipeline` is called by `Store.run_batch` in one hop to the driver's thread (SQLite)
-or inside one `run_sync` (PostgreSQL). For each message it loads the person's snapshot
-and lets the caller decide (pure Python, no transaction open: reads are in their own
-short read transaction); then it opens ONE write transaction and applies every message
-in arrival order. Optimistically with no savepoints; if one message fails, the batch is
-undone and applied again with each message inside its own SAVEPOINT, so that it fails
-alone. A
-message whose snapshot went stale (an earlier message of the same person in the batch,
-or another worker) is decided again from the row as it now is. The tallies of the whole
-batch are summed and written once per key, just before the single commit.
+`run_pipeline(read, write, batch)` is called by `Store.run_batch` in one hop to the
+driver's thread (SQLite) or inside one `run_sync` (PostgreSQL). On PostgreSQL every
+message is decided from the committed rows with no transaction open, then ONE write
+transaction applies them in arrival order, deciding again any whose person changed
+meanwhile (an earlier message of theirs in the batch, or another worker). On SQLite this
+thread is the only writer, so each message is decided inside the transaction, right
+before it is applied. Optimistically with no savepoints; if one message fails, the batch
+is undone and applied again with each message inside its own SAVEPOINT, so that it fails
+alone. The tallies of the whole batch are summed and written once per key, just before
+the single commit.
 
 What a decision reads is storage/batch_reads.py; how one decided message is applied,
 storage/batch_apply.py; this module runs the batch.
@@ -19,6 +19,7 @@ storage/batch_apply.py; this module runs the batch.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import (
     Connection,
@@ -48,17 +49,24 @@ from storage.records import ParticipantRecord
 from storage.sync_bridge import SyncSession, run_now
 
 
+@dataclass(frozen=True)
+class Batch:
+    """What the writer applies in one transaction: the messages in arrival order, how
+    each is decided, and what applying them needs besides the connections.
+    `counts` holds messages per minute across workers (PostgreSQL only: SQLite has one
+    process, whose memory counts them all)."""
+
+    messages: Sequence[Message]
+    decide: Decide
+    backend: str
+    grouping: Grouping
+    on_erase: OnErase
+    replays: Replays | None = None
+    counts: MessageCounts | None = None
+
+
 def run_pipeline(
-    read: Connection,
-    write: Connection,
-    messages: Sequence[Message],
-    decide: Decide,
-    *,
-    backend: str,
-    grouping: Grouping,
-    on_erase: OnErase,
-    replays: Replays | None = None,
-    counts: MessageCounts | None = None,
+    read: Connection, write: Connection, batch: Batch
 ) -> list[Applied | BaseException]:
     """Decide every message and apply them all in one transaction (see the module).
 
@@ -68,79 +76,54 @@ def run_pipeline(
     SQLite has a single writer, this thread, which holds the write lock for the whole
     hop anyway: each message is decided from the row as it is inside the transaction
     (so nothing can be stale), right before it is applied.
-    `counts` holds messages per minute across workers (PostgreSQL only: SQLite has one
-    process, whose memory counts them all).
     """
     # Optimistic: no savepoint per message (a SAVEPOINT and its RELEASE cost a third of
     # applying a message). A message that fails then undoes the whole batch, which is
     # applied again with a savepoint each, so that it fails alone.
+    run = _decide_then_apply if batch.backend == "postgresql" else _decide_as_applied
     try:
-        return _run_once(read, write, messages, decide, backend, grouping, on_erase, replays,
-                         counts, isolate=False)  # fmt: skip
+        return run(read, write, batch, isolate=False)
     except _MessageFailed:
-        return _run_once(read, write, messages, decide, backend, grouping, on_erase, replays,
-                         counts, isolate=True)  # fmt: skip
+        return run(read, write, batch, isolate=True)
 
 
 class _MessageFailed(Exception):
     """A message failed in a batch applied without savepoints: undo, apply with them."""
 
 
-def _run_once(
-    read: Connection,
-    write: Connection,
-    messages: Sequence[Message],
-    decide: Decide,
-    backend: str,
-    grouping: Grouping,
-    on_erase: OnErase,
-    replays: Replays | None,
-    counts: MessageCounts | None,
-    *,
-    isolate: bool,
+def _decide_as_applied(
+    _read: Connection, write: Connection, batch: Batch, *, isolate: bool
 ) -> list[Applied | BaseException]:
-    if backend == "postgresql":
-        return _decide_then_apply(
-            read, write, messages, decide, grouping, on_erase, replays, counts, isolate
-        )
+    """SQLite: each message decided inside the transaction, right before it is applied."""
     results: list[Applied | BaseException] = []
     with write.begin():
-        _drop_old_replies(write, replays)
+        _drop_old_replies(write, batch.replays)
         reader = Reader(write)
-        firsts = _FirstReads(reader, messages)
-        totals = BatchTallies(SyncSession(write), backend, grouping)
-        eraser = Eraser(write, backend, grouping, on_erase)
-        for index, message in enumerate(messages):
+        firsts = _FirstReads(reader, batch.messages)
+        totals = BatchTallies(SyncSession(write), batch.backend, batch.grouping)
+        eraser = Eraser(write, batch.backend, batch.grouping, batch.on_erase)
+        applying = _Applying(write, batch, totals, eraser, isolate)
+        for index, message in enumerate(batch.messages):
             try:
                 person = firsts.person(message.pseudonym)
-                decision = decide(index, person, reader)
+                decision = batch.decide(index, person, reader)
             except Exception as error:  # a bug in one flow fails that message alone
                 if _is_fatal(error):
                     raise
                 results.append(error)
                 continue
-            results.append(
-                _apply_in_batch(
-                    write, totals, eraser, message, person, decision, index, None, replays,
-                    isolate,
-                )
-            )  # fmt: skip
-        _keep_replies(write, messages, results)
+            results.append(applying.one(index, person, decision, decided_outside=False))
+        _keep_replies(write, batch.messages, results)
         run_now(totals.flush())
     return results
 
 
 def _decide_then_apply(
-    read: Connection,
-    write: Connection,
-    messages: Sequence[Message],
-    decide: Decide,
-    grouping: Grouping,
-    on_erase: OnErase,
-    replays: Replays | None,
-    counts: MessageCounts | None,
-    isolate: bool,
+    read: Connection, write: Connection, batch: Batch, *, isolate: bool
 ) -> list[Applied | BaseException]:
+    """PostgreSQL: decided from committed rows with no transaction open, then applied
+    under each person's advisory lock, a stale decision taken again."""
+    messages = batch.messages
     reader = Reader(read)
     before = reader.people({m.pseudonym for m in messages})  # as committed: one statement
     snapshots: list[ParticipantRecord | None] = []
@@ -149,7 +132,7 @@ def _decide_then_apply(
         person = before.get(message.pseudonym)
         snapshots.append(person)
         try:
-            decisions.append(decide(index, person, reader))
+            decisions.append(batch.decide(index, person, reader))
         except Exception as error:  # a bug in one flow fails that message alone
             if _is_fatal(error):
                 raise
@@ -158,11 +141,12 @@ def _decide_then_apply(
     with write.begin():
         # Two workers serving one person take turns; keys in one order, no deadlock.
         write.execute(ADVISORY_LOCKS, {"keys": sorted({m.pseudonym for m in messages})})
-        _drop_old_replies(write, replays)
+        _drop_old_replies(write, batch.replays)
         sent = [(m.pseudonym, m.now) for m in messages]
-        refused = counts.refused(write, sent) if counts is not None else {}
-        totals = BatchTallies(SyncSession(write), "postgresql", grouping)
-        eraser = Eraser(write, "postgresql", grouping, on_erase)
+        refused = batch.counts.refused(write, sent) if batch.counts is not None else {}
+        totals = BatchTallies(SyncSession(write), "postgresql", batch.grouping)
+        eraser = Eraser(write, "postgresql", batch.grouping, batch.on_erase)
+        applying = _Applying(write, batch, totals, eraser, isolate)
         firsts = _FirstReads(Reader(write), messages)  # under the locks: as it now stands
         for index, message in enumerate(messages):
             if index in refused:  # over messages_per_minute: nothing is stored
@@ -172,11 +156,10 @@ def _decide_then_apply(
             if isinstance(decision, BaseException):
                 results.append(decision)
                 continue
+            current = firsts.person_or_unread(message.pseudonym)
             results.append(
-                _apply_in_batch(
-                    write, totals, eraser, message, snapshots[index], decision, index, decide,
-                    replays, isolate, current=firsts.person_or_unread(message.pseudonym),
-                )
+                applying.one(index, snapshots[index], decision, decided_outside=True,
+                             current=current)
             )  # fmt: skip
         _keep_replies(write, messages, results)
         run_now(totals.flush())
@@ -214,51 +197,61 @@ class _FirstReads:
         return self._reader.person(pseudonym) if isinstance(found, Unread) else found
 
 
-def _apply_in_batch(
-    write: Connection,
-    totals: BatchTallies,
-    eraser: Eraser,
-    message: Message,
-    snapshot: ParticipantRecord | None,
-    decision: Decision,
-    index: int,
-    decide: Decide | None,
-    replays: Replays | None,
-    isolate: bool,
-    *,
-    current: ParticipantRecord | None | Unread = UNREAD,
-) -> Applied | BaseException:
-    """Apply one message. Isolated, inside its own savepoint: its error is returned, not
-    raised, unless the whole transaction is lost. Not isolated: its error undoes the batch
-    (`_MessageFailed`). A duplicate writes nothing either way."""
-    if not isolate:
+@dataclass(frozen=True)
+class _Applying:
+    """Applies the messages of one batch, each in turn, inside its open transaction."""
+
+    write: Connection
+    batch: Batch
+    totals: BatchTallies
+    eraser: Eraser
+    isolate: bool  # a savepoint per message (the batch's second attempt)
+
+    def one(
+        self,
+        index: int,
+        snapshot: ParticipantRecord | None,
+        decision: Decision,
+        *,
+        decided_outside: bool,
+        current: ParticipantRecord | None | Unread = UNREAD,
+    ) -> Applied | BaseException:
+        """Apply message `index`. Isolated, inside its own savepoint: its error is
+        returned, not raised, unless the whole transaction is lost. Not isolated: its
+        error undoes the batch (`_MessageFailed`). A duplicate writes nothing either way.
+        `decided_outside`: decided before the transaction, so checked against `current`
+        (the person's row as this transaction sees it) and decided again if stale."""
+        batch = self.batch
+        message = batch.messages[index]
+        decide = batch.decide if decided_outside else None
+        if not self.isolate:
+            try:
+                return apply_one(
+                    self.write, message, snapshot, decision, index, decide, self.totals,
+                    self.eraser, batch.replays, current=current,
+                )  # fmt: skip
+            except Exception as error:
+                if _is_fatal(error):
+                    raise
+                raise _MessageFailed from error
+        tallies = BatchTallies(self.totals.session, self.totals.backend, self.totals.grouping)
+        savepoint = self.write.begin_nested()
         try:
-            return apply_one(
-                write, message, snapshot, decision, index, decide, totals, eraser, replays,
-                current=current,
-            )
+            applied = apply_one(
+                self.write, message, snapshot, decision, index, decide, tallies, self.eraser,
+                batch.replays, current=current,
+            )  # fmt: skip
         except Exception as error:
+            savepoint.rollback()
             if _is_fatal(error):
                 raise
-            raise _MessageFailed from error
-    tallies = BatchTallies(totals.session, totals.backend, totals.grouping)
-    savepoint = write.begin_nested()
-    try:
-        applied = apply_one(
-            write, message, snapshot, decision, index, decide, tallies, eraser, replays,
-            current=current,
-        )
-    except Exception as error:
-        savepoint.rollback()
-        if _is_fatal(error):
-            raise
-        return error
-    if applied.duplicate:
-        savepoint.rollback()
-    else:
-        savepoint.commit()
-        totals.merge(tallies)
-    return applied
+            return error
+        if applied.duplicate:
+            savepoint.rollback()
+        else:
+            savepoint.commit()
+            self.totals.merge(tallies)
+        return applied
 
 
 def _is_fatal(error: BaseException) -> bool:
