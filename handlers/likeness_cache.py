@@ -93,9 +93,11 @@ class LikenessCache:
                 if len(page) > BUILD_AT_ONCE:
                     return None
             new: list[tuple[int, str]] = []
-            while page := reader.ideas_of_question(question_id, last):
+            while page := reader.ideas_of_question(question_id, last, PAGE):
                 new += page
                 last = page[-1][0]
+                if len(page) < PAGE:  # the last page: no need to ask for an empty one
+                    break
             if new:
                 self._last_id[question_id] = last
             if index is None:

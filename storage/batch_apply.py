@@ -62,7 +62,6 @@ VOTE_OF = select(VOTES).where(
     VOTES.c.participant_id == bindparam("person"), VOTES.c.contribution_id == bindparam("idea")
 )
 VOTE_OF_LOCKED = VOTE_OF.with_for_update()
-INSERT_VOTE = insert(VOTES)
 UPDATE_VOTE = (
     update(VOTES)
     .where(VOTES.c.id == bindparam("k_id"))
@@ -90,6 +89,7 @@ MOVE_NEXT_NUMBER = (
 INSERT_PERSON = insert(PARTICIPANTS).returning(PARTICIPANTS.c.id)
 INSERT_CONTRIBUTION = insert(CONTRIBUTIONS).returning(CONTRIBUTIONS.c.id)
 _CLAIMS: dict[str, Any] = {}
+_VOTE_INSERTS: dict[str, Any] = {}
 _CONTACT_UPSERTS: dict[str, Any] = {}
 _PERSON_UPDATES: dict[frozenset[str], Any] = {}
 
@@ -106,6 +106,21 @@ def _claim_statement(dialect: str) -> Any:
             .on_conflict_do_nothing(index_elements=["channel", "message_id"])
         )
     return _CLAIMS[dialect]
+
+
+def _vote_insert(dialect: str) -> Any:
+    """A new vote, or nothing if the person voted on this idea before."""
+    if dialect not in _VOTE_INSERTS:
+        _VOTE_INSERTS[dialect] = (
+            _insert(dialect)(VOTES)
+            .values({name: bindparam(name) for name in VOTE_COLUMNS})
+            .on_conflict_do_nothing(index_elements=["participant_id", "contribution_id"])
+        )
+    return _VOTE_INSERTS[dialect]
+
+
+VOTE_COLUMNS = ("participant_id", "contribution_id", "value", "channel", "created_at",
+                "updated_at", "role", "region", "age_band")  # fmt: skip
 
 
 def _contact_upsert(dialect: str) -> Any:
@@ -409,29 +424,30 @@ def _cast_vote(write: Connection, person_id: int, vote: CastVote, tallies: Batch
     """Cast or change a vote (see storage/votes.py Votes.cast, which this mirrors)."""
     if vote.value not in IDEA_COUNT_COLUMN:
         raise ValueError(f"a vote is 1, -1 or 0, not {vote.value!r}")
-    query = VOTE_OF_LOCKED if write.dialect.name == "postgresql" else VOTE_OF
-    existing = write.execute(query, {"person": person_id, "idea": vote.idea_id}).first()
     question_id = vote.question_id
     profile = vote.profile
     snapshot = {"role": profile.role, "region": profile.region, "age_band": profile.age_band}
-    if existing is None:
-        write.execute(
-            INSERT_VOTE,
-            dict(
-                participant_id=person_id,
-                contribution_id=vote.idea_id,
-                value=vote.value,
-                channel=vote.channel,
-                created_at=vote.now,
-                updated_at=vote.now,
-                **snapshot,
-            ),
-        )
+    # Most votes are new: the insert tells (nothing inserted: the person voted on this
+    # idea before), so the common case costs one statement, not a read and a write.
+    new_vote = dict(
+        participant_id=person_id,
+        contribution_id=vote.idea_id,
+        value=vote.value,
+        channel=vote.channel,
+        created_at=vote.now,
+        updated_at=vote.now,
+        **snapshot,
+    )
+    if write.execute(_vote_insert(write.dialect.name), new_vote).rowcount == 1:
         after = _vote_facts(
             person_id, vote, question_id, vote.value, vote.now, vote.channel, profile
         )
         tallies.defer_vote(vote.idea_id, {vote.value: 1}, None, after)
         return
+    query = VOTE_OF_LOCKED if write.dialect.name == "postgresql" else VOTE_OF
+    existing = write.execute(query, {"person": person_id, "idea": vote.idea_id}).first()
+    if existing is None:  # removed between the two statements (an idea deleted meanwhile)
+        raise LookupError(f"the vote on idea {vote.idea_id} changed while it was cast")
     before = VoteFacts(
         participant_id=person_id,
         contribution_id=vote.idea_id,

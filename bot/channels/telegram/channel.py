@@ -20,6 +20,7 @@ import weakref
 from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import timedelta
+from typing import cast
 
 from aiohttp import web
 from telegram import Update
@@ -331,12 +332,11 @@ class TelegramChannel(WebhookChannel):
         if update is None:
             raise Malformed("the body is not a Telegram update")
         # An update may be a message, a press, a block or media: `process` sorts it.
-        return Parsed(events=(update,))
+        return Parsed(events=((update, json.dumps(data, ensure_ascii=False)),))
 
     async def settle(self, parsed: Parsed) -> Sequence[Owed]:
-        for update in parsed.events:
-            assert isinstance(update, Update)
-            await self.process(update)
+        for update, raw in cast(tuple[tuple[Update, str], ...], parsed.events):
+            await self.process(update, raw)
         return ()
 
     async def _on_polled_update(self, update: Update, _context: CallbackContext) -> None:
@@ -386,10 +386,11 @@ class TelegramChannel(WebhookChannel):
             self._paused = False
             log.info("store is back: Telegram polling resumed")
 
-    async def process(self, update: Update) -> None:
-        """Apply one update and schedule its replies. Raises StoreUnavailable when the
-        store cannot commit (nothing was applied)."""
-        incoming = classify(update)
+    async def process(self, update: Update, raw: str | None = None) -> None:
+        """Apply one update and schedule its replies (`raw`: its JSON as received, for a
+        webhook's). Raises StoreUnavailable when the store cannot commit (nothing was
+        applied)."""
+        incoming = classify(update, raw)
         operations: list[Operation] = []
         if incoming.action is Action.HANDLE:
             assert incoming.inbound is not None

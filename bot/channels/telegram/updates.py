@@ -80,8 +80,10 @@ def parse_update(data: object, bot: Bot) -> Update | None:
         return None
 
 
-def _raw(update: Update) -> str:
-    return json.dumps(update.to_dict(), ensure_ascii=False, default=str)
+def _raw(update: Update, raw: str | None) -> str:
+    # A webhook's update comes with its JSON (kept as received); a polled one is
+    # serialised again, which costs far more than the rest of classifying it.
+    return raw if raw is not None else json.dumps(update.to_dict(), ensure_ascii=False, default=str)
 
 
 def _is_private(chat: Chat | None) -> bool:
@@ -92,12 +94,14 @@ def _is_command(message: Message) -> bool:
     return bool(message.text and message.text.lstrip().startswith("/"))
 
 
-def classify(update: Update) -> Incoming:
+def classify(update: Update, raw: str | None = None) -> Incoming:
+    """What to do with an update; `raw`, its JSON as received (else made from it), is
+    kept with a message in case handling it fails."""
     update_id = update.update_id
     if update.callback_query is not None:
-        return _classify_press(update)
+        return _classify_press(update, raw)
     if update.message is not None:
-        return _classify_message(update, update.message)
+        return _classify_message(update, update.message, raw)
     if update.my_chat_member is not None:
         member = update.my_chat_member
         if not _is_private(member.chat):
@@ -110,7 +114,7 @@ def classify(update: Update) -> Incoming:
     return Incoming(Action.IGNORE, update_id, reason="an update type Chorus does not use")
 
 
-def _classify_message(update: Update, message: Message) -> Incoming:
+def _classify_message(update: Update, message: Message, raw: str | None) -> Incoming:
     update_id = update.update_id
     user = message.from_user
     if user is None or user.is_bot:
@@ -144,7 +148,7 @@ def _classify_message(update: Update, message: Message) -> Incoming:
         received_at=message.date or datetime.now(UTC),
         text=text,
         language_hint=language,
-        raw=_raw(update),
+        raw=_raw(update, raw),
         buttons=True,
     )
     return Incoming(
@@ -157,7 +161,7 @@ def _classify_message(update: Update, message: Message) -> Incoming:
     )
 
 
-def _classify_press(update: Update) -> Incoming:
+def _classify_press(update: Update, raw: str | None) -> Incoming:
     query = update.callback_query
     assert query is not None
     update_id = update.update_id
@@ -182,7 +186,7 @@ def _classify_press(update: Update) -> Incoming:
         text=text,
         payload=pressed,
         language_hint=query.from_user.language_code,
-        raw=_raw(update),
+        raw=_raw(update, raw),
         buttons=True,
     )
     return Incoming(
