@@ -348,6 +348,44 @@ def machine() -> str:
     )
 
 
+def through_the_worker(texts: list[str], analyser: str) -> None:
+    """What the server's own process spends handing texts to the enrichment worker
+    process (chorus run), when many arrive at once: one call a text from a thread each,
+    as before, against the texts that wait sent together (handlers/enrichment_batches.py).
+    Each twice, all at once; the second round is the one reported (the first warms)."""
+    import asyncio
+
+    from handlers.enrichment_batches import EnrichmentBatches
+    from handlers.enrichment_process import EnrichmentProcess
+    from handlers.settings import SentimentSettings
+
+    async def rounds(worker: EnrichmentProcess) -> dict[str, tuple[float, float]]:
+        loop = asyncio.get_running_loop()
+        figures: dict[str, tuple[float, float]] = {}
+        for _round in range(2):
+            started, cpu = time.perf_counter(), time.process_time()
+            await asyncio.gather(*(loop.run_in_executor(None, worker.enrich, t) for t in texts))
+            figures["one call a text"] = (time.perf_counter() - started, time.process_time() - cpu)
+            batches = EnrichmentBatches(lambda: worker)
+            started, cpu = time.perf_counter(), time.process_time()
+            await asyncio.gather(*(batches.enrich(text) for text in texts))
+            figures["batched"] = (time.perf_counter() - started, time.process_time() - cpu)
+        return figures
+
+    sentiment = SentimentSettings.model_validate({"analyser": analyser})
+    worker = EnrichmentProcess(("en", "cy", "pl"), sentiment)
+    try:
+        worker.warm_up()
+        figures = asyncio.run(rounds(worker))
+    finally:
+        worker.close()
+    print(f"\nthrough the worker process, {len(texts):,} texts at once (the server's own CPU)")
+    for name, (wall, cpu) in figures.items():
+        print(f"  {name:16} {wall:6.2f} s wall  {cpu / len(texts) * 1e6:8.1f} µs CPU a text")
+    one, batched = figures["one call a text"][1], figures["batched"][1]
+    print(f"  batched/one call: {batched / one:.2f}x the server's CPU")
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the VADER sets' folder")
@@ -374,6 +412,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"bench/enrich.py on {machine()}")
     texts = load_texts(args.data, args.texts)
     stages(texts, analyser, args.plain_sample)
+    through_the_worker(texts[:1000], analyser)
     if not args.skip_analyse:
         texts = load_texts(args.data, args.analyse_lines)
         analyse(texts, args.analyse_lines, args.config, analyser)

@@ -29,6 +29,7 @@ from handlers.conversation import Conversation, Pending
 from handlers.dead_letters import forget_kept_messages, sent_by
 from handlers.deps import Deps, utc_now
 from handlers.enrich import Enricher, Enrichment, clean_text
+from handlers.enrichment_batches import EnrichmentBatches
 from handlers.limits import MessageRate, message_limit_reply, shared_message_counts
 from handlers.privacy import ContactCipher, Pseudonymizer
 from handlers.public import Checkpoint, IngestResult, ingest_posts
@@ -112,6 +113,7 @@ class Engine:
         self._conversation = Conversation(self.deps)
         self._queue: list[_Waiting] = []
         self._writer: asyncio.Task | None = None
+        self._enrichments = EnrichmentBatches(lambda: self.deps.enricher)
         # Called with each batch's size (metrics).
         self.on_batch: list[Callable[[int], None]] = []
         # issue 16: messages per minute per person (this worker's memory, then the store
@@ -191,8 +193,7 @@ class Engine:
 
     async def _enrich(self, text: str) -> Enrichment:
         await self.warming.wait()  # models still loading: this message waits for them
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(None, self.deps.enricher.enrich, text)
+        return await self._enrichments.enrich(text)
 
     def _take_batch(self) -> list[_Waiting]:
         """Up to BATCH_LIMIT waiting messages whose enrichment is done, in arrival order;

@@ -10,6 +10,7 @@ answer in a thread, not on the lock. `EnrichmentProcess` has the Enricher's inte
 from __future__ import annotations
 
 import multiprocessing
+import pickle
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 
@@ -34,6 +35,25 @@ def _enrich(text: str, social: bool) -> Enrichment:
     return _worker.enrich(text, social=social)
 
 
+def _enrich_many(texts: Sequence[str]) -> list[Enrichment | Exception]:
+    assert _worker is not None
+    results: list[Enrichment | Exception] = []
+    for text in texts:
+        try:
+            results.append(_worker.enrich(text))
+        except Exception as error:  # this text fails alone; the error goes back pickled
+            results.append(error if _picklable(error) else RuntimeError(repr(error)))
+    return results
+
+
+def _picklable(error: Exception) -> bool:
+    try:
+        pickle.loads(pickle.dumps(error))
+    except Exception:
+        return False
+    return True
+
+
 class EnrichmentProcess:
     def __init__(self, languages: Sequence[str], sentiment: SentimentSettings) -> None:
         self._local = Enricher(languages, sentiment)  # its settings; models stay unloaded
@@ -53,6 +73,10 @@ class EnrichmentProcess:
 
     def enrich(self, text: str, *, social: bool = False) -> Enrichment:
         return self._pool.submit(_enrich, text, social).result()
+
+    def enrich_many(self, texts: Sequence[str]) -> list[Enrichment | Exception]:
+        """Each text's enrichment or the error it raised, in one round trip."""
+        return self._pool.submit(_enrich_many, list(texts)).result()
 
     def close(self) -> None:
         """Stop the worker now, even while its models are still loading: a shutdown
