@@ -82,7 +82,7 @@ class LikenessIndex:
         self._alive = np.ones(len(ideas), dtype=bool)
         self._postings: Any = None
         self._pending: list[tuple[int, str, np.ndarray, np.ndarray]] = []
-        self._pending_matrix: Any = None
+        self._flat: _Flat | None = None  # the pending rows' n-grams, for look-ups
         if ideas:
             matrix = vectorizer.fit_transform(self._texts)
             self._analyse = vectorizer.build_analyzer()
@@ -143,7 +143,8 @@ class LikenessIndex:
             return
         columns, weights = self.vector(text, learn=True)
         self._pending.append((idea_id, text, columns, weights))
-        self._pending_matrix = None
+        if self._flat is not None:  # extended, not rebuilt: a burst of ideas adds many
+            self._flat = self._flat.with_row(len(self._pending) - 1, columns, weights)
         built = len(self._ids)
         if built < REFIT_UNTIL and len(self._pending) >= built:
             self.rebuild()
@@ -162,22 +163,32 @@ class LikenessIndex:
         for idea, *_ in self._pending:
             self._position[idea] = len(self._position)
         self._index(vstack([built, rows]).tocsr())
-        self._pending, self._pending_matrix = [], None
+        self._pending, self._flat = [], None
 
     def _pending_rows(self) -> Any:
         from scipy.sparse import csr_matrix
 
-        if self._pending_matrix is None:
-            lengths = [len(columns) for _i, _t, columns, _w in self._pending]
-            self._pending_matrix = csr_matrix(
-                (
-                    np.concatenate([w for *_rest, w in self._pending]),
-                    np.concatenate([c for _i, _t, c, _w in self._pending]),
-                    np.concatenate([[0], np.cumsum(lengths)]),
-                ),
-                shape=(len(self._pending), len(self._vocabulary)),
-            )
-        return self._pending_matrix
+        lengths = [len(columns) for _i, _t, columns, _w in self._pending]
+        return csr_matrix(
+            (
+                np.concatenate([w for *_rest, w in self._pending]),
+                np.concatenate([c for _i, _t, c, _w in self._pending]),
+                np.concatenate([[0], np.cumsum(lengths)]),
+            ),
+            shape=(len(self._pending), len(self._vocabulary)),
+        )
+
+    def _pending_scores(self, columns: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """The cosine of a query (unit-length n-gram weights) with each pending idea."""
+        if self._flat is None:
+            self._flat = _Flat.of(self._pending)
+        query = np.zeros(len(self._vocabulary), dtype=np.float32)
+        query[columns] = weights
+        flat = self._flat
+        products = query[flat.columns] * flat.weights
+        return np.bincount(flat.rows, weights=products, minlength=len(self._pending)).astype(
+            np.float32
+        )
 
     def remove(self, idea_id: int) -> None:
         """An idea hidden, erased or merged into another: never offered again."""
@@ -186,7 +197,7 @@ class LikenessIndex:
             self._alive[row] = False
             return
         self._pending = [item for item in self._pending if item[0] != idea_id]
-        self._pending_matrix = None
+        self._flat = None
 
     def find(self, text: str, limit: int = MAX_ALIKE) -> list[Alike]:
         """Up to `limit` ideas at or above the threshold, most alike first, leaving out
@@ -213,10 +224,7 @@ class LikenessIndex:
             for row, score in zip(rows[keep], cosines[keep], strict=True)
         ]
         if self._pending:
-            query = csr_matrix(
-                (weights, columns, [0, len(columns)]), shape=(1, len(self._vocabulary))
-            )
-            pending = (self._pending_rows() @ query.T).toarray().ravel()
+            pending = self._pending_scores(columns, weights)
             for at in np.flatnonzero(pending >= self.threshold):
                 idea, other, _c, _w = self._pending[at]
                 found.append((float(pending[at]), idea, other))
@@ -229,6 +237,32 @@ class LikenessIndex:
             if len(alike) == limit:
                 break
         return alike
+
+
+@dataclass(frozen=True)
+class _Flat:
+    """Every pending idea's n-gram columns and weights end to end, with the row each
+    belongs to: a look-up scores them all in one vectorised pass."""
+
+    columns: np.ndarray
+    weights: np.ndarray
+    rows: np.ndarray
+
+    @classmethod
+    def of(cls, pending: Sequence[tuple[int, str, np.ndarray, np.ndarray]]) -> _Flat:
+        lengths = [len(columns) for _i, _t, columns, _w in pending]
+        return cls(
+            np.concatenate([c for _i, _t, c, _w in pending]).astype(np.int64),
+            np.concatenate([w for *_rest, w in pending]).astype(np.float32),
+            np.repeat(np.arange(len(pending)), lengths),
+        )
+
+    def with_row(self, row: int, columns: np.ndarray, weights: np.ndarray) -> _Flat:
+        return _Flat(
+            np.concatenate([self.columns, columns]),
+            np.concatenate([self.weights, weights]),
+            np.concatenate([self.rows, np.full(len(columns), row)]),
+        )
 
 
 def find_alike(

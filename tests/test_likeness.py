@@ -154,3 +154,27 @@ def test_empty_cases() -> None:
     index = LikenessIndex([], THRESHOLD)
     index.add(1, "Physios in GP practices")
     assert [a.idea_id for a in index.find("Physios in GP practices")] == [1]
+
+
+def test_ideas_added_since_the_build_score_as_the_sparse_product_does() -> None:
+    """Pending ideas are scored in one vectorised pass over their n-grams laid end to end
+    (extended as each is added, not rebuilt): the same cosines as the sparse product of
+    their rows, through adds and removals."""
+    rng = np.random.default_rng(3)
+    words = ["physio", "clinic", "parking", "carers", "evening", "weekend", "podiatry",
+             "reminders", "waiting", "times", "home", "visits", "mental", "health"]  # fmt: skip
+    index = LikenessIndex(IDEAS, THRESHOLD)
+    for number in range(200):
+        text = " ".join(rng.choice(words, size=int(rng.integers(1, 6))))
+        index.add(100 + number, text)
+        if number % 37 == 36:
+            index.remove(100 + number - 5)
+        if not index._pending:  # refitted: nothing pending until the next add
+            continue
+        query_text = " ".join(rng.choice(words, size=3))
+        columns, weights = index.vector(query_text)
+        from scipy.sparse import csr_matrix
+
+        query = csr_matrix((weights, columns, [0, len(columns)]), shape=(1, len(index._vocabulary)))
+        expected = (index._pending_rows() @ query.T).toarray().ravel()
+        np.testing.assert_allclose(index._pending_scores(columns, weights), expected, atol=1e-6)
