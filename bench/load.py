@@ -26,7 +26,10 @@ The closed loop keeps `--in-flight` people sending at once, each waiting for its
 `--rate 500,1000` adds open-loop runs: messages offered at that fixed rate for
 `--seconds`, whatever the answers, each latency counted from when the message was due
 (so a server that falls behind shows it); a request unanswered after 15 s (when Twilio
-gives up) is an error.
+gives up) is an error. People move through their journeys in step (message k of every
+person before message k + 1 of any), so each step comes as a burst; the median latency
+of each step is printed too (`p50_ms_by_step`), which shows the step that holds the
+rest up.
 
     .venv/bin/python bench/load.py                          # SQLite and PostgreSQL
     .venv/bin/python bench/load.py --backends sqlite --messages 3000 --rate 500,1000
@@ -281,6 +284,8 @@ def print_report(result: dict) -> None:
                     f"{r['msgs_per_s']:>7.1f}/s, p50 {r['p50_ms']:.1f} ms, "
                     f"p99 {r['p99_ms']:.1f} ms, errors {r['errors']} {r['statuses']}"
                 )
+                steps = " ".join(f"{ms:.0f}" for ms in r.get("p50_ms_by_step", []))
+                print(f"  {'':<10} median ms by step of the journey: {steps}")
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -22,6 +22,7 @@ class Run:
     """What one run of traffic against one server saw."""
 
     latencies: list[float] = field(default_factory=list)
+    by_step: dict[int, list[float]] = field(default_factory=dict)  # open loop: each step's
     statuses: Counter[str] = field(default_factory=Counter)
     elapsed: float = 0.0
     cpu_seconds: float = 0.0
@@ -53,7 +54,13 @@ class Run:
             "peak_rss_mb": round(self.peak_rss_bytes / 2**20, 1),
             "errors": self.errors,
             "statuses": dict(sorted(self.statuses.items())),
+            **({"p50_ms_by_step": self.step_medians_ms()} if self.by_step else {}),
         }
+
+    def step_medians_ms(self) -> list[float]:
+        return [
+            round(statistics.median(self.by_step[step]) * 1000, 1) for step in sorted(self.by_step)
+        ]
 
 
 async def send(
@@ -143,6 +150,7 @@ async def open_loop(
                 http, urls[(number + step) % len(urls)], requests.build(person, text)
             )
             run.latencies.append(time.perf_counter() - due)
+            run.by_step.setdefault(step, []).append(run.latencies[-1])
             run.statuses[status] += 1
 
     async with client(0) as http:

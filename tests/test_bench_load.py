@@ -51,6 +51,8 @@ def test_the_load_benchmark_prints_its_figures_as_json() -> None:
     assert sqlite["naive"]["statuses"] == {"200": 24}
     (offered,) = sqlite["chorus_open_loop"]["1"]
     assert offered["offered_per_s"] == 20 and offered["messages"] == 10
+    # One person's first ten messages: a median for each step of the journey.
+    assert len(offered["p50_ms_by_step"]) == 10 and min(offered["p50_ms_by_step"]) > 0
 
 
 def load_module(monkeypatch: pytest.MonkeyPatch):
