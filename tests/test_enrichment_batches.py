@@ -7,27 +7,16 @@ from __future__ import annotations
 import asyncio
 
 from bot.config import Settings
-from handlers.enrich import Enricher, Enrichment
+from handlers.enrich import Enricher
 from handlers.enrichment_batches import BATCH_LIMIT, EnrichmentBatches
+from tests.fakes.enrichers import FailingOnWord
 from tests.running_chorus import shared_enrichment
-
-
-class FailingOnOneWord:
-    """The real enricher, except that it raises on the word 'explode'."""
-
-    def __init__(self, real: Enricher) -> None:
-        self.real = real
-
-    def enrich(self, text: str, social: bool = False) -> Enrichment:
-        if "explode" in text:
-            raise RuntimeError("enrichment crashed on this text")
-        return self.real.enrich(text, social=social)
 
 
 async def test_texts_arriving_together_go_in_one_call_and_a_failure_fails_alone(
     enricher: Enricher,
 ) -> None:
-    batches = EnrichmentBatches(lambda: FailingOnOneWord(enricher))  # type: ignore[arg-type, return-value]
+    batches = EnrichmentBatches(lambda: FailingOnWord(enricher, "explode"))  # type: ignore[arg-type, return-value]
     texts = [f"Idea {n}: more physios in GP surgeries" for n in range(40)]
     texts[17] = "this one will explode"
     results = await asyncio.gather(

@@ -11,11 +11,11 @@ from pathlib import Path
 from sqlalchemy import select
 
 from handlers.dead_letters import inbound_from_json
-from handlers.enrich import Enricher, Enrichment
 from handlers.privacy import ContactCipher
 from storage.database import Store
 from storage.models import Contribution, FailedInbound
 from tests.conftest import TEST_SECRET, write_config
+from tests.fakes.enrichers import FailingOnWord
 from tests.fakes.telegram_bot_api import FakeBotAPI, User
 from tests.running_chorus import chorus_in_process
 from tests.telegram_harness import (
@@ -27,18 +27,6 @@ from tests.telegram_harness import (
 )
 
 IDEA = "Physios in A&E would free up doctors"
-
-
-class BrokenEnricher:
-    """An enricher with a bug that shows on one word, standing in for any fault."""
-
-    def __init__(self, real: Enricher) -> None:
-        self.real = real
-
-    def enrich(self, text: str, social: bool = False) -> Enrichment:
-        if "A&E" in text:
-            raise RuntimeError("enrichment crashed on this text")
-        return self.real.enrich(text, social=social)
 
 
 async def _chorus(args: list[str], cwd: Path, database_url: str) -> tuple[int, str, str]:
@@ -58,7 +46,7 @@ async def test_a_failing_update_is_kept_listed_and_retried(
         settings = telegram_settings(database_url, api.base_url, mode="polling")
         async with ChorusWithTelegram(settings) as chorus:
             engine = chorus.services.engine
-            engine.replace_deps(enricher=BrokenEnricher(engine.enricher))
+            engine.replace_deps(enricher=FailingOnWord(engine.enricher, "A&E"))
             person = TelegramPerson(api, User(new_user_id()), api.push)
             await person.say("/start", expect="Do you agree")
             await person.press("Yes", expect="Which best describes you?")
