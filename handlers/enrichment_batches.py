@@ -15,24 +15,17 @@ import asyncio
 from collections.abc import Callable, Sequence
 
 from handlers.enrich import Enricher, Enrichment
-from handlers.enrichment_process import EnrichmentProcess
+from handlers.enrichment_process import EnrichmentProcess, enrich_each
 
 BATCH_LIMIT = 64  # texts in one call
 
 
-def enrich_each(
+def _enrich_all(
     enricher: Enricher | EnrichmentProcess, texts: Sequence[str]
 ) -> list[Enrichment | Exception]:
-    """Each text's enrichment, or the error it raised (the others carry on)."""
     if isinstance(enricher, EnrichmentProcess):
-        return enricher.enrich_many(texts)
-    results: list[Enrichment | Exception] = []
-    for text in texts:
-        try:
-            results.append(enricher.enrich(text))
-        except Exception as error:
-            results.append(error)
-    return results
+        return enricher.enrich_many(texts)  # one round trip to the worker
+    return enrich_each(enricher, texts)
 
 
 class EnrichmentBatches:
@@ -61,7 +54,7 @@ class EnrichmentBatches:
             self.calls += 1
             try:
                 results: Sequence[Enrichment | BaseException] = await loop.run_in_executor(
-                    None, enrich_each, self._enricher(), texts
+                    None, _enrich_all, self._enricher(), texts
                 )
             except asyncio.CancelledError:
                 for _text, future in [*batch, *self._waiting]:

@@ -35,15 +35,26 @@ def _enrich(text: str, social: bool) -> Enrichment:
     return _worker.enrich(text, social=social)
 
 
-def _enrich_many(texts: Sequence[str]) -> list[Enrichment | Exception]:
-    assert _worker is not None
+def enrich_each(enricher: Enricher, texts: Sequence[str]) -> list[Enrichment | Exception]:
+    """Each text's enrichment, or the error it raised (the others carry on)."""
     results: list[Enrichment | Exception] = []
     for text in texts:
         try:
-            results.append(_worker.enrich(text))
-        except Exception as error:  # this text fails alone; the error goes back pickled
-            results.append(error if _picklable(error) else RuntimeError(repr(error)))
+            results.append(enricher.enrich(text))
+        except Exception as error:
+            results.append(error)
     return results
+
+
+def _enrich_many(texts: Sequence[str]) -> list[Enrichment | Exception]:
+    assert _worker is not None
+    # An error goes back pickled: one that cannot be is sent as its repr.
+    return [
+        result
+        if not isinstance(result, Exception) or _picklable(result)
+        else RuntimeError(repr(result))
+        for result in enrich_each(_worker, texts)
+    ]
 
 
 def _picklable(error: Exception) -> bool:

@@ -8,11 +8,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, bindparam, func, select
 
-from storage.models import Contribution, Vote
-
-CONTRIBUTIONS = Contribution.__table__
-VOTES = Vote.__table__
-
+from storage.tables import CONTRIBUTIONS, VOTES
 
 C = CONTRIBUTIONS.c
 # Built once: a statement built at each call costs more to compile than to run.

@@ -9,6 +9,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
+from functools import cache
 from typing import Any
 
 from sqlalchemy import (
@@ -88,67 +89,56 @@ MOVE_NEXT_NUMBER = (
 )
 INSERT_PERSON = insert(PARTICIPANTS).returning(PARTICIPANTS.c.id)
 INSERT_CONTRIBUTION = insert(CONTRIBUTIONS).returning(CONTRIBUTIONS.c.id)
-_CLAIMS: dict[str, Any] = {}
-_VOTE_INSERTS: dict[str, Any] = {}
-_CONTACT_UPSERTS: dict[str, Any] = {}
-_PERSON_UPDATES: dict[frozenset[str], Any] = {}
+# Statements that depend on the dialect (its upsert) or on the columns written, each
+# built once for each (functools.cache, as the tallies' upserts are).
 
 
+@cache
 def _claim_statement(dialect: str) -> Any:
-    if dialect not in _CLAIMS:
-        _CLAIMS[dialect] = (
-            _insert(dialect)(PROCESSED)
-            .values(
-                channel=bindparam("channel"),
-                message_id=bindparam("message_id"),
-                processed_at=bindparam("now"),
-            )
-            .on_conflict_do_nothing(index_elements=["channel", "message_id"])
-        )
-    return _CLAIMS[dialect]
-
-
-def _vote_insert(dialect: str) -> Any:
-    """A new vote, or nothing if the person voted on this idea before."""
-    if dialect not in _VOTE_INSERTS:
-        _VOTE_INSERTS[dialect] = (
-            _insert(dialect)(VOTES)
-            .values({name: bindparam(name) for name in VOTE_COLUMNS})
-            .on_conflict_do_nothing(index_elements=["participant_id", "contribution_id"])
-        )
-    return _VOTE_INSERTS[dialect]
-
-
-VOTE_COLUMNS = ("participant_id", "contribution_id", "value", "channel", "created_at",
-                "updated_at", "role", "region", "age_band")  # fmt: skip
-
-
-def _contact_upsert(dialect: str) -> Any:
-    if dialect not in _CONTACT_UPSERTS:
-        statement = _insert(dialect)(CONTACTS).values(
-            participant_id=bindparam("person"),
+    return (
+        _insert(dialect)(PROCESSED)
+        .values(
             channel=bindparam("channel"),
-            address_encrypted=bindparam("address"),
-            created_at=bindparam("now"),
+            message_id=bindparam("message_id"),
+            processed_at=bindparam("now"),
         )
-        _CONTACT_UPSERTS[dialect] = statement.on_conflict_do_update(
-            index_elements=["participant_id"],
-            set_={
-                "channel": statement.excluded.channel,
-                "address_encrypted": statement.excluded.address_encrypted,
-            },
-        )
-    return _CONTACT_UPSERTS[dialect]
+        .on_conflict_do_nothing(index_elements=["channel", "message_id"])
+    )
 
 
+@cache
+def _vote_insert(dialect: str) -> Any:
+    """A new vote (its columns bound from the row given), or nothing if the person voted
+    on this idea before."""
+    return _insert(dialect)(VOTES).on_conflict_do_nothing(
+        index_elements=["participant_id", "contribution_id"]
+    )
+
+
+@cache
+def _contact_upsert(dialect: str) -> Any:
+    statement = _insert(dialect)(CONTACTS).values(
+        participant_id=bindparam("person"),
+        channel=bindparam("channel"),
+        address_encrypted=bindparam("address"),
+        created_at=bindparam("now"),
+    )
+    return statement.on_conflict_do_update(
+        index_elements=["participant_id"],
+        set_={
+            "channel": statement.excluded.channel,
+            "address_encrypted": statement.excluded.address_encrypted,
+        },
+    )
+
+
+@cache
 def _person_update(columns: frozenset[str]) -> Any:
-    if columns not in _PERSON_UPDATES:
-        _PERSON_UPDATES[columns] = (
-            update(PARTICIPANTS)
-            .where(PARTICIPANTS.c.id == bindparam("k_id"))
-            .values({name: bindparam(f"v_{name}") for name in sorted(columns)})
-        )
-    return _PERSON_UPDATES[columns]
+    return (
+        update(PARTICIPANTS)
+        .where(PARTICIPANTS.c.id == bindparam("k_id"))
+        .values({name: bindparam(f"v_{name}") for name in sorted(columns)})
+    )
 
 
 # --- the batch ------------------------------------------------------------------------
@@ -281,7 +271,7 @@ def apply_one(
         elif isinstance(effect, CastVote):
             _cast_vote(write, person_id, effect, tallies)
         elif isinstance(effect, SaveContact):
-            _save_contact(write, message, person_id, effect)
+            _save_contact(write, person_id, effect)
         elif isinstance(effect, DropContact):
             write.execute(DROP_CONTACT, {"person": person_id})
         elif isinstance(effect, CancelOutbox):
@@ -479,7 +469,7 @@ def _cast_vote(write: Connection, person_id: int, vote: CastVote, tallies: Batch
         tallies.defer_vote(vote.idea_id, change, before, after)
 
 
-def _save_contact(write: Connection, message: Message, person_id: int, effect: SaveContact) -> None:
+def _save_contact(write: Connection, person_id: int, effect: SaveContact) -> None:
     params = {"person": person_id, "channel": effect.channel,
               "address": effect.address_encrypted, "now": effect.now}  # fmt: skip
     write.execute(_contact_upsert(write.dialect.name), params)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import datetime
+from functools import cache
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -53,7 +54,8 @@ IDEAS_AFTER = (
 )
 
 
-def _candidates_query(with_exclusions: bool, pool: int, backend: str) -> Select[Any]:
+@cache
+def _candidates(with_exclusions: bool, pool: int, backend: str) -> Select[Any]:
     c = CONTRIBUTIONS.c
     already_voted = exists().where(
         VOTES.c.contribution_id == c.id, VOTES.c.participant_id == bindparam("person")
@@ -74,16 +76,6 @@ def _candidates_query(with_exclusions: bool, pool: int, backend: str) -> Select[
     if with_exclusions:
         query = query.where(~one_of(c.id, "exclude", backend))
     return query
-
-
-_CANDIDATES: dict[tuple[bool, int, str], Select[Any]] = {}
-
-
-def _candidates(with_exclusions: bool, pool: int, backend: str) -> Select[Any]:
-    key = (with_exclusions, pool, backend)
-    if key not in _CANDIDATES:
-        _CANDIDATES[key] = _candidates_query(with_exclusions, pool, backend)
-    return _CANDIDATES[key]
 
 
 # --- reads ---------------------------------------------------------------------------

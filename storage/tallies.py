@@ -39,6 +39,7 @@ from storage.models import (
     VoteHour,
 )
 from storage.scoring import controversy, wilson_lower_bound
+from storage.tables import CONTRIBUTIONS
 from storage.tally_keys import (
     NO_QUESTION,
     NOT_GIVEN,
@@ -54,45 +55,54 @@ from storage.value_lists import one_of, values_of
 IDEA_COUNT_COLUMN = {1: "agree_count", -1: "disagree_count", 0: "skip_count"}
 
 
+# An idea's counts as its score needs them: (agree, disagree, question_id, created_at).
+IdeaCounts = tuple[int, int, int | None, Any]
+
+
 async def adjust_ideas(
     session: AsyncSession, backend: str, deltas: Mapping[int, Mapping[int, int]]
-) -> None:
+) -> dict[int, IdeaCounts]:
     """Add each idea's delta (vote value -> change in count) to its own tallies and
     rescore it: one read and one write (run for every idea) whatever their number.
+    Returns the ideas' counts as they now stand, so that their controversy and consensus
+    are worked out without reading them again (`Tallies.refresh_idea_scores`).
 
     The rows are read under lock, in id order, and each written once: on PostgreSQL a
     second UPDATE of a row this transaction already updated re-checks its foreign keys,
     locking the author's participant row too, and that made concurrent voters deadlock."""
     changes = {idea: delta for idea, delta in sorted(deltas.items()) if any(delta.values())}
     if not changes:
-        return
+        return {}
     ideas = values_of(list(changes), backend)
     rows = await session.execute(_ideas_counts(backend), {"ideas": ideas})
     params = []
-    for idea, agree, disagree in rows:
+    counted: dict[int, IdeaCounts] = {}
+    for idea, agree, disagree, question, created, kind in rows:
         delta = changes[idea]
         added = [delta.get(value, 0) for value in (1, -1, 0)]
+        agree, disagree = agree + added[0], disagree + added[1]
         params.append(
             {"k_id": idea, "v_agree": added[0], "v_disagree": added[1], "v_skip": added[2],
-             "v_seen": sum(added),
-             "v_score": wilson_lower_bound(agree + added[0], disagree + added[1])}
+             "v_seen": sum(added), "v_score": wilson_lower_bound(agree, disagree)}
         )  # fmt: skip
+        if kind == "idea":
+            counted[idea] = (agree, disagree, question, created)
     if params:
         await session.execute(ADD_TO_IDEAS, params)
+    return counted
 
 
 @cache
 def _ideas_counts(backend: str) -> Any:
     c = CONTRIBUTIONS.c
     return (
-        select(c.id, c.agree_count, c.disagree_count)
+        select(c.id, c.agree_count, c.disagree_count, c.question_id, c.created_at, c.kind)
         .where(one_of(c.id, "ideas", backend))
         .order_by(c.id)
         .with_for_update(key_share=True)
     )
 
 
-CONTRIBUTIONS = cast(Table, Contribution.__table__)
 ADD_TO_IDEAS = (
     update(CONTRIBUTIONS)
     .where(CONTRIBUTIONS.c.id == bindparam("k_id"))
@@ -218,11 +228,11 @@ class Tallies:
     async def flush(self) -> None:
         """Write what was gathered (called by Store.transaction just before commit)."""
         ideas, self._idea_votes = self._idea_votes, {}
-        await adjust_ideas(self.session, self.backend, ideas)
+        counted = await adjust_ideas(self.session, self.backend, ideas)
         removed, self._votes_removed = self._votes_removed, []
         added, self._votes_added = self._votes_added, []
         if removed or added:
-            await self.votes_changed(removed, added)
+            await self.votes_changed(removed, added, counted=counted)
         activity, self._activity = self._activity, Counter()
         hours, self._hours = self._hours, Counter()
         await self._write_activity(activity)
@@ -270,9 +280,11 @@ class Tallies:
         added: Sequence[VoteFacts],
         *,
         ideas_kept: bool = True,
+        counted: Mapping[int, IdeaCounts] | None = None,
     ) -> None:
         """Votes removed and added. `ideas_kept=False` when the ideas themselves are being
-        deleted, so their own tallies need no care."""
+        deleted, so their own tallies need no care. `counted`: the ideas' counts as
+        `adjust_ideas` left them, if it ran just before."""
         activity: Counter[ActivityKey] = Counter()
         people: Counter[PersonKey] = Counter()
         roles: Counter[tuple[int, str, str]] = Counter()
@@ -294,7 +306,7 @@ class Tallies:
         if ideas_kept:
             await self.apply_role_tallies(roles)
             ideas = {facts.contribution_id for facts in [*removed, *added]}
-            await self.refresh_idea_scores(sorted(ideas))
+            await self.refresh_idea_scores(sorted(ideas), counted)
 
     async def vote_facts(self, where: ColumnElement[bool]) -> list[VoteFacts]:
         """Facts of the votes matching `where` (a condition on Vote), with their question."""
@@ -404,15 +416,19 @@ class Tallies:
 
     # --- per-idea scores -----------------------------------------------------------------
 
-    async def refresh_idea_scores(self, idea_ids: Sequence[int]) -> None:
-        """Recompute controversy and consensus of these ideas from their tallies."""
+    async def refresh_idea_scores(
+        self, idea_ids: Sequence[int], counted: Mapping[int, IdeaCounts] | None = None
+    ) -> None:
+        """Recompute controversy and consensus of these ideas from their tallies; their
+        own counts are read unless `counted` (from `adjust_ideas`) holds them all."""
         if not idea_ids:
             return
-        counts = (
-            await self.session.execute(
-                _scores_inputs(self.backend), {"ideas": values_of(idea_ids, self.backend)}
-            )
-        ).all()
+        counts: Sequence[tuple[int, int, int, int | None, Any]]
+        if counted is not None and all(idea in counted for idea in idea_ids):
+            counts = [(idea, *counted[idea]) for idea in idea_ids]
+        else:
+            params = {"ideas": values_of(idea_ids, self.backend)}
+            counts = (await self.session.execute(_scores_inputs(self.backend), params)).all()
         if not counts:
             return
         tallies: dict[int, list[tuple[str, int, int]]] = {}

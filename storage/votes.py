@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.models import Contribution, Vote
 from storage.records import Profile, VoteRecord
 from storage.scoring import wilson_lower_bound
-from storage.tallies import IDEA_COUNT_COLUMN, Tallies, adjust_ideas
+from storage.tallies import IDEA_COUNT_COLUMN, IdeaCounts, Tallies, adjust_ideas
 from storage.tally_keys import VoteFacts
 
 AGREE, DISAGREE, SKIP = 1, -1, 0
@@ -60,13 +60,14 @@ async def remove_votes(
     """Withdraw the votes matching `where` (a condition on Vote), keeping every tally
     right. `ideas_kept=False` when the ideas voted on are being deleted too."""
     facts = await tallies.vote_facts(where)
+    counted: dict[int, IdeaCounts] = {}
     if ideas_kept:
         removed: dict[int, Counter[int]] = {}
         for vote in facts:
             removed.setdefault(vote.contribution_id, Counter())[vote.value] -= 1
-        await adjust_ideas(session, tallies.backend, removed)
+        counted = await adjust_ideas(session, tallies.backend, removed)
     await session.execute(delete(Vote).where(where).execution_options(synchronize_session=False))
-    await tallies.votes_changed(facts, [], ideas_kept=ideas_kept)
+    await tallies.votes_changed(facts, [], ideas_kept=ideas_kept, counted=counted)
     return len(facts)
 
 

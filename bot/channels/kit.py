@@ -32,9 +32,10 @@ from typing import Any, Literal, get_args
 
 import aiohttp
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ValidationError
 
 from bot.channels.base import Channel
+from bot.channels.secrets import ChannelSecrets
 from bot.config import ConfigError, Settings
 from bot.services import Services
 from handlers.types import Inbound, Outcome, Reply
@@ -48,12 +49,6 @@ MEDIA: tuple[str, ...] = get_args(Medium)
 DEFAULT_MAX_BODY = 256 * 1024  # providers send a few KiB; more is not theirs
 
 
-class NoSecrets(BaseModel):
-    """For channels with no environment variables of their own."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-
 @dataclass(frozen=True)
 class Declaration:
     """What a channel module declares about itself."""
@@ -62,7 +57,7 @@ class Declaration:
     medium: Medium
     create: Callable[[Services, aiohttp.ClientSession], Channel | None]
     settings: type[BaseModel]
-    secrets: type[BaseModel] = NoSecrets
+    secrets: type[BaseModel] = ChannelSecrets  # none of its own unless it declares them
     section: str = ""  # its key under `channels:` when not its name (X's is `twitter`)
 
     @property

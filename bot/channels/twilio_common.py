@@ -16,11 +16,12 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 from multidict import MultiDict
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import Field, SecretStr
 from twilio.request_validator import SIGNATURE_HEADER, RequestValidator
 from twilio.twiml import TwiML
 
 from bot.channels.kit import Forged, Malformed
+from bot.channels.secrets import ChannelSecrets
 
 log = logging.getLogger(__name__)
 
@@ -28,12 +29,10 @@ FORM = "application/x-www-form-urlencoded"
 MAX_FIELDS = 200  # Twilio sends a few dozen
 
 
-class TwilioSecrets(BaseModel):
+class TwilioSecrets(ChannelSecrets):
     """TWILIO_AUTH_TOKEN turns on the SMS and voice webhooks and checks their signatures;
     with TWILIO_ACCOUNT_SID (and channels.sms.from_number) Chorus can send texts. Read from
-    the environment; SecretStr keeps them out of reprs and logs."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    the environment."""
 
     auth_token: SecretStr | None = Field(default=None, alias="TWILIO_AUTH_TOKEN")
     account_sid: SecretStr | None = Field(default=None, alias="TWILIO_ACCOUNT_SID")

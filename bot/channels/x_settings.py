@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
+from bot.channels.secrets import ChannelSecrets
 from handlers.settings import ConsultationConfig, Strict
 
 SECTION = "twitter"
@@ -38,9 +39,5 @@ class TwitterSettings(Strict):
         return value
 
 
-class XSecrets(BaseModel):
-    """Read from the environment; SecretStr keeps the token out of reprs and logs."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
+class XSecrets(ChannelSecrets):
     bearer_token: SecretStr | None = Field(default=None, alias="X_BEARER_TOKEN")

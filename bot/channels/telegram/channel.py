@@ -332,7 +332,8 @@ class TelegramChannel(WebhookChannel):
         if update is None:
             raise Malformed("the body is not a Telegram update")
         # An update may be a message, a press, a block or media: `process` sorts it.
-        return Parsed(events=((update, json.dumps(data, ensure_ascii=False)),))
+        # Its JSON as received, kept with the message in case handling it fails.
+        return Parsed(events=((update, body.decode("utf-8", errors="replace")),))
 
     async def settle(self, parsed: Parsed) -> Sequence[Owed]:
         for update, raw in cast(tuple[tuple[Update, str], ...], parsed.events):

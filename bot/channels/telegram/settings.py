@@ -7,8 +7,9 @@ from __future__ import annotations
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator
 
+from bot.channels.secrets import ChannelSecrets
 from handlers.settings import Strict
 
 
@@ -31,10 +32,6 @@ class TelegramSettings(Strict):
         return value
 
 
-class TelegramSecrets(BaseModel):
-    """Read from the environment; SecretStr keeps them out of reprs and logs."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
+class TelegramSecrets(ChannelSecrets):
     token: SecretStr | None = Field(default=None, alias="TELEGRAM_BOT_TOKEN")
     webhook_secret: SecretStr | None = Field(default=None, alias="TELEGRAM_WEBHOOK_SECRET")

@@ -3,8 +3,9 @@ secrets from the environment (the channel is on when all three are set)."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator
 
+from bot.channels.secrets import ChannelSecrets
 from handlers.settings import Strict
 
 ENV_NAMES = ("WHATSAPP_ACCESS_TOKEN", "WHATSAPP_APP_SECRET", "WHATSAPP_VERIFY_TOKEN")
@@ -27,11 +28,7 @@ class WhatsAppSettings(Strict):
         return value.rstrip("/")
 
 
-class WhatsAppSecrets(BaseModel):
-    """Read from the environment; SecretStr keeps them out of reprs and logs."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
+class WhatsAppSecrets(ChannelSecrets):
     access_token: SecretStr | None = Field(default=None, alias="WHATSAPP_ACCESS_TOKEN")
     app_secret: SecretStr | None = Field(default=None, alias="WHATSAPP_APP_SECRET")
     verify_token: SecretStr | None = Field(default=None, alias="WHATSAPP_VERIFY_TOKEN")
