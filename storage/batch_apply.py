@@ -27,6 +27,7 @@ from storage import replies as kept_replies
 from storage.batch_reads import Reader
 from storage.bookkeeping import _insert
 from storage.contributions import NEXT_IDEA_NUMBER, new_row_values
+from storage.driver_sql import DriverStatement
 from storage.effects import (
     AddContribution,
     CancelOutbox,
@@ -79,16 +80,17 @@ DROP_CONTACT = delete(CONTACTS).where(CONTACTS.c.participant_id == bindparam("pe
 CANCEL_OUTBOX = delete(OUTBOX).where(
     OUTBOX.c.participant_id == bindparam("person"), OUTBOX.c.status.in_(("queued", "sending"))
 )
-NEXT_NUMBER = (
+# Those run for most messages go straight to the driver's cursor (storage/driver_sql.py).
+NEXT_NUMBER = DriverStatement(
     select(CHECKPOINTS.c.value).where(CHECKPOINTS.c.name == NEXT_IDEA_NUMBER).with_for_update()
 )
-MOVE_NEXT_NUMBER = (
+MOVE_NEXT_NUMBER = DriverStatement(
     update(CHECKPOINTS)
     .where(CHECKPOINTS.c.name == NEXT_IDEA_NUMBER)
     .values(value=bindparam("value"), updated_at=bindparam("now"))
 )
-INSERT_PERSON = insert(PARTICIPANTS).returning(PARTICIPANTS.c.id)
-INSERT_CONTRIBUTION = insert(CONTRIBUTIONS).returning(CONTRIBUTIONS.c.id)
+INSERT_PERSON = DriverStatement(insert(PARTICIPANTS).returning(PARTICIPANTS.c.id))
+INSERT_CONTRIBUTION = DriverStatement(insert(CONTRIBUTIONS).returning(CONTRIBUTIONS.c.id))
 # Statements that depend on the dialect (its upsert) or on the columns written, each
 # built once for each (functools.cache, as the tallies' upserts are).
 
@@ -106,6 +108,9 @@ def _claim_statement(dialect: str) -> Any:
     )
 
 
+CLAIM = DriverStatement(_claim_statement)
+
+
 @cache
 def _vote_insert(dialect: str) -> Any:
     """A new vote (its columns bound from the row given), or nothing if the person voted
@@ -113,6 +118,9 @@ def _vote_insert(dialect: str) -> Any:
     return _insert(dialect)(VOTES).on_conflict_do_nothing(
         index_elements=["participant_id", "contribution_id"]
     )
+
+
+VOTE_INSERT = DriverStatement(_vote_insert)
 
 
 @cache
@@ -133,8 +141,8 @@ def _contact_upsert(dialect: str) -> Any:
 
 
 @cache
-def _person_update(columns: frozenset[str]) -> Any:
-    return (
+def _person_update(columns: frozenset[str]) -> DriverStatement:
+    return DriverStatement(
         update(PARTICIPANTS)
         .where(PARTICIPANTS.c.id == bindparam("k_id"))
         .values({name: bindparam(f"v_{name}") for name in sorted(columns)})
@@ -303,7 +311,7 @@ class Eraser:
 
 def _claim(write: Connection, message: Message) -> bool:
     params = {"channel": message.channel, "message_id": message.message_id, "now": message.now}
-    return write.execute(_claim_statement(write.dialect.name), params).rowcount == 1
+    return CLAIM.execute(write, params).rowcount == 1
 
 
 def _create_person(write: Connection, message: Message, decision: Decision) -> int:
@@ -319,7 +327,7 @@ def _create_person(write: Connection, message: Message, decision: Decision) -> i
         "last_seen_at": message.now,
     }
     values.update(_columns(decision.person))
-    return write.execute(INSERT_PERSON, values).scalar_one()
+    return INSERT_PERSON.scalar(write, values)
 
 
 def _columns(changes: Mapping[str, Any]) -> dict[str, Any]:
@@ -343,7 +351,7 @@ def _update_person(
     if values or now - snapshot.last_seen_at >= SEEN_EVERY:
         values["last_seen_at"] = now
         params = {f"v_{name}": value for name, value in values.items()}
-        write.execute(_person_update(frozenset(values)), {"k_id": snapshot.id, **params})
+        _person_update(frozenset(values)).execute(write, {"k_id": snapshot.id, **params})
 
 
 def _add_contribution(
@@ -352,7 +360,7 @@ def _add_contribution(
     new = replace(effect.new, participant_id=person_id)
     idea_number = _next_idea_number(write, new.created_at) if new.kind == "idea" else None
     row = new_row_values(new, idea_number)
-    new_id = write.execute(INSERT_CONTRIBUTION, row).scalar_one()
+    new_id = INSERT_CONTRIBUTION.scalar(write, row)
     facts = ContributionFacts(
         participant_id=person_id,
         day=day_of(new.created_at),
@@ -374,7 +382,7 @@ def _add_contribution(
 def _next_idea_number(write: Connection, now: datetime) -> int:
     """The next idea number, from the counter kept as a checkpoint; its row lock makes
     concurrent writers take turns (the unique index would refuse a number given twice)."""
-    value = write.execute(NEXT_NUMBER).scalar_one_or_none()
+    value = NEXT_NUMBER.scalar(write, {})
     if value is None:  # a store whose counter was removed: carry on after the highest
         highest = write.execute(select(func.max(CONTRIBUTIONS.c.idea_number))).scalar()
         number = (highest or 0) + 1
@@ -383,7 +391,7 @@ def _next_idea_number(write: Connection, now: datetime) -> int:
         )
         return number
     number = int(value)
-    write.execute(MOVE_NEXT_NUMBER, {"value": str(number + 1), "now": now})
+    MOVE_NEXT_NUMBER.execute(write, {"value": str(number + 1), "now": now})
     return number
 
 
@@ -428,7 +436,7 @@ def _cast_vote(write: Connection, person_id: int, vote: CastVote, tallies: Batch
         updated_at=vote.now,
         **snapshot,
     )
-    if write.execute(_vote_insert(write.dialect.name), new_vote).rowcount == 1:
+    if VOTE_INSERT.execute(write, new_vote).rowcount == 1:
         after = _vote_facts(
             person_id, vote, question_id, vote.value, vote.now, vote.channel, profile
         )

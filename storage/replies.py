@@ -14,11 +14,12 @@ from datetime import datetime
 
 from sqlalchemy import Connection, Table, bindparam, select, update
 
+from storage.driver_sql import DriverStatement
 from storage.models import ProcessedMessage
 
 PROCESSED: Table = ProcessedMessage.__table__  # type: ignore[assignment]
 
-KEEP = (
+KEEP = DriverStatement(  # every message's replies: straight to the driver's cursor
     update(PROCESSED)
     .where(
         PROCESSED.c.channel == bindparam("k_channel"),
@@ -40,7 +41,7 @@ def keep_many(connection: Connection, kept: Sequence[tuple[str, str, str]]) -> N
             {"k_channel": channel, "k_message_id": message_id, "v_replies": replies}
             for channel, message_id, replies in kept
         ]
-        connection.execute(KEEP, params)
+        KEEP.execute_many(connection, params)
 
 
 def find(connection: Connection, channel: str, message_id: str, since: datetime) -> str | None:

@@ -9,7 +9,7 @@ without an event loop: none of its awaits ever waits, since every statement runs
 
 from __future__ import annotations
 
-from collections.abc import Coroutine, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Executable, Result, ScalarResult
@@ -50,6 +50,10 @@ class SyncSession:
         self, statement: Executable, params: Params | None = None
     ) -> ScalarResult[Any]:
         return self.sync.scalars(statement, params)
+
+    async def run_sync(self, work: Callable[[Session | Connection], T]) -> T:
+        """`work` on the synchronous session or connection, as AsyncSession.run_sync."""
+        return work(self.sync)
 
     # Rows as objects: only over a Session.
 

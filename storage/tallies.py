@@ -28,6 +28,7 @@ from sqlalchemy import ColumnElement, Table, and_, bindparam, delete, func, sele
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.driver_sql import DriverStatement
 from storage.grouping import Grouping, consensus_of
 from storage.models import (
     ActivityCount,
@@ -74,7 +75,7 @@ async def adjust_ideas(
     if not changes:
         return {}
     ideas = values_of(list(changes), backend)
-    rows = await session.execute(_ideas_counts(backend), {"ideas": ideas})
+    rows = await session.run_sync(lambda on: IDEAS_COUNTS.rows(on, {"ideas": ideas}))
     params = []
     counted: dict[int, IdeaCounts] = {}
     for idea, agree, disagree, question, created, kind in rows:
@@ -88,7 +89,7 @@ async def adjust_ideas(
         if kind == "idea":
             counted[idea] = (agree, disagree, question, created)
     if params:
-        await session.execute(ADD_TO_IDEAS, params)
+        await session.run_sync(lambda on: ADD_TO_IDEAS.execute_many(on, params))
     return counted
 
 
@@ -103,7 +104,8 @@ def _ideas_counts(backend: str) -> Any:
     )
 
 
-ADD_TO_IDEAS = (
+IDEAS_COUNTS = DriverStatement(_ideas_counts)
+ADD_TO_IDEAS = DriverStatement(
     update(CONTRIBUTIONS)
     .where(CONTRIBUTIONS.c.id == bindparam("k_id"))
     .values(
@@ -189,6 +191,14 @@ def _score_upsert(backend: str) -> Any:
             for name in ("controversy", "consensus", "consensus_groups", "consensus_votes")
         },
     )
+
+
+# Run on the driver's cursor (storage/driver_sql.py): thousands of rows a second.
+ACTIVITY_UPSERT = DriverStatement(_activity_upsert)
+HOURS_UPSERT = DriverStatement(_hours_upsert)
+PARTICIPATION_UPSERT = DriverStatement(_participation_upsert)
+ROLE_UPSERT = DriverStatement(_role_upsert)
+SCORE_UPSERT = DriverStatement(_score_upsert)
 
 
 class Tallies:
@@ -341,7 +351,7 @@ class Tallies:
         ]
         if not rows:
             return
-        await self.session.execute(_activity_upsert(self.backend), rows)
+        await self._many(ACTIVITY_UPSERT, rows)
 
     async def _write_vote_hours(self, deltas: Counter[tuple[int, int]]) -> None:
         rows = [
@@ -351,7 +361,7 @@ class Tallies:
         ]
         if not rows:
             return
-        await self.session.execute(_hours_upsert(self.backend), rows)
+        await self._many(HOURS_UPSERT, rows)
 
     async def apply_people(self, deltas: Counter[PersonKey], days: dict[PersonKey, date]) -> None:
         added = [(k, n) for k, n in sorted(deltas.items()) if n > 0]
@@ -362,7 +372,7 @@ class Tallies:
                  "actions": n, "first_day": days[k], "last_day": days[k]}
                 for k, n in added
             ]  # fmt: skip
-            await self.session.execute(_participation_upsert(self.backend), rows)
+            await self._many(PARTICIPATION_UPSERT, rows)
         if removed:
             table = cast(Table, Participation.__table__)
             key = and_(
@@ -399,7 +409,7 @@ class Tallies:
             for (idea, role), changes in by_row.items()
         ]
         table = cast(Table, IdeaRoleTally.__table__)
-        await self.session.execute(_role_upsert(self.backend), rows)
+        await self._many(ROLE_UPSERT, rows)
         lowered = [key for key, changes in by_row.items() if min(changes.values()) < 0]
         if lowered:
             # A role's row left at zero would still say someone of that role voted on it.
@@ -415,6 +425,9 @@ class Tallies:
             )
 
     # --- per-idea scores -----------------------------------------------------------------
+
+    async def _many(self, statement: DriverStatement, rows: Sequence[Mapping[str, Any]]) -> None:
+        await self.session.run_sync(lambda on: statement.execute_many(on, rows))
 
     async def refresh_idea_scores(
         self, idea_ids: Sequence[int], counted: Mapping[int, IdeaCounts] | None = None
@@ -433,8 +446,8 @@ class Tallies:
             return
         tallies: dict[int, list[tuple[str, int, int]]] = {}
         ideas = values_of([row[0] for row in counts], self.backend)
-        for idea, role, agree, disagree in await self.session.execute(
-            _role_tallies_of(self.backend), {"ideas": ideas}
+        for idea, role, agree, disagree in await self.session.run_sync(
+            lambda on: ROLE_TALLIES_OF.rows(on, {"ideas": ideas})
         ):
             tallies.setdefault(idea, []).append((role, agree, disagree))
         await self.write_scores(
@@ -447,7 +460,7 @@ class Tallies:
 
     async def write_scores(self, rows: list[dict]) -> None:
         if rows:  # one statement for every row (executemany), compiled once
-            await self.session.execute(_score_upsert(self.backend), rows)
+            await self._many(SCORE_UPSERT, rows)
 
 
 @cache
@@ -464,6 +477,9 @@ def _role_tallies_of(backend: str) -> Any:
     return select(t.contribution_id, t.role, t.agree, t.disagree).where(
         one_of(t.contribution_id, "ideas", backend)
     )
+
+
+ROLE_TALLIES_OF = DriverStatement(_role_tallies_of)
 
 
 def score_row(
