@@ -12,7 +12,6 @@ from typing import Any, cast
 from sqlalchemy import (
     Connection,
     Integer,
-    Row,
     Select,
     bindparam,
     exists,
@@ -22,6 +21,7 @@ from sqlalchemy import (
 
 from storage import activity as recent
 from storage.contributions import contribution_record
+from storage.driver_sql import DriverStatement
 from storage.models import (
     Contribution,
     Participant,
@@ -31,18 +31,24 @@ from storage.records import ContributionRecord, ParticipantActivity, Participant
 from storage.tables import CONTRIBUTIONS, PARTICIPANTS, VOTES
 from storage.value_lists import one_of, values_of
 
-# --- statements, built once (building and caching a statement costs more than running
-# it on SQLite, so the hot path only binds values) ------------------------------------
+# --- statements, built once and run on the driver's cursor (storage/driver_sql.py):
+# building a statement, and SQLAlchemy's work at each execution, cost more than running
+# it on SQLite --------------------------------------------------------------------------
 
-PERSON_BY_PSEUDONYM = select(PARTICIPANTS).where(PARTICIPANTS.c.pseudonym == bindparam("p"))
+PERSON_BY_PSEUDONYM = DriverStatement(
+    select(PARTICIPANTS).where(PARTICIPANTS.c.pseudonym == bindparam("p"))
+)
 # A batch's people: the pseudonyms bound as one value (storage/value_lists.py).
-PEOPLE_BY_PSEUDONYM = {
-    backend: select(PARTICIPANTS).where(one_of(PARTICIPANTS.c.pseudonym, "ps", backend))
-    for backend in ("postgresql", "sqlite")
-}
-CONTRIBUTION_BY_ID = select(CONTRIBUTIONS).where(CONTRIBUTIONS.c.id == bindparam("id"))
-IDEA_BY_NUMBER = select(CONTRIBUTIONS).where(CONTRIBUTIONS.c.idea_number == bindparam("n"))
-IDEAS_AFTER = (
+PEOPLE_BY_PSEUDONYM = DriverStatement(
+    lambda backend: select(PARTICIPANTS).where(one_of(PARTICIPANTS.c.pseudonym, "ps", backend))
+)
+CONTRIBUTION_BY_ID = DriverStatement(
+    select(CONTRIBUTIONS).where(CONTRIBUTIONS.c.id == bindparam("id"))
+)
+IDEA_BY_NUMBER = DriverStatement(
+    select(CONTRIBUTIONS).where(CONTRIBUTIONS.c.idea_number == bindparam("n"))
+)
+IDEAS_AFTER = DriverStatement(
     select(CONTRIBUTIONS.c.id, CONTRIBUTIONS.c.text)
     .where(
         CONTRIBUTIONS.c.question_id == bindparam("question"),
@@ -55,7 +61,11 @@ IDEAS_AFTER = (
 
 
 @cache
-def _candidates(with_exclusions: bool, pool: int, backend: str) -> Select[Any]:
+def _candidates(with_exclusions: bool, pool: int) -> DriverStatement:
+    return DriverStatement(lambda backend: _candidates_query(with_exclusions, pool, backend))
+
+
+def _candidates_query(with_exclusions: bool, pool: int, backend: str) -> Select[Any]:
     c = CONTRIBUTIONS.c
     already_voted = exists().where(
         VOTES.c.contribution_id == c.id, VOTES.c.participant_id == bindparam("person")
@@ -81,12 +91,12 @@ def _candidates(with_exclusions: bool, pool: int, backend: str) -> Select[Any]:
 # --- reads ---------------------------------------------------------------------------
 
 
-def _person(row: Row[Any]) -> ParticipantRecord:
+def _person(row: tuple[Any, ...]) -> ParticipantRecord:
     # A Core row has the ORM object's attribute names: one mapping serves both.
     return participant_record(cast(Participant, row))
 
 
-def _contribution(row: Row[Any]) -> ContributionRecord:
+def _contribution(row: tuple[Any, ...]) -> ContributionRecord:
     # A Core row has the ORM object's attribute names: one mapping serves both.
     return contribution_record(cast(Contribution, row))
 
@@ -98,8 +108,8 @@ class Reader:
         self.connection = connection
 
     def person(self, pseudonym: str) -> ParticipantRecord | None:
-        row = self.connection.execute(PERSON_BY_PSEUDONYM, {"p": pseudonym}).first()
-        return _person(row) if row else None
+        rows = PERSON_BY_PSEUDONYM.rows(self.connection, {"p": pseudonym})
+        return _person(rows[0]) if rows else None
 
     def people(self, pseudonyms: Collection[str]) -> dict[str, ParticipantRecord]:
         """The participants among these pseudonyms, in one statement (no key: no row)."""
@@ -107,16 +117,16 @@ class Reader:
             return {}
         backend = self.connection.dialect.name
         values = values_of(sorted(pseudonyms), backend)
-        rows = self.connection.execute(PEOPLE_BY_PSEUDONYM[backend], {"ps": values})
+        rows = PEOPLE_BY_PSEUDONYM.rows(self.connection, {"ps": values})
         return {row.pseudonym: _person(row) for row in rows}
 
     def contribution(self, contribution_id: int) -> ContributionRecord | None:
-        row = self.connection.execute(CONTRIBUTION_BY_ID, {"id": contribution_id}).first()
-        return _contribution(row) if row else None
+        rows = CONTRIBUTION_BY_ID.rows(self.connection, {"id": contribution_id})
+        return _contribution(rows[0]) if rows else None
 
     def idea_by_number(self, number: int) -> ContributionRecord | None:
-        row = self.connection.execute(IDEA_BY_NUMBER, {"n": number}).first()
-        return _contribution(row) if row else None
+        rows = IDEA_BY_NUMBER.rows(self.connection, {"n": number})
+        return _contribution(rows[0]) if rows else None
 
     def ideas_of_question(
         self, question_id: int, after_id: int, limit: int = 50_000
@@ -124,7 +134,7 @@ class Reader:
         """(id, text) of the question's ideas with an id above `after_id`, oldest first,
         whatever their status (see handlers/likeness_cache.py, which checks it on use)."""
         params = {"question": question_id, "after": after_id, "limit": limit}
-        return [(row.id, row.text) for row in self.connection.execute(IDEAS_AFTER, params)]
+        return [(row.id, row.text) for row in IDEAS_AFTER.rows(self.connection, params)]
 
     def voting_candidates(
         self,
@@ -141,8 +151,7 @@ class Reader:
         params = {"person": participant_id, "questions": values_of(question_ids, backend)}
         if exclude:
             params["exclude"] = values_of(exclude, backend)
-        query = _candidates(bool(exclude), pool, backend)
-        rows = list(self.connection.execute(query, params))
+        rows = _candidates(bool(exclude), pool).rows(self.connection, params)
         if not rows:
             return ()
         fewest = rows[0].vote_count

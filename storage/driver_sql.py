@@ -27,20 +27,25 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ClauseElement, Insert
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.types import TypeEngine
 
 Processor = Callable[[Any], Any] | None
 On = Connection | Session  # a Session's statements run on its connection, after a flush
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Compiled:
     sql: str
     given: tuple[str, ...]  # the names of the values given at each call, in SQL order
     constants: tuple[tuple[int, Any], ...]  # (position, value) of values in the statement
     binds: tuple[tuple[int, Callable[[Any], Any]], ...]  # (position, processor) where one
-    results: tuple[Processor, ...]  # each selected column's result processor
+    returned: tuple[TypeEngine[Any], ...]  # the type of each column a row has
     take: Callable[[Mapping[str, Any]], Any]  # the values of `names`, from a mapping
     make: Callable[[Sequence[Any]], tuple[Any, ...]]  # a returned row, from its values
+    dialect: Dialect
+    # Each column's result processor, known once the driver has described the columns
+    # (asyncpg's numbers are processed by their type on the wire).
+    results: tuple[Processor, ...] | None = None
 
     def values(self, params: Mapping[str, Any]) -> Sequence[Any]:
         given = self.take(params)
@@ -55,15 +60,20 @@ class _Compiled:
             values[position] = process(values[position])
         return values
 
-    def row(self, raw: Sequence[Any]) -> tuple[Any, ...]:
-        """A row with each column's value as SQLAlchemy would give it, by position or by
-        the column's name."""
-        return self.make(
-            [
-                value if process is None else process(value)
-                for value, process in zip(raw, self.results, strict=True)
-            ]
-        )
+    def rows(self, cursor: Any, raws: Sequence[Sequence[Any]]) -> list[Any]:
+        """The rows with each column's value as SQLAlchemy would give it, by position or
+        by the column's name."""
+        results = self.results
+        if results is None:
+            results = self.results = tuple(
+                column.result_processor(self.dialect, described[1])
+                for column, described in zip(self.returned, cursor.description, strict=True)
+            )
+        make = self.make
+        return [
+            make([v if p is None else p(v) for v, p in zip(raw, results, strict=True)])
+            for raw in raws
+        ]
 
 
 class DriverStatement:
@@ -89,19 +99,20 @@ class DriverStatement:
         compiled = self._compiled(connection.dialect, rows[0])
         _run(connection, compiled, "executemany", [compiled.values(row) for row in rows])
 
-    def rows(self, on: On, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
-        """Every row of a query, each a tuple of its selected columns' values."""
+    def rows(self, on: On, params: Mapping[str, Any]) -> list[Any]:
+        """Every row of a query: named tuples of its columns (`row.id`, `row[0]`)."""
         connection = _connection(on)
         compiled = self._compiled(connection.dialect, params)
         cursor = _run(connection, compiled, "execute", compiled.values(params))
-        return [compiled.row(raw) for raw in cursor.fetchall()]
+        return compiled.rows(cursor, cursor.fetchall())
 
     def scalar(self, on: On, params: Mapping[str, Any]) -> Any:
         """The first column of the first row (or of a RETURNING row); None if no row."""
         connection = _connection(on)
         compiled = self._compiled(connection.dialect, params)
-        raw = _run(connection, compiled, "execute", compiled.values(params)).fetchone()
-        return None if raw is None else compiled.row(raw)[0]
+        cursor = _run(connection, compiled, "execute", compiled.values(params))
+        raw = cursor.fetchone()
+        return None if raw is None else compiled.rows(cursor, [raw])[0][0]
 
     def _compiled(self, dialect: Dialect, params: Mapping[str, Any]) -> _Compiled:
         # An INSERT names the columns it is given (as Connection.execute does), so its
@@ -153,13 +164,11 @@ def _compile(
     )
     # What a query selects, or an INSERT ... RETURNING returns (none for other DML).
     returned = getattr(statement, "exported_columns", ())
-    results = tuple(
-        column.type.dialect_impl(dialect).result_processor(dialect, None) for column in returned
-    )
     take = itemgetter(*given) if given else (lambda _params: ())
     row_type = namedtuple("Row", [column.key for column in returned], rename=True)  # type: ignore[misc]
     make = row_type._make
-    return _Compiled(compiled.string, given, constants, binds, results, take, make)
+    types = tuple(column.type.dialect_impl(dialect) for column in returned)
+    return _Compiled(compiled.string, given, constants, binds, types, take, make, dialect)
 
 
 def _remembering(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
@@ -195,6 +204,15 @@ def _run(connection: Connection, compiled: _Compiled, method: str, values: Any) 
     dbapi_connection = connection.connection.dbapi_connection
     assert dbapi_connection is not None  # a connection in use has its DBAPI connection
     cursor = dbapi_connection.cursor()
+    # Listeners of SQLAlchemy's cursor events (tracing, the tests' statement counts) see
+    # these statements too; with none, the check costs nothing.
+    many = method == "executemany"
+    before, after = (
+        connection.dispatch.before_cursor_execute,
+        connection.dispatch.after_cursor_execute,
+    )
+    if before:
+        before(connection, cursor, compiled.sql, values, None, many)
     try:
         getattr(cursor, method)(compiled.sql, values)
     except connection.dialect.loaded_dbapi.Error as error:
@@ -210,4 +228,6 @@ def _run(connection: Connection, compiled: _Compiled, method: str, values: Any) 
         if lost:
             connection.invalidate(wrapped)
         raise wrapped from error
+    if after:
+        after(connection, cursor, compiled.sql, values, None, many)
     return cursor
