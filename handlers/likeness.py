@@ -40,6 +40,8 @@ FOLD_AFTER = 2_000
 # unseen n-grams could never match. The last refit, of 2,000 ideas, takes about a quarter
 # of a second; beyond, the vocabulary has settled and folding keeps look-ups fast.
 REFIT_UNTIL = 2_000
+# Texts looked up whose n-grams are kept until they are added (a burst of new ideas).
+REMEMBER_LOOKED_UP = 256
 
 # --- The index -------------------------------------------------------------------------
 
@@ -66,6 +68,9 @@ class LikenessIndex:
 
     def __init__(self, ideas: Iterable[tuple[int, str]], threshold: float) -> None:
         self.threshold = threshold
+        # The n-grams of the texts last looked up: a new idea is looked up, then stored
+        # and added, and is analysed once (sklearn's analyser is plain Python).
+        self._looked_up: dict[str, list[str]] = {}
         self.rebuild(list(ideas))
 
     def __len__(self) -> int:
@@ -112,7 +117,7 @@ class LikenessIndex:
         being added), otherwise it is left out (a look-up: no idea can share it)."""
         counts: dict[int, int] = {}
         unseen: dict[str, int] = {}
-        for gram in self._analyse(text):
+        for gram in self._grams(text, looking_up=not learn):
             column = self._vocabulary.get(gram)
             if column is None and learn:
                 column = self._vocabulary[gram] = len(self._vocabulary)
@@ -132,6 +137,18 @@ class LikenessIndex:
         if length > 0:
             weights /= length
         return columns, weights.astype(np.float32)
+
+    def _grams(self, text: str, *, looking_up: bool) -> list[str]:
+        if not looking_up:
+            grams = self._looked_up.pop(text, None)
+            return grams if grams is not None else self._analyse(text)
+        grams = self._looked_up.get(text)
+        if grams is None:
+            grams = self._analyse(text)
+            if len(self._looked_up) >= REMEMBER_LOOKED_UP:
+                del self._looked_up[next(iter(self._looked_up))]  # the oldest
+            self._looked_up[text] = grams
+        return grams
 
     def add(self, idea_id: int, text: str) -> None:
         """A newly stored idea, scored with the IDF of the last build (its new n-grams
@@ -190,6 +207,29 @@ class LikenessIndex:
             np.float32
         )
 
+    def _indexed_scores(
+        self, columns: np.ndarray, weights: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, cosines) of the built ideas sharing an n-gram with the query. Only the
+        postings of the query's n-grams are read, gathered in one vectorised pass (a
+        sparse product costs more in scipy's checks than in arithmetic for one query)."""
+        postings = self._postings
+        indexed = columns < postings.shape[0]
+        columns, weights = columns[indexed], weights[indexed]
+        starts = postings.indptr[columns]
+        lengths = postings.indptr[columns + 1] - starts
+        total = int(lengths.sum())
+        if not total:
+            return np.empty(0, np.int64), np.empty(0, np.float32)
+        # Positions of every posting of every column, end to end.
+        offsets = np.repeat(starts - np.cumsum(lengths) + lengths, lengths)
+        positions = offsets + np.arange(total)
+        held = postings.indices[positions]
+        products = postings.data[positions] * np.repeat(weights, lengths)
+        sums = np.bincount(held, weights=products, minlength=postings.shape[1])
+        rows = np.flatnonzero(sums)
+        return rows, sums[rows].astype(np.float32)
+
     def remove(self, idea_id: int) -> None:
         """An idea hidden, erased or merged into another: never offered again."""
         row = self._position.get(idea_id)
@@ -207,17 +247,8 @@ class LikenessIndex:
         columns, weights = self.vector(text)
         if not len(columns):
             return []
-        from scipy.sparse import csr_matrix
-
         found: list[tuple[float, int, str]] = []
-        # The inverted index: only the postings of the query's n-grams are read.
-        indexed = columns < self._postings.shape[0]
-        query = csr_matrix(
-            (weights[indexed], columns[indexed], [0, int(indexed.sum())]),
-            shape=(1, self._postings.shape[0]),
-        )
-        scores = (query @ self._postings).tocsr()
-        rows, cosines = scores.indices, scores.data
+        rows, cosines = self._indexed_scores(columns, weights)
         keep = (cosines >= self.threshold) & self._alive[rows]
         found += [
             (float(score), int(self._ids[row]), self._texts[row])

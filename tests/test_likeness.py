@@ -178,3 +178,43 @@ def test_ideas_added_since_the_build_score_as_the_sparse_product_does() -> None:
         query = csr_matrix((weights, columns, [0, len(columns)]), shape=(1, len(index._vocabulary)))
         expected = (index._pending_rows() @ query.T).toarray().ravel()
         np.testing.assert_allclose(index._pending_scores(columns, weights), expected, atol=1e-6)
+
+
+def test_built_ideas_score_as_the_sparse_product_does() -> None:
+    """A look-up gathers the postings of its n-grams in one vectorised pass: the same
+    ideas and cosines as the sparse product of the query with the inverted index,
+    n-grams the build never saw included (they are past its columns)."""
+    rng = np.random.default_rng(5)
+    words = ["physio", "clinic", "parking", "carers", "evening", "weekend", "podiatry",
+             "reminders", "waiting", "times", "home", "visits", "mental", "health"]  # fmt: skip
+    ideas = [(n, " ".join(rng.choice(words, size=int(rng.integers(2, 7))))) for n in range(300)]
+    index = LikenessIndex(ideas, THRESHOLD)
+    from scipy.sparse import csr_matrix
+
+    for query_text in ["physio clinic", "evening weekend carers zebra", "qqq", "home visits"]:
+        columns, weights = index.vector(query_text)
+        indexed = columns < index._postings.shape[0]
+        query = csr_matrix(
+            (weights[indexed], columns[indexed], [0, int(indexed.sum())]),
+            shape=(1, index._postings.shape[0]),
+        )
+        expected = (query @ index._postings).toarray().ravel()
+        rows, cosines = index._indexed_scores(columns, weights)
+        np.testing.assert_array_equal(rows, np.flatnonzero(expected))
+        np.testing.assert_allclose(cosines, expected[rows], atol=1e-6)
+    assert len(index._indexed_scores(*index.vector("qqq"))[0]) == 0
+
+
+def test_a_text_looked_up_then_added_is_analysed_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    index = LikenessIndex(IDEAS, THRESHOLD)
+    analysed: list[str] = []
+    analyse = index._analyse
+    monkeypatch.setattr(index, "_analyse", lambda text: analysed.append(text) or analyse(text))
+    index.find("More evening physio clinics")
+    index.find("Free parking for carers")
+    before = index.vector("More evening physio clinics")  # looked up again: not analysed
+    index.add(900, "More evening physio clinics")
+    index.add(901, "Free parking for carers")
+    assert analysed == ["More evening physio clinics", "Free parking for carers"]
+    assert [r.idea_id for r in index.find("More evening physio clinics")][:1] == [900]
+    assert len(before[0]) > 0
