@@ -26,13 +26,16 @@ The closed loop keeps `--in-flight` people sending at once, each waiting for its
 `--rate 500,1000` adds open-loop runs: messages offered at that fixed rate for
 `--seconds`, whatever the answers, each latency counted from when the message was due
 (so a server that falls behind shows it); a request unanswered after 15 s (when Twilio
-gives up) is an error. People move through their journeys in step (message k of every
-person before message k + 1 of any), so each step comes as a burst; the median latency
-of each step is printed too (`p50_ms_by_step`), which shows the step that holds the
-rest up.
+gives up) is an error. `--arrivals` says how the people's messages share the slots:
+"lockstep" (the default), message k of every person before message k + 1 of any, so each
+step comes as a burst (all the ideas within a second: the hardest case); "interleaved",
+every step of the journey in flight at once in its share of the mix, each person's next
+message a few slots after their last. The median latency of each step is printed too
+(`p50_ms_by_step`), which shows the step that holds the rest up.
 
     .venv/bin/python bench/load.py                          # SQLite and PostgreSQL
     .venv/bin/python bench/load.py --backends sqlite --messages 3000 --rate 500,1000
+    .venv/bin/python bench/load.py --backends sqlite --rate 500 --arrivals lockstep,interleaved
     .venv/bin/python bench/load.py --backends sqlite --json
 
 PostgreSQL is expected at --postgres (trust auth); a scratch database is created for
@@ -60,7 +63,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from load_baselines import bare_inserts, serve_naive
-from load_drive import closed_loop, open_loop
+from load_drive import ARRIVALS, closed_loop, open_loop, people_needed
 from load_servers import (
     FakeBotApi,
     Servers,
@@ -87,6 +90,7 @@ class Settings:
     in_flight: int
     rates: list[float]
     seconds: float
+    arrivals: list[str]
     telegram_share: float
     postgres: str
     workers: list[int]
@@ -120,14 +124,16 @@ async def measure(
         figures["stored"] = await stored()
         figures["expected"] = {**expected, "votes": votes}
     open_runs = []
-    for number, rate in enumerate(settings.rates):
+    loops = itertools.product(settings.rates, settings.arrivals)
+    for number, (rate, arrivals) in enumerate(loops):
         total = max(1, int(rate * settings.seconds))
-        crowd = people(math.ceil(total / per_person), tag + 2 + number, settings.telegram_share)
+        needed = people_needed(arrivals, total, per_person)
+        crowd = people(needed, tag + 2 + number, settings.telegram_share)
         cpu_before = cpu_seconds(processes)
-        offered = await open_loop(servers.urls, crowd, requests, rate, total)
+        offered = await open_loop(servers.urls, crowd, requests, rate, total, arrivals)
         offered.cpu_seconds = cpu_seconds(processes) - cpu_before
         offered.peak_rss_bytes = peak_rss(processes)
-        open_runs.append({"offered_per_s": rate, **offered.figures()})
+        open_runs.append({"offered_per_s": rate, "arrivals": arrivals, **offered.figures()})
     return figures, open_runs
 
 
@@ -224,6 +230,7 @@ def summary(backends: dict[str, dict], settings: Settings) -> dict:
             "in_flight": settings.in_flight,
             "rates": settings.rates,
             "seconds": settings.seconds,
+            "arrivals": settings.arrivals,
             "telegram_share": settings.telegram_share,
             "journey": len(journey(0)),
         },
@@ -280,7 +287,8 @@ def print_report(result: dict) -> None:
             print("open loop (latency from when each message was due):")
             for label, r in opened:
                 print(
-                    f"  {label:<10} offered {r['offered_per_s']:>6.0f}/s: answered "
+                    f"  {label:<10} offered {r['offered_per_s']:>6.0f}/s "
+                    f"({r.get('arrivals', 'lockstep')}): answered "
                     f"{r['msgs_per_s']:>7.1f}/s, p50 {r['p50_ms']:.1f} ms, "
                     f"p99 {r['p99_ms']:.1f} ms, errors {r['errors']} {r['statuses']}"
                 )
@@ -295,6 +303,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--in-flight", type=int, default=16, help="people sending at once")
     parser.add_argument("--rate", default="", help="open-loop offered rates, e.g. 500,1000")
     parser.add_argument("--seconds", type=float, default=5.0, help="length of each open loop")
+    parser.add_argument(
+        "--arrivals",
+        default="lockstep",
+        help=f"open-loop arrivals, any of {','.join(ARRIVALS)} (default: %(default)s)",
+    )
     parser.add_argument("--telegram-share", type=float, default=0.25, help="of the people")
     parser.add_argument("--workers", default="1,2", help="Chorus workers on PostgreSQL")
     parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432")
@@ -310,6 +323,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         parser.error("--backends takes sqlite and/or postgresql")
     if not 0 <= args.telegram_share <= 1 or args.messages < 1 or args.in_flight < 1:
         parser.error("--telegram-share is 0 to 1; --messages and --in-flight at least 1")
+    arrivals = [a.strip() for a in args.arrivals.split(",") if a.strip()]
+    if not arrivals or set(arrivals) - set(ARRIVALS):
+        parser.error(f"--arrivals takes {' and/or '.join(ARRIVALS)}")
     workers = sorted({int(w) for w in args.workers.split(",")})
     if 1 not in workers:
         workers.insert(0, 1)
@@ -318,6 +334,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         in_flight=args.in_flight,
         rates=[float(r) for r in args.rate.split(",") if r.strip()],
         seconds=args.seconds,
+        arrivals=arrivals,
         telegram_share=args.telegram_share,
         postgres=args.postgres.rstrip("/"),
         workers=workers,

@@ -5,6 +5,7 @@ fixed offered rate, whatever the answers), and what a run saw: latencies, status
 from __future__ import annotations
 
 import asyncio
+import math
 import statistics
 import time
 from collections import Counter
@@ -121,19 +122,49 @@ async def closed_loop(
     return run
 
 
+ARRIVALS = ("lockstep", "interleaved")
+
+
+def slot(arrivals: str, number: int, step: int, people: int, journey: int) -> int:
+    """Which of the open loop's evenly spaced slots carries message `step` of person
+    `number`: "lockstep", every person's message k before anyone's k + 1, so each step of
+    the journey comes as one burst (all the ideas at once); "interleaved", person q's
+    step j in slot (q + j) * journey + j, so every step of the journey is in flight at
+    once in its share of the mix and a person's next message comes journey + 1 slots
+    after their last (the first few slots, before every step has started, stay empty)."""
+    if arrivals == "lockstep":
+        return step * people + number
+    if arrivals == "interleaved":
+        return (number + step) * journey + step
+    raise ValueError(f"arrivals: one of {', '.join(ARRIVALS)}, not {arrivals!r}")
+
+
+def people_needed(arrivals: str, total: int, journey: int) -> int:
+    """People enough to fill `total` slots (interleaved: the last slots need people who
+    start late and never finish)."""
+    base = math.ceil(total / journey)
+    return base + journey if arrivals == "interleaved" else base
+
+
 async def open_loop(
-    urls: Sequence[str], crowd: Sequence[Person], requests: Requests, rate: float, total: int
+    urls: Sequence[str],
+    crowd: Sequence[Person],
+    requests: Requests,
+    rate: float,
+    total: int,
+    arrivals: str = "lockstep",
 ) -> Run:
-    """`total` messages offered at `rate` a second whatever the answers: message k of
-    person p is due at (k * people + p) / rate; a person whose previous message is still
-    unanswered sends late, and the latency counts from when it was due. Messages more than
-    15 s overdue are not sent and count as errors ("unsent")."""
+    """`total` slots offered at `rate` a second whatever the answers: slot k is due at
+    k / rate, and carries one message of one person (`slot`); a person whose previous
+    message is still unanswered sends late, and the latency counts from when it was due.
+    Messages more than 15 s overdue are not sent and count as errors ("unsent")."""
     run = Run()
     count = len(crowd)
 
     async def person_sends(http: aiohttp.ClientSession, number: int, person: Person) -> None:
+        journey = len(person.texts)
         for step, text in enumerate(person.texts):
-            index = step * count + number
+            index = slot(arrivals, number, step, count, journey)
             if index >= total:
                 return
             due = begin + index / rate
@@ -141,7 +172,9 @@ async def open_loop(
                 # Fallen so far behind that this person would have given up: what is left
                 # of the journey counts as unsent, and the run ends in bounded time.
                 unsent = sum(
-                    1 for k in range(step, len(person.texts)) if k * count + number < total
+                    1
+                    for k in range(step, journey)
+                    if slot(arrivals, number, k, count, journey) < total
                 )
                 run.statuses["unsent"] += unsent
                 return

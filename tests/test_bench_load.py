@@ -96,3 +96,36 @@ async def test_the_open_loop_ends_when_a_server_stops_answering(
     assert run.messages == 24 and run.errors == 24
     assert set(run.statuses) <= {"timeout", "unsent"} and run.statuses["unsent"] > 0
     assert run.elapsed < 5
+
+
+@pytest.mark.parametrize("arrivals", ["lockstep", "interleaved"])
+def test_open_loop_slots_each_carry_one_message_in_journey_order(
+    monkeypatch: pytest.MonkeyPatch, arrivals: str
+) -> None:
+    """Every slot before the total carries exactly one message, each person's messages go
+    in their journey's order, and interleaved arrivals have every step in every stretch of
+    the run (lockstep sends each step as one burst)."""
+    load_module(monkeypatch)
+    drive = importlib.import_module("load_drive")
+    journey, total = 12, 1200
+    crowd = drive.people_needed(arrivals, total, journey)
+    slots = {
+        (person, step): drive.slot(arrivals, person, step, crowd, journey)
+        for person in range(crowd)
+        for step in range(journey)
+    }
+    used = sorted(s for s in slots.values() if s < total)
+    assert len(used) == len(set(used))
+    assert len(used) >= total - journey * journey  # at most the ramp's slots empty
+    for person in range(crowd):
+        order = [slots[person, step] for step in range(journey)]
+        assert order == sorted(order)
+    step_of = {s: step for (_person, step), s in slots.items()}
+    window = [step_of[s] for s in range(600, 720) if s in step_of]
+    if arrivals == "interleaved":
+        assert sorted(set(window)) == list(range(journey))  # the whole mix at once
+        assert min(window.count(k) for k in range(journey)) == len(window) // journey
+    else:
+        assert len(set(window)) <= 2  # one step's burst (or the turn to the next)
+    with pytest.raises(ValueError, match="arrivals"):
+        drive.slot("random", 0, 0, crowd, journey)
