@@ -29,7 +29,6 @@ from sqlalchemy.sql import ClauseElement, Insert
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.types import TypeEngine
 
-Processor = Callable[[Any], Any] | None
 On = Connection | Session  # a Session's statements run on its connection, after a flush
 
 
@@ -45,7 +44,7 @@ class _Compiled:
     dialect: Dialect
     # Each column's result processor, known once the driver has described the columns
     # (asyncpg's numbers are processed by their type on the wire).
-    results: tuple[Processor, ...] | None = None
+    results: tuple[tuple[int, Callable[[Any], Any]], ...] | None = None  # (position, one)
 
     def values(self, params: Mapping[str, Any]) -> Sequence[Any]:
         given = self.take(params)
@@ -65,15 +64,23 @@ class _Compiled:
         by the column's name."""
         results = self.results
         if results is None:
-            results = self.results = tuple(
+            processors = [
                 column.result_processor(self.dialect, described[1])
                 for column, described in zip(self.returned, cursor.description, strict=True)
+            ]
+            results = self.results = tuple(
+                (i, process) for i, process in enumerate(processors) if process is not None
             )
         make = self.make
-        return [
-            make([v if p is None else p(v) for v, p in zip(raw, results, strict=True)])
-            for raw in raws
-        ]
+        if not results:
+            return [make(raw) for raw in raws]
+        rows = []
+        for raw in raws:
+            values = list(raw)
+            for position, process in results:
+                values[position] = process(values[position])
+            rows.append(make(values))
+        return rows
 
 
 class DriverStatement:
