@@ -45,9 +45,8 @@ def statements(store: Store, wanted: Callable[[str], bool]) -> list[str]:
         if wanted(statement):
             seen.append(statement)
 
-    for sync_engine in (store._sync_engine, store.engine.sync_engine):
-        if sync_engine is not None:
-            event.listen(sync_engine, "before_cursor_execute", note)
+    for sync_engine in store.sync_engines():
+        event.listen(sync_engine, "before_cursor_execute", note)
     return seen
 
 
@@ -263,3 +262,31 @@ async def test_messages_that_need_the_models_wait_for_them_and_others_go_on(
     await warming.run(lambda: None)  # the models are ready
     assert (await idea)[0].key == "idea_saved" and warming.warming == []
     assert await count(store, Contribution) == 1
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_a_batch_on_a_connection_that_had_gone_is_run_again(
+    engine: Engine, store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    """PostgreSQL: the batch writer's pooled connections are not pinged at checkout (a
+    round trip twice a batch). When the server has dropped them (a restart), the batch
+    that finds out is run again at once on fresh connections: answered, stored once."""
+    ann = Person(engine, "ann-restart")
+    assert [r.key for r in await ann.say("START")] == ["welcome"]
+    (pids,) = await store.run_batch(
+        lambda read, write: [
+            [read.exec_driver_sql("SELECT pg_backend_pid()").scalar(),
+             write.exec_driver_sql("SELECT pg_backend_pid()").scalar()]
+        ]
+    )  # fmt: skip
+    async with store.engine.connect() as admin:
+        for pid in pids:
+            await admin.exec_driver_sql(f"SELECT pg_terminate_backend({int(pid)})")
+    claims = statements(store, lambda s: "INSERT INTO processed_messages" in s)
+    with caplog.at_level("INFO", logger="storage.database"):
+        replies = await ann.say("YES")
+    assert replies and replies[0].key != "store_unavailable"
+    assert "the batch is run again" in caplog.text
+    assert len(claims) == 1  # the first try failed before its claim; the second made it
+    assert await count(store, Participant) == 1
+    assert await count(store, ProcessedMessage) == 2
