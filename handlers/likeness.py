@@ -150,10 +150,17 @@ class LikenessIndex:
             self._looked_up[text] = grams
         return grams
 
-    def add(self, idea_id: int, text: str) -> None:
+    @property
+    def refit_due(self) -> bool:
+        """It has doubled since the build, below REFIT_UNTIL ideas: time to fit afresh."""
+        built = len(self._ids)
+        return 0 < built < REFIT_UNTIL and len(self._pending) >= built
+
+    def add(self, idea_id: int, text: str, *, refit: bool = True) -> None:
         """A newly stored idea, scored with the IDF of the last build (its new n-grams
         weighed as unseen then). When the index has doubled since the build (below
-        REFIT_UNTIL ideas) it is fitted afresh; past that, once FOLD_AFTER have been added
+        REFIT_UNTIL ideas) it is fitted afresh, unless `refit` is False (the caller fits
+        a new index elsewhere: `refit_due`); past that, once FOLD_AFTER have been added
         they are folded into the inverted index."""
         if self._postings is None:
             self.rebuild([*self.ideas(), (idea_id, text)])
@@ -162,9 +169,9 @@ class LikenessIndex:
         self._pending.append((idea_id, text, columns, weights))
         if self._flat is not None:  # extended, not rebuilt: a burst of ideas adds many
             self._flat = self._flat.with_row(len(self._pending) - 1, columns, weights)
-        built = len(self._ids)
-        if built < REFIT_UNTIL and len(self._pending) >= built:
-            self.rebuild()
+        if self.refit_due:
+            if refit:
+                self.rebuild()
         elif len(self._pending) >= FOLD_AFTER:
             self._fold()
 

@@ -12,17 +12,22 @@ server builds the open questions' indexes in the background after it listens
 (handlers/likeness_warming.py: `begin_warming`, then `install`). Until a question's index
 is installed, a look-up for it finds nothing (the idea is stored without the offer)
 unless the question is small enough to build at once; the writer never waits for a
-build elsewhere.
+build elsewhere. Likewise an index that has doubled since it was fitted (below 2,000
+ideas, handlers/likeness.py) is fitted afresh in a thread of its own, the old one serving
+meanwhile, then swapped in with the ideas added and removed since.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Protocol
 
 from handlers.likeness import FOLD_AFTER, MAX_ALIKE, LikenessIndex
 from storage.records import ContributionRecord
+
+log = logging.getLogger(__name__)
 
 # Ideas looked at per look-up, so a few no longer offerable still leave three to offer.
 LOOK_AT = MAX_ALIKE * 3
@@ -42,9 +47,19 @@ class IdeaReader(Protocol):
     def contribution(self, contribution_id: int) -> ContributionRecord | None: ...
 
 
+def in_background(work: Callable[[], None]) -> None:
+    threading.Thread(target=work, name="chorus-alike-refit", daemon=True).start()
+
+
 class LikenessCache:
-    def __init__(self, threshold: float) -> None:
+    def __init__(
+        self, threshold: float, refit_in: Callable[[Callable[[], None]], None] = in_background
+    ) -> None:
         self.threshold = threshold
+        # Where a growing index is fitted afresh (`_refit`): not in the writer's thread,
+        # which it held a quarter of a second at 2,000 ideas, every message waiting.
+        self._refit_in = refit_in
+        self._refitting: set[int] = set()
         self._indexes: dict[int, LikenessIndex] = {}
         self._last_id: dict[int, int] = {}
         self._warming: set[int] = set()  # questions whose index is being built elsewhere
@@ -84,14 +99,24 @@ class LikenessCache:
 
     def refresh(self, reader: IdeaReader, question_id: int) -> LikenessIndex | None:
         """The question's index with every idea stored so far; None while the warming
-        builds it and it is too large to build here at once."""
+        builds it and it is too large to build here at once. An index that has doubled
+        since it was fitted is fitted afresh elsewhere (`refit_in`), this one serving
+        until then."""
+        index, refit = self._refreshed(reader, question_id)
+        if refit is not None:
+            self._refit_in(refit)
+        return index
+
+    def _refreshed(
+        self, reader: IdeaReader, question_id: int
+    ) -> tuple[LikenessIndex | None, Callable[[], None] | None]:
         with self._lock:
             index = self._indexes.get(question_id)
             last = self._last_id.get(question_id, 0)
             if index is None and question_id in self._warming:
                 page = reader.ideas_of_question(question_id, 0, BUILD_AT_ONCE + 1)
                 if len(page) > BUILD_AT_ONCE:
-                    return None
+                    return None, None
             new: list[tuple[int, str]] = []
             while page := reader.ideas_of_question(question_id, last, PAGE):
                 new += page
@@ -106,8 +131,36 @@ class LikenessCache:
                 index.rebuild([*index.ideas(), *new])  # many at once: one fit, not many folds
             else:
                 for idea_id, text in new:
-                    index.add(idea_id, text)
-            return index
+                    index.add(idea_id, text, refit=False)
+                if index.refit_due and question_id not in self._refitting:
+                    self._refitting.add(question_id)
+                    ideas = index.ideas()
+                    return index, lambda: self._refit(question_id, ideas)
+            return index, None
+
+    def _refit(self, question_id: int, ideas: list[tuple[int, str]]) -> None:
+        """Fit the question's index afresh on `ideas` (away from the writer), then put it
+        in place of the one in use, with what was added and removed meanwhile."""
+        try:
+            fresh = LikenessIndex(ideas, self.threshold)
+        except Exception:  # the index in use carries on as it is
+            log.exception("refitting the alike index of question %s failed", question_id)
+            with self._lock:
+                self._refitting.discard(question_id)
+            return
+        with self._lock:
+            self._refitting.discard(question_id)
+            current = self._indexes.get(question_id)
+            if current is None:
+                return
+            held = dict(current.ideas())
+            fitted = {idea for idea, _text in ideas}
+            for idea in fitted - held.keys():
+                fresh.remove(idea)
+            for idea, text in held.items():
+                if idea not in fitted:
+                    fresh.add(idea, text, refit=False)
+            self._indexes[question_id] = fresh
 
     def alike(
         self, reader: IdeaReader, question_id: int | None, text: str, *, limit: int = MAX_ALIKE
