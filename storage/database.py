@@ -227,6 +227,7 @@ class Store:
         # The batch writer's own synchronous engine and thread (SQLite on a file): a
         # whole batch is one hop to this thread instead of one hop per statement.
         self._sync_engine: Engine | None = None
+        self._writer_connection: Connection | None = None  # used in that thread only
         self._sync_thread: ThreadPoolExecutor | None = None
         if self.backend == "sqlite":
             self._sync_engine = _sqlite_file_engine(
@@ -290,7 +291,7 @@ class Store:
         if self._sync_thread is not None:
             if self._sync_engine is not None:
                 await asyncio.get_running_loop().run_in_executor(
-                    self._sync_thread, self._sync_engine.dispose
+                    self._sync_thread, self._close_in_thread
                 )
             self._sync_thread.shutdown(wait=True)
         if self._probe is not None:
@@ -333,10 +334,27 @@ class Store:
         raise AssertionError("unreachable")
 
     def _in_thread(self, work: Callable[[Connection, Connection], T]) -> T:
+        """SQLite's batch in the writer's thread, on the connection it keeps between
+        batches (a checkout and check-in from the pool each batch cost as much as
+        deciding a message). This thread is the only writer, so the batch reads where
+        it writes; a connection that failed is closed, and the next batch opens one."""
         assert self._sync_engine is not None
-        reads = self._sync_engine.execution_options(chorus_read_only=True)
-        with reads.connect() as read, self._sync_engine.connect() as write:
-            return work(read, write)
+        write = self._writer_connection
+        if write is None:
+            write = self._writer_connection = self._sync_engine.connect()
+        try:
+            return work(write, write)
+        except BaseException:
+            self._writer_connection = None
+            write.close()
+            raise
+
+    def _close_in_thread(self) -> None:
+        if self._writer_connection is not None:
+            self._writer_connection.close()
+            self._writer_connection = None
+        assert self._sync_engine is not None
+        self._sync_engine.dispose()
 
     async def probe(self) -> dict[str, object]:
         """The store's state for /healthz within `timeouts.health_seconds`, on a connection

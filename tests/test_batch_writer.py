@@ -290,3 +290,26 @@ async def test_a_batch_on_a_connection_that_had_gone_is_run_again(
     assert len(claims) == 1  # the first try failed before its claim; the second made it
     assert await count(store, Participant) == 1
     assert await count(store, ProcessedMessage) == 2
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_the_sqlite_writer_keeps_its_connection_between_batches(store: Store) -> None:
+    """No checkout from the pool per batch: the writer's thread keeps one connection,
+    and after a batch that failed it opens a fresh one and carries on."""
+
+    def connection(_read, write):
+        with write.begin():
+            write.exec_driver_sql("SELECT 1")
+        return write
+
+    first = await store.run_batch(connection)
+    assert await store.run_batch(connection) is first
+
+    def failing(_read, write) -> None:
+        with write.begin():
+            write.exec_driver_sql("SELECT * FROM no_such_table")
+
+    with pytest.raises(StoreUnavailable):
+        await store.run_batch(failing)
+    assert first.closed
+    assert await store.run_batch(connection) is not first  # a new one, working
