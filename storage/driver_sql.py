@@ -39,7 +39,7 @@ class _Compiled:
     constants: tuple[tuple[int, Any], ...]  # (position, value) of values in the statement
     binds: tuple[tuple[int, Callable[[Any], Any]], ...]  # (position, processor) where one
     returned: tuple[TypeEngine[Any], ...]  # the type of each column a row has
-    take: Callable[[Mapping[str, Any]], Any]  # the values of `names`, from a mapping
+    take: Callable[[Mapping[str, Any]], Any]  # the values of `given`, from a mapping
     make: Callable[[Sequence[Any]], tuple[Any, ...]]  # a returned row, from its values
     dialect: Dialect
     # Each column's result processor, known once the driver has described the columns
@@ -196,7 +196,7 @@ def _compile(
 def _remembering(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
     """`process`, which remembers its last date or time: a batch binds the same `now`
     and day to many statements, and formatting a time for SQLite costs 2 µs."""
-    last: tuple[Any, Any] = (None, None)  # (value, processed), replaced as one
+    last: tuple[Any, Any] = (_NOTHING, None)  # (value, processed), replaced as one
 
     def run(value: Any) -> Any:
         nonlocal last
@@ -215,6 +215,7 @@ def _remembering(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
 
 
 _TIMES = frozenset({date, datetime})
+_NOTHING = object()  # no time seen yet (None is a value: JSON's binds it as 'null')
 
 
 def _connection(on: On) -> Connection:

@@ -136,6 +136,8 @@ def test_a_remembered_time_is_the_one_asked_for() -> None:
         return f"<{value}>"
 
     run = _remembering(process)
+    assert run(None) == "<None>"  # None is a value too (JSON binds it as 'null')
+    calls.clear()
     first, second = NOW, NOW + timedelta(seconds=1)
     assert [run(first), run(first), run(second), run(first)] == [
         f"<{first}>",
