@@ -1,4 +1,4 @@
-"""PTB's HTTP client for getUpdates, telling Chorus when Telegram answers properly again.
+"""The HTTP client for getUpdates, telling Chorus when Telegram answers properly again.
 
 python-telegram-bot reports each failed poll to an error callback but says nothing when
 polling works again; this request class calls `on_answer` after every well-formed (JSON,
@@ -13,12 +13,12 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from telegram.request import HTTPXRequest
+from bot.channels.telegram.aiohttp_request import AiohttpRequest
 
 
-class ObservedRequest(HTTPXRequest):
-    def __init__(self, on_answer: Callable[[], None], **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+class ObservedRequest(AiohttpRequest):
+    def __init__(self, on_answer: Callable[[], None], connection_pool_size: int = 1) -> None:
+        super().__init__(connection_pool_size)
         self._on_answer = on_answer
 
     async def do_request(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
