@@ -38,6 +38,7 @@ from storage.batch_apply import (
     Replays,
     Unread,
     apply_one,
+    claim_early,
 )
 from storage.batch_reads import Reader
 from storage.effects import (
@@ -148,6 +149,13 @@ def _decide_then_apply(
         eraser = Eraser(write, "postgresql", batch.grouping, batch.on_erase)
         applying = _Applying(write, batch, totals, eraser, isolate)
         firsts = _FirstReads(Reader(write), messages)  # under the locks: as it now stands
+        # Every id to claim, in one statement. Not when isolated: a claim made outside a
+        # message's savepoint would outlive that message's failure.
+        claimed = {} if isolate else claim_early(write, {
+            index: message for index, message in enumerate(messages)
+            if index not in refused and isinstance(decisions[index], Decision)
+            and decisions[index].claim  # type: ignore[union-attr]
+        })  # fmt: skip
         for index, message in enumerate(messages):
             if index in refused:  # over messages_per_minute: nothing is stored
                 results.append(Applied(refused[index]))
@@ -159,7 +167,7 @@ def _decide_then_apply(
             current = firsts.person_or_unread(message.pseudonym)
             results.append(
                 applying.one(index, snapshots[index], decision, decided_outside=True,
-                             current=current)
+                             current=current, claimed=claimed.get(index))
             )  # fmt: skip
         _keep_replies(write, messages, results)
         run_now(totals.flush())
@@ -215,12 +223,14 @@ class _Applying:
         *,
         decided_outside: bool,
         current: ParticipantRecord | None | Unread = UNREAD,
+        claimed: bool | None = None,
     ) -> Applied | BaseException:
         """Apply message `index`. Isolated, inside its own savepoint: its error is
         returned, not raised, unless the whole transaction is lost. Not isolated: its
         error undoes the batch (`_MessageFailed`). A duplicate writes nothing either way.
         `decided_outside`: decided before the transaction, so checked against `current`
-        (the person's row as this transaction sees it) and decided again if stale."""
+        (the person's row as this transaction sees it) and decided again if stale.
+        `claimed`: as `apply_one`'s (never given when isolated)."""
         batch = self.batch
         message = batch.messages[index]
         decide = batch.decide if decided_outside else None
@@ -228,7 +238,7 @@ class _Applying:
             try:
                 return apply_one(
                     self.write, message, snapshot, decision, index, decide, self.totals,
-                    self.eraser, batch.replays, current=current,
+                    self.eraser, batch.replays, current=current, claimed=claimed,
                 )  # fmt: skip
             except Exception as error:
                 if _is_fatal(error):

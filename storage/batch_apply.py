@@ -13,7 +13,9 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import (
+    ARRAY,
     Connection,
+    String,
     bindparam,
     delete,
     func,
@@ -21,6 +23,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.orm import Session
 
 from storage import replies as kept_replies
@@ -38,6 +41,7 @@ from storage.effects import (
     SaveContact,
 )
 from storage.grouping import Grouping
+from storage.models import UTCDateTime
 from storage.records import ParticipantRecord, Profile
 from storage.sync_bridge import SyncSession, run_now
 from storage.tables import (
@@ -109,6 +113,58 @@ def _claim_statement(dialect: str) -> Any:
 
 
 CLAIM = DriverStatement(_claim_statement)
+UNCLAIM = DriverStatement(
+    delete(PROCESSED).where(
+        PROCESSED.c.channel == bindparam("channel"),
+        PROCESSED.c.message_id == bindparam("message_id"),
+    )
+)
+
+
+def _claims_statement() -> Any:
+    """PostgreSQL: many message ids claimed in one statement (arrays unnested, so one
+    statement whatever their number); RETURNING names those that were new."""
+    rows = (
+        func.unnest(
+            bindparam("channels", type_=ARRAY(String)),
+            bindparam("message_ids", type_=ARRAY(String)),
+            bindparam("nows", type_=ARRAY(UTCDateTime())),
+        )
+        .table_valued("channel", "message_id", "processed_at")
+        .render_derived(name="claims")
+    )
+    return (
+        postgresql_insert(PROCESSED)
+        .from_select(
+            ["channel", "message_id", "processed_at"],
+            select(rows.c.channel, rows.c.message_id, rows.c.processed_at),
+        )
+        .on_conflict_do_nothing(index_elements=["channel", "message_id"])
+        .returning(PROCESSED.c.channel, PROCESSED.c.message_id)
+    )
+
+
+CLAIMS = DriverStatement(_claims_statement())
+
+
+def claim_early(write: Connection, messages: Mapping[int, Message]) -> dict[int, bool]:
+    """PostgreSQL: claim these messages' ids (by batch index) in one round trip instead of
+    one each. True: claimed now; False: applied before (a resent copy). An id twice in
+    the batch is left to its later copy's own claim (not in the result), so whatever
+    becomes of the first copy, the second is judged as it is applied."""
+    first: dict[tuple[str, str], int] = {}
+    for index, message in messages.items():
+        first.setdefault((message.channel, message.message_id), index)
+    if not first:
+        return {}
+    keys = list(first)
+    params = {
+        "channels": [channel for channel, _ in keys],
+        "message_ids": [message_id for _, message_id in keys],
+        "nows": [messages[first[key]].now for key in keys],
+    }
+    new = {(row.channel, row.message_id) for row in CLAIMS.rows(write, params)}
+    return {index: key in new for key, index in first.items()}
 
 
 @cache
@@ -241,9 +297,12 @@ def apply_one(
     replays: Replays | None = None,
     *,
     current: ParticipantRecord | None | Unread = UNREAD,
+    claimed: bool | None = None,
 ) -> Applied:
     """`current`: the person's row as this transaction sees it, when the batch has read it
-    already (else it is read here, if `decide` says the decision was taken outside)."""
+    already (else it is read here, if `decide` says the decision was taken outside).
+    `claimed`: the message id was claimed already (`claim_early`): True if it was new,
+    False if it was applied before; None: claimed here, if the decision says so."""
     if decide is not None:  # decided outside this transaction: is the snapshot current?
         if isinstance(current, Unread):
             current = Reader(write).person(message.pseudonym)
@@ -251,7 +310,10 @@ def apply_one(
             # Changed since it was read: decide again from the row as it is now.
             decision = decide(index, current, Reader(write))
             snapshot = current
-    if decision.claim and not _claim(write, message):
+    if claimed and not decision.claim:  # decided again: it now leaves no trace at all
+        UNCLAIM.execute(write, {"channel": message.channel, "message_id": message.message_id})
+    fresh = decision.claim and (_claim(write, message) if claimed is None else claimed)
+    if decision.claim and not fresh:
         kept = None
         if replays is not None:  # answered the same way as the first time
             since = message.now - replays.window

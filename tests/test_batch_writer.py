@@ -313,3 +313,60 @@ async def test_the_sqlite_writer_keeps_its_connection_between_batches(store: Sto
         await store.run_batch(failing)
     assert first.closed
     assert await store.run_batch(connection) is not first  # a new one, working
+
+
+async def test_a_batchs_message_ids_are_claimed_together_on_postgresql(
+    engine: Engine, store: Store
+) -> None:
+    """PostgreSQL claims every id of a batch in one statement (a round trip saved for each
+    other message); SQLite, where a statement is no round trip, one each."""
+    people = [Person(engine, f"claimer-{n}") for n in range(12)]
+    await asyncio.gather(*(p.say("START") for p in people))
+    sizes = batches(engine)
+    claims = statements(store, lambda s: "INSERT INTO processed_messages" in s)
+    await asyncio.gather(*(p.say("YES") for p in people))
+    assert sizes == [12]
+    assert len(claims) == (1 if store.backend == "postgresql" else 12)
+    assert await count(store, ProcessedMessage) == 24
+
+
+async def test_a_resent_copy_in_the_same_batch_is_applied_once(
+    engine: Engine, store: Store
+) -> None:
+    """Two copies of one message in one batch (a provider resending at once): the first
+    is applied, the second answered as a duplicate; and a copy of a message applied in an
+    earlier batch is a duplicate too."""
+    ann, ben = Person(engine, "ann-twice"), Person(engine, "ben-twice")
+    for person in (ann, ben):
+        await person.join()
+    sizes = batches(engine)
+    first, second, other = await asyncio.gather(
+        ann.send("idea Hydrotherapy pools in every trust", message_id="twice-1"),
+        ann.send("idea Hydrotherapy pools in every trust", message_id="twice-1"),
+        ben.send("idea Evening physio clinics", message_id="once-1"),
+    )
+    assert sizes == [3]
+    assert not first.duplicate and second.duplicate and not other.duplicate
+    assert await count(store, Contribution) == 2
+    again = await ben.send("idea Evening physio clinics", message_id="once-1")
+    assert again.duplicate
+    assert await count(store, Contribution) == 2
+
+
+async def test_a_message_decided_again_into_leaving_no_trace_is_not_claimed(
+    engine: Engine, store: Store
+) -> None:
+    """STOP then another message in one batch: the second, decided (on PostgreSQL before
+    the transaction, and claimed early) as from someone taking part, is decided again as
+    from someone who opted out, which stores nothing, not even its id."""
+    phone = Person(engine, "+447700900789", channel="sms")
+    await phone.join()
+    sizes = batches(engine)
+    stop, after = await asyncio.gather(
+        phone.send("STOP"), phone.send("idea This should go nowhere", message_id="after-stop")
+    )
+    assert sizes == [2]
+    assert stop.opted_out and after.opted_out and after.replies == ()
+    async with store.reader() as unit:
+        assert not await unit.processed.seen("sms", "after-stop")
+    assert await count(store, Contribution) == 0
