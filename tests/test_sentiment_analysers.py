@@ -412,3 +412,37 @@ def test_the_style_tells_tweets_from_reviews() -> None:
     assert tweet["at_name"] == tweet["hashtag"] == tweet["link"] == tweet["emoticon"] == 1.0
     assert tweet["repeated_letter"] == 1.0
     assert not any(review[name] for name in ("at_name", "hashtag", "link", "emoticon"))
+
+
+@pytest.mark.parametrize(
+    ("word", "sign"),
+    [("courteous", 1), ("welcoming", 1), ("dismissive", -1), ("filthy", -1), ("unhelpful", -1)],
+)
+def test_a_word_the_model_never_saw_counts_by_its_meaning(word: str, sign: int) -> None:
+    """Words missing from the training texts still count, through their GloVe vectors:
+    the mean vector's weights, folded into each word's three numbers."""
+    from dataclasses import replace
+
+    from handlers.enrich.model import MODEL_LABELS, shipped_model
+    from handlers.enrich.model.features import features
+
+    model = shipped_model()
+    assert not model.knows_every_word(word)  # not one of the trained words
+    found = features(f"The receptionist was {word}")
+    assert word in found.meaning
+    without = replace(found, meaning=[other for other in found.meaning if other != word])
+    moved = model.word_logits(found) - model.word_logits(without)
+    positive, negative = MODEL_LABELS.index("positive"), MODEL_LABELS.index("negative")
+    assert sign * (moved[positive] - moved[negative]) > 0.1
+
+
+def test_meaning_weights_of_the_wrong_shape_are_refused() -> None:
+    import numpy as np
+
+    from handlers.enrich.model import MODEL_PATH, SentimentModel
+
+    with np.load(MODEL_PATH) as stored:
+        arrays = {name: stored[name] for name in stored.files}
+    arrays["meaning_weights"] = arrays["meaning_weights"][:-1]
+    with pytest.raises(ValueError, match="meaning weights of shape"):
+        SentimentModel(arrays)

@@ -3,11 +3,12 @@
 `sentiment.npz` is written by bench/train_sentiment.py (two logistic regressions over the
 features of features.py, trained on openly licensed human-labelled data: see README's
 model card). Scoring a text looks its features up in the vocabulary and adds the matching
-weight rows (the word model's three logits); a second, small step (`mix_inputs`) weighs
-those logits against VADER's scores by the text's style; its three sums become
-probabilities with a softmax whose temperature was fitted on cross-validated logits, so
-the confidence means what it says: of texts scored with confidence 0.8, about 8 in 10
-carry that label in people's eyes.
+weight rows, and the mean of its words' meaning rows (GloVe vectors times their weights,
+folded at training into three numbers a word): the word model's three logits; a second,
+small step (`mix_inputs`) weighs those logits against VADER's scores by the text's style;
+its three sums become probabilities with a softmax whose temperature was fitted on
+cross-validated logits, so the confidence means what it says: of texts scored with
+confidence 0.8, about 8 in 10 carry that label in people's eyes.
 Nothing is downloaded, and scikit-learn is not needed at run time.
 """
 
@@ -59,6 +60,13 @@ class SentimentModel:
             raise ValueError(f"sentiment model: weights of shape {self._weights.shape}")
         self._numbers = self._weights[offset:]
         self._bias = arrays["bias"].astype(np.float64)
+        meaning = arrays["meaning_weights"].astype(np.float64)
+        meaning_words = arrays["meaning_words"].tolist()
+        if meaning.shape != (len(meaning_words), len(MODEL_LABELS)):
+            raise ValueError(f"sentiment model: meaning weights of shape {meaning.shape}")
+        # Below the other rows, so that one product sums a text's rows of both kinds.
+        self._meaning_row = {word: offset + i for i, word in enumerate(meaning_words)}
+        self._rows = np.vstack([self._weights[:offset], meaning])
         if arrays["mix_weights"].shape != (MIX_INPUTS, len(MODEL_LABELS)):
             raise ValueError(f"sentiment model: mix weights of shape {arrays['mix_weights'].shape}")
         # The second step's standardisation folded into its weights: one product a text.
@@ -110,9 +118,14 @@ class SentimentModel:
             if known:
                 rows += known
                 scales += [len(known) ** -0.5] * len(known)
+        # The mean of the meaning rows (repeats count each time, as in training).
+        meaning = [self._meaning_row[w] for w in found.meaning if w in self._meaning_row]
+        if meaning:
+            rows += meaning
+            scales += [1 / len(meaning)] * len(meaning)
         total = self._bias + numbers @ self._numbers
         if rows:
-            total = total + np.asarray(scales) @ self._weights[rows]
+            total = total + np.asarray(scales) @ self._rows[rows]
         return total
 
     def logits(self, text: str) -> np.ndarray:

@@ -11,6 +11,10 @@ the two can never drift apart.
     numbers VADER's own scores (compound, positive, negative; vaderSentiment, MIT), and its
             lexicon read with its negation rule: the strongest positive and negative word;
             exclamation marks and negations
+    meaning the words that have a GloVe vector (handlers/insights/word_vectors.py): the
+            model learnt weights for the mean of their vectors, folded into three numbers
+            per word, so a word it never saw in training ("physiotherapist", "rude") still
+            counts by what it means
 
     style   how the text is written (length, @names, #tags, links, emoticons, capitals,
             questions, exclamations, ellipses, letters repeated): not a sentiment by
@@ -37,6 +41,7 @@ import numpy as np
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "`": "'"})
 _TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?|[.,;:!?]+")
 _BREAK = re.compile(r"[.,;:!?]")
+_MEANING_WORD = re.compile(r"[a-z]{2,}")  # the words the shipped GloVe vectors cover
 NEGATIONS = frozenset(
     {
         "not", "no", "never", "nothing", "none", "nobody", "nowhere", "neither", "nor",
@@ -68,6 +73,7 @@ class Features:
     pairs: list[str]
     numbers: tuple[float, ...]
     style: tuple[float, ...]
+    meaning: list[str]
 
 
 def is_negation(token: str) -> bool:
@@ -125,7 +131,12 @@ def features(text: str) -> Features:
         min(text.count("!"), 3) / 3,
         min(negations, 3) / 3,
     )
-    return Features(words, pairs, numbers, style_of(text))
+    return Features(words, pairs, numbers, style_of(text), meaning_words(text))
+
+
+def meaning_words(text: str) -> list[str]:
+    """The words whose GloVe vectors are averaged (repeats count each time)."""
+    return _MEANING_WORD.findall(text.lower())
 
 
 def style_of(text: str) -> tuple[float, ...]:
