@@ -37,11 +37,12 @@ ReadKey = tuple[object, ...]  # the kind of read first, then what it is of
 
 
 class NeedRead(Exception):
-    """A flow asked for something not loaded yet; `key` says what."""
+    """A flow asked for something not loaded yet; `keys` say what (several when the flow
+    knows it will need them all, so that they are loaded in one round)."""
 
-    def __init__(self, key: ReadKey) -> None:
-        super().__init__(key)
-        self.key = key
+    def __init__(self, *keys: ReadKey) -> None:
+        super().__init__(*keys)
+        self.keys = keys
 
 
 @dataclass
@@ -59,6 +60,12 @@ class Reads:
         if key not in self.loaded:
             raise NeedRead(key)
         return self.loaded[key]
+
+    def need(self, *keys: ReadKey) -> None:
+        """Ask for all of these at once: one round of loading, not one for each."""
+        missing = [key for key in keys if key not in self.loaded]
+        if missing:
+            raise NeedRead(*missing)
 
     def idea(self, idea_id: int) -> ContributionRecord | None:
         return cast(ContributionRecord | None, self.get(("idea", idea_id)))

@@ -158,7 +158,8 @@ class Conversation:
             try:
                 return decide(self.deps, pending, person, reads, self.deps.rng)
             except NeedRead as need:
-                reads.loaded[need.key] = self._load(need.key, reader)
+                for key in need.keys:
+                    reads.loaded[key] = self._load(key, reader)
         raise RuntimeError(f"a flow asked for more than {MAX_READ_ROUNDS} reads")
 
     def _load(self, key: tuple, reader: Reader) -> object:

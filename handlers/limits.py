@@ -22,8 +22,6 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from handlers.catalogue import Catalogue
-from handlers.enrich.clean import clean_text
-from handlers.enrich.redact import redact
 from handlers.settings import LimitsConfig
 from handlers.types import Reply
 from storage.effects import Decision
@@ -110,11 +108,19 @@ def contribution_refusal(ctx: Context, kind: str, text: str | None = None) -> Re
     person = ctx.participant.id
     if not person:  # not stored yet: nothing done before this message
         return None
+    same_text = None  # an idea's text as stored, to find the same idea of theirs
     if kind == "vote":
         since = ctx.now - timedelta(minutes=1)
         activity = Activity(votes_last_minute=ctx.reads.votes_since(person, since))
     else:
         since = ctx.now - timedelta(hours=1)
+        if kind == "idea" and text is not None:
+            # Stored ideas are cleaned and redacted, as the enrichment's text: compare like
+            # with like. Both counts are needed: asked for together, loaded in one round.
+            same_text = ctx.enrich(text).text
+            ctx.reads.need(
+                ("contributions_since", person, kind, since), ("same_idea", person, same_text)
+            )
         count = ctx.reads.contributions_since(person, kind, since)
         activity = Activity(
             ideas_last_hour=count if kind == "idea" else 0,
@@ -123,9 +129,8 @@ def contribution_refusal(ctx: Context, kind: str, text: str | None = None) -> Re
     key = over_limit(kind, activity, ctx.config.limits)
     if key is not None:
         return ctx.say(key)
-    if kind == "idea" and text is not None:
-        # Stored ideas are cleaned and redacted: compare like with like.
-        number = ctx.reads.same_idea(person, redact(clean_text(text)).text)
+    if same_text is not None:
+        number = ctx.reads.same_idea(person, same_text)
         if number is not None:
             return ctx.say("idea_again", number=number)
     return None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import func, select
@@ -102,6 +103,28 @@ async def test_past_a_limit_one_polite_reply_and_nothing_stored(
     await amira.say("idea a third idea in the same hour")
     assert amira.keys[0] in ("idea_saved", "idea_pending")
     assert await count(store, Contribution) == 3
+
+
+async def test_an_idea_asks_for_its_limit_reads_in_one_round(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hour's count of their ideas and the look-up of the same idea are asked for
+    together, so an idea is decided three times (limits, alike ideas, then decided),
+    not four; each round runs the whole flow again."""
+    import handlers.conversation
+
+    amira = Person(engine, "amira-rounds")
+    await amira.join()
+    real, asked = handlers.conversation.decide, []
+
+    def counting(*args, **kwargs):
+        asked.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(handlers.conversation, "decide", counting)
+    await amira.say("idea Hydrotherapy for everyone after a stroke")
+    assert amira.keys[0] in ("idea_saved", "idea_pending")
+    assert len(asked) == 3
 
 
 async def test_the_same_idea_twice_is_stored_once(
