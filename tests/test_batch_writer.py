@@ -50,6 +50,20 @@ def statements(store: Store, wanted: Callable[[str], bool]) -> list[str]:
     return seen
 
 
+async def statements_of_one_batch(
+    engine: Engine, store: Store, wanted: Callable[[str], bool]
+) -> list[str]:
+    """The statements `wanted` accepts while twelve people who have started consent, all
+    at once (one batch)."""
+    people = [Person(engine, f"consenting-{n}") for n in range(12)]
+    await asyncio.gather(*(p.say("START") for p in people))
+    sizes = batches(engine)
+    seen = statements(store, wanted)
+    await asyncio.gather(*(p.say("YES") for p in people))
+    assert sizes == [12]
+    return seen
+
+
 def batches(engine: Engine) -> list[int]:
     sizes: list[int] = []
     engine.on_batch.append(sizes.append)
@@ -76,12 +90,9 @@ async def test_messages_waiting_together_are_applied_in_one_batch(
 async def test_a_batch_reads_its_people_in_one_statement(engine: Engine, store: Store) -> None:
     """Not one read of the participants' table per message: one for the batch (PostgreSQL:
     one as committed, to decide, and one under the batch's locks, to check)."""
-    people = [Person(engine, f"reader-{n}") for n in range(12)]
-    await asyncio.gather(*(p.say("START") for p in people))
-    sizes = batches(engine)
-    reads = statements(store, lambda statement: "FROM participants \nWHERE" in statement)
-    await asyncio.gather(*(p.say("YES") for p in people))
-    assert sizes == [12]
+    reads = await statements_of_one_batch(
+        engine, store, lambda statement: "FROM participants \nWHERE" in statement
+    )
     one_each = [r for r in reads if "participants.pseudonym = " in r and "ANY" not in r]
     assert one_each == []
     assert len(reads) == (2 if store.backend == "postgresql" else 1)
@@ -320,12 +331,9 @@ async def test_a_batchs_message_ids_are_claimed_together_on_postgresql(
 ) -> None:
     """PostgreSQL claims every id of a batch in one statement (a round trip saved for each
     other message); SQLite, where a statement is no round trip, one each."""
-    people = [Person(engine, f"claimer-{n}") for n in range(12)]
-    await asyncio.gather(*(p.say("START") for p in people))
-    sizes = batches(engine)
-    claims = statements(store, lambda s: "INSERT INTO processed_messages" in s)
-    await asyncio.gather(*(p.say("YES") for p in people))
-    assert sizes == [12]
+    claims = await statements_of_one_batch(
+        engine, store, lambda s: "INSERT INTO processed_messages" in s
+    )
     assert len(claims) == (1 if store.backend == "postgresql" else 12)
     assert await count(store, ProcessedMessage) == 24
 

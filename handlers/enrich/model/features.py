@@ -13,7 +13,7 @@ the two can never drift apart.
             exclamation marks and negations
     meaning the words that have a GloVe vector (handlers/insights/word_vectors.py): the
             model learnt weights for the mean of their vectors, folded into three numbers
-            per word, so a word it never saw in training ("physiotherapist", "rude") still
+            per word, so a word it never saw in training ("courteous", "dismissive") still
             counts by what it means
 
     style   how the text is written (length, @names, #tags, links, emoticons, capitals,
