@@ -17,6 +17,7 @@ from handlers.commands import parse_command
 from handlers.context import Context, NeedRead, Reads
 from handlers.deps import Deps
 from handlers.enrich import Enrichment
+from handlers.enrich.model import Scored
 from handlers.flows.call import CALL_MEDIA, stranger_state
 from handlers.likeness_cache import LikenessCache
 from handlers.router import carrier_keyword, route
@@ -159,10 +160,10 @@ class Conversation:
                 return decide(self.deps, pending, person, reads, self.deps.rng)
             except NeedRead as need:
                 for key in need.keys:
-                    reads.loaded[key] = self._load(key, reader)
+                    reads.loaded[key] = self._load(key, reader, pending)
         raise RuntimeError(f"a flow asked for more than {MAX_READ_ROUNDS} reads")
 
-    def _load(self, key: tuple, reader: Reader) -> object:
+    def _load(self, key: tuple, reader: Reader, pending: Pending) -> object:
         kind = key[0]
         if kind == "idea":
             return reader.contribution(key[1])
@@ -172,7 +173,7 @@ class Conversation:
             _kind, person, questions, exclude, pool = key
             return reader.voting_candidates(person, questions, exclude, pool)
         if kind == "alike":
-            return self.likeness.alike(reader, key[1], key[2])
+            return self.likeness.alike(reader, key[1], key[2], scored=_scored(pending, key[2]))
         if kind == "activity":
             return reader.activity(key[1])
         if kind == "contributions_since":  # the limits per person (handlers/limits.py)
@@ -185,3 +186,19 @@ class Conversation:
             # Not computed before queueing (e.g. a draft kept in the state): now, here.
             return self.deps.enricher.enrich(key[1])
         raise KeyError(key)
+
+
+def _scored(pending: Pending, text: str) -> Scored | None:
+    """The sentiment model's score of `text` when the message's enrichment of that text
+    holds one (the `chorus` analyser's, computed before queueing, on its words): the
+    alike look-up's opposite check then does not score it again on the writer's thread."""
+    enrichment = pending.enrichment
+    if (
+        enrichment is None
+        or enrichment.text != text
+        or enrichment.confidence is None
+        or enrichment.polarity is None
+        or enrichment.label == "unscored"
+    ):
+        return None
+    return Scored(enrichment.label, enrichment.confidence, enrichment.polarity)

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from handlers.enrich.model import Scored
 from handlers.insights.opposites import are_opposite
 
 MAX_ALIKE = 3
@@ -246,9 +247,12 @@ class LikenessIndex:
         self._pending = [item for item in self._pending if item[0] != idea_id]
         self._flat = None
 
-    def find(self, text: str, limit: int = MAX_ALIKE) -> list[Alike]:
+    def find(
+        self, text: str, limit: int = MAX_ALIKE, *, scored: Scored | None = None
+    ) -> list[Alike]:
         """Up to `limit` ideas at or above the threshold, most alike first, leaving out
-        any that says the opposite of `text`."""
+        any that says the opposite of `text` (`scored`: the sentiment model's score of
+        `text`, when known already, so that it is not scored again here)."""
         if self._postings is None or not text.strip():
             return []
         columns, weights = self.vector(text)
@@ -269,7 +273,7 @@ class LikenessIndex:
         found.sort(key=lambda item: (-item[0], item[1]))
         alike: list[Alike] = []
         for similarity, idea, other in found:
-            if are_opposite(text, other):
+            if are_opposite(text, other, a_scored=scored):
                 continue
             alike.append(Alike(idea, other, round(similarity, 4)))
             if len(alike) == limit:

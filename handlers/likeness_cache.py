@@ -24,6 +24,7 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Protocol
 
+from handlers.enrich.model import Scored
 from handlers.likeness import FOLD_AFTER, MAX_ALIKE, LikenessIndex
 from storage.records import ContributionRecord
 
@@ -163,18 +164,25 @@ class LikenessCache:
             self._indexes[question_id] = fresh
 
     def alike(
-        self, reader: IdeaReader, question_id: int | None, text: str, *, limit: int = MAX_ALIKE
+        self,
+        reader: IdeaReader,
+        question_id: int | None,
+        text: str,
+        *,
+        limit: int = MAX_ALIKE,
+        scored: Scored | None = None,
     ) -> tuple[ContributionRecord, ...]:
         """Up to `limit` visible ideas of the question like `text`, most alike first;
         none while the question's index is still warming (the idea is then stored
-        without the offer rather than keep every message waiting for the build)."""
+        without the offer rather than keep every message waiting for the build).
+        `scored`: as `LikenessIndex.find`'s."""
         if question_id is None or not text.strip():
             return ()
         index = self.refresh(reader, question_id)
         if index is None:
             return ()
         offered: list[ContributionRecord] = []
-        for found in index.find(text, LOOK_AT):
+        for found in index.find(text, LOOK_AT, scored=scored):
             idea = reader.contribution(found.idea_id)
             if (
                 idea is None

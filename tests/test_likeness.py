@@ -218,3 +218,39 @@ def test_a_text_looked_up_then_added_is_analysed_once(monkeypatch: pytest.Monkey
     assert analysed == ["More evening physio clinics", "Free parking for carers"]
     assert [r.idea_id for r in index.find("More evening physio clinics")][:1] == [900]
     assert len(before[0]) > 0
+
+
+def test_a_known_score_of_the_new_text_is_used_not_scored_again() -> None:
+    """The opposite check takes the new text's sentiment from its caller when given (an
+    idea's enrichment), instead of scoring it again."""
+    from handlers.enrich.model import Scored
+    from handlers.insights.opposites import opposite_sentiment
+
+    praise, complaint = "The staff were wonderful and kind", "The staff were rude and unhelpful"
+    assert opposite_sentiment(praise, complaint)
+    said_negative = Scored("negative", 0.9, -0.8)
+    assert not opposite_sentiment(praise, complaint, a_scored=said_negative)
+
+
+async def test_an_ideas_alike_look_up_does_not_score_it_again(
+    engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The idea was scored by its enrichment, before it queued: the writer's opposite
+    check reuses that score and scores only the ideas it is compared with."""
+    import handlers.insights.opposites as opposites
+    from tests.people import Person
+
+    amira, ben = Person(engine, "amira-alike"), Person(engine, "ben-alike")
+    for person in (amira, ben):
+        await person.join()
+    await amira.say("idea More physiotherapists in GP practices")
+    real, scored = opposites._sentiment, []
+
+    def spying(text: str):
+        scored.append(text)
+        return real(text)
+
+    monkeypatch.setattr(opposites, "_sentiment", spying)
+    await ben.say("idea More physiotherapists in GP practices please")
+    assert ben.keys[0] == "alike_ask"
+    assert scored == ["More physiotherapists in GP practices"]

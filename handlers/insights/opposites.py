@@ -88,19 +88,23 @@ def _sentiment(text: str) -> Scored:
     return shipped_model().score(text)
 
 
-def opposite_sentiment(a: str, b: str, confidence: float = OPPOSITE_CONFIDENCE) -> bool:
-    """One text confidently positive and the other confidently negative."""
-    first, second = _sentiment(a), _sentiment(b)
+def opposite_sentiment(
+    a: str, b: str, confidence: float = OPPOSITE_CONFIDENCE, *, a_scored: Scored | None = None
+) -> bool:
+    """One text confidently positive and the other confidently negative. `a_scored`: the
+    model's score of `a` when the caller has it already (an idea's enrichment)."""
+    first, second = a_scored or _sentiment(a), _sentiment(b)
     if min(first.confidence, second.confidence) < confidence:
         return False
     return {first.label, second.label} == {"positive", "negative"}
 
 
-def are_opposite(a: str, b: str) -> bool:
-    """True when the two texts say opposite things (see the module's docstring)."""
+def are_opposite(a: str, b: str, *, a_scored: Scored | None = None) -> bool:
+    """True when the two texts say opposite things (see the module's docstring);
+    `a_scored` as in `opposite_sentiment`."""
     first, second = words_of(a), words_of(b)
     if _negated(first) != _negated(second):
         return True
     if _antonym_on_one_side(set(first), set(second)):
         return True
-    return opposite_sentiment(a, b)
+    return opposite_sentiment(a, b, a_scored=a_scored)
