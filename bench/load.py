@@ -37,6 +37,13 @@ message a few slots after their last. The median latency of each step is printed
     .venv/bin/python bench/load.py --backends sqlite --messages 3000 --rate 500,1000
     .venv/bin/python bench/load.py --backends sqlite --rate 500 --arrivals lockstep,interleaved
     .venv/bin/python bench/load.py --backends sqlite --json
+    .venv/bin/python bench/load.py --rounds 3 --workers 1    # medians of 3 alternating rounds
+
+On a shared, noisy machine one run's CPU figures can move by 10-30%. `--rounds N` runs
+the whole comparison N times, the backends alternating (SQLite, PostgreSQL, SQLite...),
+and reports the median of each headline figure and of PostgreSQL's CPU a message over
+SQLite's within each round (`postgresql_to_sqlite_cpu`); every round is kept under
+`rounds`.
 
 PostgreSQL is expected at --postgres (trust auth); a scratch database is created for
 each server and dropped afterwards.
@@ -55,6 +62,7 @@ import math
 import os
 import platform
 import secrets
+import statistics
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable, Sequence
@@ -208,9 +216,34 @@ async def one_backend(backend: str, settings: Settings, workdir: Path, say) -> d
     return detail
 
 
+# The headline figures: with several rounds, each is the median of the rounds'.
+HEADLINE = (
+    "chorus_msgs_per_s", "naive_msgs_per_s", "bare_rows_per_s", "ratio_to_naive",
+    "ratio_to_bare", "p50_ms", "p95_ms", "p99_ms", "cpu_ms_per_msg", "peak_rss_mb",
+    "postgresql_to_sqlite_cpu",
+)  # fmt: skip
+
+
+def combined(rounds: Sequence[dict]) -> dict:
+    """One result from the rounds: the first round's details, its headline figures
+    replaced by the medians over every round, errors summed, each round kept."""
+    result = dict(rounds[0])
+    if len(rounds) > 1:
+        for key in HEADLINE:
+            values = [r[key] for r in rounds if r.get(key) is not None]
+            if values:
+                result[key] = round(statistics.median(values), 3)
+        result["errors"] = sum(r["errors"] for r in rounds)
+        result["rounds"] = [
+            {key: r.get(key) for key in (*HEADLINE, "errors", "backends")} for r in rounds
+        ]
+    return result
+
+
 def summary(backends: dict[str, dict], settings: Settings) -> dict:
     first = next(iter(backends.values()))
     one = first["chorus"]["1"]
+    both = {"sqlite", "postgresql"} <= set(backends)
     return {
         "chorus_msgs_per_s": one["msgs_per_s"],
         "naive_msgs_per_s": first["naive"]["msgs_per_s"],
@@ -223,6 +256,14 @@ def summary(backends: dict[str, dict], settings: Settings) -> dict:
         "cpu_ms_per_msg": one["cpu_ms_per_msg"],
         "peak_rss_mb": one["peak_rss_mb"],
         "errors": one["errors"],
+        # PostgreSQL's CPU a message (one worker) over SQLite's, in the same round.
+        "postgresql_to_sqlite_cpu": round(
+            backends["postgresql"]["chorus"]["1"]["cpu_ms_per_msg"]
+            / max(backends["sqlite"]["chorus"]["1"]["cpu_ms_per_msg"], 1e-9),
+            3,
+        )
+        if both
+        else None,
         "backend": next(iter(backends)),
         "backends": backends,
         "settings": {
@@ -294,6 +335,14 @@ def print_report(result: dict) -> None:
                 )
                 steps = " ".join(f"{ms:.0f}" for ms in r.get("p50_ms_by_step", []))
                 print(f"  {'':<10} median ms by step of the journey: {steps}")
+    if result.get("postgresql_to_sqlite_cpu") is not None:
+        ratio = result["postgresql_to_sqlite_cpu"]
+        print(f"\nPostgreSQL/SQLite CPU a message (one worker): {ratio:.2f}")
+    if "rounds" in result:
+        print(f"\nthe details above are round 1's; medians of {len(result['rounds'])} rounds:")
+        for key in ("cpu_ms_per_msg", "ratio_to_naive", "postgresql_to_sqlite_cpu", "p99_ms"):
+            values = ", ".join(str(r.get(key)) for r in result["rounds"])
+            print(f"  {key}: {result.get(key)} (rounds: {values})")
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -312,6 +361,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--workers", default="1,2", help="Chorus workers on PostgreSQL")
     parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="repeat, backends alternating; report medians"
+    )
     parser.add_argument("--serve-naive", metavar="STORE_URL", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -323,6 +375,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         parser.error("--backends takes sqlite and/or postgresql")
     if not 0 <= args.telegram_share <= 1 or args.messages < 1 or args.in_flight < 1:
         parser.error("--telegram-share is 0 to 1; --messages and --in-flight at least 1")
+    if args.rounds < 1:
+        parser.error("--rounds is at least 1")
     arrivals = [a.strip() for a in args.arrivals.split(",") if a.strip()]
     if not arrivals or set(arrivals) - set(ARRIVALS):
         parser.error(f"--arrivals takes {' and/or '.join(ARRIVALS)}")
@@ -344,11 +398,16 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(line, file=sys.stderr, flush=True)
 
     async def everything() -> dict:
-        results = {}
-        with tempfile.TemporaryDirectory(prefix="chorus-load-") as tmp:
-            for backend in backends:
-                results[backend] = await one_backend(backend, settings, Path(tmp), say)
-        return summary(results, settings)
+        rounds = []
+        for number in range(1, args.rounds + 1):
+            if args.rounds > 1:
+                say(f"round {number} of {args.rounds}")
+            results = {}
+            with tempfile.TemporaryDirectory(prefix="chorus-load-") as tmp:
+                for backend in backends:
+                    results[backend] = await one_backend(backend, settings, Path(tmp), say)
+            rounds.append(summary(results, settings))
+        return combined(rounds)
 
     result = asyncio.run(everything())
     if args.json:

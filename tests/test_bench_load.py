@@ -129,3 +129,27 @@ def test_open_loop_slots_each_carry_one_message_in_journey_order(
         assert len(set(window)) <= 2  # one step's burst (or the turn to the next)
     with pytest.raises(ValueError, match="arrivals"):
         drive.slot("random", 0, 0, crowd, journey)
+
+
+def test_several_rounds_report_the_median_of_each_headline_figure(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """--rounds N: the headline figures are the medians over the rounds (a noisy machine
+    moves one run's CPU by tens of percent); errors add up; every round is kept."""
+    load = load_module(monkeypatch)
+
+    def one_round(cpu: float, postgres_cpu: float, errors: int) -> dict:
+        figures = {key: 1.0 for key in load.HEADLINE}
+        figures.update(
+            cpu_ms_per_msg=cpu, postgresql_to_sqlite_cpu=postgres_cpu / cpu, errors=errors
+        )
+        return {**figures, "backends": {"sqlite": {"round": cpu}}, "settings": {}}
+
+    rounds = [one_round(1.0, 1.6, 0), one_round(1.4, 1.8, 1), one_round(1.1, 1.5, 0)]
+    result = load.combined(rounds)
+    assert result["cpu_ms_per_msg"] == 1.1
+    assert result["postgresql_to_sqlite_cpu"] == round(sorted([1.6, 1.8 / 1.4, 1.5 / 1.1])[1], 3)
+    assert result["errors"] == 1
+    assert [r["cpu_ms_per_msg"] for r in result["rounds"]] == [1.0, 1.4, 1.1]
+    assert result["backends"] == {"sqlite": {"round": 1.0}}  # the first round's details
+    assert load.combined(rounds[:1]) == rounds[0]  # one round: as before
