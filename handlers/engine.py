@@ -39,7 +39,7 @@ from handlers.team.desk import TeamDesk
 from handlers.types import Inbound, Outcome, PublicPost, Reply
 from handlers.warming import Warming
 from storage.batch import Batch, run_pipeline
-from storage.batch_apply import Applied, Message, Replays
+from storage.batch_types import Applied, Message, Replays
 from storage.database import Store
 from storage.effects import NEW_NUMBER, Decision, Erase
 from storage.errors import StoreConflict

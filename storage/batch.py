@@ -27,20 +27,10 @@ from sqlalchemy import (
 )
 
 from storage import replies as kept_replies
-from storage.batch_apply import (
-    UNREAD,
-    Applied,
-    BatchTallies,
-    Decide,
-    Eraser,
-    Message,
-    OnErase,
-    Replays,
-    Unread,
-    apply_one,
-    claim_early,
-)
+from storage.batch_apply import BatchTallies, Eraser, apply_one
+from storage.batch_claims import claim_early
 from storage.batch_reads import Reader
+from storage.batch_types import UNREAD, Applied, Decide, Message, OnErase, Replays, Unread
 from storage.effects import (
     Decision,
 )

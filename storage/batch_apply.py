@@ -1,21 +1,20 @@
 """Applying one decided message inside the batch's transaction: its claim on the message
-id, the person's row (created, or updated only when something changed), and each effect
-(a contribution, a vote, a contact kept or dropped, queued news cancelled, an erasure),
-with Core statements built once; tallies are gathered for the batch (`BatchTallies`)."""
+id (storage/batch_claims.py), the person's row (created, or updated only when something
+changed), and each effect (a contribution, a vote, a contact kept or dropped, queued news
+cancelled, an erasure), with Core statements built once; tallies are gathered for the
+batch (`BatchTallies`)."""
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from functools import cache
 from typing import Any
 
 from sqlalchemy import (
-    ARRAY,
     Connection,
-    String,
     bindparam,
     delete,
     func,
@@ -23,11 +22,12 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.orm import Session
 
 from storage import replies as kept_replies
+from storage.batch_claims import claim, unclaim
 from storage.batch_reads import Reader
+from storage.batch_types import UNREAD, Applied, Decide, Message, OnErase, Replays, Unread
 from storage.bookkeeping import _insert
 from storage.contributions import NEXT_IDEA_NUMBER, new_row_values
 from storage.driver_sql import DriverStatement
@@ -41,7 +41,6 @@ from storage.effects import (
     SaveContact,
 )
 from storage.grouping import Grouping
-from storage.models import UTCDateTime
 from storage.records import ParticipantRecord, Profile
 from storage.sync_bridge import SyncSession, run_now
 from storage.tables import (
@@ -50,7 +49,6 @@ from storage.tables import (
     CONTRIBUTIONS,
     OUTBOX,
     PARTICIPANTS,
-    PROCESSED,
     VOTES,
 )
 from storage.tallies import IDEA_COUNT_COLUMN, Tallies
@@ -100,74 +98,6 @@ INSERT_CONTRIBUTION = DriverStatement(insert(CONTRIBUTIONS).returning(CONTRIBUTI
 
 
 @cache
-def _claim_statement(dialect: str) -> Any:
-    return (
-        _insert(dialect)(PROCESSED)
-        .values(
-            channel=bindparam("channel"),
-            message_id=bindparam("message_id"),
-            processed_at=bindparam("now"),
-        )
-        .on_conflict_do_nothing(index_elements=["channel", "message_id"])
-    )
-
-
-CLAIM = DriverStatement(_claim_statement)
-UNCLAIM = DriverStatement(
-    delete(PROCESSED).where(
-        PROCESSED.c.channel == bindparam("channel"),
-        PROCESSED.c.message_id == bindparam("message_id"),
-    )
-)
-
-
-def _claims_statement() -> Any:
-    """PostgreSQL: many message ids claimed in one statement (arrays unnested, so one
-    statement whatever their number); RETURNING names those that were new."""
-    rows = (
-        func.unnest(
-            bindparam("channels", type_=ARRAY(String)),
-            bindparam("message_ids", type_=ARRAY(String)),
-            bindparam("nows", type_=ARRAY(UTCDateTime())),
-        )
-        .table_valued("channel", "message_id", "processed_at")
-        .render_derived(name="claims")
-    )
-    return (
-        postgresql_insert(PROCESSED)
-        .from_select(
-            ["channel", "message_id", "processed_at"],
-            select(rows.c.channel, rows.c.message_id, rows.c.processed_at),
-        )
-        .on_conflict_do_nothing(index_elements=["channel", "message_id"])
-        .returning(PROCESSED.c.channel, PROCESSED.c.message_id)
-    )
-
-
-CLAIMS = DriverStatement(_claims_statement())
-
-
-def claim_early(write: Connection, messages: Mapping[int, Message]) -> dict[int, bool]:
-    """PostgreSQL: claim these messages' ids (by batch index) in one round trip instead of
-    one each. True: claimed now; False: applied before (a resent copy). An id twice in
-    the batch is left to its later copy's own claim (not in the result), so whatever
-    becomes of the first copy, the second is judged as it is applied."""
-    first: dict[tuple[str, str], int] = {}
-    for index, message in messages.items():
-        first.setdefault((message.channel, message.message_id), index)
-    if not first:
-        return {}
-    keys = list(first)
-    params = {
-        "channels": [channel for channel, _ in keys],
-        "message_ids": [message_id for _, message_id in keys],
-        "nows": [messages[first[key]].now for key in keys],
-    }
-    new = {(row.channel, row.message_id) for row in CLAIMS.rows(write, params)}
-    return {index: key in new for key, index in first.items()}
-
-
-@cache
 def _vote_insert(dialect: str) -> Any:
     """A new vote (its columns bound from the row given), or nothing if the person voted
     on this idea before."""
@@ -205,48 +135,6 @@ def _person_update(columns: frozenset[str]) -> DriverStatement:
     )
 
 
-# --- the batch ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Message:
-    """One message of a batch as the store sees it."""
-
-    channel: str
-    message_id: str
-    pseudonym: str
-    now: datetime
-
-
-@dataclass(frozen=True)
-class Applied:
-    """What became of one message: its decision, and the number of a contribution it
-    stored; `duplicate` when its id had been applied before (nothing changed)."""
-
-    decision: Decision | None = None
-    new_number: int | None = None
-    duplicate: bool = False
-    kept_replies: str | None = None  # a duplicate's replies kept from the first time
-    to_keep: str | None = None  # an applied message's replies, kept for a resent copy
-
-
-@dataclass(frozen=True)
-class Replays:
-    """How the replies of each applied message are kept with its processed id, so a
-    resent copy is answered the same way (handlers/replay.py makes the opaque string)."""
-
-    encode: Callable[[Decision, int | None], str]  # (decision, new number) -> kept
-    window: timedelta  # a duplicate older than this gets no replies
-    drop_before: datetime | None = None  # drop older replies in this batch
-
-
-# decide(index, person snapshot, reader) -> Decision; called again on a stale snapshot.
-Decide = Callable[[int, ParticipantRecord | None, Reader], Decision]
-# Applies an Erase effect through the repositories (it needs the contact key): called
-# with a Unit on this transaction, the person's id and the effect; returns a coroutine.
-OnErase = Callable[[Any, int | None, Erase], Any]
-
-
 class BatchTallies(Tallies):
     """Tallies that gather everything, people's participation too, and write it once."""
 
@@ -278,13 +166,6 @@ class BatchTallies(Tallies):
             await Tallies.apply_people(self, people, days)
 
 
-class Unread:
-    """The person's row as this transaction sees it has not been read yet."""
-
-
-UNREAD = Unread()
-
-
 def apply_one(
     write: Connection,
     message: Message,
@@ -311,8 +192,8 @@ def apply_one(
             decision = decide(index, current, Reader(write))
             snapshot = current
     if claimed and not decision.claim:  # decided again: it now leaves no trace at all
-        UNCLAIM.execute(write, {"channel": message.channel, "message_id": message.message_id})
-    fresh = decision.claim and (_claim(write, message) if claimed is None else claimed)
+        unclaim(write, message)
+    fresh = decision.claim and (claim(write, message) if claimed is None else claimed)
     if decision.claim and not fresh:
         kept = None
         if replays is not None:  # answered the same way as the first time
@@ -369,11 +250,6 @@ class Eraser:
             run_now(self.hook(unit, person_id, effect))
             run_now(unit.tallies.flush())
             session.commit()  # releases the Session's own savepoint; the batch commits
-
-
-def _claim(write: Connection, message: Message) -> bool:
-    params = {"channel": message.channel, "message_id": message.message_id, "now": message.now}
-    return CLAIM.execute(write, params).rowcount == 1
 
 
 def _create_person(write: Connection, message: Message, decision: Decision) -> int:

@@ -12,12 +12,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, Table, bindparam, select, update
+from sqlalchemy import Connection, bindparam, select, update
 
 from storage.driver_sql import DriverStatement
-from storage.models import ProcessedMessage
-
-PROCESSED: Table = ProcessedMessage.__table__  # type: ignore[assignment]
+from storage.tables import PROCESSED
 
 KEEP = DriverStatement(  # every message's replies: straight to the driver's cursor
     update(PROCESSED)

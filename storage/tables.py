@@ -1,5 +1,6 @@
 """The ORM models' tables as Core `Table` objects, for the batch writer's statements
-(storage/batch_reads.py, storage/batch_apply.py): SQLAlchemy Core on the hot path."""
+(storage/batch_reads.py, storage/batch_apply.py, storage/batch_claims.py, storage/replies.py):
+SQLAlchemy Core on the hot path."""
 
 from __future__ import annotations
 
