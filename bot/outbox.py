@@ -1,4 +1,6 @@
-"""The background job that sends follow-up messages (e.g. "your idea was merged").
+"""The background job that sends follow-up messages (e.g. "your idea was merged"), and
+replies a chat channel could not send before Chorus stopped (bot/channels/chat_sends.py),
+which carry their own encrypted address.
 
 Messages are claimed in one short transaction, sent outside it (so a slow provider never
 holds the store's write lock), and settled in another. A send failure is judged here,
@@ -55,7 +57,11 @@ class OutboxDispatcher:
             claimed = await unit.outbox.claim_due(engine.clock(), lease=LEASE)
             targets = {}
             for message in claimed:
-                contact = await unit.participants.contact(message.participant_id)
+                contact = (
+                    (message.channel, message.address_encrypted)
+                    if message.address_encrypted is not None
+                    else await unit.participants.contact(message.participant_id)
+                )
                 person = await unit.participants.get(message.participant_id)
                 usable = person and not person.opted_out and not person.unreachable
                 targets[message.id] = contact if usable else None

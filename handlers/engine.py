@@ -311,6 +311,20 @@ class Engine:
             await unit.participants.update(participant.id, unreachable=not reachable)
             return True
 
+    async def keep_for_later(self, channel: str, sender: str, text: str) -> bool:
+        """Put replies that could not be sent (the provider was down when Chorus stopped)
+        in the outbox, which sends them to `sender` once the provider answers. False when
+        there is no such participant (no row before consent) or they opted out."""
+        pseudonym = self.deps.pseudonym(channel, sender)
+        async with self.deps.store.transaction() as unit:
+            participant = await unit.participants.find(pseudonym)
+            if participant is None or participant.opted_out:
+                return False
+            address = self.deps.contacts.encrypt(sender)
+            now = self.deps.clock()
+            await unit.outbox.enqueue(participant.id, channel, text, now, address_encrypted=address)
+            return True
+
     async def claim_once(self, channel: str, message_id: str) -> bool:
         """Record a message the channel answers without the conversation (a sticker, say),
         so a replay is not answered twice. False when it was already recorded."""

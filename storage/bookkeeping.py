@@ -169,6 +169,7 @@ def _outbox(row: OutboxMessage) -> OutboxRecord:
         row.status,
         row.attempts,
         row.next_attempt_at,
+        row.address_encrypted,
     )
 
 
@@ -178,11 +179,21 @@ class Outbox:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def enqueue(self, participant_id: int, channel: str, text: str, now: datetime) -> int:
+    async def enqueue(
+        self,
+        participant_id: int,
+        channel: str,
+        text: str,
+        now: datetime,
+        *,
+        address_encrypted: bytes | None = None,
+    ) -> int:
+        """`address_encrypted` when it goes to that address, not the stored contact."""
         row = OutboxMessage(
             participant_id=participant_id,
             channel=channel,
             text=text,
+            address_encrypted=address_encrypted,
             status="queued",
             attempts=0,
             next_attempt_at=now,
@@ -216,7 +227,9 @@ class Outbox:
 
     async def mark_sent(self, message_id: int) -> None:
         await self.session.execute(
-            update(OutboxMessage).where(OutboxMessage.id == message_id).values(status="sent")
+            update(OutboxMessage)
+            .where(OutboxMessage.id == message_id)
+            .values(status="sent", address_encrypted=None)
         )
 
     async def retry_later(
@@ -230,6 +243,7 @@ class Outbox:
                 last_error=error,
                 next_attempt_at=now + delay,
                 status="failed" if give_up else "queued",
+                **({"address_encrypted": None} if give_up else {}),
             )
         )
 

@@ -173,3 +173,4 @@ class OutboxRecord:
     status: str
     attempts: int
     next_attempt_at: datetime
+    address_encrypted: bytes | None = None

@@ -251,6 +251,9 @@ class OutboxMessage(Base):
     )
     channel: Mapped[str] = mapped_column(String(16))
     text: Mapped[str] = mapped_column(Text)
+    # Where to send it when not to the person's stored contact (replies kept at stopping),
+    # encrypted; cleared once sent or given up.
+    address_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
     status: Mapped[str] = mapped_column(String(12), default="queued")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)

@@ -6,7 +6,7 @@ the rest. Webhook mode serves `POST /webhooks/telegram` on Chorus's server: 403 
 wrong secret, 400 for a body that is not an update, 503 while the store cannot commit,
 200 once the update's transaction has committed. Either way the engine records each
 update_id once, so a resent update is never applied twice. Replies are sent after the
-commit, in order per chat, through PTB's rate limiter.
+commit, in order per chat, through PTB's rate limiter (bot/channels/chat_sends.py).
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import contextlib
 import hmac
 import json
 import logging
-import weakref
 from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import timedelta
@@ -35,12 +34,20 @@ from telegram.ext import (
 )
 
 from bot.channels.base import BadRequest, ContactStopped, SendError, Unreachable
+from bot.channels.chat_sends import ChatSends
 from bot.channels.kit import Forged, Malformed, NotReady, Owed, Parsed, WebhookChannel
 from bot.channels.telegram.aiohttp_request import AiohttpRequest
 from bot.channels.telegram.menu import register_commands
 from bot.channels.telegram.observed import ObservedRequest, quiet_provider_errors
 from bot.channels.telegram.redact import Redact
-from bot.channels.telegram.render import AnswerPress, Operation, SendText, link_keyboard, plan
+from bot.channels.telegram.render import (
+    AnswerPress,
+    Operation,
+    SendText,
+    link_keyboard,
+    plain_text,
+    plan,
+)
 from bot.channels.telegram.sender import Sender
 from bot.channels.telegram.settings import TelegramSettings
 from bot.channels.telegram.updates import (
@@ -135,11 +142,8 @@ class TelegramChannel(WebhookChannel):
         self._waiting: str | None = None  # why Telegram is not up yet, while retrying
         self.up = asyncio.Event()  # set once the bot is receiving updates
         self._coming_up: asyncio.Task | None = None
-        self._sends: set[asyncio.Task] = set()
+        self.sends = ChatSends(services, CHANNEL)
         self._group_updates: OrderedDict[int, None] = OrderedDict()
-        self._chat_locks: weakref.WeakValueDictionary[int, asyncio.Lock] = (
-            weakref.WeakValueDictionary()
-        )
 
     def scrub(self, text: str) -> str:
         return self._redactor.scrub(text)
@@ -176,8 +180,7 @@ class TelegramChannel(WebhookChannel):
             await updater.stop()
         if self.application.running:
             await self.application.stop()
-        if self._sends:
-            await asyncio.gather(*self._sends, return_exceptions=True)
+        await self.sends.drained()
         await self.application.shutdown()
         self._redactor.remove()
 
@@ -443,38 +446,21 @@ class TelegramChannel(WebhookChannel):
     # --- Sending -----------------------------------------------------------------------
 
     def _send_later(self, incoming: Incoming, operations: list[Operation]) -> None:
-        task = asyncio.create_task(
-            self._send(incoming.chat_id or 0, operations, incoming.sender),
-            name=f"telegram-send-{incoming.update_id}",
-        )
-        self._sends.add(task)
-        task.add_done_callback(self._sends.discard)
+        sending = self._send(incoming.chat_id or 0, operations, incoming.sender)
+        self.sends.later(sending, name=f"telegram-send-{incoming.update_id}")
 
     async def drained(self) -> None:
-        while self._sends:
-            await asyncio.gather(*list(self._sends), return_exceptions=True)
-
-    def _chat_lock(self, chat_id: int) -> asyncio.Lock:
-        lock = self._chat_locks.get(chat_id)
-        if lock is None:
-            lock = self._chat_locks[chat_id] = asyncio.Lock()
-        return lock
+        await self.sends.drained()
 
     async def _send(self, chat_id: int, operations: list[Operation], sender: str | None) -> None:
-        async with self._chat_lock(chat_id):  # replies to one chat keep their order
+        async with self.sends.lock(chat_id):
             try:
-                await self.sender.perform_patiently(chat_id, operations)
+                unsent = await self.sender.perform_patiently(chat_id, operations)
+                await self.sends.keep_unsent(sender or str(chat_id), map(plain_text, unsent))
             except ContactStopped:
-                await self._mark_unreachable(sender or str(chat_id))
+                await self.sends.mark_unreachable(sender or str(chat_id))
             except Exception:
                 log.exception("sending Telegram replies failed")
-
-    async def _mark_unreachable(self, sender: str) -> None:
-        try:
-            if await self.services.engine.set_reachable(CHANNEL, sender, False):
-                log.info("a Telegram participant blocked the bot; marked unreachable")
-        except StoreUnavailable as error:
-            log.warning("could not mark a Telegram participant unreachable: %s", error)
 
     async def deliver(self, address: str, replies: Sequence[Reply]) -> None:
         """Send replies outside a conversation (follow-ups, results of team jobs, retried
@@ -484,9 +470,9 @@ class TelegramChannel(WebhookChannel):
         except ValueError:
             raise BadRequest(f"{address!r} is not a Telegram chat id") from None
         await self._initialize()
-        async with self._chat_lock(chat_id):
+        async with self.sends.lock(chat_id):
             try:
                 await self.sender.perform_all(chat_id, plan(replies))
             except ContactStopped:
-                await self._mark_unreachable(address)
+                await self.sends.mark_unreachable(address)
                 raise

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot.channels.chat_sends import numbered
 from bot.channels.telegram.updates import NUMBERED_PREFIX
 from handlers.types import Attachment, Choice, Reply
 
@@ -57,6 +58,20 @@ class AnswerPress:
 
 
 Operation = SendText | EditText | ClearKeyboard | SendFile | AnswerPress
+
+
+def plain_text(operation: Operation) -> str | None:
+    """What a message being sent says, its buttons as numbered lines (for keeping it to
+    send later as a plain message); None for what only acts on an earlier message."""
+    if isinstance(operation, SendText | EditText):
+        text = operation.text
+    elif isinstance(operation, SendFile):
+        text = operation.caption or operation.attachment.caption or operation.attachment.filename
+    else:
+        return None
+    buttons = operation.keyboard.inline_keyboard if operation.keyboard else ()
+    labels = [button.text for row in buttons for button in row if button.callback_data]
+    return numbered(text, labels)
 
 
 def callback_data(choice: Choice, number: int) -> str:

@@ -187,12 +187,15 @@ class Sender:
         for operation in operations:
             await self.perform(chat_id, operation)
 
-    async def perform_patiently(self, chat_id: int, operations: Sequence[Operation]) -> None:
+    async def perform_patiently(
+        self, chat_id: int, operations: Sequence[Operation]
+    ) -> Sequence[Operation]:
         """Carry out operations in a conversation: one refused or throttled message does
         not stop the rest, but a person who blocked the bot gets nothing more
         (ContactStopped is raised). While Telegram is unreachable each operation waits
-        until it answers again, or until the channel stops."""
-        for operation in operations:
+        until it answers again, or until the channel stops: the operations still waiting
+        then are returned."""
+        for index, operation in enumerate(operations):
             try:
                 await patiently(
                     partial(self.perform, chat_id, operation),
@@ -202,5 +205,8 @@ class Sender:
                 )
             except ContactStopped:
                 raise
+            except Unreachable:  # only once stopping: until then it waits
+                return operations[index:]
             except SendError as error:
                 log.warning("Telegram %s not sent: %s", type(operation).__name__, error)
+        return ()

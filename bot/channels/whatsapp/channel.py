@@ -3,7 +3,8 @@
 `GET /webhooks/whatsapp` answers Meta's verification handshake. `POST /webhooks/whatsapp`
 takes the shared webhook path (bot/channels/kit.py) after checking `X-Hub-Signature-256`
 against the app secret. Replies are sent after the commit, in order for each person;
-while the Cloud API fails they wait, and go once it answers again.
+while the Cloud API fails they wait, and go once it answers again (or from the outbox
+after a restart, bot/channels/chat_sends.py).
 Follow-ups (`deliver`) go as free-form messages within 24 hours of the person's last
 message, and otherwise as the approved template in `channels.whatsapp.followup_template`,
 or not at all.
@@ -15,7 +16,6 @@ import asyncio
 import hashlib
 import hmac
 import logging
-import weakref
 from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -26,16 +26,16 @@ import aiohttp
 from aiohttp import web
 
 from bot.channels.base import SendError, Unreachable
+from bot.channels.chat_sends import ChatSends
 from bot.channels.kit import Forged, Handled, Owed, Parsed, WebhookChannel
 from bot.channels.whatsapp.graph import GraphClient, OutsideWindow, Undeliverable
 from bot.channels.whatsapp.payload import CHANNEL, AskForText, StatusReport, parse_payload
-from bot.channels.whatsapp.render import INTERACTIVE_BODY_LIMIT, render, shorten
+from bot.channels.whatsapp.render import INTERACTIVE_BODY_LIMIT, plain_text, render, shorten
 from bot.channels.whatsapp.settings import WhatsAppSecrets, WhatsAppSettings
 from bot.retry import Backoff, patiently
 from bot.services import Services
 from handlers.catalogue import Catalogue
 from handlers.types import Reply
-from storage.errors import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -73,8 +73,7 @@ class WhatsAppChannel(WebhookChannel):
         self._verify_token = secrets.verify_token.get_secret_value().encode()
         self.statuses: Counter[str] = Counter()
         self.sent = 0
-        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
-        self._sends: set[asyncio.Task[None]] = set()
+        self.sends = ChatSends(services, CHANNEL)
         self._said_no_template = False
         self._stopping = asyncio.Event()
         self._outage_backoff = Backoff(first_wait, 60.0)
@@ -142,22 +141,15 @@ class WhatsAppChannel(WebhookChannel):
 
     # --- Sending -----------------------------------------------------------------------
 
-    def _lock(self, to: str) -> asyncio.Lock:
-        lock = self._locks.get(to)
-        if lock is None:
-            lock = self._locks[to] = asyncio.Lock()
-        return lock
-
     def _send_later(self, to: str, messages: list[dict[str, Any]]) -> None:
-        task = asyncio.create_task(self._send_replies(to, messages), name="whatsapp-send")
-        self._sends.add(task)
-        task.add_done_callback(self._sends.discard)
+        self.sends.later(self._send_replies(to, messages), name="whatsapp-send")
 
     async def _send_replies(self, to: str, messages: list[dict[str, Any]]) -> None:
         try:
-            await self._send_all(to, messages, wait_out_outages=True)
+            unsent = await self._send_all(to, messages, wait_out_outages=True)
+            await self.sends.keep_unsent(to, map(plain_text, unsent))
         except Undeliverable:
-            await self._mark_unreachable(to)
+            await self.sends.mark_unreachable(to)
         except SendError as error:
             log.warning("a WhatsApp reply was not sent: %s", error)
         except Exception:
@@ -165,26 +157,25 @@ class WhatsAppChannel(WebhookChannel):
 
     async def _send_all(
         self, to: str, messages: list[dict[str, Any]], *, wait_out_outages: bool = False
-    ) -> None:
-        async with self._lock(to):  # replies to one person keep their order
-            for message in messages:
+    ) -> list[dict[str, Any]]:
+        """Send in order; with `wait_out_outages`, returns the messages still waiting for
+        the API when Chorus stopped."""
+        async with self.sends.lock(to):
+            for index, message in enumerate(messages):
                 if wait_out_outages:  # until the API answers again, or Chorus stops
-                    await patiently(
-                        partial(self.graph.send, to, message),
-                        when=lambda error: isinstance(error, Unreachable),
-                        stopping=self._stopping,
-                        backoff=self._outage_backoff,
-                    )
+                    try:
+                        await patiently(
+                            partial(self.graph.send, to, message),
+                            when=lambda error: isinstance(error, Unreachable),
+                            stopping=self._stopping,
+                            backoff=self._outage_backoff,
+                        )
+                    except Unreachable:  # only once stopping: until then it waits
+                        return messages[index:]
                 else:
                     await self.graph.send(to, message)
                 self.sent += 1
-
-    async def _mark_unreachable(self, to: str) -> None:
-        try:
-            if await self.services.engine.set_reachable(CHANNEL, to, False):
-                log.info("a WhatsApp participant cannot be reached; marked unreachable")
-        except StoreUnavailable as error:
-            log.warning("could not mark a WhatsApp participant unreachable: %s", error)
+        return []
 
     async def deliver(self, address: str, replies: Sequence[Reply]) -> None:
         """A follow-up: free-form within 24 hours of the person's last message, else the
@@ -219,13 +210,11 @@ class WhatsAppChannel(WebhookChannel):
 
     async def stop(self) -> None:
         self._stopping.set()
-        if self._sends:
-            await asyncio.gather(*list(self._sends), return_exceptions=True)
+        await self.sends.drained()
 
     async def drained(self) -> None:
         """Wait until every reply scheduled so far has been sent (or given up)."""
-        while self._sends:
-            await asyncio.gather(*list(self._sends), return_exceptions=True)
+        await self.sends.drained()
 
     def status(self) -> dict[str, object]:
         status: dict[str, object] = {

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from bot.channels.chat_sends import numbered
 from bot.channels.whatsapp.payload import NUMBERED_PREFIX
 from handlers.types import Choice, Reply
 
@@ -45,10 +46,7 @@ def render_one(reply: Reply) -> list[Message]:
     if attachment := reply.attachment:  # files are not sent on WhatsApp; say what it was
         text = f"{text}\n\n({attachment.caption or attachment.filename})"
     if not choices or len(choices) > MAX_ROWS:
-        if choices:
-            text = f"{text}\n\n" + "\n".join(
-                f"{number}. {choice.label}" for number, choice in enumerate(choices, 1)
-            )
+        text = numbered(text, [choice.label for choice in choices])
         return [_text(part) for part in split(text, TEXT_LIMIT)]
     *before, body = split(text, INTERACTIVE_BODY_LIMIT, first_limit=TEXT_LIMIT)
     messages = [_text(part) for part in before]
@@ -57,6 +55,23 @@ def render_one(reply: Reply) -> list[Message]:
     else:
         messages.append(_list(body, choices))
     return messages
+
+
+def plain_text(message: Message) -> str | None:
+    """What a rendered message says, its choices as numbered lines (for keeping it to
+    send later as a plain message); None for a template."""
+    if message["type"] == "text":
+        return str(message["text"]["body"])
+    if message["type"] != "interactive":
+        return None
+    interactive = message["interactive"]
+    action = interactive["action"]
+    if interactive["type"] == "button":
+        labels = [button["reply"]["title"] for button in action["buttons"]]
+    else:
+        rows = [row for section in action["sections"] for row in section["rows"]]
+        labels = [row.get("description") or row["title"] for row in rows]
+    return numbered(str(interactive["body"]["text"]), labels)
 
 
 def _text(body: str) -> Message:
