@@ -25,11 +25,13 @@ TEST_MAX_WORKERS ?= 2
 PYTEST_PARALLEL := -n $(TEST_WORKERS) --maxprocesses $(TEST_MAX_WORKERS) --dist worksteal
 test: $(STAMP)
 	$(BIN)/ruff check bot handlers storage tests bench
+	$(BIN)/ruff format --check bot handlers storage tests bench
 	$(BIN)/mypy
 	$(BIN)/python -m pytest $(PYTEST_PARALLEL) --durations 15
 
 lint: $(STAMP)
 	$(BIN)/ruff check bot handlers storage tests bench
+	$(BIN)/ruff format --check bot handlers storage tests bench
 
 bench: $(STAMP)
 	$(BIN)/python bench/sentiment.py

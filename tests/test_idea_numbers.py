@@ -41,9 +41,7 @@ async def test_comments_take_no_idea_number(engine: Engine, store: Store) -> Non
     ]  # fmt: skip
     async with store.reader() as unit:
         idea = await unit.contributions.idea_by_number(2)
-        comment = await unit.session.scalar(
-            select(Contribution).where(Contribution.id == 5)
-        )
+        comment = await unit.session.scalar(select(Contribution).where(Contribution.id == 5))
     assert idea.text == "Podiatry clinics near bus stops" and idea.id == 4
     assert comment.parent_id == 4  # "comment 2" went on idea 2, not on row 2
 

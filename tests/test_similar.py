@@ -211,6 +211,7 @@ def test_no_opposite_pair_is_offered_and_true_pairs_are_kept() -> None:
     # Without the guard, letters alone offer many of them ("Absolutely nothing." ...).
     assert offered(OPPOSITE, opposite, threshold, guard=False).sum() >= 25
     assert not offered(OPPOSITE, opposite, threshold, guard=True).any()
+
     # F1 on the labelled pairs is no lower with the guard than without it.
     def f1_with(guard: bool) -> float:
         found = offered(SAME, same, threshold, guard).sum()

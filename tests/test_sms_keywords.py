@@ -41,7 +41,13 @@ TO_STEP = {
     "idea": ["START", "yes", "skip", "skip", "skip", "IDEA"],
     # (the same idea sent before is offered as alike; this one is stored all the same)
     "followup": [
-        "START", "yes", "skip", "skip", "skip", "idea Walk-in physio clinics", "mine is different"
+        "START",
+        "yes",
+        "skip",
+        "skip",
+        "skip",
+        "idea Walk-in physio clinics",
+        "mine is different",
     ],  # fmt: skip
     "alike": ["START", "yes", "skip", "skip", "skip", "idea Walk-in physio clinics"],
     "choose_comment": ["START", "yes", "skip", "skip", "skip", "COMMENT"],

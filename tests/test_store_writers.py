@@ -29,9 +29,7 @@ async def test_a_burst_of_writers_takes_turns(database_url: str) -> None:
         async with store.reader() as unit:
             written = await unit.session.scalar(
                 # Only this test's rows: a migrated store keeps checkpoints of its own.
-                select(func.count())
-                .select_from(Checkpoint)
-                .where(Checkpoint.name.like("writer-%"))
+                select(func.count()).select_from(Checkpoint).where(Checkpoint.name.like("writer-%"))
             )
     finally:
         await store.close()

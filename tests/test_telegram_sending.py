@@ -157,8 +157,11 @@ async def test_command_menus_for_participants_and_team(database_url: str, api) -
     async with ChorusWithTelegram(_settings(database_url, api, team=team)):
         calls = api.calls_of("setMyCommands")
     menus = {
-        (c.params["scope"]["type"], c.params["scope"].get("chat_id"), c.params.get("language_code"))
-        : {entry["command"]: entry["description"] for entry in c.params["commands"]}
+        (
+            c.params["scope"]["type"],
+            c.params["scope"].get("chat_id"),
+            c.params.get("language_code"),
+        ): {entry["command"]: entry["description"] for entry in c.params["commands"]}
         for c in calls
     }
     participant = menus[("all_private_chats", None, None)]
@@ -167,8 +170,18 @@ async def test_command_menus_for_participants_and_team(database_url: str, api) -
     assert menus[("all_private_chats", None, "cy")]["idea"] == "Rhannu eich syniad"
     team_menu = menus[("chat", 4242, None)]
     assert list(team_menu)[:7] == list(participant)
-    assert {"summary", "top", "controversial", "consensus", "themes", "similar", "reach",
-            "pending", "export", "chart"} <= set(team_menu)
+    assert {
+        "summary",
+        "top",
+        "controversial",
+        "consensus",
+        "themes",
+        "similar",
+        "reach",
+        "pending",
+        "export",
+        "chart",
+    } <= set(team_menu)
     assert all(description for description in team_menu.values())
     assert ("chat", 4242, "cy") in menus
     assert ("all_private_chats", None, "pl") not in menus  # no Polish translation yet
@@ -281,8 +294,9 @@ def test_long_texts_are_split_with_the_buttons_on_the_last_piece() -> None:
 
 
 def test_a_press_edits_the_card_or_clears_the_pressed_keyboard() -> None:
-    card = Reply("Idea 2: Parking", choices=(Choice("Agree", "vote:2:agree"),),
-                 replaces_previous=True)
+    card = Reply(
+        "Idea 2: Parking", choices=(Choice("Agree", "vote:2:agree"),), replaces_previous=True
+    )
     (edit,) = plan([card], pressed_message_id=7)
     assert type(edit).__name__ == "EditText" and edit.message_id == 7
     clear, send = plan([Reply("Thanks")], pressed_message_id=7)

@@ -47,8 +47,19 @@ ROWS = [
     Row("photo", _media({"photo": PHOTO}), (ASK_FOR_TEXT,), 0, 1),
     Row(
         "sticker",
-        _media({"sticker": {"file_id": "s", "file_unique_id": "s", "width": 1, "height": 1,
-                            "is_animated": False, "is_video": False, "type": "regular"}}),
+        _media(
+            {
+                "sticker": {
+                    "file_id": "s",
+                    "file_unique_id": "s",
+                    "width": 1,
+                    "height": 1,
+                    "is_animated": False,
+                    "is_video": False,
+                    "type": "regular",
+                }
+            }
+        ),
         (ASK_FOR_TEXT,),
         0,
         1,
@@ -212,7 +223,10 @@ async def test_a_long_payload_button_works_by_its_number(database_url: str) -> N
     ]
     async with FakeBotAPI(TOKEN) as api:
         settings = telegram_settings(
-            database_url, api.base_url, mode="webhook", gateway=gateway,
+            database_url,
+            api.base_url,
+            mode="webhook",
+            gateway=gateway,
             representation_targets={},
         )
         async with ChorusWithTelegram(settings) as chorus:

@@ -48,9 +48,7 @@ async def _export(args: argparse.Namespace) -> int | None:
         where = reporting.store_scope(scope)
         if not args.out:
             try:
-                count = await write_text(
-                    services.store, sys.stdout, args.format, args.table, where
-                )
+                count = await write_text(services.store, sys.stdout, args.format, args.table, where)
                 sys.stdout.flush()
             except BrokenPipeError:
                 # The reader stopped early (`| head`): rows went out all the same.

@@ -124,9 +124,7 @@ class Clustering:
     def assignments(self) -> list[tuple[int, int, float]]:
         """(idea id, theme index, weight) of each placed idea; for small sets and tests."""
         placed = np.flatnonzero(self.themes >= 0)
-        return [
-            (int(self.ideas[i]), int(self.themes[i]), float(self.weights[i])) for i in placed
-        ]
+        return [(int(self.ideas[i]), int(self.themes[i]), float(self.weights[i])) for i in placed]
 
     def label(self, index: int) -> str:
         if index < len(self.labels):
@@ -202,9 +200,7 @@ def pair_labels(
         ]
 
     try:
-        counts = CountVectorizer(analyzer=pairs, binary=True).fit(
-            [texts[int(i)] for i in placed]
-        )
+        counts = CountVectorizer(analyzer=pairs, binary=True).fit([texts[int(i)] for i in placed])
     except ValueError:  # no pair at all
         return [None] * count
     matrix = counts.transform([texts[int(i)] for i in placed]).tocsc()

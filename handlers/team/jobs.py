@@ -84,9 +84,7 @@ async def run_job(deps: Deps, job: JobRecord, now: datetime) -> list[Reply]:
             await refresh_similar(reporting, question_id)
         if job.reply_channel is None:
             return []
-        data = await build_similar(
-            Reporting.of(deps, deps.clock()), scope, payload.get("count")
-        )
+        data = await build_similar(Reporting.of(deps, deps.clock()), scope, payload.get("count"))
         return similar_replies(ctx, data, moderate=ctx.can_moderate)
     if job.kind == "chart":
         name = payload.get("name")

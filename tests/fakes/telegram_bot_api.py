@@ -249,9 +249,17 @@ class FakeBotAPI:
 
     # --- Acting as Telegram users ------------------------------------------------------
 
-    def fail(self, method: str, status: int = 400, description: str = "Bad Request", *,
-             retry_after: int | None = None, drop_connection: bool = False, times: int = 1,
-             html: bool = False) -> None:
+    def fail(
+        self,
+        method: str,
+        status: int = 400,
+        description: str = "Bad Request",
+        *,
+        retry_after: int | None = None,
+        drop_connection: bool = False,
+        times: int = 1,
+        html: bool = False,
+    ) -> None:
         """Answer the next `times` calls of `method` with this failure."""
         failure = Failure(status, description, retry_after, drop_connection, html)
         self._failures[method].extend([failure] * times)
