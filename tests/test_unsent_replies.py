@@ -4,6 +4,7 @@ over real HTTP against the fakes; typing a number then answers the kept question
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import pytest
@@ -87,6 +88,32 @@ async def test_telegram_replies_waiting_at_stop_go_out_after_the_restart(
             await chorus.channel.drained()
             answer = api.chat(person.id)[-1]["text"]
             assert answer != kept.text and "choose one of the" not in answer.lower(), answer
+
+
+async def test_a_telegram_reply_cut_off_by_the_stop_is_kept(
+    database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Telegram takes the call and never answers: the stop's time runs out (as in
+    `Runtime.stop`) and cancels the send, whose reply is kept all the same."""
+    caplog.set_level(logging.INFO, logger="bot")
+    person = User(new_user_id())
+    async with FakeBotAPI(TELEGRAM_TOKEN) as api:
+        settings = telegram_settings(database_url, api.base_url, mode="webhook")
+        async with ChorusWithTelegram(settings) as chorus:
+            assert chorus.channel is not None and chorus.services is not None
+            assert await chorus.post(api.text_update(person, "/start")) == 200
+            await chorus.channel.drained()
+            seen = len(api.calls_of("sendMessage"))
+            api.hold("sendMessage")
+            assert await chorus.post(api.text_update(person, "yes")) == 200
+            await api.wait_for_calls("sendMessage", seen + 1)
+            with pytest.raises(TimeoutError):
+                async with asyncio.timeout(0.5):
+                    await chorus.channel.stop()
+            [kept] = await kept_in_outbox(chorus.services)
+            assert kept.channel == "telegram" and "\n\n1. " in kept.text, kept.text
+            await api.release("sendMessage")
+        assert "telegram replies not sent before stopping; kept to send later" in caplog.text
 
 
 async def test_whatsapp_replies_waiting_at_stop_go_out_after_the_restart(

@@ -3,8 +3,9 @@
 Each batch of replies is a task, so the webhook answers without waiting for the provider;
 replies to one person keep their order (one lock per address); `drained` waits for every
 task so far, and stopping waits for them too. While the provider is down a send waits for
-it to answer again. If Chorus is stopped meanwhile, what was still waiting is put in the
-outbox (bot/outbox.py) as one plain message, which goes out after the restart once the
+it to answer again. If Chorus is stopped meanwhile, what was still waiting (or was cut
+off mid-call when the stop ran out of time, bot/runtime.py) is put in the outbox
+(bot/outbox.py) as one plain message, which goes out after the restart once the
 provider answers: buttons become numbered lines, and typing a number picks a choice on
 every channel (handlers/router.py). A person the provider says cannot be reached (they
 blocked the bot) is marked unreachable.

@@ -94,6 +94,7 @@ class FakeBotAPI:
         self._message_ids = itertools.count(1)
         self._query_ids = itertools.count(1)
         self._failures: dict[str, list[Failure]] = defaultdict(list)
+        self._held: set[str] = set()  # methods whose calls get no answer until released
         self._changed = asyncio.Condition()
         self._closing = False
         self._runner: web.AppRunner | None = None
@@ -134,6 +135,11 @@ class FakeBotAPI:
             return _error(401, "Unauthorized")
         method = request.match_info["method"]
         params, files = await _read_params(request)
+        if method in self._held:  # a provider that takes the call and never answers
+            await self._record(Call(method, params, files))
+            async with self._changed:
+                await self._changed.wait_for(lambda: self._closing or method not in self._held)
+            return html_error(502, "Bad Gateway")
         failures = self._failures.get(method)
         if failures:
             failure = failures.pop(0)
@@ -248,6 +254,15 @@ class FakeBotAPI:
         return _without_none(message)
 
     # --- Acting as Telegram users ------------------------------------------------------
+
+    def hold(self, method: str) -> None:
+        """Take calls of `method` and answer none of them (until `release` or closing)."""
+        self._held.add(method)
+
+    async def release(self, method: str) -> None:
+        self._held.discard(method)
+        async with self._changed:
+            self._changed.notify_all()
 
     def fail(
         self,

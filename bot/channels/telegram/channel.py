@@ -452,15 +452,19 @@ class TelegramChannel(WebhookChannel):
     async def drained(self) -> None:
         await self.sends.drained()
 
-    async def _send(self, chat_id: int, operations: list[Operation], sender: str | None) -> None:
+    async def _send(self, chat_id: int, pending: list[Operation], sender: str | None) -> None:
+        address = sender or str(chat_id)
         async with self.sends.lock(chat_id):
             try:
-                unsent = await self.sender.perform_patiently(chat_id, operations)
-                await self.sends.keep_unsent(sender or str(chat_id), map(plain_text, unsent))
+                await self.sender.perform_patiently(chat_id, pending)
             except ContactStopped:
-                await self.sends.mark_unreachable(sender or str(chat_id))
+                pending.clear()
+                await self.sends.mark_unreachable(address)
             except Exception:
                 log.exception("sending Telegram replies failed")
+            finally:  # still waiting for Telegram when stopped, or cut off by the stop
+                if self._stopping.is_set():
+                    await self.sends.keep_unsent(address, map(plain_text, pending))
 
     async def deliver(self, address: str, replies: Sequence[Reply]) -> None:
         """Send replies outside a conversation (follow-ups, results of team jobs, retried

@@ -187,15 +187,14 @@ class Sender:
         for operation in operations:
             await self.perform(chat_id, operation)
 
-    async def perform_patiently(
-        self, chat_id: int, operations: Sequence[Operation]
-    ) -> Sequence[Operation]:
-        """Carry out operations in a conversation: one refused or throttled message does
-        not stop the rest, but a person who blocked the bot gets nothing more
-        (ContactStopped is raised). While Telegram is unreachable each operation waits
-        until it answers again, or until the channel stops: the operations still waiting
-        then are returned."""
-        for index, operation in enumerate(operations):
+    async def perform_patiently(self, chat_id: int, pending: list[Operation]) -> None:
+        """Carry out the `pending` operations of a conversation in order, removing each
+        from the list once done with it: one refused or throttled message does not stop the
+        rest, but a person who blocked the bot gets nothing more (ContactStopped is
+        raised). While Telegram is unreachable each operation waits until it answers again,
+        or until the channel stops: what is left in `pending` then was not sent."""
+        while pending:
+            operation = pending[0]
             try:
                 await patiently(
                     partial(self.perform, chat_id, operation),
@@ -206,7 +205,7 @@ class Sender:
             except ContactStopped:
                 raise
             except Unreachable:  # only once stopping: until then it waits
-                return operations[index:]
+                return
             except SendError as error:
                 log.warning("Telegram %s not sent: %s", type(operation).__name__, error)
-        return ()
+            del pending[0]

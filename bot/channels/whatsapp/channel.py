@@ -144,38 +144,43 @@ class WhatsAppChannel(WebhookChannel):
     def _send_later(self, to: str, messages: list[dict[str, Any]]) -> None:
         self.sends.later(self._send_replies(to, messages), name="whatsapp-send")
 
-    async def _send_replies(self, to: str, messages: list[dict[str, Any]]) -> None:
+    async def _send_replies(self, to: str, pending: list[dict[str, Any]]) -> None:
         try:
-            unsent = await self._send_all(to, messages, wait_out_outages=True)
-            await self.sends.keep_unsent(to, map(plain_text, unsent))
+            await self._send_all(to, pending, wait_out_outages=True)
         except Undeliverable:
+            pending.clear()
             await self.sends.mark_unreachable(to)
         except SendError as error:
+            pending.clear()
             log.warning("a WhatsApp reply was not sent: %s", error)
         except Exception:
             log.exception("sending WhatsApp replies failed")
+        finally:  # still waiting for the API when stopped, or cut off by the stop
+            if self._stopping.is_set():
+                await self.sends.keep_unsent(to, map(plain_text, pending))
 
     async def _send_all(
-        self, to: str, messages: list[dict[str, Any]], *, wait_out_outages: bool = False
-    ) -> list[dict[str, Any]]:
-        """Send in order; with `wait_out_outages`, returns the messages still waiting for
-        the API when Chorus stopped."""
+        self, to: str, pending: list[dict[str, Any]], *, wait_out_outages: bool = False
+    ) -> None:
+        """Send the `pending` messages in order, removing each from the list once sent.
+        With `wait_out_outages` each waits while the API is down, until it answers again
+        or Chorus stops: what is left in `pending` then was not sent."""
         async with self.sends.lock(to):
-            for index, message in enumerate(messages):
-                if wait_out_outages:  # until the API answers again, or Chorus stops
+            while pending:
+                if wait_out_outages:
                     try:
                         await patiently(
-                            partial(self.graph.send, to, message),
+                            partial(self.graph.send, to, pending[0]),
                             when=lambda error: isinstance(error, Unreachable),
                             stopping=self._stopping,
                             backoff=self._outage_backoff,
                         )
                     except Unreachable:  # only once stopping: until then it waits
-                        return messages[index:]
+                        return
                 else:
-                    await self.graph.send(to, message)
+                    await self.graph.send(to, pending[0])
+                del pending[0]
                 self.sent += 1
-        return []
 
     async def deliver(self, address: str, replies: Sequence[Reply]) -> None:
         """A follow-up: free-form within 24 hours of the person's last message, else the
