@@ -8,6 +8,7 @@ replies until the window ends; and over real HTTP, a resent SMS gets its TwiML a
 from __future__ import annotations
 
 import random
+from datetime import UTC, datetime
 
 import pytest
 from hypothesis import given
@@ -271,14 +272,7 @@ async def test_messages_per_minute_hold_across_two_postgresql_workers(
             await worker.prepare()
 
         def inbound(number: int, sender: str = "+447700900999") -> Inbound:
-            return Inbound(
-                channel="sms",
-                sender=sender,
-                message_id=f"SM-flood-{sender}-{number}",
-                received_at=clock(),
-                text="hello",
-                medium="sms",
-            )
+            return hello(clock, number, sender)
 
         outcomes = [await workers[n % 2].handle(inbound(n)) for n in range(8)]
         keys = [[reply.key for reply in outcome.replies] for outcome in outcomes]
@@ -290,6 +284,56 @@ async def test_messages_per_minute_hold_across_two_postgresql_workers(
         # Per person: someone else, in the same minute, is answered as usual.
         other = await workers[0].handle(inbound(0, sender="+447700900998"))
         assert other.replies and other.replies[0].key != "limit_messages"
+    finally:
+        for worker, store in zip(workers, stores, strict=True):
+            await worker.close()
+            await store.close()
+
+
+def hello(clock: FakeClock, number: int, sender: str = "+447700900999") -> Inbound:
+    return Inbound(
+        channel="sms",
+        sender=sender,
+        message_id=f"SM-flood-{sender}-{number}",
+        received_at=clock(),
+        text="hello",
+        medium="sms",
+    )
+
+
+SLIDER = "+447700900977"  # nobody else's: the database is shared with the test above
+
+
+async def test_the_shared_message_count_is_a_sliding_minute(postgres_url: str, enricher) -> None:
+    """Four messages late in one minute, then more early in the next: the minute before
+    still counts for the part of it inside the last 60 seconds, so the limit is not had
+    twice over across the boundary (a fixed minute would answer four more at once)."""
+    from storage.database import Store
+
+    clock = FakeClock(datetime(2026, 12, 1, 9, 0, 50, tzinfo=UTC))
+    stores = [Store.connect(postgres_url) for _ in range(2)]
+    workers = [
+        limited_engine(s, postgres_url, enricher, clock, messages_per_minute=4) for s in stores
+    ]
+    try:
+        for worker in workers:
+            await worker.prepare()
+        sent = iter(range(100))
+
+        async def keys() -> list[str]:
+            number = next(sent)
+            outcome = await workers[number % 2].handle(hello(clock, number, SLIDER))
+            return [reply.key for reply in outcome.replies]
+
+        first = [await keys() for _ in range(4)]
+        assert all(k and "limit_messages" not in k for k in first), first
+        clock.advance(seconds=20)  # 09:01:10: 4 x 50/60 of the minute before still count
+        assert "limit_messages" not in await keys()  # 1 + 3
+        assert await keys() == ["limit_messages"]  # 2 + 3
+        assert await keys() == []
+        clock.advance(seconds=40)  # 09:01:50: 4 x 10/60 of it, none whole
+        assert "limit_messages" not in await keys()  # 4 + 0
+        assert await keys() == ["limit_messages"]  # 5 + 0
     finally:
         for worker, store in zip(workers, stores, strict=True):
             await worker.close()
