@@ -17,10 +17,12 @@ import asyncio
 import logging
 import weakref
 from collections.abc import Coroutine, Hashable, Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bot.services import Services
 from storage.errors import StoreUnavailable
+
+if TYPE_CHECKING:  # for the annotation only: the render modules import `numbered` from here
+    from bot.services import Services
 
 log = logging.getLogger(__name__)
 
