@@ -7,6 +7,7 @@ replies until the window ends; and over real HTTP, a resent SMS gets its TwiML a
 
 from __future__ import annotations
 
+import contextlib
 import random
 from datetime import UTC, datetime
 
@@ -260,16 +261,12 @@ async def test_messages_per_minute_hold_across_two_postgresql_workers(
 ) -> None:
     # Two workers with their own pools on one database, as two processes would be; one
     # person's messages alternate between them, so each worker's memory sees only half.
-    from storage.database import Store
     from storage.models import ProcessedMessage
 
-    stores = [Store.connect(postgres_url) for _ in range(2)]
-    workers = [
-        limited_engine(s, postgres_url, enricher, clock, messages_per_minute=4) for s in stores
-    ]
-    try:
-        for worker in workers:
-            await worker.prepare()
+    async with two_workers(postgres_url, enricher, clock, messages_per_minute=4) as (
+        stores,
+        workers,
+    ):
 
         def inbound(number: int, sender: str = "+447700900999") -> Inbound:
             return hello(clock, number, sender)
@@ -284,6 +281,20 @@ async def test_messages_per_minute_hold_across_two_postgresql_workers(
         # Per person: someone else, in the same minute, is answered as usual.
         other = await workers[0].handle(inbound(0, sender="+447700900998"))
         assert other.replies and other.replies[0].key != "limit_messages"
+
+
+@contextlib.asynccontextmanager
+async def two_workers(postgres_url: str, enricher, clock: FakeClock, **limits):
+    """Two engines with their own pools on one PostgreSQL database, as two processes
+    would be: (stores, engines)."""
+    from storage.database import Store
+
+    stores = [Store.connect(postgres_url) for _ in range(2)]
+    workers = [limited_engine(s, postgres_url, enricher, clock, **limits) for s in stores]
+    try:
+        for worker in workers:
+            await worker.prepare()
+        yield stores, workers
     finally:
         for worker, store in zip(workers, stores, strict=True):
             await worker.close()
@@ -308,16 +319,8 @@ async def test_the_shared_message_count_is_a_sliding_minute(postgres_url: str, e
     """Four messages late in one minute, then more early in the next: the minute before
     still counts for the part of it inside the last 60 seconds, so the limit is not had
     twice over across the boundary (a fixed minute would answer four more at once)."""
-    from storage.database import Store
-
     clock = FakeClock(datetime(2026, 12, 1, 9, 0, 50, tzinfo=UTC))
-    stores = [Store.connect(postgres_url) for _ in range(2)]
-    workers = [
-        limited_engine(s, postgres_url, enricher, clock, messages_per_minute=4) for s in stores
-    ]
-    try:
-        for worker in workers:
-            await worker.prepare()
+    async with two_workers(postgres_url, enricher, clock, messages_per_minute=4) as (_, workers):
         sent = iter(range(100))
 
         async def keys() -> list[str]:
@@ -334,7 +337,3 @@ async def test_the_shared_message_count_is_a_sliding_minute(postgres_url: str, e
         clock.advance(seconds=40)  # 09:01:50: 4 x 10/60 of it, none whole
         assert "limit_messages" not in await keys()  # 4 + 0
         assert await keys() == ["limit_messages"]  # 5 + 0
-    finally:
-        for worker, store in zip(workers, stores, strict=True):
-            await worker.close()
-            await store.close()

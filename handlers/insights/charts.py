@@ -195,34 +195,25 @@ def reach_figure(rows: list[tuple[str, float, float]], title: str) -> Any:
         if end - width < target + marker and target - marker < end:
             end = target - marker - gap  # left of the marker, when it is on the figure
         if share >= right * INSIDE_BAR and end - width >= 0:
-            axes.text(
-                end,
-                row + 0.05,
-                figure_text,
-                ha="right",
-                va="center",
-                color="#ffffff",
-                fontsize=TICKS,
-                fontweight="bold",
-                zorder=4,
-            )
+            at, align, colour = end, "right", "#ffffff"  # white, inside the bar
         else:
             # Too narrow to hold its figure: printed at the bar's end, or past the
             # target's marker when the marker is in the way.
             start = share + gap
             if start < target + marker and target - marker < start + width:
                 start = target + marker + gap
-            axes.text(
-                start,
-                row + 0.05,
-                figure_text,
-                ha="left",
-                va="center",
-                color="#000000",
-                fontsize=TICKS,
-                fontweight="bold",
-                zorder=4,
-            )
+            at, align, colour = start, "left", "#000000"
+        axes.text(
+            at,
+            row + 0.05,
+            figure_text,
+            ha=align,
+            va="center",
+            color=colour,
+            fontsize=TICKS,
+            fontweight="bold",
+            zorder=4,
+        )
         # Above the bar's middle, beside the marker, boxed so a bar behind it never hides it.
         axes.text(target + gap * 2, row - 0.33, f"target {target:.0f}%", ha="left",
                   va="center", fontsize=TICKS - 2, color="#000000", zorder=5,
