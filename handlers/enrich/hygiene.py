@@ -32,6 +32,9 @@ _ESCAPE_SEQUENCE = re.compile(
     """,
     re.VERBOSE,
 )
+# ESC, or a C1 control (8-bit CSI and string terminators): the cheap test before the
+# sequences are looked for (one search, not a Python loop over every character).
+_MAY_ESCAPE = re.compile("[\x1b\x80-\x9f]")
 _BIDI_CONTROLS = re.compile("[\u202d\u202e\u2066-\u2069]")
 _NONCHARACTERS = dict.fromkeys(
     [
@@ -43,7 +46,7 @@ _SEPARATORS = str.maketrans({"\u2028": "\n", "\u2029": "\n", **_NONCHARACTERS})
 
 
 def strip_escape_sequences(text: str) -> str:
-    return _ESCAPE_SEQUENCE.sub("", text) if ("\x1b" in text or _has_c1(text)) else text
+    return _ESCAPE_SEQUENCE.sub("", text) if _MAY_ESCAPE.search(text) else text
 
 
 def strip_bidi_controls(text: str) -> str:
@@ -55,6 +58,3 @@ def sanitize(text: str) -> str:
     made line breaks."""
     return strip_bidi_controls(strip_escape_sequences(text)).translate(_SEPARATORS)
 
-
-def _has_c1(text: str) -> bool:
-    return any("\x80" <= char <= "\x9f" for char in text)
