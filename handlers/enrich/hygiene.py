@@ -57,4 +57,3 @@ def sanitize(text: str) -> str:
     """Escape sequences, bidirectional controls and noncharacters removed, separators
     made line breaks."""
     return strip_bidi_controls(strip_escape_sequences(text)).translate(_SEPARATORS)
-
