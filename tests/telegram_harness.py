@@ -75,6 +75,7 @@ class ChorusWithTelegram:
             send_backoff=Backoff(0.01, 0.05, factor=2.0),
             rate_limit_retries=1,
             poll_timeout=5,
+            coming_up_seconds=0.5,
         )
         self._runner = web.AppRunner(build_web_app(self.services, [self.channel]))
         await self._runner.setup()

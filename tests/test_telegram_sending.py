@@ -232,6 +232,20 @@ async def test_chorus_keeps_trying_while_telegram_cannot_be_reached(
     assert TOKEN not in caplog.text
 
 
+async def test_a_webhook_posted_while_telegram_comes_up_waits_for_it(
+    database_url: str, api
+) -> None:
+    """After a restart Telegram posts what it holds at once, before the channel is up
+    (getMe, the menu, setWebhook): the update waits for it instead of a 503."""
+    api.fail("getMe", drop_connection=True, times=2)  # up at the second retry, 0.15 s on
+    async with ChorusWithTelegram(_settings(database_url, api)) as chorus:
+        assert chorus.channel is not None and not chorus.channel.up.is_set()
+        person = User(new_user_id())
+        assert await chorus.post(api.text_update(person, "/start")) == 200
+        await chorus.channel.drained()
+        assert "Do you agree" in api.chat(person.id)[-1]["text"]
+
+
 async def test_a_webhook_posted_before_telegram_is_up_is_answered_503(
     database_url: str, api
 ) -> None:

@@ -98,6 +98,7 @@ class TelegramChannel(WebhookChannel):
         rate_limit_retries: int = 3,
         rate_limiter: AIORateLimiter | None = None,
         poll_timeout: float = 10.0,
+        coming_up_seconds: float = 5.0,
     ) -> None:
         super().__init__(services)
         self.mode = settings.mode
@@ -106,6 +107,9 @@ class TelegramChannel(WebhookChannel):
         self.store_backoff = store_backoff
         self.start_backoff = start_backoff
         self.poll_timeout = poll_timeout
+        # How long a webhook update posted while the channel is still coming up waits for
+        # it: after a restart Telegram posts what it holds at once, before setWebhook.
+        self.coming_up_seconds = coming_up_seconds
         self._secret = webhook_secret
         self._redactor = Redact(token, webhook_secret)
         self._redactor.install()  # before the bot is built: it logs its URL then
@@ -222,6 +226,11 @@ class TelegramChannel(WebhookChannel):
         self.up.set()
         log.info("Telegram bot @%s is up (%s)", self.application.bot.username, self.mode)
 
+    async def _up_within(self, seconds: float) -> bool:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.up.wait(), timeout=seconds)
+        return self._running
+
     async def _keep_coming_up(self) -> None:
         delays = self.start_backoff.delays()
         while not self._stopping.is_set():
@@ -329,8 +338,8 @@ class TelegramChannel(WebhookChannel):
             data = json.loads(body)
         except (ValueError, UnicodeDecodeError):
             raise Malformed("the body is not JSON") from None
-        if not self._running:  # still coming up: Telegram sends the update again
-            raise NotReady("not ready")
+        if not self._running and not await self._up_within(self.coming_up_seconds):
+            raise NotReady("not ready")  # still coming up: Telegram sends the update again
         update = parse_update(data, self.application.bot)
         if update is None:
             raise Malformed("the body is not a Telegram update")
