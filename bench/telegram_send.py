@@ -30,7 +30,12 @@ IN_FLIGHT = 16
 
 def serve_fake_api(port: int) -> None:
     async def send_message(request: web.Request) -> web.Response:
-        form = await request.post()
+        # As the Bot API: a JSON body, or a form.
+        form = (
+            await request.json()
+            if request.content_type == "application/json"
+            else await request.post()
+        )
         result = {
             "message_id": 1,
             "date": 0,

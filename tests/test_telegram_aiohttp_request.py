@@ -1,7 +1,8 @@
 """python-telegram-bot's transport on aiohttp (bot/channels/telegram/aiohttp_request.py),
-against a real HTTP server on a random port: a call's fields and files arrive as the Bot
-API expects them, a slow answer is python-telegram-bot's TimedOut, a server that is not
-there its NetworkError, and the bot's own calls work through it."""
+against a real HTTP server on a random port: a call's fields (one JSON body) and files (a
+multipart form) arrive as the Bot API expects them, a slow answer is python-telegram-bot's
+TimedOut, a server that is not there its NetworkError, and the bot's own calls work
+through it."""
 
 from __future__ import annotations
 
@@ -25,13 +26,15 @@ async def bot_api() -> AsyncIterator[tuple[str, list[dict]]]:
 
     async def call(request: web.Request) -> web.Response:
         method = request.match_info["method"]
-        form = await request.post()
-        fields = {}
-        for name, value in form.items():
-            if isinstance(value, web.FileField):
-                fields[name] = (value.filename, value.content_type, value.file.read())
-            else:
-                fields[name] = value
+        fields: dict[str, object] = {"content_type": request.content_type}
+        if request.content_type == "application/json":
+            fields.update(await request.json())
+        else:
+            for name, value in (await request.post()).items():
+                if isinstance(value, web.FileField):
+                    fields[name] = (value.filename, value.content_type, value.file.read())
+                else:
+                    fields[name] = value
         seen.append({"method": method, **fields})
         if method == "slow":
             await asyncio.sleep(1)
@@ -64,10 +67,11 @@ async def test_the_bot_calls_the_api_through_it(bot_api: tuple[str, list[dict]])
         )
     assert sent.message_id == 5
     message, photo = [call for call in seen if call["method"] != "getMe"]
-    assert (message["method"], message["chat_id"], message["text"]) == (
-        "sendMessage", "42", "Thanks! Idea 7 is saved. Zoë ✓"
-    )  # fmt: skip
+    # Without files, one JSON body; with one, a multipart form.
+    assert (message["method"], message["content_type"]) == ("sendMessage", "application/json")
+    assert (message["chat_id"], message["text"]) == (42, "Thanks! Idea 7 is saved. Zoë ✓")
     assert photo["method"] == "sendPhoto" and photo["caption"] == "Votes by role"
+    assert photo["content_type"] == "multipart/form-data"
     (filename, content_type, content) = next(v for v in photo.values() if isinstance(v, tuple))
     assert (filename, content, content_type) == ("chart.png", b"\x89PNG chart bytes", "image/png")
 

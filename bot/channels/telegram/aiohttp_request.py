@@ -7,7 +7,10 @@ cost 1.16 ms of the bot's CPU over httpx and 0.21 ms over aiohttp: under load ev
 Telegram reply paid that, in the one process that also answers the webhooks. Chorus
 already serves and sends over aiohttp. Everything else (the Bot API's methods, JSON,
 errors, retries after flood control) stays python-telegram-bot's: this class only moves
-the bytes.
+the bytes. A call without files goes as one JSON body, which the Bot API accepts as it
+does a form: 14-15% less CPU a sendMessage than the form of JSON-encoded fields sent
+before (two runs of six alternating rounds of 2,000 calls: medians 447 against 526 µs,
+303 against 351 µs).
 
 Timeouts map onto aiohttp's: `connect_timeout` to establishing a connection,
 `pool_timeout` plus that to waiting for a free one from the pool, `read_timeout` to each
@@ -18,11 +21,15 @@ other client error its `NetworkError`, as with httpx.
 
 from __future__ import annotations
 
+import json
+
 import aiohttp
 from telegram._utils.defaultvalue import DefaultValue
 from telegram._utils.types import ODVInput
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
+
+JSON = {"Content-Type": "application/json"}
 
 
 class AiohttpRequest(BaseRequest):
@@ -85,15 +92,23 @@ class AiohttpRequest(BaseRequest):
             sock_connect=connect,
             sock_read=read,
         )
-        body: aiohttp.FormData | dict[str, str] | None = fields
+        body: aiohttp.FormData | bytes | None = None
+        headers = None
         if files:
             body = aiohttp.FormData()
             for name, value in (fields or {}).items():
                 body.add_field(name, value)
             for name, (filename, content, mimetype) in files.items():
                 body.add_field(name, content, filename=filename, content_type=mimetype)
+        elif request_data is not None:
+            # One JSON body (the Bot API takes it as it takes a form): cheaper to build than
+            # a form of fields each encoded as JSON first.
+            # (`parameters`, not `json_payload`, which holds nested values as JSON strings.)
+            body, headers = json.dumps(request_data.parameters).encode(), JSON
         try:
-            async with self._session.request(method, url, data=body, timeout=timeout) as answer:
+            async with self._session.request(
+                method, url, data=body, headers=headers, timeout=timeout
+            ) as answer:
                 return answer.status, await answer.read()
         except TimeoutError as error:
             raise TimedOut from error
