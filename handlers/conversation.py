@@ -154,8 +154,9 @@ class Conversation:
         # Every attempt draws from the same point of the random source, so a decision
         # taken again after a read is the one that would have been taken at once.
         start = self.deps.rng.getstate()
-        for _ in range(MAX_READ_ROUNDS):
-            self.deps.rng.setstate(start)
+        for attempt in range(MAX_READ_ROUNDS):
+            if attempt:  # (the first draws from `start` already; a state copy costs µs)
+                self.deps.rng.setstate(start)
             try:
                 return decide(self.deps, pending, person, reads, self.deps.rng)
             except NeedRead as need:
