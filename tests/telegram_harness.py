@@ -51,9 +51,12 @@ def telegram_settings(
 
 
 class ChorusWithTelegram:
-    def __init__(self, settings: Settings, *, store: Store | None = None) -> None:
+    def __init__(
+        self, settings: Settings, *, store: Store | None = None, coming_up_seconds: float = 0.5
+    ) -> None:
         self.settings = settings
         self.store = store
+        self.coming_up_seconds = coming_up_seconds
         self.services: Services | None = None
         self.channel: TelegramChannel | None = None
         self.port = 0
@@ -75,7 +78,7 @@ class ChorusWithTelegram:
             send_backoff=Backoff(0.01, 0.05, factor=2.0),
             rate_limit_retries=1,
             poll_timeout=5,
-            coming_up_seconds=0.5,
+            coming_up_seconds=self.coming_up_seconds,
         )
         self._runner = web.AppRunner(build_web_app(self.services, [self.channel]))
         await self._runner.setup()
