@@ -83,6 +83,7 @@ MESSAGES: dict[str, str] = {
     "opted_out": "You will get no more messages from us. Send START to join again.",
     "opted_in": "Welcome back. You will get our messages again.",
     "failed_kept": "Sorry, something went wrong. Your message is kept and we will try again.",
+    "replies_late": "Sorry for the wait. Here is our reply to your last message.",
     "store_busy": "Sorry, we are busy. Please try again in a minute.",
     "limit_ideas": "Thank you for all your ideas! That is a lot for one hour. "
     "Please send more later.",

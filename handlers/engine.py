@@ -23,6 +23,7 @@ from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from handlers.catalogue import Catalogue
 from handlers.commands import parse_command
 from handlers.conflicts import retrying_conflicts
 from handlers.conversation import Conversation, Pending
@@ -313,16 +314,20 @@ class Engine:
 
     async def keep_for_later(self, channel: str, sender: str, text: str) -> bool:
         """Put replies that could not be sent (the provider was down when Chorus stopped)
-        in the outbox, which sends them to `sender` once the provider answers. False when
-        there is no such participant (no row before consent) or they opted out."""
+        in the outbox, which sends them to `sender` once the provider answers, after a
+        line saying they come late. False when there is no such participant (no row
+        before consent) or they opted out."""
         pseudonym = self.deps.pseudonym(channel, sender)
         async with self.deps.store.transaction() as unit:
             participant = await unit.participants.find(pseudonym)
             if participant is None or participant.opted_out:
                 return False
+            late = Catalogue(participant.language).text("replies_late")
             address = self.deps.contacts.encrypt(sender)
             now = self.deps.clock()
-            await unit.outbox.enqueue(participant.id, channel, text, now, address_encrypted=address)
+            await unit.outbox.enqueue(
+                participant.id, channel, f"{late}\n\n{text}", now, address_encrypted=address
+            )
             return True
 
     async def claim_once(self, channel: str, message_id: str) -> bool:

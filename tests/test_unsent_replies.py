@@ -16,6 +16,7 @@ from bot.channels.telegram.render import plain_text as telegram_text
 from bot.channels.whatsapp.render import plain_text as whatsapp_text
 from bot.channels.whatsapp.render import render_one
 from bot.outbox import OutboxDispatcher
+from handlers.catalogue import Catalogue
 from handlers.types import Choice, Reply
 from storage.models import OutboxMessage
 from tests.channel_harness import ChorusUnderTest
@@ -27,6 +28,7 @@ from tests.test_whatsapp import AMIRA, PHONE_ID, WhatsAppDriver, body_of, whatsa
 from tests.test_whatsapp import TOKEN as WHATSAPP_TOKEN
 
 CHOICES = (Choice("Yes, I agree", "consent:yes"), Choice("No thanks", "consent:no"))
+LATE = Catalogue().text("replies_late")
 
 
 async def kept_in_outbox(services) -> list[OutboxMessage]:
@@ -79,6 +81,7 @@ async def test_telegram_replies_waiting_at_stop_go_out_after_the_restart(
             assert chorus.services is not None
             [kept] = await kept_in_outbox(chorus.services)
             assert kept.channel == "telegram" and kept.status == "queued"
+            assert kept.text.startswith(f"{LATE}\n\n"), kept.text  # why it comes now
             assert "\n\n1. " in kept.text and "\n2. " in kept.text, kept.text
             dispatcher = OutboxDispatcher(chorus.services, {"telegram": chorus.channel})
             assert await dispatcher.run_once() == 1
@@ -135,6 +138,7 @@ async def test_whatsapp_replies_waiting_at_stop_go_out_after_the_restart(
         async with ChorusUnderTest(settings) as chorus:
             [kept] = await kept_in_outbox(chorus.services)
             assert kept.channel == "whatsapp" and "\n\n1. " in kept.text, kept.text
+            assert kept.text.startswith(f"{LATE}\n\n"), kept.text
             dispatcher = OutboxDispatcher(chorus.services, {"whatsapp": chorus.channel("whatsapp")})
             assert kept.address_encrypted is not None
             assert AMIRA.encode() not in kept.address_encrypted  # encrypted at rest
