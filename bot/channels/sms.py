@@ -35,7 +35,7 @@ from bot.channels.base import (
 )
 from bot.channels.kit import Declaration, Handled, Malformed, Parsed, WebhookChannel
 from bot.channels.sms_render import render_sms
-from bot.channels.twilio_common import TwilioSecrets, TwilioWebhook, missing, read_form, twiml
+from bot.channels.twilio_common import TwilioSecrets, TwilioWebhook, missing, twiml
 from bot.outages import Outage
 from bot.services import Services
 from handlers.settings import Strict
@@ -92,7 +92,7 @@ class SmsChannel(WebhookChannel):
         self.webhook.checked_form(request, body)
 
     async def parse(self, request: web.Request, body: bytes) -> Parsed:
-        form = read_form(body)
+        form = self.webhook.form(request, body)
         status = form.get("MessageStatus") or form.get("SmsStatus") or "received"
         if "Body" not in form and status != "received":
             return Parsed(ignored=(f"a request that is not a message: message status {status}",))

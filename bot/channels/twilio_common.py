@@ -80,7 +80,19 @@ class TwilioWebhook:
         fields = read_form(body)
         if not self._validator.validate(self.signed_url(request), fields, signature):
             raise Forged("the signature does not match")
+        request[_CHECKED_FORM] = fields
         return fields
+
+    @staticmethod
+    def form(request: web.Request, body: bytes) -> MultiDict[str]:
+        """The fields `checked_form` read from this request, not parsed twice (or read
+        now if it did not)."""
+        checked = request.get(_CHECKED_FORM)
+        return checked if checked is not None else read_form(body)
+
+
+# Where checked_form keeps the fields it read, for the channel to parse them once.
+_CHECKED_FORM = web.RequestKey("chorus.twilio_checked_form", MultiDict[str])
 
 
 def read_form(body: bytes) -> MultiDict[str]:

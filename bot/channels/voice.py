@@ -35,7 +35,6 @@ from bot.channels.twilio_common import (
     TwilioSecrets,
     TwilioWebhook,
     missing,
-    read_form,
     twiml,
     with_query,
     without_query,
@@ -83,7 +82,7 @@ class VoiceChannel(WebhookChannel):
         self.webhook.checked_form(request, body)
 
     async def parse(self, request: web.Request, body: bytes) -> Parsed:
-        form = read_form(body)
+        form = self.webhook.form(request, body)
         if form.get("CallStatus") in ENDED:
             status = form["CallStatus"]
             return Parsed(ignored=(f"a request that is not a turn: call status {status}",))
