@@ -65,6 +65,8 @@ STYLE = (
 MIX_INPUTS = 3 + len(NUMBERS) + 3 + len(STYLE) * (2 + 3)
 _EMOTICON = re.compile(r"[:;=xX8][\-o*']?[)\](\[dDpP/\\|@3]|<3|[)(][\-o']?[:;=]")
 _REPEATED = re.compile(r"([a-z])\1\1")
+_NOT_LETTER = bytes(b for b in range(128) if not chr(b).isalpha())
+_NOT_CAPITAL = bytes(b for b in range(128) if not chr(b).isupper())
 
 
 @dataclass(frozen=True)
@@ -141,8 +143,14 @@ def meaning_words(text: str) -> list[str]:
 
 def style_of(text: str) -> tuple[float, ...]:
     """The STYLE numbers of a text."""
-    letters = sum(map(str.isalpha, text))
-    capitals = sum(map(str.isupper, text)) / letters if letters else 0.0
+    if text.isascii():  # most text: counted in C by deleting the other bytes
+        raw = text.encode("ascii")
+        letters = len(raw.translate(None, _NOT_LETTER))
+        upper = len(raw.translate(None, _NOT_CAPITAL))
+    else:
+        letters = sum(map(str.isalpha, text))
+        upper = sum(map(str.isupper, text))
+    capitals = upper / letters if letters else 0.0
     return (
         math.log1p(len(text.split())),
         float("@" in text),
