@@ -36,7 +36,12 @@ def _enrich(text: str, social: bool) -> Enrichment:
 
 
 def enrich_each(enricher: Enricher, texts: Sequence[str]) -> list[Enrichment | Exception]:
-    """Each text's enrichment, or the error it raised (the others carry on)."""
+    """Each text's enrichment, or the error it raised (the others carry on): all at
+    once, stage by stage, and only when one of them raises, one at a time."""
+    try:
+        return list(enricher.enrich_many(texts))
+    except Exception:
+        pass  # some text's own error: find which, while enriching the others
     results: list[Enrichment | Exception] = []
     for text in texts:
         try:

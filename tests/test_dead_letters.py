@@ -3,6 +3,8 @@ half-done is stored, and it can be handled again later."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pytest
 from sqlalchemy import func, select
 
@@ -18,10 +20,10 @@ from tests.people import Person
 class BrokenEnricher(Enricher):
     """Fails on the word 'explode', as a bug in a real analyser might."""
 
-    def enrich(self, text: str, *, social: bool = False) -> Enrichment:
-        if "explode" in text:
+    def enrich_many(self, texts: Sequence[str], *, social: bool = False) -> list[Enrichment]:
+        if any("explode" in text for text in texts):  # (enrich is enrich_many of one)
             raise RuntimeError("analyser crashed")
-        return super().enrich(text, social=social)
+        return super().enrich_many(texts, social=social)
 
 
 async def test_failed_messages_are_kept_and_retried(engine: Engine, enricher: Enricher) -> None:

@@ -48,6 +48,25 @@ def test_enrich_cleans_then_redacts(enricher: Enricher) -> None:
     assert clean_text("Call\x00 me") == "Call me"
 
 
+@pytest.mark.parametrize("social", [False, True])
+def test_many_texts_at_once_are_each_enriched_as_alone(enricher: Enricher, social: bool) -> None:
+    texts = [
+        "The physios were wonderful #AHPsIntoAction @nhs",
+        "Roedd y staff yn garedig iawn",
+        "",
+        "Fine.",
+        "Call me on 07700 900123 or jo@example.com, the wait was awful",
+        "Dr Smith is a useless idiot",
+        "Jest bardzo dobrze",
+        "ok",
+    ]
+    alone = [enricher.enrich(text, social=social) for text in texts]
+    assert enricher.enrich_many(texts, social=social) == alone
+    assert enricher.enrich_many(list(reversed(texts)), social=social) == alone[::-1]
+    assert {e.language for e in alone} >= {"en", "cy", "pl", None}
+    assert any(e.flagged for e in alone) and any(e.redactions for e in alone)
+
+
 def test_unknown_language_codes_are_refused_when_built() -> None:
     with pytest.raises(ValueError, match="'xx'"):
         Enricher(("en", "xx"), SentimentSettings())

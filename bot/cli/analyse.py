@@ -192,9 +192,11 @@ def _enrich_batch(batch: list[Row], id_column: str | None) -> str:
 
 def _lines(enricher: Enricher, rows: Iterable[Row], id_column: str | None) -> str:
     """One JSON object a line, for each row, in order; the row's id first when asked for."""
+    listed = list(rows)
+    enriched = enricher.enrich_many([text for _row_id, text in listed])
     lines = []
-    for row_id, text in rows:
-        record = _record(enricher.enrich(text))
+    for (row_id, _text), result in zip(listed, enriched, strict=True):
+        record = _record(result)
         if id_column:
             record = {id_column: row_id, **record}
         lines.append(json.dumps(record, ensure_ascii=False) + "\n")

@@ -23,6 +23,7 @@ from handlers.enrich.redact import MARKERS, redact
 from handlers.enrich.sentiment import (
     ANALYSERS,
     Label,
+    Sentiment,
     get_analyser,
     is_short_english,
     score_text,
@@ -102,25 +103,40 @@ class Enricher:
             pass
 
     def enrich(self, text: str, *, social: bool = False) -> Enrichment:
-        redacted = redact(clean_text(text))
-        words = analysis_text(redacted.text, social=social)
+        return self.enrich_many([text], social=social)[0]
+
+    def enrich_many(self, texts: Sequence[str], *, social: bool = False) -> list[Enrichment]:
+        """`enrich` of each text, one stage at a time across them all: each stage's tables
+        (lingua's models, the lexicons, the model's weights) then stay in the processor's
+        caches while it runs, a tenth to a fifth less CPU a text over tens to hundreds of
+        texts (bench/enrich.py). Raises what `enrich` would raise for any one of them."""
+        redacted = [redact(clean_text(text)) for text in texts]
+        words = [analysis_text(r.text, social=social) for r in redacted]
+        languages = [self._language(text) for text in words]
+        scores = [
+            self._score(text) if language == SCORED_LANGUAGE else None
+            for text, language in zip(words, languages, strict=True)
+        ]
+        return [
+            Enrichment(
+                text=r.text,
+                redactions=r.kinds,
+                language=language,
+                polarity=None if score is None else score.polarity,
+                subjectivity=None if score is None else score.subjectivity,
+                label="unscored" if score is None else score.label,
+                flagged=moderation_flag(r.text),
+                confidence=None if score is None else score.confidence,
+            )
+            for r, language, score in zip(redacted, languages, scores, strict=True)
+        ]
+
+    def _language(self, words: str) -> str | None:
         language = self._detector.detect(words)
         if language is None and SCORED_LANGUAGE in self.languages and is_short_english(words):
-            language = SCORED_LANGUAGE  # "Fine.", "None.": too short for the detector
-        polarity: float | None = None
-        subjectivity: float | None = None
-        confidence: float | None = None
-        label: Label = "unscored"
-        if language == SCORED_LANGUAGE:
-            analyser = get_analyser(self._sentiment.analyser)
-            polarity, subjectivity, label, confidence = score_text(analyser, words, self._sentiment)
-        return Enrichment(
-            text=redacted.text,
-            redactions=redacted.kinds,
-            language=language,
-            polarity=polarity,
-            subjectivity=subjectivity,
-            label=label,
-            flagged=moderation_flag(redacted.text),
-            confidence=confidence,
-        )
+            return SCORED_LANGUAGE  # "Fine.", "None.": too short for the detector
+        return language
+
+    def _score(self, words: str) -> Sentiment:
+        analyser = get_analyser(self._sentiment.analyser)
+        return score_text(analyser, words, self._sentiment)

@@ -15,3 +15,6 @@ class FailingOnWord:
         if self.word in text:
             raise RuntimeError("enrichment crashed on this text")
         return self.real.enrich(text, social=social)
+
+    def enrich_many(self, texts: list[str], social: bool = False) -> list[Enrichment]:
+        return [self.enrich(text, social=social) for text in texts]  # raises as the real one
