@@ -312,23 +312,43 @@ class Engine:
             await unit.participants.update(participant.id, unreachable=not reachable)
             return True
 
-    async def keep_for_later(self, channel: str, sender: str, text: str) -> bool:
-        """Put replies that could not be sent (the provider was down when Chorus stopped)
-        in the outbox, which sends them to `sender` once the provider answers, after a
-        line saying they come late. False when there is no such participant (no row
-        before consent) or they opted out."""
+    async def keep_for_later(
+        self,
+        channel: str,
+        sender: str,
+        text: str,
+        *,
+        due: datetime | None = None,
+        replacing: int | None = None,
+    ) -> int | None:
+        """Put replies not sent yet (the provider is down) in the outbox, which sends them
+        to `sender` once the provider answers, after a line saying they come late; `due`:
+        not before then (default: now); `replacing`: the copy kept before, removed in the
+        same transaction. The new message's id, or None when there is no such participant
+        (no row before consent) or they opted out."""
         pseudonym = self.deps.pseudonym(channel, sender)
         async with self.deps.store.transaction() as unit:
+            if replacing is not None:
+                await unit.outbox.drop_queued(replacing)
             participant = await unit.participants.find(pseudonym)
             if participant is None or participant.opted_out:
-                return False
+                return None
             late = Catalogue(participant.language).text("replies_late")
             address = self.deps.contacts.encrypt(sender)
             now = self.deps.clock()
-            await unit.outbox.enqueue(
-                participant.id, channel, f"{late}\n\n{text}", now, address_encrypted=address
+            return await unit.outbox.enqueue(
+                participant.id,
+                channel,
+                f"{late}\n\n{text}",
+                now,
+                address_encrypted=address,
+                due=due,
             )
-            return True
+
+    async def drop_kept(self, outbox_id: int) -> None:
+        """Remove a copy `keep_for_later` kept, its replies sent after all."""
+        async with self.deps.store.transaction() as unit:
+            await unit.outbox.drop_queued(outbox_id)
 
     async def claim_once(self, channel: str, message_id: str) -> bool:
         """Record a message the channel answers without the conversation (a sticker, say),

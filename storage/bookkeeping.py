@@ -187,8 +187,10 @@ class Outbox:
         now: datetime,
         *,
         address_encrypted: bytes | None = None,
+        due: datetime | None = None,
     ) -> int:
-        """`address_encrypted` when it goes to that address, not the stored contact."""
+        """`address_encrypted` when it goes to that address, not the stored contact; `due`
+        when it may not be sent before then (default: now)."""
         row = OutboxMessage(
             participant_id=participant_id,
             channel=channel,
@@ -196,7 +198,7 @@ class Outbox:
             address_encrypted=address_encrypted,
             status="queued",
             attempts=0,
-            next_attempt_at=now,
+            next_attempt_at=due or now,
             created_at=now,
         )
         self.session.add(row)
@@ -246,6 +248,15 @@ class Outbox:
                 **({"address_encrypted": None} if give_up else {}),
             )
         )
+
+    async def drop_queued(self, message_id: int) -> bool:
+        """Remove a message not yet taken for sending; False when it was (or is gone)."""
+        result = await self.session.execute(
+            delete(OutboxMessage).where(
+                OutboxMessage.id == message_id, OutboxMessage.status == "queued"
+            )
+        )
+        return bool(cast("CursorResult[Any]", result).rowcount)
 
     async def cancel_for(self, participant_id: int) -> int:
         result = await self.session.execute(

@@ -5,25 +5,46 @@ over real HTTP against the fakes; typing a number then answers the kept question
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
+import re
+import signal
+import sys
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
 
+import aiohttp
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bot.channels.chat_sends import numbered
+from bot.channels.telegram.channel import WEBHOOK_PATH
 from bot.channels.telegram.render import AnswerPress, SendText, keyboard, link_keyboard
 from bot.channels.telegram.render import plain_text as telegram_text
+from bot.channels.unsent_replies import HOLD
 from bot.channels.whatsapp.render import plain_text as whatsapp_text
 from bot.channels.whatsapp.render import render_one
 from bot.outbox import OutboxDispatcher
 from handlers.catalogue import Catalogue
+from handlers.deps import utc_now
 from handlers.types import Choice, Reply
+from storage.database import Store
 from storage.models import OutboxMessage
 from tests.channel_harness import ChorusUnderTest
+from tests.conftest import REPO, TEST_SECRET, write_config
 from tests.fakes.telegram_bot_api import FakeBotAPI, User
 from tests.fakes.whatsapp_graph import FakeGraphAPI, text_message
+from tests.telegram_harness import (
+    PUBLIC_URL,
+    WEBHOOK_SECRET,
+    ChorusWithTelegram,
+    new_user_id,
+    post_update,
+    telegram_settings,
+)
 from tests.telegram_harness import TOKEN as TELEGRAM_TOKEN
-from tests.telegram_harness import ChorusWithTelegram, new_user_id, telegram_settings
 from tests.test_whatsapp import AMIRA, PHONE_ID, WhatsAppDriver, body_of, whatsapp_settings
 from tests.test_whatsapp import TOKEN as WHATSAPP_TOKEN
 
@@ -162,3 +183,121 @@ async def test_nothing_is_kept_for_someone_not_taking_part(
         assert "to someone not taking part: not kept" in caplog.text
         async with ChorusUnderTest(settings) as chorus:
             assert await kept_in_outbox(chorus.services) == []
+
+
+async def test_a_telegram_reply_waiting_for_telegram_has_a_copy_until_it_is_sent(
+    database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """From the first failed try the replies have a copy in the outbox, due only HOLD
+    later: this Chorus sends them itself once Telegram answers, and removes the copy."""
+    caplog.set_level(logging.INFO, logger="bot")
+    person = User(new_user_id())
+    async with FakeBotAPI(TELEGRAM_TOKEN) as api:
+        settings = telegram_settings(database_url, api.base_url, mode="webhook")
+        async with ChorusWithTelegram(settings) as chorus:
+            assert chorus.channel is not None and chorus.services is not None
+            assert await chorus.post(api.text_update(person, "/start")) == 200
+            await chorus.channel.drained()
+            seen = len(api.chat(person.id))
+            api.fail("sendMessage", 502, "Bad Gateway", times=10_000, html=True)
+            asked = utc_now()
+            assert await chorus.post(api.text_update(person, "yes")) == 200
+            [copy] = await copies_kept(chorus.services.store)
+            assert copy.status == "queued" and copy.text.startswith(f"{LATE}\n\n"), copy.text
+            assert "\n\n1. " in copy.text, copy.text
+            assert asked + HOLD <= copy.next_attempt_at <= utc_now() + HOLD
+            dispatcher = OutboxDispatcher(chorus.services, {"telegram": chorus.channel})
+            assert await dispatcher.run_once() == 0  # not due: this Chorus still sends it
+
+            api.recover("sendMessage")
+            await chorus.channel.drained()
+            assert await kept_in_outbox(chorus.services) == []
+            replies = api.chat(person.id)[seen:]
+            texts = [message["text"] for message in replies]
+            assert texts and len(texts) == len(set(texts)), texts  # each once
+            assert not any(text.startswith(LATE) for text in texts), texts
+            assert any(message.get("reply_markup") for message in replies)  # buttons kept
+        assert "a copy is kept in the outbox meanwhile" in caplog.text
+
+
+async def test_a_copy_survives_kill_9_and_goes_out_after_the_restart(
+    database_url: str, store: Store, tmp_path: Path
+) -> None:
+    """`chorus run` waiting for Telegram is killed (SIGKILL, no chance to clean up): the
+    copy kept at the first failed try is sent after the restart, once it is due."""
+    person = User(new_user_id())
+    async with FakeBotAPI(TELEGRAM_TOKEN) as api:
+        settings = telegram_settings(database_url, api.base_url, mode="webhook")
+        async with running_chorus(tmp_path, database_url, api.base_url) as port:
+            url = f"http://127.0.0.1:{port}{WEBHOOK_PATH}"
+            async with aiohttp.ClientSession() as http:
+                assert await post_update(http, url, api.text_update(person, "/start")) == 200
+                await api.wait_for(lambda: len(api.chat(person.id)) > 0, 15)
+                seen = len(api.chat(person.id))
+                api.fail("sendMessage", 502, "Bad Gateway", times=10_000, html=True)
+                assert await post_update(http, url, api.text_update(person, "yes")) == 200
+                await copies_kept(store)  # read by this test, while `chorus run` waits
+        assert len(api.chat(person.id)) == seen, "the fake was meant to be down"
+
+        api.recover("sendMessage")
+        async with ChorusWithTelegram(settings) as chorus:
+            assert chorus.services is not None
+            [copy] = await kept_in_outbox(chorus.services)
+            assert copy.status == "queued" and copy.text.startswith(f"{LATE}\n\n"), copy.text
+            dispatcher = OutboxDispatcher(chorus.services, {"telegram": chorus.channel})
+            assert await dispatcher.run_once() == 0  # HOLD has not passed yet
+            async with chorus.services.store.transaction() as unit:  # ... and now it has
+                await unit.session.execute(
+                    update(OutboxMessage).values(next_attempt_at=utc_now() - timedelta(seconds=1))
+                )
+            assert await dispatcher.run_once() == 1
+            assert api.chat(person.id)[-1]["text"] == copy.text
+            assert len(api.chat(person.id)) == seen + 1
+
+
+async def copies_kept(store: Store, within: float = 15.0) -> list[OutboxMessage]:
+    """The outbox once it holds something (the copy is kept at the first failed try)."""
+    async with asyncio.timeout(within):
+        while True:
+            async with store.reader() as unit:
+                found = list(await unit.session.scalars(select(OutboxMessage)))
+            if found:
+                return found
+            await asyncio.sleep(0.05)
+
+
+@contextlib.asynccontextmanager
+async def running_chorus(tmp_path: Path, database_url: str, base_url: str) -> AsyncIterator[int]:
+    """`python -m bot run` with its Telegram channel on the fake, by webhook; its port.
+    Killed with SIGKILL when the block ends."""
+    channels = {"telegram": {"mode": "webhook", "base_url": base_url, "public_url": PUBLIC_URL}}
+    write_config(tmp_path / "config.yaml", channels=channels)
+    environment = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "CHORUS_DATABASE_URL": database_url,
+        "CHORUS_SECRET": TEST_SECRET,
+        "TELEGRAM_BOT_TOKEN": TELEGRAM_TOKEN,
+        "TELEGRAM_WEBHOOK_SECRET": WEBHOOK_SECRET,
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "run", "--port", "0",
+        cwd=tmp_path, env=environment, stderr=asyncio.subprocess.PIPE,
+        start_new_session=True,  # its own group: the kill takes its worker processes too
+    )  # fmt: skip
+    assert process.stderr is not None
+    log: list[str] = []
+    try:
+        port = None
+        async with asyncio.timeout(60):
+            while port is None and (line := (await process.stderr.readline()).decode()):
+                log.append(line)
+                if found := re.search(r"serving on http://127\.0\.0\.1:(\d+)", line):
+                    port = int(found.group(1))
+        assert port, "".join(log)
+        yield port
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        await process.wait()
+        assert process.returncode == -signal.SIGKILL, "".join(log)

@@ -3,12 +3,12 @@
 Each batch of replies is a task, so the webhook answers without waiting for the provider;
 replies to one person keep their order (one lock per address); `drained` waits for every
 task so far, and stopping waits for them too. While the provider is down a send waits for
-it to answer again. If Chorus is stopped meanwhile, what was still waiting (or was cut
-off mid-call when the stop ran out of time, bot/runtime.py) is put in the outbox
-(bot/outbox.py) as one plain message, which goes out after the restart once the
-provider answers: buttons become numbered lines, and typing a number picks a choice on
-every channel (handlers/router.py). A person the provider says cannot be reached (they
-blocked the bot) is marked unreachable.
+it to answer again, with a copy of what it waits to send kept in the outbox meanwhile
+(bot/channels/unsent_replies.py): if Chorus stops (or dies) first, including a send cut
+off mid-call when the stop ran out of time (bot/runtime.py), the copy goes out after the
+restart once the provider answers, as one plain message: buttons become numbered lines,
+and typing a number picks a choice on every channel (handlers/router.py). A person the
+provider says cannot be reached (they blocked the bot) is marked unreachable.
 """
 
 from __future__ import annotations
@@ -16,9 +16,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
-from collections.abc import Coroutine, Hashable, Iterable, Sequence
+from collections.abc import Coroutine, Hashable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from bot.channels.unsent_replies import UnsentReplies
 from storage.errors import StoreUnavailable
 
 if TYPE_CHECKING:  # for the annotation only: the render modules import `numbered` from here
@@ -63,34 +64,9 @@ class ChatSends:
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
-    async def keep_unsent(self, address: str, texts: Iterable[str | None]) -> bool:
-        """Keep the texts of replies to `address` left unsent at stopping as one outbox
-        message; True when kept. Each outcome is logged: kept, not kept because the person
-        has not agreed to take part (or opted out), or not kept because the store is down."""
-        kept = [text for text in texts if text and text.strip()]
-        if not kept:
-            return False
-        try:
-            text = "\n\n".join(kept)
-            if await self.services.engine.keep_for_later(self.name, address, text):
-                log.info(
-                    "%d %s replies not sent before stopping; kept to send later",
-                    len(kept),
-                    self.name,
-                )
-                return True
-        except StoreUnavailable as error:
-            log.warning(
-                "%d %s replies were not sent and could not be kept: %s", len(kept), self.name, error
-            )
-            return False
-        # Nothing is stored about someone who has not agreed to take part; they write again.
-        log.info(
-            "%d %s replies not sent before stopping, to someone not taking part: not kept",
-            len(kept),
-            self.name,
-        )
-        return False
+    def unsent(self, address: str) -> UnsentReplies:
+        """The lasting copy of one send's replies while the provider is down."""
+        return UnsentReplies(self.services, self.name, address)
 
     async def mark_unreachable(self, address: str) -> None:
         try:

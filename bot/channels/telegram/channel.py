@@ -463,17 +463,19 @@ class TelegramChannel(WebhookChannel):
 
     async def _send(self, chat_id: int, pending: list[Operation], sender: str | None) -> None:
         address = sender or str(chat_id)
+        unsent = self.sends.unsent(address)
         async with self.sends.lock(chat_id):
             try:
-                await self.sender.perform_patiently(chat_id, pending)
+                await self.sender.perform_patiently(
+                    chat_id, pending, on_outage=lambda: unsent.waiting(map(plain_text, pending))
+                )
             except ContactStopped:
                 pending.clear()
                 await self.sends.mark_unreachable(address)
             except Exception:
                 log.exception("sending Telegram replies failed")
-            finally:  # still waiting for Telegram when stopped, or cut off by the stop
-                if self._stopping.is_set():
-                    await self.sends.keep_unsent(address, map(plain_text, pending))
+            finally:  # sent; or still waiting for Telegram when stopped, or cut off
+                await unsent.settle(map(plain_text, pending), stopping=self._stopping.is_set())
 
     async def deliver(self, address: str, replies: Sequence[Reply]) -> None:
         """Send replies outside a conversation (follow-ups, results of team jobs, retried

@@ -187,12 +187,20 @@ class Sender:
         for operation in operations:
             await self.perform(chat_id, operation)
 
-    async def perform_patiently(self, chat_id: int, pending: list[Operation]) -> None:
+    async def perform_patiently(
+        self,
+        chat_id: int,
+        pending: list[Operation],
+        *,
+        on_outage: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
         """Carry out the `pending` operations of a conversation in order, removing each
         from the list once done with it: one refused or throttled message does not stop the
         rest, but a person who blocked the bot gets nothing more (ContactStopped is
         raised). While Telegram is unreachable each operation waits until it answers again,
-        or until the channel stops: what is left in `pending` then was not sent."""
+        or until the channel stops: what is left in `pending` then was not sent.
+        `on_outage` runs at each failed try while Telegram is unreachable."""
+        heard = (lambda _error, _attempt, _delay: on_outage()) if on_outage else None
         while pending:
             operation = pending[0]
             try:
@@ -201,6 +209,7 @@ class Sender:
                     when=lambda error: isinstance(error, Unreachable),
                     stopping=self.stopping,
                     backoff=self.backoff,
+                    on_failure=heard,
                 )
             except ContactStopped:
                 raise

@@ -17,7 +17,7 @@ import hashlib
 import hmac
 import logging
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
@@ -145,8 +145,11 @@ class WhatsAppChannel(WebhookChannel):
         self.sends.later(self._send_replies(to, messages), name="whatsapp-send")
 
     async def _send_replies(self, to: str, pending: list[dict[str, Any]]) -> None:
+        unsent = self.sends.unsent(to)
         try:
-            await self._send_all(to, pending, wait_out_outages=True)
+            await self._send_all(
+                to, pending, on_outage=lambda: unsent.waiting(map(plain_text, pending))
+            )
         except Undeliverable:
             pending.clear()
             await self.sends.mark_unreachable(to)
@@ -155,25 +158,30 @@ class WhatsAppChannel(WebhookChannel):
             log.warning("a WhatsApp reply was not sent: %s", error)
         except Exception:
             log.exception("sending WhatsApp replies failed")
-        finally:  # still waiting for the API when stopped, or cut off by the stop
-            if self._stopping.is_set():
-                await self.sends.keep_unsent(to, map(plain_text, pending))
+        finally:  # sent; or still waiting for the API when stopped, or cut off
+            await unsent.settle(map(plain_text, pending), stopping=self._stopping.is_set())
 
     async def _send_all(
-        self, to: str, pending: list[dict[str, Any]], *, wait_out_outages: bool = False
+        self,
+        to: str,
+        pending: list[dict[str, Any]],
+        *,
+        on_outage: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         """Send the `pending` messages in order, removing each from the list once sent.
-        With `wait_out_outages` each waits while the API is down, until it answers again
-        or Chorus stops: what is left in `pending` then was not sent."""
+        With `on_outage` each waits while the API is down, until it answers again or
+        Chorus stops (what is left in `pending` then was not sent), and `on_outage` runs
+        at each failed try meanwhile."""
         async with self.sends.lock(to):
             while pending:
-                if wait_out_outages:
+                if on_outage is not None:
                     try:
                         await patiently(
                             partial(self.graph.send, to, pending[0]),
                             when=lambda error: isinstance(error, Unreachable),
                             stopping=self._stopping,
                             backoff=self._outage_backoff,
+                            on_failure=lambda _error, _attempt, _delay: on_outage(),
                         )
                     except Unreachable:  # only once stopping: until then it waits
                         return
