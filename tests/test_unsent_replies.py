@@ -120,24 +120,19 @@ async def test_a_telegram_reply_cut_off_by_the_stop_is_kept(
     """Telegram takes the call and never answers: the stop's time runs out (as in
     `Runtime.stop`) and cancels the send, whose reply is kept all the same."""
     caplog.set_level(logging.INFO, logger="bot")
-    person = User(new_user_id())
-    async with FakeBotAPI(TELEGRAM_TOKEN) as api:
-        settings = telegram_settings(database_url, api.base_url, mode="webhook")
-        async with ChorusWithTelegram(settings) as chorus:
-            assert chorus.channel is not None and chorus.services is not None
-            assert await chorus.post(api.text_update(person, "/start")) == 200
-            await chorus.channel.drained()
-            seen = len(api.calls_of("sendMessage"))
-            api.hold("sendMessage")
-            assert await chorus.post(api.text_update(person, "yes")) == 200
-            await api.wait_for_calls("sendMessage", seen + 1)
-            with pytest.raises(TimeoutError):
-                async with asyncio.timeout(0.5):
-                    await chorus.channel.stop()
-            [kept] = await kept_in_outbox(chorus.services)
-            assert kept.channel == "telegram" and "\n\n1. " in kept.text, kept.text
-            await api.release("sendMessage")
-        assert "telegram replies not sent before stopping; kept to send later" in caplog.text
+    async with telegram_after_start(database_url) as (api, chorus, person):
+        assert chorus.channel is not None and chorus.services is not None
+        seen = len(api.calls_of("sendMessage"))
+        api.hold("sendMessage")
+        assert await chorus.post(api.text_update(person, "yes")) == 200
+        await api.wait_for_calls("sendMessage", seen + 1)
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.5):
+                await chorus.channel.stop()
+        [kept] = await kept_in_outbox(chorus.services)
+        assert kept.channel == "telegram" and "\n\n1. " in kept.text, kept.text
+        await api.release("sendMessage")
+    assert "telegram replies not sent before stopping; kept to send later" in caplog.text
 
 
 async def test_whatsapp_replies_waiting_at_stop_go_out_after_the_restart(
@@ -191,32 +186,27 @@ async def test_a_telegram_reply_waiting_for_telegram_has_a_copy_until_it_is_sent
     """From the first failed try the replies have a copy in the outbox, due only HOLD
     later: this Chorus sends them itself once Telegram answers, and removes the copy."""
     caplog.set_level(logging.INFO, logger="bot")
-    person = User(new_user_id())
-    async with FakeBotAPI(TELEGRAM_TOKEN) as api:
-        settings = telegram_settings(database_url, api.base_url, mode="webhook")
-        async with ChorusWithTelegram(settings) as chorus:
-            assert chorus.channel is not None and chorus.services is not None
-            assert await chorus.post(api.text_update(person, "/start")) == 200
-            await chorus.channel.drained()
-            seen = len(api.chat(person.id))
-            api.fail("sendMessage", 502, "Bad Gateway", times=10_000, html=True)
-            asked = utc_now()
-            assert await chorus.post(api.text_update(person, "yes")) == 200
-            [copy] = await copies_kept(chorus.services.store)
-            assert copy.status == "queued" and copy.text.startswith(f"{LATE}\n\n"), copy.text
-            assert "\n\n1. " in copy.text, copy.text
-            assert asked + HOLD <= copy.next_attempt_at <= utc_now() + HOLD
-            dispatcher = OutboxDispatcher(chorus.services, {"telegram": chorus.channel})
-            assert await dispatcher.run_once() == 0  # not due: this Chorus still sends it
+    async with telegram_after_start(database_url) as (api, chorus, person):
+        assert chorus.channel is not None and chorus.services is not None
+        seen = len(api.chat(person.id))
+        api.fail("sendMessage", 502, "Bad Gateway", times=10_000, html=True)
+        asked = utc_now()
+        assert await chorus.post(api.text_update(person, "yes")) == 200
+        [copy] = await copies_kept(chorus.services.store)
+        assert copy.status == "queued" and copy.text.startswith(f"{LATE}\n\n"), copy.text
+        assert "\n\n1. " in copy.text, copy.text
+        assert asked + HOLD <= copy.next_attempt_at <= utc_now() + HOLD
+        dispatcher = OutboxDispatcher(chorus.services, {"telegram": chorus.channel})
+        assert await dispatcher.run_once() == 0  # not due: this Chorus still sends it
 
-            api.recover("sendMessage")
-            await chorus.channel.drained()
-            assert await kept_in_outbox(chorus.services) == []
-            replies = api.chat(person.id)[seen:]
-            texts = [message["text"] for message in replies]
-            assert texts and len(texts) == len(set(texts)), texts  # each once
-            assert not any(text.startswith(LATE) for text in texts), texts
-            assert any(message.get("reply_markup") for message in replies)  # buttons kept
+        api.recover("sendMessage")
+        await chorus.channel.drained()
+        assert await kept_in_outbox(chorus.services) == []
+        replies = api.chat(person.id)[seen:]
+        texts = [message["text"] for message in replies]
+        assert texts and len(texts) == len(set(texts)), texts  # each once
+        assert not any(text.startswith(LATE) for text in texts), texts
+        assert any(message.get("reply_markup") for message in replies)  # buttons kept
         assert "a copy is kept in the outbox meanwhile" in caplog.text
 
 
@@ -253,6 +243,22 @@ async def test_a_copy_survives_kill_9_and_goes_out_after_the_restart(
             assert await dispatcher.run_once() == 1
             assert api.chat(person.id)[-1]["text"] == copy.text
             assert len(api.chat(person.id)) == seen + 1
+
+
+@contextlib.asynccontextmanager
+async def telegram_after_start(
+    database_url: str,
+) -> AsyncIterator[tuple[FakeBotAPI, ChorusWithTelegram, User]]:
+    """The fake Bot API, Chorus on it by webhook, and a person who has sent /start and
+    had the answer."""
+    person = User(new_user_id())
+    async with FakeBotAPI(TELEGRAM_TOKEN) as api:
+        settings = telegram_settings(database_url, api.base_url, mode="webhook")
+        async with ChorusWithTelegram(settings) as chorus:
+            assert chorus.channel is not None
+            assert await chorus.post(api.text_update(person, "/start")) == 200
+            await chorus.channel.drained()
+            yield api, chorus, person
 
 
 async def copies_kept(store: Store, within: float = 15.0) -> list[OutboxMessage]:
