@@ -164,6 +164,30 @@ async def test_whatsapp_replies_waiting_at_stop_go_out_after_the_restart(
             assert sent.status == "sent" and sent.address_encrypted is None
 
 
+async def test_a_whatsapp_reply_waiting_for_the_api_has_a_copy_until_it_is_sent(
+    database_url: str,
+) -> None:
+    async with FakeGraphAPI(WHATSAPP_TOKEN, PHONE_ID) as graph:
+        driver = WhatsAppDriver(graph)
+        async with ChorusUnderTest(whatsapp_settings(database_url, graph.base_url)) as chorus:
+            assert (await chorus.post(driver, body_of(text_message(AMIRA, "Hello"))))[0] == 200
+            await chorus.channel("whatsapp").drained()
+            seen = len(graph.to(AMIRA))
+            graph.fail_next(502, times=10_000, html=True)
+            assert (await chorus.post(driver, body_of(text_message(AMIRA, "yes"))))[0] == 200
+            [copy] = await copies_kept(chorus.services.store)
+            assert copy.channel == "whatsapp" and copy.status == "queued"
+            assert copy.text.startswith(f"{LATE}\n\n") and "\n\n1. " in copy.text, copy.text
+            assert copy.next_attempt_at > utc_now() + HOLD / 2  # not due while it waits
+
+            graph.failures.clear()
+            await chorus.channel("whatsapp").drained()
+            assert await kept_in_outbox(chorus.services) == []
+            sent = graph.to(AMIRA)[seen:]
+            assert sent and not any(message.text.startswith(LATE) for message in sent)
+            assert any(message.options for message in sent)  # its buttons, not numbers
+
+
 async def test_nothing_is_kept_for_someone_not_taking_part(
     database_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
