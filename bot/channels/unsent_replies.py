@@ -104,13 +104,13 @@ class UnsentReplies:
             return
         finally:
             self.kept = self._due = None
+        why = "before stopping" if stopping else "after an error"
         if kept is not None:
-            log.info(
-                "%d %s replies not sent before stopping; kept to send later", count, self.channel
-            )
+            log.info("%d %s replies not sent %s; kept to send later", count, self.channel, why)
         else:  # nothing is stored about someone who has not agreed to take part
             log.info(
-                "%d %s replies not sent before stopping, to someone not taking part: not kept",
+                "%d %s replies not sent %s, to someone not taking part: not kept",
                 count,
                 self.channel,
+                why,
             )
