@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+import bot.cli.analyse
 from storage.database import Store
 from storage.models import Contribution, Participant, Vote
 from tests.conftest import TEST_SECRET, write_config
@@ -153,6 +154,19 @@ def test_analyse_prints_one_json_object_per_line(workdir: Path) -> None:
         "sentiment_confidence",
     }  # fmt: skip
     assert 0 < second["sentiment_confidence"] <= 1
+
+
+async def test_a_long_analyse_says_how_far_it_has_got_on_stderr(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bot.cli.analyse, "PROGRESS_SECONDS", 0.0)  # every batch is "long"
+    lines = "".join(f"Idea {n}: longer physio appointments\n" for n in range(600))
+    result = await in_process(["analyse"], workdir, "sqlite+aiosqlite://", lines)
+    assert result.returncode == 0, result.stderr
+    assert len([json.loads(line) for line in result.stdout.splitlines()]) == 600
+    said = [line for line in result.stderr.splitlines() if "analysed" in line]
+    assert any("analysed 250 lines so far" in line for line in said), result.stderr
+    assert "analysed 600 lines in " in said[-1], said
 
 
 def test_analyse_reads_a_csv_column(workdir: Path) -> None:

@@ -5,8 +5,10 @@ Lines are printed in input order. Typed at a terminal, each line is answered as 
 entered. Piped or read from a CSV, lines are enriched in batches of BATCH; when there are
 more than two batches and more than one core, by a pool of worker processes (one a core),
 each forked once the models are loaded, so that they share them instead of loading them
-again. The command imports nothing of the store or the channels, so it starts in well
-under a second; the models and the sentiment analyser load when the first text needs them.
+again. A long run says how far it has got on stderr every PROGRESS_SECONDS, and how long
+it took at the end (stdout holds only the JSON lines). The command imports nothing of the
+store or the channels, so it starts in well under a second; the models and the sentiment
+analyser load when the first text needs them.
 """
 
 from __future__ import annotations
@@ -14,9 +16,11 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import logging
 import multiprocessing
 import os
 import sys
+import time
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -32,6 +36,10 @@ from handlers.enrich import Enricher, Enrichment
 BATCH = 250
 # Batches handed out ahead of the one being printed, per worker.
 AHEAD = 2
+# How often a long run logs its progress (a run shorter than this says nothing).
+PROGRESS_SECONDS = 10.0
+
+log = logging.getLogger(__name__)
 
 # A line to analyse: the value of its --id-column (None without one), and its text.
 Row = tuple[str | None, str]
@@ -126,14 +134,44 @@ def _until_undecodable(rows: Iterator[Row], errors: list[UnicodeDecodeError]) ->
         errors.append(error)
 
 
+class _Progress:
+    """Counts the lines printed and logs how far the run has got, every PROGRESS_SECONDS."""
+
+    def __init__(self) -> None:
+        self.started = self._said = time.monotonic()
+        self.lines = 0
+
+    def printed(self, lines: str) -> None:
+        _write(lines)
+        self.lines += lines.count("\n")  # one a record: json.dumps escapes the text's own
+        now = time.monotonic()
+        if now - self._said >= PROGRESS_SECONDS:
+            self._said = now
+            rate = self.lines / (now - self.started)
+            log.info("analysed %s lines so far (%s a second)", f"{self.lines:,}", f"{rate:,.0f}")
+
+    def finished(self) -> None:
+        took = time.monotonic() - self.started
+        if took >= PROGRESS_SECONDS:
+            log.info("analysed %s lines in %.1f s", f"{self.lines:,}", took)
+
+
 def _analyse_batches(enricher: Enricher, rows: Iterable[Row], id_column: str | None) -> None:
     """Enrich and print `rows` batch by batch, in a process pool when that pays."""
+    progress = _Progress()
+    _enrich_and_print(enricher, rows, id_column, progress)
+    progress.finished()
+
+
+def _enrich_and_print(
+    enricher: Enricher, rows: Iterable[Row], id_column: str | None, progress: _Progress
+) -> None:
     batches = _batches(rows)
     first = list(islice(batches, 3))
     workers = _cores()
     if len(first) < 3 or workers < 2:
         for batch in chain(first, batches):
-            _write(_lines(enricher, batch, id_column))
+            progress.printed(_lines(enricher, batch, id_column))
         return
     # Loaded before the fork (on every core), the models are shared by every worker.
     enricher.warm_up(on_every_core=True)
@@ -150,9 +188,9 @@ def _analyse_batches(enricher: Enricher, rows: Iterable[Row], id_column: str | N
             for batch in chain(first, batches):
                 pending.append(pool.submit(_enrich_batch, batch, id_column))
                 while len(pending) > AHEAD * workers:
-                    _write(pending.popleft().result())
+                    progress.printed(pending.popleft().result())
             while pending:
-                _write(pending.popleft().result())
+                progress.printed(pending.popleft().result())
         except BaseException:  # Ctrl-C, a closed pipe: stop at once
             pool.shutdown(wait=False, cancel_futures=True)
             raise
