@@ -234,6 +234,32 @@ async def test_a_telegram_reply_waiting_for_telegram_has_a_copy_until_it_is_sent
         assert "a copy is kept in the outbox meanwhile" in caplog.text
 
 
+async def test_replies_queued_behind_a_waiting_send_get_their_copy_at_once(
+    database_url: str,
+) -> None:
+    """A person writes again while their last reply waits for Telegram: the new replies
+    wait behind it, so they are copied before they wait, not at their own first try."""
+    async with telegram_after_start(database_url) as (api, chorus, person):
+        assert chorus.channel is not None and chorus.services is not None
+        seen = len(api.chat(person.id))
+        api.fail("sendMessage", 502, "Bad Gateway", times=10_000, html=True)
+        assert await chorus.post(api.text_update(person, "yes")) == 200
+        await copies_kept(chorus.services.store)
+        assert await chorus.post(api.text_update(person, "skip")) == 200
+        first, second = await copies_kept(chorus.services.store, count=2)
+        assert first.text != second.text
+        assert min(first.next_attempt_at, second.next_attempt_at) > utc_now() + HOLD / 2
+
+        api.recover("sendMessage")
+        await chorus.channel.drained()
+        assert await kept_in_outbox(chorus.services) == []
+        texts = [message["text"] for message in api.chat(person.id)[seen:]]
+        late = LATE + "\n\n"
+        assert texts.index(first.text.removeprefix(late).split("\n\n")[0]) < texts.index(
+            second.text.removeprefix(late).split("\n\n")[0]
+        ), texts  # in the order they were answered
+
+
 async def test_a_copy_survives_kill_9_and_goes_out_after_the_restart(
     database_url: str, store: Store, tmp_path: Path
 ) -> None:
@@ -285,13 +311,16 @@ async def telegram_after_start(
             yield api, chorus, person
 
 
-async def copies_kept(store: Store, within: float = 15.0) -> list[OutboxMessage]:
-    """The outbox once it holds something (the copy is kept at the first failed try)."""
-    async with asyncio.timeout(within):
+async def copies_kept(store: Store, *, count: int = 1) -> list[OutboxMessage]:
+    """The outbox once it holds `count` messages (a copy is kept at the first failed
+    try), oldest first."""
+    async with asyncio.timeout(15):
         while True:
             async with store.reader() as unit:
-                found = list(await unit.session.scalars(select(OutboxMessage)))
-            if found:
+                found = list(
+                    await unit.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))
+                )
+            if len(found) >= count:
                 return found
             await asyncio.sleep(0.05)
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
-from collections.abc import Coroutine, Hashable, Sequence
+from collections.abc import Coroutine, Hashable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from bot.channels.unsent_replies import UnsentReplies
@@ -67,6 +67,20 @@ class ChatSends:
     def unsent(self, address: str) -> UnsentReplies:
         """The lasting copy of one send's replies while the provider is down."""
         return UnsentReplies(self.services, self.name, address)
+
+    async def copy_if_queued(
+        self,
+        address: Hashable,
+        unsent: UnsentReplies,
+        texts: Iterable[str | None],
+        *,
+        provider_down: bool,
+    ) -> None:
+        """Replies about to wait for `address`'s lock behind a send that waits out the
+        provider's outage get their copy now: they may wait as long, and would otherwise
+        have none until their own first try."""
+        if provider_down and self.lock(address).locked():
+            await unsent.waiting(texts)
 
     async def mark_unreachable(self, address: str) -> None:
         try:

@@ -464,6 +464,10 @@ class TelegramChannel(WebhookChannel):
     async def _send(self, chat_id: int, pending: list[Operation], sender: str | None) -> None:
         address = sender or str(chat_id)
         unsent = self.sends.unsent(address)
+        down = self.sender.outage.waiting is not None
+        await self.sends.copy_if_queued(
+            chat_id, unsent, map(plain_text, pending), provider_down=down
+        )
         async with self.sends.lock(chat_id):
             try:
                 await self.sender.perform_patiently(

@@ -147,6 +147,10 @@ class WhatsAppChannel(WebhookChannel):
     async def _send_replies(self, to: str, pending: list[dict[str, Any]]) -> None:
         unsent = self.sends.unsent(to)
         try:
+            down = self.graph.outage.waiting is not None
+            await self.sends.copy_if_queued(
+                to, unsent, map(plain_text, pending), provider_down=down
+            )
             await self._send_all(
                 to, pending, on_outage=lambda: unsent.waiting(map(plain_text, pending))
             )
