@@ -1,6 +1,7 @@
 """The background job that sends follow-up messages (e.g. "your idea was merged"), and
-replies a chat channel could not send before Chorus stopped (bot/channels/chat_sends.py),
-which carry their own encrypted address.
+the copies of replies a chat channel could not send while its provider was down, once
+Chorus has stopped or died (bot/channels/unsent_replies.py), which carry their own
+encrypted address.
 
 Messages are claimed in one short transaction, sent outside it (so a slow provider never
 holds the store's write lock), and settled in another. A send failure is judged here,

@@ -12,21 +12,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 PARTICIPANT_COMMANDS = frozenset(
-    {
-        "start",
-        "idea",
-        "vote",
-        "comment",
-        "mydata",
-        "forget",
-        "help",
-        "skip",
-        "yes",
-        "no",
-        "cancel",
-        "news",
-    }
-)
+    {"start", "idea", "vote", "comment", "mydata", "forget", "help", "skip", "yes", "no",
+     "cancel", "news"}
+)  # fmt: skip
 # Words a phone network treats as opting out of or back into messages, or asking for
 # help (SMS only): the keywords Twilio itself acts on, so Chorus and the gateway agree.
 OPT_OUT_WORDS = frozenset(

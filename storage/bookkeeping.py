@@ -249,14 +249,13 @@ class Outbox:
             )
         )
 
-    async def drop_queued(self, message_id: int) -> bool:
-        """Remove a message not yet taken for sending; False when it was (or is gone)."""
-        result = await self.session.execute(
+    async def drop_queued(self, message_id: int) -> None:
+        """Remove a message not yet taken for sending (one taken already stays)."""
+        await self.session.execute(
             delete(OutboxMessage).where(
                 OutboxMessage.id == message_id, OutboxMessage.status == "queued"
             )
         )
-        return bool(cast("CursorResult[Any]", result).rowcount)
 
     async def cancel_for(self, participant_id: int) -> int:
         result = await self.session.execute(

@@ -37,39 +37,44 @@ class Services:
     engine: RecordingEngine
 
 
-def copy_of(engine: RecordingEngine) -> UnsentReplies:
-    return UnsentReplies(Services(engine), "telegram", "42")  # type: ignore[arg-type]
+def copy_of(engine: RecordingEngine, unsent: list[str | None]) -> UnsentReplies:
+    """The copy of a send whose texts still to send are `unsent`, as the test changes it."""
+    return UnsentReplies(Services(engine), "telegram", "42", lambda: unsent)  # type: ignore[arg-type]
 
 
 async def test_kept_at_the_first_failure_moved_on_at_half_the_hold_removed_once_sent() -> None:
     engine = RecordingEngine()
-    copy = copy_of(engine)
-    await copy.waiting([ASKED, None])
+    unsent: list[str | None] = [ASKED, None]
+    copy = copy_of(engine, unsent)
+    await copy.waiting()
     assert engine.calls == [("keep", ASKED, START + HOLD, None)]
     engine.now = START + HOLD / 2 - timedelta(seconds=1)
-    await copy.waiting([ASKED])
+    await copy.waiting()
     assert len(engine.calls) == 1  # not yet: the copy is due long after the next try
     engine.now = START + HOLD / 2 + timedelta(seconds=1)
-    await copy.waiting([ASKED])
+    await copy.waiting()
     assert engine.calls[-1] == (
         "keep", ASKED, engine.now + HOLD, 1
     )  # fmt: skip
-    await copy.settle([], stopping=False)
+    unsent.clear()
+    await copy.settle(stopping=False)
     assert engine.calls[-1] == ("drop", 2)
 
 
 async def test_stopping_makes_the_copy_due_at_once_with_what_is_left() -> None:
     engine = RecordingEngine()
-    copy = copy_of(engine)
-    await copy.waiting(["First", "Second"])
-    await copy.settle(["Second"], stopping=True)
+    unsent: list[str | None] = ["First", "Second"]
+    copy = copy_of(engine, unsent)
+    await copy.waiting()
+    del unsent[0]
+    await copy.settle(stopping=True)
     assert engine.calls[-1] == ("keep", "Second", None, 1)
 
 
 async def test_without_a_failure_nothing_is_written_unless_stopping() -> None:
     engine = RecordingEngine()
-    await copy_of(engine).settle([], stopping=False)
-    await copy_of(engine).settle(["Unsent after an unexpected error"], stopping=False)
+    await copy_of(engine, []).settle(stopping=False)
+    await copy_of(engine, ["Unsent after an unexpected error"]).settle(stopping=False)
     assert engine.calls == []
-    await copy_of(engine).settle(["Cut off by the stop"], stopping=True)
+    await copy_of(engine, ["Cut off by the stop"]).settle(stopping=True)
     assert engine.calls == [("keep", "Cut off by the stop", None, None)]

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
-from collections.abc import Coroutine, Hashable, Iterable, Sequence
+from collections.abc import Callable, Coroutine, Hashable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from bot.channels.unsent_replies import UnsentReplies
@@ -64,23 +64,10 @@ class ChatSends:
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
-    def unsent(self, address: str) -> UnsentReplies:
-        """The lasting copy of one send's replies while the provider is down."""
-        return UnsentReplies(self.services, self.name, address)
-
-    async def copy_if_queued(
-        self,
-        address: Hashable,
-        unsent: UnsentReplies,
-        texts: Iterable[str | None],
-        *,
-        provider_down: bool,
-    ) -> None:
-        """Replies about to wait for `address`'s lock behind a send that waits out the
-        provider's outage get their copy now: they may wait as long, and would otherwise
-        have none until their own first try."""
-        if provider_down and self.lock(address).locked():
-            await unsent.waiting(texts)
+    def unsent(self, address: str, texts: Callable[[], Iterable[str | None]]) -> UnsentReplies:
+        """The lasting copy of one send's replies (`texts()`: what is still to send) while
+        the provider is down."""
+        return UnsentReplies(self.services, self.name, address, texts)
 
     async def mark_unreachable(self, address: str) -> None:
         try:

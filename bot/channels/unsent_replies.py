@@ -14,8 +14,9 @@ Chorus stops in an orderly way, the copy is made due at once, with what is still
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -37,24 +38,39 @@ def _joined(texts: Iterable[str | None]) -> tuple[str, int]:
 
 
 class UnsentReplies:
-    """The copy kept for one send to one address (`channel`, as the engine knows it)."""
+    """The copy kept for one send to one address (`channel`, as the engine knows it);
+    `texts()` says what the send has still to send, as plain texts (None: nothing to say)."""
 
-    def __init__(self, services: Services, channel: str, address: str) -> None:
+    def __init__(
+        self,
+        services: Services,
+        channel: str,
+        address: str,
+        texts: Callable[[], Iterable[str | None]],
+    ) -> None:
         self.services = services
         self.channel = channel
         self.address = address
+        self.texts = texts
         self.kept: int | None = None  # the outbox message holding the copy
         self._due: datetime | None = None  # when the copy would go out without us
         self._store_down = False
 
-    async def waiting(self, texts: Iterable[str | None]) -> None:
-        """A try failed, the provider is down: keep a copy of `texts`, due HOLD from now
-        (or move the copy's time on, once half of HOLD has passed)."""
+    async def before_waiting_for(self, lock: asyncio.Lock, *, provider_down: bool) -> None:
+        """About to wait for `lock` (the person's), held by a send that waits out the
+        provider's outage: keep the copy now, as this send may wait as long, and its own
+        first try comes only after."""
+        if provider_down and lock.locked():
+            await self.waiting()
+
+    async def waiting(self) -> None:
+        """A try failed, the provider is down: keep a copy of what is still to send, due
+        HOLD from now (or move the copy's time on, once half of HOLD has passed)."""
         engine = self.services.engine
         now = engine.clock()
         if self._due is not None and self._due - now > HOLD / 2:
             return
-        text, count = _joined(texts)
+        text, count = _joined(self.texts())
         if not count:
             return
         try:
@@ -74,12 +90,12 @@ class UnsentReplies:
             )
         self.kept, self._due = kept, now + HOLD  # (a stranger: asked again after HOLD / 2)
 
-    async def settle(self, texts: Iterable[str | None], *, stopping: bool) -> None:
-        """The send ended with `texts` still unsent: sent in full, the copy is removed;
-        stopping (or a copy kept already), they are kept to be sent at once. Each outcome
+    async def settle(self, *, stopping: bool) -> None:
+        """The send ended: sent in full, the copy is removed; with something left unsent
+        and stopping (or a copy kept already), that is kept to be sent at once. Each outcome
         is logged: kept, not kept because the person has not agreed to take part (or
         opted out), or not kept because the store is down."""
-        text, count = _joined(texts)
+        text, count = _joined(self.texts())
         engine = self.services.engine
         try:
             if not count:

@@ -280,8 +280,8 @@ def _on_confirm(ctx: Context) -> list[Reply]:
 
 
 def _offer_alike(ctx: Context, alike: list[ContributionRecord]) -> list[Reply]:
-    """ "Is your idea like one of these?", read out: a key per idea, then one for "mine
-    is different"."""
+    """The question "Is your idea like one of these?", read out: a key per idea, then one
+    for "mine is different"."""
     data = {k: v for k, v in ctx.state.items() if k not in ("step", "call", "quiet")}
     data["ideas"] = [[idea.id, idea.shown_number, idea.text] for idea in alike]
     _go(ctx, "call_alike", **data)

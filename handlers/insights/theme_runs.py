@@ -216,8 +216,8 @@ def is_stale(question: dict, now: datetime, refresh_minutes: float) -> bool:
 
 
 def sentiment_mix(counts: Mapping[str, int]) -> str:
-    """ "positive 60%, negative 30%, neutral 10%": the labels present, largest first (the
-    unscored share too, so the figures add up to the theme's size)."""
+    """The mix as a phrase, "positive 60%, negative 30%, neutral 10%": the labels present,
+    largest first (the unscored share too, so the figures add up to the theme's size)."""
     total = sum(counts.values())
     if not total:
         return "no sentiment"

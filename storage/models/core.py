@@ -251,8 +251,8 @@ class OutboxMessage(Base):
     )
     channel: Mapped[str] = mapped_column(String(16))
     text: Mapped[str] = mapped_column(Text)
-    # Where to send it when not to the person's stored contact (replies kept at stopping),
-    # encrypted; cleared once sent or given up.
+    # Where to send it when not to the person's stored contact (the copy of replies a chat
+    # channel could not send yet), encrypted; cleared once sent or given up.
     address_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
     status: Mapped[str] = mapped_column(String(12), default="queued")
     attempts: Mapped[int] = mapped_column(Integer, default=0)

@@ -463,23 +463,19 @@ class TelegramChannel(WebhookChannel):
 
     async def _send(self, chat_id: int, pending: list[Operation], sender: str | None) -> None:
         address = sender or str(chat_id)
-        unsent = self.sends.unsent(address)
-        down = self.sender.outage.waiting is not None
-        await self.sends.copy_if_queued(
-            chat_id, unsent, map(plain_text, pending), provider_down=down
-        )
-        async with self.sends.lock(chat_id):
+        unsent = self.sends.unsent(address, lambda: map(plain_text, pending))
+        lock = self.sends.lock(chat_id)
+        await unsent.before_waiting_for(lock, provider_down=self.sender.outage.waiting is not None)
+        async with lock:
             try:
-                await self.sender.perform_patiently(
-                    chat_id, pending, on_outage=lambda: unsent.waiting(map(plain_text, pending))
-                )
+                await self.sender.perform_patiently(chat_id, pending, on_outage=unsent.waiting)
             except ContactStopped:
                 pending.clear()
                 await self.sends.mark_unreachable(address)
             except Exception:
                 log.exception("sending Telegram replies failed")
             finally:  # sent; or still waiting for Telegram when stopped, or cut off
-                await unsent.settle(map(plain_text, pending), stopping=self._stopping.is_set())
+                await unsent.settle(stopping=self._stopping.is_set())
 
     async def deliver(self, address: str, replies: Sequence[Reply]) -> None:
         """Send replies outside a conversation (follow-ups, results of team jobs, retried

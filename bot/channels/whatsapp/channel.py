@@ -4,7 +4,7 @@
 takes the shared webhook path (bot/channels/kit.py) after checking `X-Hub-Signature-256`
 against the app secret. Replies are sent after the commit, in order for each person;
 while the Cloud API fails they wait, and go once it answers again (or from the outbox
-after a restart, bot/channels/chat_sends.py).
+after a restart, bot/channels/unsent_replies.py).
 Follow-ups (`deliver`) go as free-form messages within 24 hours of the person's last
 message, and otherwise as the approved template in `channels.whatsapp.followup_template`,
 or not at all.
@@ -145,15 +145,11 @@ class WhatsAppChannel(WebhookChannel):
         self.sends.later(self._send_replies(to, messages), name="whatsapp-send")
 
     async def _send_replies(self, to: str, pending: list[dict[str, Any]]) -> None:
-        unsent = self.sends.unsent(to)
+        unsent = self.sends.unsent(to, lambda: map(plain_text, pending))
         try:
             down = self.graph.outage.waiting is not None
-            await self.sends.copy_if_queued(
-                to, unsent, map(plain_text, pending), provider_down=down
-            )
-            await self._send_all(
-                to, pending, on_outage=lambda: unsent.waiting(map(plain_text, pending))
-            )
+            await unsent.before_waiting_for(self.sends.lock(to), provider_down=down)
+            await self._send_all(to, pending, on_outage=unsent.waiting)
         except Undeliverable:
             pending.clear()
             await self.sends.mark_unreachable(to)
@@ -163,7 +159,7 @@ class WhatsAppChannel(WebhookChannel):
         except Exception:
             log.exception("sending WhatsApp replies failed")
         finally:  # sent; or still waiting for the API when stopped, or cut off
-            await unsent.settle(map(plain_text, pending), stopping=self._stopping.is_set())
+            await unsent.settle(stopping=self._stopping.is_set())
 
     async def _send_all(
         self,
