@@ -45,13 +45,40 @@ class NeedRead(Exception):
         self.keys = keys
 
 
+def idea_read(idea_id: int) -> ReadKey:
+    return ("idea", idea_id)
+
+
+def candidates_read(
+    person: int, questions: list[int], exclude: tuple[int, ...], pool: int
+) -> ReadKey:
+    return ("candidates", person, tuple(questions), tuple(exclude), pool)
+
+
+def alike_read(question_id: int | None, text: str) -> ReadKey:
+    return ("alike", question_id, text)
+
+
+def votes_since_read(person: int, since: datetime) -> ReadKey:
+    return ("votes_since", person, since)
+
+
+def contributions_since_read(person: int, kind: str, since: datetime) -> ReadKey:
+    return ("contributions_since", person, kind, since)
+
+
+def same_idea_read(person: int, text: str) -> ReadKey:
+    return ("same_idea", person, text)
+
+
 @dataclass
 class Reads:
     """Loaded reads by key: ("idea", id), ("candidates", person, questions, exclude,
     pool), ("activity", person), ("enrich", text), ("alike", question id, text): the
     question's ideas like the text (handlers/likeness_cache.py); and for the limits
     (handlers/limits.py) ("votes_since", person, since), ("contributions_since", person,
-    kind, since) and ("same_idea", person, text): the number of their idea so worded."""
+    kind, since) and ("same_idea", person, text): the number of their idea so worded.
+    The functions above build these keys, for a flow that asks for several at once."""
 
     # Each key's value has the type its accessor below names (the engine fills them).
     loaded: dict[ReadKey, object] = field(default_factory=dict)
@@ -62,18 +89,19 @@ class Reads:
         return self.loaded[key]
 
     def need(self, *keys: ReadKey) -> None:
-        """Ask for all of these at once: one round of loading, not one for each."""
+        """Ask for all of these at once: one round of loading, not one for each (each
+        round decides the message again from the start)."""
         missing = [key for key in keys if key not in self.loaded]
         if missing:
             raise NeedRead(*missing)
 
     def idea(self, idea_id: int) -> ContributionRecord | None:
-        return cast(ContributionRecord | None, self.get(("idea", idea_id)))
+        return cast(ContributionRecord | None, self.get(idea_read(idea_id)))
 
     def candidates(
         self, person: int, questions: list[int], exclude: tuple[int, ...], pool: int
     ) -> tuple[ContributionRecord, ...]:
-        key = ("candidates", person, tuple(questions), tuple(exclude), pool)
+        key = candidates_read(person, questions, exclude, pool)
         return cast(tuple[ContributionRecord, ...], self.get(key))
 
     def idea_by_number(self, number: int) -> ContributionRecord | None:
@@ -83,19 +111,19 @@ class Reads:
         return cast(ParticipantActivity, self.get(("activity", person)))
 
     def alike(self, question_id: int | None, text: str) -> tuple[ContributionRecord, ...]:
-        return cast(tuple[ContributionRecord, ...], self.get(("alike", question_id, text)))
+        return cast(tuple[ContributionRecord, ...], self.get(alike_read(question_id, text)))
 
     def enrichment(self, text: str) -> Enrichment:
         return cast(Enrichment, self.get(("enrich", text)))
 
     def votes_since(self, person: int, since: datetime) -> int:
-        return cast(int, self.get(("votes_since", person, since)))
+        return cast(int, self.get(votes_since_read(person, since)))
 
     def contributions_since(self, person: int, kind: str, since: datetime) -> int:
-        return cast(int, self.get(("contributions_since", person, kind, since)))
+        return cast(int, self.get(contributions_since_read(person, kind, since)))
 
     def same_idea(self, person: int, text: str) -> int | None:
-        return cast(int | None, self.get(("same_idea", person, text)))
+        return cast(int | None, self.get(same_idea_read(person, text)))
 
 
 @dataclass
@@ -162,6 +190,10 @@ class Context:
             self.participant.id, self.open_question_ids(), tuple(exclude), pool
         )
         return self.rng.choice(candidates) if candidates else None
+
+    def candidates_read(self, exclude: tuple[int, ...] = (), pool: int = 5) -> ReadKey:
+        """The read `next_for_voting` makes with these arguments."""
+        return candidates_read(self.participant.id, self.open_question_ids(), exclude, pool)
 
     def open_questions(self) -> list[QuestionSettings]:
         return self.config.open_questions(self.now)

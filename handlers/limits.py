@@ -19,16 +19,24 @@ from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import cast
 
 from handlers.catalogue import Catalogue
+from handlers.context import (
+    Context,
+    ReadKey,
+    contributions_since_read,
+    same_idea_read,
+    votes_since_read,
+)
 from handlers.settings import LimitsConfig
 from handlers.types import Reply
 from storage.effects import Decision
 from storage.message_counts import MessageCounts
 
-if TYPE_CHECKING:
-    from handlers.context import Context
+# The windows the limits count over (`limits:` names the counts: per hour, per minute).
+CONTRIBUTIONS_WINDOW = timedelta(hours=1)
+VOTES_WINDOW = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -101,36 +109,43 @@ def shared_message_counts(limits: LimitsConfig) -> MessageCounts:
     return MessageCounts(limits.messages_per_minute, refusal)
 
 
+def refusal_reads(ctx: Context, kind: str, text: str | None = None) -> tuple[ReadKey, ...]:
+    """The reads `contribution_refusal` makes (none for a person not stored yet), for a
+    flow that asks for them together with its own: one round of loading."""
+    person = ctx.participant.id
+    if not person:  # not stored yet: nothing done before this message
+        return ()
+    if kind == "vote":
+        return (votes_since_read(person, ctx.now - VOTES_WINDOW),)
+    keys = [contributions_since_read(person, kind, ctx.now - CONTRIBUTIONS_WINDOW)]
+    if kind == "idea" and text is not None:
+        # Stored ideas are cleaned and redacted, as the enrichment's text: compare like
+        # with like.
+        keys.append(same_idea_read(person, ctx.enrich(text).text))
+    return tuple(keys)
+
+
 def contribution_refusal(ctx: Context, kind: str, text: str | None = None) -> Reply | None:
     """The polite reply when this person may not add one more `kind` now — over a limit,
     or (for an idea) the same text as one of their ideas — else None. The counts are
-    reads the batch writer loads (`NeedRead`); nothing is written."""
-    person = ctx.participant.id
-    if not person:  # not stored yet: nothing done before this message
+    reads the batch writer loads (`NeedRead`, all in one round); nothing is written."""
+    reads = refusal_reads(ctx, kind, text)
+    if not reads:
         return None
-    same_text = None  # an idea's text as stored, to find the same idea of theirs
+    ctx.reads.need(*reads)
+    counts = [cast(int, ctx.reads.get(key)) for key in reads]
     if kind == "vote":
-        since = ctx.now - timedelta(minutes=1)
-        activity = Activity(votes_last_minute=ctx.reads.votes_since(person, since))
+        activity = Activity(votes_last_minute=counts[0])
     else:
-        since = ctx.now - timedelta(hours=1)
-        if kind == "idea" and text is not None:
-            # Stored ideas are cleaned and redacted, as the enrichment's text: compare like
-            # with like. Both counts are needed: asked for together, loaded in one round.
-            same_text = ctx.enrich(text).text
-            ctx.reads.need(
-                ("contributions_since", person, kind, since), ("same_idea", person, same_text)
-            )
-        count = ctx.reads.contributions_since(person, kind, since)
         activity = Activity(
-            ideas_last_hour=count if kind == "idea" else 0,
-            comments_last_hour=count if kind == "comment" else 0,
+            ideas_last_hour=counts[0] if kind == "idea" else 0,
+            comments_last_hour=counts[0] if kind == "comment" else 0,
         )
     key = over_limit(kind, activity, ctx.config.limits)
     if key is not None:
         return ctx.say(key)
-    if same_text is not None:
-        number = ctx.reads.same_idea(person, same_text)
+    if len(reads) > 1:  # the number of their idea worded the same, if any
+        number = cast(int | None, ctx.reads.get(reads[1]))
         if number is not None:
             return ctx.say("idea_again", number=number)
     return None

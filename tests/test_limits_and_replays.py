@@ -110,9 +110,9 @@ async def test_past_a_limit_one_polite_reply_and_nothing_stored(
 async def test_an_idea_asks_for_its_limit_reads_in_one_round(
     engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The hour's count of their ideas and the look-up of the same idea are asked for
-    together, so an idea is decided three times (limits, alike ideas, then decided),
-    not four; each round runs the whole flow again."""
+    """The hour's count of their ideas, the look-up of the same idea and the ideas like
+    it are asked for together, so an idea is decided twice (nothing loaded, then all of
+    it), not four times; each round runs the whole flow again."""
     import handlers.conversation
 
     amira = Person(engine, "amira-rounds")
@@ -126,7 +126,7 @@ async def test_an_idea_asks_for_its_limit_reads_in_one_round(
     monkeypatch.setattr(handlers.conversation, "decide", counting)
     await amira.say("idea Hydrotherapy for everyone after a stroke")
     assert amira.keys[0] in ("idea_saved", "idea_pending")
-    assert len(asked) == 3
+    assert len(asked) == 2
 
 
 async def test_the_same_idea_twice_is_stored_once(

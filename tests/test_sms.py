@@ -72,7 +72,9 @@ class SmsDriver:
     """How the harness signs Twilio's SMS webhook and reads the TwiML replies.
 
     Signers: valid, none, forged (another auth token), local-url (signed for the URL
-    Chorus sees rather than the public one), tampered (the Body changed after signing)."""
+    Chorus sees rather than the public one), tampered (the Body changed after signing),
+    default-port (the public URL with :443 added, as Twilio sometimes signs it),
+    not-ascii (a header no signature can be)."""
 
     channel = "sms"
     path = "/webhooks/sms"
@@ -87,10 +89,12 @@ class SmsDriver:
             fields = []
         if signer == "tampered":
             fields = [(k, "different" if k == "Body" else v) for k, v in fields]
+        if signer == "not-ascii":
+            headers["X-Twilio-Signature"] = "signé\u00ff=="
+            return headers
         token = "another-token-entirely-0123456789" if signer == "forged" else AUTH_TOKEN
-        headers["X-Twilio-Signature"] = twilio_signature(
-            token, url if signer == "local-url" else SMS_URL, fields
-        )
+        signed = {"local-url": url, "default-port": SMS_URL.replace(".org/", ".org:443/")}
+        headers["X-Twilio-Signature"] = twilio_signature(token, signed.get(signer, SMS_URL), fields)
         return headers
 
     async def replies(self, chorus, answer: str, sender: str) -> list[str]:
@@ -126,6 +130,16 @@ SMS_CASES = [
         "signed for the URL Chorus sees, not the public one", _START, 403, signer="local-url"
     ),
     ChannelCase("body changed after signing", _START, 403, signer="tampered", sender=AMIRA),
+    ChannelCase(
+        "signed for the public URL with its default port",
+        _START,
+        200,
+        signer="default-port",
+        sender=AMIRA,
+        external_id=_SID,
+        makes_person=False,
+    ),
+    ChannelCase("a signature header that is not ASCII", _START, 403, signer="not-ascii"),
     ChannelCase("no MessageSid", sms_form(AMIRA, "START", _SID, drop=("MessageSid",)), 400),
     ChannelCase("no From", sms_form(AMIRA, "START", _SID, drop=("From",)), 400),
     ChannelCase("no Body", sms_form(AMIRA, "START", _SID, drop=("Body",)), 400, sender=AMIRA),

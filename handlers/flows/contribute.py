@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from handlers.context import Context
+from handlers.context import Context, alike_read
 from handlers.flows import voting
 from handlers.flows.menu import done, show_menu
-from handlers.limits import contribution_refusal
+from handlers.limits import contribution_refusal, refusal_reads
 from handlers.types import Choice, Reply
 from storage.effects import NEW_NUMBER, AddContribution, DropContact, SaveContact
 from storage.records import ContributionRecord, NewContribution
@@ -58,12 +58,16 @@ def submit_idea(
         question_key = questions[0].key
     if question_key not in {q.key for q in questions}:
         return show_menu(ctx, intro="no_open_question")
+    offering = not different and ctx.config.consultation.offer_alike
+    if offering:  # the limits' counts and the ideas like it: one round of loading
+        alike = alike_read(ctx.question_ids.get(question_key), ctx.enrich(text).text)
+        ctx.reads.need(*refusal_reads(ctx, "idea", text), alike)
     refusal = contribution_refusal(ctx, "idea", text)  # a limit, or the same idea
     if refusal is not None:
         ctx.set_state("menu")
         return [refusal]
     message_id = ctx.state.get("message_id") or ctx.inbound.message_id
-    if not different and ctx.config.consultation.offer_alike:
+    if offering:
         offer = _offer_alike(ctx, text, question_key, message_id)
         if offer:
             return offer

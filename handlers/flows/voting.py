@@ -7,9 +7,9 @@ pressed late still counts for the right idea.
 
 from __future__ import annotations
 
-from handlers.context import Context
+from handlers.context import Context, idea_read
 from handlers.flows.menu import done, show_menu
-from handlers.limits import contribution_refusal
+from handlers.limits import contribution_refusal, refusal_reads
 from handlers.types import Choice, Reply
 from storage.effects import CastVote
 from storage.records import ContributionRecord
@@ -84,13 +84,17 @@ def cast(ctx: Context, idea_id: int, choice: str) -> list[Reply]:
     value = VALUES.get(choice)
     if value is None:
         return [ctx.say("vote_use_numbers")]
+    # The limit's count, the idea and the next ideas to show, asked for together: one
+    # round of loading (each round decides the message again from the start).
+    exclude = (idea_id,)
+    ctx.reads.need(*refusal_reads(ctx, "vote"), idea_read(idea_id), ctx.candidates_read(exclude))
     over = contribution_refusal(ctx, "vote")
     if over is not None:
         return [over]  # still on the same idea: they can vote on it in a minute
     refused = record_vote(ctx, idea_id, value)
     if refused:
-        return next_idea(ctx, lead=[ctx.say(refused)], exclude=(idea_id,))
-    return next_idea(ctx, exclude=(idea_id,), replaces=True)
+        return next_idea(ctx, lead=[ctx.say(refused)], exclude=exclude)
+    return next_idea(ctx, exclude=exclude, replaces=True)
 
 
 def current_idea(ctx: Context) -> ContributionRecord | None:
