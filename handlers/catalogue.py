@@ -32,6 +32,7 @@ MESSAGES: dict[str, str] = {
     "menu_comment": "Comment on an idea",
     "menu_help": "Help",
     "ask_idea": "What is your idea? {question}",
+    "idea_in_words": "Please write your idea in words. Send START to go back to the menu.",
     "ask_question": "Which question is your idea for?",
     "no_open_question": "There is no open question right now. Please come back soon.",
     "idea_saved": "Thanks! Your idea is saved as idea {number}. Send VOTE to vote on other ideas.",

@@ -196,6 +196,27 @@ async def test_text_over_the_limit_is_refused_at_every_step_and_nothing_is_kept(
         assert len(await unit.session.scalar(select(Contribution.text))) == 2000
 
 
+@pytest.mark.parametrize("typed", ["2", "1.", "??", "\U0001f44d", "IDEA 3"])
+async def test_an_idea_without_a_letter_is_not_stored_and_the_step_stays(
+    engine: Engine, store: Store, typed: str
+) -> None:
+    """At "What is your idea?" someone types "2", meaning the menu's second choice: it
+    is not stored as idea 2. They are asked for words, and their next words are the
+    idea; words in any script count."""
+    person = Person(engine, f"no-words-{typed}")
+    await person.join()
+    if not typed.startswith("IDEA"):
+        await person.say("IDEA")
+        assert person.keys == ["ask_idea"]
+    await person.say(typed)
+    assert person.keys == ["idea_in_words"]
+    assert "in words" in person.text
+    assert await _count(store, Contribution) == 0
+    await person.say("Podiatry clinics in libraries" if typed != "??" else "فيزيو في كل عيادة")
+    assert person.keys[0] == "idea_saved"
+    assert await _count(store, Contribution) == 1
+
+
 async def test_empty_messages_answer_without_moving_the_conversation(
     engine: Engine, store: Store
 ) -> None:

@@ -28,6 +28,7 @@ from handlers.catalogue import Catalogue
 from handlers.commands import parse_command
 from handlers.enrich import clean_text
 from handlers.flows.call import pressed, spoken
+from handlers.flows.contribute import has_words
 from handlers.types import Reply
 from storage.models import Contribution
 from tests.conftest import config_dict, make_settings, with_environ
@@ -105,6 +106,8 @@ def expected_idea(enricher, text: str) -> str | None:
     """What Chorus should store for the message "idea <text>", or None for no idea."""
     command = parse_command(clean_text(f"idea {text}"))
     if command is None or command.word != "idea" or not command.argument:
+        return None
+    if not has_words(command.argument):  # "idea 1E2": asked for words, nothing stored
         return None
     return enricher.enrich(command.argument).text
 

@@ -105,7 +105,7 @@ async def test_every_reply_of_a_text_conversation_fits(engine, clock) -> None:
         "99", "1", "11", "skip", "skip",  # a wrong number, AHP, physio, two skips
         "SKIP", "/foo", "", "x" * (CONFIG.consultation.max_text_length + 1),
         "COMMENT", "VOTE", "HELP", "4",  # nothing to comment on or vote on yet; help
-        "IDEA", "SKIP", "IDEA",
+        "IDEA", "SKIP", "IDEA", "2",  # "2" at "What is your idea?": words, please
     )  # fmt: skip
     [saved] = await texting.say(author, LONGEST_IDEA)
     idea = re.search(r"saved as idea (\d+)", saved).group(1)

@@ -41,6 +41,10 @@ def submit_idea(
 ) -> list[Reply]:
     """Store an idea; first, unless the person said theirs is `different`, offer the
     question's ideas like it ("Is your idea like one of these?")."""
+    if not has_words(text):
+        # "2" or "?" alone: a menu choice typed at "What is your idea?", or a slip, not
+        # an idea. Nothing is stored and the step stays, so their next words are the idea.
+        return [ctx.say("idea_in_words")]
     questions = ctx.open_questions()
     if question_key is None:
         if not questions:
@@ -88,6 +92,11 @@ def submit_idea(
         ctx.set_state("followup")
         return [first, ctx.say("followup_ask", choices=followup_choices(ctx))]
     return done(ctx, first)
+
+
+def has_words(text: str) -> bool:
+    """At least one letter, in any script: not only digits, signs or emoji."""
+    return any(character.isalpha() for character in text)
 
 
 def _short(text: str, limit: int = LABEL_LENGTH) -> str:
