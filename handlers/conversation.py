@@ -9,12 +9,13 @@ snapshot of the person; it may be called again when the snapshot turns out stale
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 
 from handlers.catalogue import Catalogue
 from handlers.commands import parse_command
-from handlers.context import Context, NeedRead, Reads
+from handlers.context import Context, NeedRead, ReadKey, Reads
 from handlers.deps import Deps
 from handlers.enrich import Enrichment
 from handlers.enrich.model import Scored
@@ -147,10 +148,24 @@ class Conversation:
         self.deps = deps
         self.likeness = LikenessCache(deps.config.insights.similar_threshold)
 
-    def plan(self, pending: Pending, person: ParticipantRecord | None, reader: Reader) -> Decision:
+    def reads(self, pending: Pending) -> Reads:
+        """What a message's decision starts from: its enrichment, when worked out early."""
         reads = Reads()
         if pending.enrichment is not None:
             reads.loaded[("enrich", pending.enriched_text)] = pending.enrichment
+        return reads
+
+    def plan(
+        self,
+        pending: Pending,
+        person: ParticipantRecord | None,
+        reader: Reader,
+        preloaded: Mapping[ReadKey, object] | None = None,
+    ) -> Decision:
+        """`preloaded`: reads loaded already (handlers/look_ahead.py)."""
+        reads = self.reads(pending)
+        if preloaded:
+            reads.loaded.update(preloaded)
         # Every attempt draws from the same point of the random source, so a decision
         # taken again after a read is the one that would have been taken at once.
         start = self.deps.rng.getstate()

@@ -32,6 +32,7 @@ from handlers.deps import Deps, utc_now
 from handlers.enrich import Enricher, Enrichment, clean_text
 from handlers.enrichment_batches import EnrichmentBatches
 from handlers.limits import MessageRate, message_limit_reply, shared_message_counts
+from handlers.look_ahead import BatchDecisions
 from handlers.privacy import ContactCipher, Pseudonymizer
 from handlers.public import Checkpoint, IngestResult, ingest_posts
 from handlers.replay import ReplayKeeper
@@ -260,7 +261,7 @@ class Engine:
         messages = [
             Message(p.inbound.channel, p.inbound.message_id, p.pseudonym, p.now) for p in pendings
         ]
-        plan = self._conversation.plan
+        decisions = BatchDecisions(self._conversation, pendings)
         replays = Replays(
             encode=self._encode_replies,
             window=self.replay.window,
@@ -269,7 +270,8 @@ class Engine:
 
         work = Batch(
             messages=messages,
-            decide=lambda index, person, reader: plan(pendings[index], person, reader),
+            decide=decisions.decide,
+            look_ahead=decisions.look_ahead,
             backend=self.deps.store.backend,
             grouping=self.deps.store.grouping,
             on_erase=self._erase,

@@ -18,6 +18,7 @@ storage/batch_apply.py; this module runs the batch.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -30,7 +31,16 @@ from storage import replies as kept_replies
 from storage.batch_apply import BatchTallies, Eraser, apply_one
 from storage.batch_claims import claim_early
 from storage.batch_reads import Reader
-from storage.batch_types import UNREAD, Applied, Decide, Message, OnErase, Replays, Unread
+from storage.batch_types import (
+    UNREAD,
+    Applied,
+    Decide,
+    LookAhead,
+    Message,
+    OnErase,
+    Replays,
+    Unread,
+)
 from storage.effects import (
     Decision,
 )
@@ -38,6 +48,8 @@ from storage.grouping import Grouping
 from storage.message_counts import MessageCounts
 from storage.records import ParticipantRecord
 from storage.sync_bridge import SyncSession, run_now
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -54,6 +66,7 @@ class Batch:
     on_erase: OnErase
     replays: Replays | None = None
     counts: MessageCounts | None = None
+    look_ahead: LookAhead | None = None  # PostgreSQL: called before deciding any message
 
 
 def run_pipeline(
@@ -117,11 +130,18 @@ def _decide_then_apply(
     messages = batch.messages
     reader = Reader(read)
     before = reader.people({m.pseudonym for m in messages})  # as committed: one statement
-    snapshots: list[ParticipantRecord | None] = []
+    snapshots = [before.get(message.pseudonym) for message in messages]
+    if batch.look_ahead is not None:
+        try:
+            batch.look_ahead(snapshots, reader)
+        except Exception as error:  # only an economy: each message reads what it needs
+            if _is_fatal(error):
+                raise
+            log.warning(
+                "looking ahead at a batch's reads failed; reading one by one", exc_info=True
+            )
     decisions: list[Decision | BaseException] = []
-    for index, message in enumerate(messages):
-        person = before.get(message.pseudonym)
-        snapshots.append(person)
+    for index, person in enumerate(snapshots):
         try:
             decisions.append(batch.decide(index, person, reader))
         except Exception as error:  # a bug in one flow fails that message alone

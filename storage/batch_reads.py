@@ -65,22 +65,30 @@ def _candidates(with_exclusions: bool, pool: int) -> DriverStatement:
     return DriverStatement(lambda backend: _candidates_query(with_exclusions, pool, backend))
 
 
+def voting_pool(backend: str) -> Select[Any]:
+    """The ideas of the questions bound as "questions" that anyone may vote on, least
+    voted first (storage/grouped_reads.py reads it for a whole batch)."""
+    c = CONTRIBUTIONS.c
+    return (
+        select(CONTRIBUTIONS)
+        .where(
+            c.kind == "idea",
+            c.status == "visible",
+            c.duplicate_of.is_(None),
+            one_of(c.question_id, "questions", backend),
+        )
+        .order_by(c.vote_count, c.id)
+    )
+
+
 def _candidates_query(with_exclusions: bool, pool: int, backend: str) -> Select[Any]:
     c = CONTRIBUTIONS.c
     already_voted = exists().where(
         VOTES.c.contribution_id == c.id, VOTES.c.participant_id == bindparam("person")
     )
     query = (
-        select(CONTRIBUTIONS)
-        .where(
-            c.kind == "idea",
-            c.status == "visible",
-            c.duplicate_of.is_(None),
-            c.participant_id != bindparam("person"),
-            one_of(c.question_id, "questions", backend),
-            ~already_voted,
-        )
-        .order_by(c.vote_count, c.id)
+        voting_pool(backend)
+        .where(c.participant_id != bindparam("person"), ~already_voted)
         .limit(pool)
     )
     if with_exclusions:
@@ -96,7 +104,7 @@ def _person(row: tuple[Any, ...]) -> ParticipantRecord:
     return participant_record(cast(Participant, row))
 
 
-def _contribution(row: tuple[Any, ...]) -> ContributionRecord:
+def contribution_of(row: tuple[Any, ...]) -> ContributionRecord:
     # A Core row has the ORM object's attribute names: one mapping serves both.
     return contribution_record(cast(Contribution, row))
 
@@ -122,11 +130,11 @@ class Reader:
 
     def contribution(self, contribution_id: int) -> ContributionRecord | None:
         rows = CONTRIBUTION_BY_ID.rows(self.connection, {"id": contribution_id})
-        return _contribution(rows[0]) if rows else None
+        return contribution_of(rows[0]) if rows else None
 
     def idea_by_number(self, number: int) -> ContributionRecord | None:
         rows = IDEA_BY_NUMBER.rows(self.connection, {"n": number})
-        return _contribution(rows[0]) if rows else None
+        return contribution_of(rows[0]) if rows else None
 
     def ideas_of_question(
         self, question_id: int, after_id: int, limit: int = 50_000
@@ -155,7 +163,7 @@ class Reader:
         if not rows:
             return ()
         fewest = rows[0].vote_count
-        return tuple(_contribution(r) for r in rows if r.vote_count <= fewest + 1)
+        return tuple(contribution_of(r) for r in rows if r.vote_count <= fewest + 1)
 
     def contributions_since(self, participant_id: int, kind: str, since: datetime) -> int:
         return recent.contributions_since(self.connection, participant_id, kind, since)

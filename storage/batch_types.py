@@ -1,10 +1,10 @@
 """What a batch of the grouped-commit writer is made of, as the store sees it: its
 messages, what became of each (`Applied`), how replies are kept for a resent copy
-(`Replays`), and the callables the engine hands in (`Decide`, `OnErase`)."""
+(`Replays`), and the callables the engine hands in (`Decide`, `LookAhead`, `OnErase`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -48,6 +48,9 @@ class Replays:
 
 # decide(index, person snapshot, reader) -> Decision; called again on a stale snapshot.
 Decide = Callable[[int, ParticipantRecord | None, Reader], Decision]
+# look_ahead(each message's person snapshot, reader): PostgreSQL, before deciding any of
+# them, so that what they will read is loaded for all at once (handlers/look_ahead.py).
+LookAhead = Callable[[Sequence[ParticipantRecord | None], Reader], None]
 # Applies an Erase effect through the repositories (it needs the contact key): called
 # with a Unit on this transaction, the person's id and the effect; returns a coroutine.
 OnErase = Callable[[Any, int | None, Erase], Any]
