@@ -29,7 +29,7 @@ from bot.retry import wait_or_stop
 from bot.services import Services
 from handlers.types import Reply
 from storage.errors import StoreUnavailable
-from storage.records import OutboxRecord
+from storage.records import OutboxRecord, ParticipantRecord
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +39,21 @@ MAX_ATTEMPTS = 8
 
 def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(3600, 30 * 2**attempts))
+
+
+def superseded(message: OutboxRecord, person: ParticipantRecord | None) -> bool:
+    """A copy of replies a chat channel could not send (it carries its own address) is
+    stale once its person has written again since it was kept: their newer message was
+    answered from where the conversation now stands, so "here is our reply to your last
+    message" would show an old step (a vote card for an idea they have moved past). Only
+    a copy left by a process that died gets here: a running one sends its replies itself
+    and drops the copy."""
+    return (
+        message.address_encrypted is not None
+        and message.created_at is not None
+        and person is not None
+        and person.last_seen_at > message.created_at
+    )
 
 
 class OutboxDispatcher:
@@ -58,17 +73,23 @@ class OutboxDispatcher:
             claimed = await unit.outbox.claim_due(engine.clock(), lease=LEASE)
             targets = {}
             for message in claimed:
+                person = await unit.participants.get(message.participant_id)
+                if superseded(message, person):
+                    await unit.outbox.drop(message.id)
+                    log.info("a copy of replies not sent in time was dropped: the person "
+                             "has written since (outbox message %s)", message.id)  # fmt: skip
+                    continue
                 contact = (
                     (message.channel, message.address_encrypted)
                     if message.address_encrypted is not None
                     else await unit.participants.contact(message.participant_id)
                 )
-                person = await unit.participants.get(message.participant_id)
                 usable = person and not person.opted_out and not person.unreachable
                 targets[message.id] = contact if usable else None
         delivered = 0
         for message in claimed:
-            delivered += await self._send(message, targets[message.id])
+            if message.id in targets:
+                delivered += await self._send(message, targets[message.id])
         return delivered
 
     async def _send(self, message: OutboxRecord, contact: tuple[str, bytes] | None) -> int:

@@ -170,6 +170,7 @@ def _outbox(row: OutboxMessage) -> OutboxRecord:
         row.attempts,
         row.next_attempt_at,
         row.address_encrypted,
+        row.created_at,
     )
 
 
@@ -248,6 +249,10 @@ class Outbox:
                 **({"address_encrypted": None} if give_up else {}),
             )
         )
+
+    async def drop(self, message_id: int) -> None:
+        """Remove a message, whatever its status (one this transaction claimed)."""
+        await self.session.execute(delete(OutboxMessage).where(OutboxMessage.id == message_id))
 
     async def drop_queued(self, message_id: int) -> None:
         """Remove a message not yet taken for sending (one taken already stays)."""

@@ -174,3 +174,4 @@ class OutboxRecord:
     attempts: int
     next_attempt_at: datetime
     address_encrypted: bytes | None = None
+    created_at: datetime | None = None

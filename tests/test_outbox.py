@@ -111,3 +111,27 @@ async def test_a_refused_message_is_dropped_and_others_retry_with_backoff(
     clock.advance(seconds=31)
     assert await dispatcher.run_once() == 1
     assert channel.sent == [("+447700900333", "Good one")]
+
+
+async def test_a_kept_copy_is_dropped_once_its_person_has_written_again(
+    engine: Engine, clock, caplog
+) -> None:
+    """Copies of replies left by a process that died (bot/channels/unsent_replies.py):
+    Rosa wrote again after hers was kept, and was answered from where she now is, so
+    hers would show an old step and is dropped; Sam did not, and gets his."""
+    channel = RecordingChannel()
+    dispatcher = OutboxDispatcher(services_for(engine), {"sms": channel})
+    rosa, sam = Person(engine, "+447700900131", "sms"), Person(engine, "+447700900132", "sms")
+    for person in (rosa, sam):
+        await person.join()
+        await person.say("VOTE")
+        await engine.keep_for_later("sms", person.sender, "1. Agree\n2. Disagree")
+    clock.advance(seconds=30)
+    await rosa.say("IDEA")  # written again: her step moves on
+    caplog.set_level("INFO", logger="bot.outbox")
+    assert await dispatcher.run_once() == 1
+    assert [address for address, _text in channel.sent] == [sam.sender]
+    assert "Sorry for the wait" in channel.sent[0][1]
+    assert [row.status for row in await outbox_rows(engine)] == ["sent"]
+    assert "the person has written since" in caplog.text
+    assert rosa.sender not in caplog.text

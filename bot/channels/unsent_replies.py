@@ -8,7 +8,8 @@ numbered lines, after a line saying it comes late (`Engine.keep_for_later`). The
 due only HOLD later. The running Chorus keeps trying itself, moves the copy's time on
 while it still waits, and removes the copy once the replies are sent. If the process dies
 meanwhile (kill -9, a power cut), nothing moves the copy on: HOLD after the last move the
-outbox (bot/outbox.py) of the restarted Chorus sends it, once the provider answers. When
+outbox (bot/outbox.py) of the restarted Chorus sends it, once the provider answers, or
+drops it if the person has written again since (their newer message was answered). When
 Chorus stops in an orderly way, the copy is made due at once, with what is still unsent.
 """
 
