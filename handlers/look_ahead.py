@@ -62,6 +62,8 @@ class BatchDecisions:
 
     def look_ahead(self, people: Sequence[ParticipantRecord | None], reader: Reader) -> None:
         deps = self.conversation.deps
+        # (Called again when the batch is applied again, a savepoint per message.)
+        self._decided = {}
         wanted: dict[int, tuple[ReadKey, ...]] = {}
         for index, (pending, person) in enumerate(zip(self.pendings, people, strict=True)):
             source = _Watched()
