@@ -10,6 +10,7 @@ import random
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 
 import storage.grouped_reads
 from handlers.engine import Engine
@@ -18,7 +19,7 @@ from storage import grouped_reads
 from storage.batch_reads import Reader
 from storage.database import Store
 from storage.models import Vote
-from tests.conftest import _empty_postgres, make_engine
+from tests.conftest import _empty_postgres, make_engine, make_settings
 from tests.people import DISTINCT_IDEAS, Person
 from tests.test_batch_writer import batches, statements
 from tests.test_limits_and_replays import count, limited_engine
@@ -169,3 +170,40 @@ async def test_a_second_message_of_one_person_in_a_batch_reads_afresh(
     assert sizes == [2]
     assert [reply[0].key for reply in replies] == ["vote_card", "limit_votes"]
     assert await count(store, Vote) == 2
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_two_workers_looking_ahead_apply_each_vote_once(
+    engine: Engine, store: Store, database_url: str
+) -> None:
+    """Each vote delivered to two PostgreSQL workers at once (a provider's retry racing
+    the original): both look ahead from the same committed rows, one applies it, the
+    other answers a duplicate; every vote counts once and nobody is shown an idea they
+    have voted on."""
+    people = await authors_and_voters(engine, 8)
+    second = Store.connect(database_url)
+    worker_b = make_engine(second, make_settings(database_url), engine.enricher, engine.clock)
+    await worker_b.prepare()
+    try:
+        before = await count(store, Vote)
+        for step in range(3):
+            sends = []
+            for n, person in enumerate(people):
+                message_id = f"race-{n}-{step}"
+                sends += [person.send("1", message_id=message_id)]
+                twin = Person(worker_b, person.sender)
+                sends += [twin.send("1", message_id=message_id)]
+            outcomes = await asyncio.gather(*sends)
+            assert sum(outcome.duplicate for outcome in outcomes) == len(people)
+        assert await count(store, Vote) == before + 3 * len(people)
+        async with store.reader() as unit:
+            for person in people:
+                found = await unit.participants.find(person.pseudonym)
+                assert found is not None
+                on_screen = found.state.get("idea")
+                voted = await unit.session.scalars(
+                    select(Vote.contribution_id).where(Vote.participant_id == found.id)
+                )
+                assert on_screen is None or on_screen not in set(voted)
+    finally:
+        await second.close()
