@@ -3,7 +3,8 @@ applied in one transaction with SQLAlchemy Core on a synchronous connection.
 
 `run_pipeline(read, write, batch)` is called by `Store.run_batch` in one hop to the
 driver's thread (SQLite) or inside one `run_sync` (PostgreSQL). On PostgreSQL every
-message is decided from the committed rows with no transaction open, then ONE write
+message is decided from the committed rows with no transaction open (after the batch's
+`look_ahead` has read what they will ask for, handlers/look_ahead.py), then ONE write
 transaction applies them in arrival order, deciding again any whose person changed
 meanwhile (an earlier message of theirs in the batch, or another worker). On SQLite this
 thread is the only writer, so each message is decided inside the transaction, right

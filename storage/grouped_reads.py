@@ -14,10 +14,9 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection, Sequence
 from datetime import datetime
-from functools import cache
 from typing import Any
 
-from sqlalchemy import Integer, Select, bindparam, select
+from sqlalchemy import Integer, bindparam, select
 
 from storage.batch_reads import contribution_of, voting_pool
 from storage.driver_sql import DriverStatement
@@ -49,13 +48,9 @@ VOTED_AMONG = DriverStatement(
 )
 
 
-@cache
-def _least_voted() -> DriverStatement:
-    return DriverStatement(_least_voted_query)
-
-
-def _least_voted_query(backend: str) -> Select[Any]:
-    return voting_pool(backend).limit(bindparam("depth", type_=Integer))
+LEAST_VOTED = DriverStatement(
+    lambda backend: voting_pool(backend).limit(bindparam("depth", type_=Integer))
+)
 
 
 def ideas(connection: Any, ids: Collection[int]) -> dict[int, ContributionRecord | None]:
@@ -99,7 +94,7 @@ def voting_candidates(
             answers[key] = ()  # no open question: nothing to vote on
     for questions, keys in by_questions.items():
         params = {"questions": values_of(questions, backend), "depth": POOL_DEPTH}
-        pool_rows = _least_voted().rows(connection, params)
+        pool_rows = LEAST_VOTED.rows(connection, params)
         voted = _voted(connection, {key[0] for key in keys}, [row.id for row in pool_rows])
         for key in keys:
             chosen = _walk(pool_rows, key, voted.get(key[0], set()))
