@@ -133,13 +133,13 @@ def contribution_refusal(ctx: Context, kind: str, text: str | None = None) -> Re
     if not reads:
         return None
     ctx.reads.need(*reads)
-    counts = [cast(int, ctx.reads.get(key)) for key in reads]
+    count = cast(int, ctx.reads.get(reads[0]))
     if kind == "vote":
-        activity = Activity(votes_last_minute=counts[0])
+        activity = Activity(votes_last_minute=count)
     else:
         activity = Activity(
-            ideas_last_hour=counts[0] if kind == "idea" else 0,
-            comments_last_hour=counts[0] if kind == "comment" else 0,
+            ideas_last_hour=count if kind == "idea" else 0,
+            comments_last_hour=count if kind == "comment" else 0,
         )
     key = over_limit(kind, activity, ctx.config.limits)
     if key is not None:

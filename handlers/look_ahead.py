@@ -104,7 +104,7 @@ def load_grouped(reader: Reader, keys: Sequence[ReadKey]) -> Mapping[ReadKey, ob
     wanted = {
         kind: found
         for kind, found in by_kind.items()
-        if isinstance(kind, str) and len(found) >= GROUP_FROM.get(kind, len(found) + 1)
+        if kind in GROUP_FROM and len(found) >= GROUP_FROM[kind]
     }
     connection = reader.connection
     loaded: dict[ReadKey, object] = {}

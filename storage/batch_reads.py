@@ -4,7 +4,7 @@ built once. `Reader` is handed to the flows' reads (handlers/conversation.py).""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from functools import cache
 from typing import Any, cast
@@ -104,6 +104,15 @@ def _person(row: tuple[Any, ...]) -> ParticipantRecord:
     return participant_record(cast(Participant, row))
 
 
+def least_voted(rows: Sequence[Any]) -> tuple[ContributionRecord, ...]:
+    """Of a person's candidate rows, least voted first, those within one vote of the
+    least voted: the ideas the flow draws from."""
+    if not rows:
+        return ()
+    fewest = rows[0].vote_count
+    return tuple(contribution_of(r) for r in rows if r.vote_count <= fewest + 1)
+
+
 def contribution_of(row: tuple[Any, ...]) -> ContributionRecord:
     # A Core row has the ORM object's attribute names: one mapping serves both.
     return contribution_record(cast(Contribution, row))
@@ -159,11 +168,7 @@ class Reader:
         params = {"person": participant_id, "questions": values_of(question_ids, backend)}
         if exclude:
             params["exclude"] = values_of(exclude, backend)
-        rows = _candidates(bool(exclude), pool).rows(self.connection, params)
-        if not rows:
-            return ()
-        fewest = rows[0].vote_count
-        return tuple(contribution_of(r) for r in rows if r.vote_count <= fewest + 1)
+        return least_voted(_candidates(bool(exclude), pool).rows(self.connection, params))
 
     def contributions_since(self, participant_id: int, kind: str, since: datetime) -> int:
         return recent.contributions_since(self.connection, participant_id, kind, since)

@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import Integer, bindparam, select
 
-from storage.batch_reads import contribution_of, voting_pool
+from storage.batch_reads import contribution_of, least_voted, voting_pool
 from storage.driver_sql import DriverStatement
 from storage.records import ContributionRecord
 from storage.tables import CONTRIBUTIONS, VOTES
@@ -125,7 +125,4 @@ def _walk(
     ][:pool]
     if len(eligible) < pool and len(pool_rows) >= POOL_DEPTH:
         return None  # more ideas lie beyond the pool read: cannot tell from it
-    if not eligible:
-        return ()
-    fewest = eligible[0].vote_count
-    return tuple(contribution_of(r) for r in eligible if r.vote_count <= fewest + 1)
+    return least_voted(eligible)
