@@ -311,6 +311,7 @@ def _add_contribution(
         role=new.profile.role,
         region=new.profile.region,
         age_band=new.profile.age_band,
+        confidence=new.sentiment_confidence,
     )
     run_now(tallies.contribution_changed(None, facts))
     # What a reply calls it: an idea by its own number, anything else by its id.

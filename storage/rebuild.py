@@ -9,6 +9,7 @@ people per role group) is recomputed at start whenever those groups change.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import (
@@ -19,6 +20,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    case,
     cast,
     delete,
     func,
@@ -42,7 +44,14 @@ from storage.models import (
     VoteHour,
 )
 from storage.tallies import Tallies, score_row
-from storage.tally_keys import ANY_QUESTION, NO_QUESTION, NOT_GIVEN, PAIRED_WITH_CHANNEL
+from storage.tally_keys import (
+    ANY_QUESTION,
+    CONFIDENT_AT,
+    NO_QUESTION,
+    NOT_GIVEN,
+    PAIRED_WITH_CHANNEL,
+    UNSURE,
+)
 
 SCORE_BATCH = 5000
 ROLE_GROUP_DIMENSIONS = ("role_group", "role_group+channel")
@@ -77,7 +86,20 @@ def _given(column: Any) -> Any:
     return func.coalesce(column, NOT_GIVEN)
 
 
-def _activity_select(backend: str) -> Any:
+def _confident_label(c: Any) -> Any:
+    """storage.tally_keys.confident_label, in SQL."""
+    return case(
+        (c.sentiment_confidence.is_(None), literal(NOT_GIVEN)),
+        (c.sentiment_confidence >= CONFIDENT_AT, c.label),
+        else_=literal(UNSURE),
+    )
+
+
+def _activity_select(
+    backend: str, only: Collection[str] | None = None, skip: Collection[str] = ()
+) -> Any:
+    """Every activity count; `only`: only these dimensions of the contributions' (and none
+    of the votes'); `skip`: all but these of the contributions'."""
     c, v = Contribution, Vote
     c_day = day_expression(c.created_at, backend)
     v_day = day_expression(v.created_at, backend)
@@ -91,6 +113,7 @@ def _activity_select(backend: str) -> Any:
         "region": _given(c.region),
         "age_band": _given(c.age_band),
         "role_label": _given(c.role) + literal("|") + c.label,
+        "confident_label": _confident_label(c),
     }
     vote_values = {
         "channel": v.channel,
@@ -109,7 +132,10 @@ def _activity_select(backend: str) -> Any:
             func.count().label("count"),
         ).group_by(c_day, c_question, c.kind, value)
         for dimension, value in contribution_values.items()
+        if (only is None or dimension in only) and dimension not in skip
     ]
+    if only is not None:
+        return union_all(*parts)
     parts += [
         select(
             v_day.label("day"),
@@ -268,21 +294,36 @@ def _role_tallies_select() -> Any:
     )
 
 
-def rebuild_statements(backend: str, grouping: Grouping | None = None) -> list[Executable]:
+def rebuild_statements(
+    backend: str, grouping: Grouping | None = None, *, skip: Collection[str] = ()
+) -> list[Executable]:
     """Empty and refill activity counts, vote hours, participation and per-role tallies. Without a
-    grouping each role is its own group; `rebuild_role_groups` corrects that at start."""
+    grouping each role is its own group; `rebuild_role_groups` corrects that at start.
+    `skip`: contribution dimensions left out (those a later migration adds)."""
     return [
         delete(ActivityCount),
         delete(VoteHour),
         delete(IdeaRoleTally),
         insert(ActivityCount).from_select(
             ["day", "question_id", "kind", "dimension", "value", "count"],
-            _activity_select(backend),
+            _activity_select(backend, skip=skip),
         ),
         insert(VoteHour).from_select(["hour", "question_id", "count"], _vote_hours_select(backend)),
         *participation_statements(backend, grouping or Grouping()),
         insert(IdeaRoleTally).from_select(
             ["contribution_id", "role", "agree", "disagree", "skip"], _role_tallies_select()
+        ),
+    ]
+
+
+def activity_dimension_statements(backend: str, dimension: str) -> list[Executable]:
+    """Empty and refill one dimension of the contributions' activity counts: for the
+    migration that adds the dimension to a store that already has data."""
+    return [
+        delete(ActivityCount).where(ActivityCount.dimension == dimension),
+        insert(ActivityCount).from_select(
+            ["day", "question_id", "kind", "dimension", "value", "count"],
+            _activity_select(backend, only=(dimension,)),
         ),
     ]
 

@@ -12,8 +12,8 @@ from handlers.insights.context import Reporting
 from handlers.insights.rankings import build_consensus, build_controversial, build_top
 from handlers.insights.reach import build_reach
 from handlers.insights.scope import ReportScope
-from handlers.insights.summary import build_summary
-from storage.models import AuditEntry, Job, Participant, ProcessedMessage
+from handlers.insights.summary import _confident_line, build_summary
+from storage.models import AuditEntry, Contribution, Job, Participant, ProcessedMessage
 from storage.scoring import wilson_lower_bound
 from tests.insights_data import ADMIN, IDEAS, MODERATOR, VIEWER, people_of, team_member
 from tests.people import Person
@@ -72,6 +72,38 @@ async def test_summary_counts_people_contributions_votes_and_the_last_day(
     assert later["activity"]["previous_24h"] == {"contributions": 5, "votes": 27, "joined": 10}
     await admin.say("/summary")
     assert "contributions 0 (-100% on the previous 5)" in admin.text
+
+
+async def test_summary_shows_the_sentiment_labels_the_analyser_is_confident_of(
+    team_engine: Engine,
+) -> None:
+    async with team_engine.store.reader() as unit:
+        stored = (await unit.session.execute(
+            select(Contribution.label, Contribution.sentiment_confidence)
+        )).all()  # fmt: skip
+    expected: dict[str, int] = {}
+    for label, confidence in stored:
+        assert confidence is not None  # the chorus analyser gives one for every English text
+        key = label if confidence >= 0.7 else "unsure"
+        expected[key] = expected.get(key, 0) + 1
+    data = await build_summary(reporting(team_engine), ReportScope())
+    assert data["sentiment_confident"] == expected
+    assert list(data["sentiment_confident"])[-1] == "unsure"
+    sure = {key: n for key, n in expected.items() if key != "unsure"}
+    assert sure and expected["unsure"]  # (the data holds both)
+
+    admin = team_member(team_engine)
+    await admin.say("/summary")
+    line = next(x for x in admin.text.splitlines() if "the model is confident" in x)
+    assert line.startswith("Sentiment where the model is confident (probability 0.7 or more): ")
+    assert f"; {expected['unsure']} contribution" in line
+    for label, n in sure.items():
+        assert f"{label} {n} (" in line
+
+
+def test_summary_without_confidences_shows_no_confident_line() -> None:
+    data = {"sentiment": {"positive": 2}, "sentiment_confident": {}}
+    assert _confident_line(data["sentiment_confident"]) == []
 
 
 async def test_top_ranks_ideas_by_wilson_lower_bound(team_engine: Engine) -> None:

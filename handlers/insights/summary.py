@@ -10,6 +10,7 @@ from datetime import timedelta
 from handlers.insights.context import Reporting
 from handlers.insights.scope import ReportScope
 from handlers.insights.text import clip, counts_line, idea_name, plural
+from storage.tally_keys import CONFIDENT_AT, UNSURE
 
 VOTE_NAMES = {"1": "agree", "-1": "disagree", "0": "skip"}
 NOT_GIVEN = "not given"
@@ -75,6 +76,9 @@ async def build_summary(reporting: Reporting, scope: ReportScope, *, top: int = 
         "by_age_band": _named(people["age_band"]),
         "people_by_channel": _named(people["channel"]),
         "sentiment": _named(counted[("contribution", "label")]),
+        # The labels the analyser is confident of (storage/tally_keys.py CONFIDENT_AT) and
+        # how many it is less sure of; empty where it gives no confidence (vader, textblob).
+        "sentiment_confident": _confident(counted[("contribution", "confident_label")]),
         "by_language": _named(counted[("contribution", "language")]),
         "by_status": _named(counted[("contribution", "status")]),
         "votes_by_value": {
@@ -112,6 +116,24 @@ async def build_summary(reporting: Reporting, scope: ReportScope, *, top: int = 
     }
 
 
+def _confident(counts: dict[str, int]) -> dict[str, int]:
+    """Contributions by confident label, "unsure" last; those with no confidence left out."""
+    named = _named(counts)
+    labels = {key: count for key, count in named.items() if key not in (NOT_GIVEN, UNSURE)}
+    unsure = counts.get(UNSURE, 0)
+    return {**labels, UNSURE: unsure} if labels or unsure else {}
+
+
+def _confident_line(confident: dict[str, int]) -> list[str]:
+    if not confident:
+        return []
+    labels = {key: count for key, count in confident.items() if key != UNSURE}
+    return [
+        f"Sentiment where the model is confident (probability {CONFIDENT_AT:g} or more): "
+        f"{counts_line(labels)}; {plural(confident.get(UNSURE, 0), 'contribution')} less sure"
+    ]
+
+
 def _change(now: int, before: int) -> str:
     if before == 0:
         return f"{now} (previous 24 hours: 0)"
@@ -144,6 +166,7 @@ def format_summary(summary: dict, reporting: Reporting | None = None) -> str:
         f"People by region: {counts_line(labelled('region', summary['by_region']))}",
         f"People by age band: {counts_line(labelled('age_band', summary['by_age_band']))}",
         f"Sentiment: {counts_line(summary['sentiment'])}",
+        *_confident_line(summary.get("sentiment_confident", {})),
         *(
             f"Reach on {channel.upper()}: {r['posts']} posts, {r['likes']} likes, "
             f"{r['reposts']} reposts, {r['replies']} replies, {r['quotes']} quotes"
