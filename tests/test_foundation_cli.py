@@ -28,7 +28,7 @@ from tests.conftest import (
     write_config,
 )
 from tests.running_chorus import chorus_in_process
-from tests.test_cli import CHORUS
+from tests.test_cli import CHORUS, chorus
 
 UNREACHABLE = "postgresql+asyncpg://postgres@127.0.0.1:1/x"
 
@@ -83,6 +83,19 @@ def test_chat_uses_the_consultation_of_its_config(workdir: Path, tmp_path: Path)
     result = chorus_in_process(args, workdir, url, "start\n")
     assert result.returncode == 0, result.stderr
     assert "Welcome to Carers Voice." in result.stdout
+
+
+def test_chat_keeps_the_server_log_out_of_the_conversation(workdir: Path, tmp_path: Path) -> None:
+    """A chat's terminal is a participant's (or a community worker's): "models ready"
+    breaking into it is noise. Warnings still show, and --log-level INFO brings the rest."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'chat.db'}"
+    quiet = chorus(["chat", "--as", "amira"], workdir, url, "start\n")
+    assert quiet.returncode == 0, quiet.stderr
+    assert "Welcome to" in quiet.stdout
+    assert " INFO " not in quiet.stderr, quiet.stderr
+    told = chorus(["chat", "--as", "amira", "--log-level", "INFO"], workdir, url, "start\n")
+    assert told.returncode == 0, told.stderr
+    assert " INFO handlers.warming: models ready" in told.stderr, told.stderr
 
 
 @pytest.mark.parametrize(

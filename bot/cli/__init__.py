@@ -49,9 +49,9 @@ def build_parser(modules: Sequence[str] = COMMAND_MODULES) -> argparse.ArgumentP
     )
     common.add_argument(
         "--log-level",
-        default="INFO",
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-        help="how much to log on stderr (default: %(default)s)",
+        help="how much to log on stderr (default: INFO; WARNING for chat, whose terminal "
+        "is a participant's)",
     )
     parser = argparse.ArgumentParser(
         prog="chorus",
@@ -79,7 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # `chorus analyse` only needs its own module, which imports nothing of the store.
     modules = ("bot.cli.analyse",) if arguments[:1] == ["analyse"] else COMMAND_MODULES
     args = build_parser(modules).parse_args(arguments)
-    configure_logging(args.log_level)
+    configure_logging(args.log_level or getattr(args, "log_level_default", "INFO"))
     try:
         return int(args.handler(args) or 0)
     except ConfigError as error:

@@ -31,7 +31,8 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
     parser.add_argument(
         "--assisted", action="store_true", help="mark contributions as entered on someone's behalf"
     )
-    parser.set_defaults(handler=run)
+    # The server's progress ("models ready ...") would break into the conversation.
+    parser.set_defaults(handler=run, log_level_default="WARNING")
 
 
 async def _chat(args: argparse.Namespace) -> None:
