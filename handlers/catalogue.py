@@ -43,6 +43,8 @@ MESSAGES: dict[str, str] = {
     "news_off": "OK. We will not send you news any more. Your ideas and votes are kept.",
     "news_on": "OK. We will send you news about your ideas. Send NEWS OFF to stop.",
     "followup_no": "OK. We will not send you news.",
+    "news_unavailable": "We cannot send you news here: this way of taking part only answers "
+    "your messages. News goes by text message or chat app.",
     "vote_card": "Idea {number}: {text}",
     "vote_hint": "Send COMMENT to comment on this idea.",
     "vote_agree": "Agree",

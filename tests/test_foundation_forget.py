@@ -71,7 +71,9 @@ async def _id_of(store: Store, text: str) -> int:
 async def test_forget_leaves_nothing_of_the_person_in_any_table(
     engine: Engine, store: Store
 ) -> None:
-    amira, bob = Person(engine, "amira-7700"), Person(engine, "bob-8800")
+    # On a chat channel: only there is news offered, and a contact kept for it.
+    amira = Person(engine, "amira-7700", channel="telegram")
+    bob = Person(engine, "bob-8800", channel="telegram")
     admin = Person(engine, ADMIN, channel="telegram")
     await amira.join(answers=("4", "2", "4"))  # carer, London, 35 to 44: only she says so
     await bob.join()
@@ -99,7 +101,7 @@ async def test_forget_leaves_nothing_of_the_person_in_any_table(
 
     # A message of hers and one of bob's failed and were kept.
     for sender, text in (("amira-7700", FAILED_TEXT), ("bob-8800", "idea Walk-in clinics")):
-        inbound = Inbound("console", sender, f"failed-{sender}", engine.clock(), text)
+        inbound = Inbound("telegram", sender, f"failed-{sender}", engine.clock(), text)
         await keep_failed(engine, inbound, RuntimeError("enrichment crashed"))
 
     row = await _participant(store, amira.pseudonym)

@@ -127,7 +127,7 @@ async def test_comment_on_a_chosen_idea_or_cancel(engine: Engine, store: Store) 
 
 
 async def test_the_menu_follows_every_action(engine: Engine) -> None:
-    alice, bob = Person(engine, "alice"), Person(engine, "bob")
+    alice, bob = Person(engine, "alice", channel="telegram"), Person(engine, "bob", channel="sms")
     await alice.join()
     await alice.say("IDEA Longer appointments with physios for older people")
     assert alice.keys == ["idea_saved", "followup_ask"]
@@ -148,7 +148,7 @@ async def test_the_menu_follows_every_action(engine: Engine) -> None:
 
 
 async def test_news_off_keeps_everything_else(engine: Engine, store: Store) -> None:
-    alice = Person(engine, "alice")
+    alice = Person(engine, "alice", channel="telegram")
     await alice.join()
     await alice.say("IDEA Longer appointments with physios for older people")
     await alice.say("yes")
@@ -283,3 +283,24 @@ async def test_moving_on_from_the_alike_offer_keeps_the_idea(engine: Engine, sto
     await bob.say("SKIP")
     assert bob.keys == ["cancelled", "menu"]
     assert await count(store, Contribution) == 2
+
+
+async def test_news_is_offered_only_where_it_can_be_sent(engine: Engine, store: Store) -> None:
+    """A terminal, the web form, a call or a public post only answer: no news is offered
+    there and no address is kept for it; NEWS ON says why."""
+    ideas = {"console": "Physios visiting care homes", "web": "Free parking at hospitals"}
+    for channel, idea in ideas.items():
+        person = Person(engine, f"someone-{channel}", channel=channel)
+        await person.join()
+        await person.say(f"IDEA {idea}")
+        assert person.keys == ["idea_saved", "menu"], channel
+        await person.say("NEWS ON")
+        assert person.keys == ["news_unavailable", "menu"], channel
+        assert "text message or chat app" in person.text
+    assert await count(store, Contact) == 0
+    async with store.reader() as unit:
+        assert not any(await unit.session.scalars(select(Participant.followups)))
+    texting = Person(engine, "+447700900111", channel="sms")
+    await texting.join()
+    await texting.say("IDEA Speech therapy in every secondary school")
+    assert texting.keys[-1] == "followup_ask"

@@ -14,6 +14,10 @@ from storage.records import ContributionRecord, NewContribution
 from storage.votes import AGREE
 
 FOLLOWUP_YES, FOLLOWUP_NO = "followup:yes", "followup:no"
+# Media whose channels can send a message later, outside a conversation (the outbox's
+# follow-ups): news is offered only there. The web form, the terminal, calls and public
+# posts only answer; an address kept for news there would never be used.
+NEWS_MEDIA = frozenset({"chat", "sms"})
 CANCEL = "cancel"
 ALIKE_NEW = "alike:new"
 COMMENT_CHOICES = 3  # ideas offered to comment on
@@ -88,7 +92,7 @@ def submit_idea(
         if saved.status != "visible"
         else ctx.say("idea_saved", number=saved.shown_number)
     )
-    if ctx.participant.followups is None:
+    if ctx.participant.followups is None and ctx.inbound.medium in NEWS_MEDIA:
         ctx.set_state("followup")
         return [first, ctx.say("followup_ask", choices=followup_choices(ctx))]
     return done(ctx, first)
@@ -274,6 +278,9 @@ def followup_choices(ctx: Context) -> tuple[Choice, ...]:
 
 
 def answer_followup(ctx: Context, wanted: bool) -> list[Reply]:
+    if wanted and ctx.inbound.medium not in NEWS_MEDIA:  # (asked before that was known)
+        ctx.update_participant(followups=False)
+        return done(ctx, ctx.say("news_unavailable"))
     if wanted:
         # The only raw address Chorus keeps, encrypted, and only because they asked.
         ctx.effect(
@@ -285,7 +292,9 @@ def answer_followup(ctx: Context, wanted: bool) -> list[Reply]:
 
 def news(ctx: Context, wanted: bool) -> list[Reply]:
     """NEWS OFF: no more news, and the address kept for it is deleted; nothing else is.
-    NEWS ON: news again (the address is kept from this message)."""
+    NEWS ON: news again (the address is kept from this message), where news can be sent."""
+    if wanted and ctx.inbound.medium not in NEWS_MEDIA:
+        return done(ctx, ctx.say("news_unavailable"))
     if wanted:
         ctx.effect(
             SaveContact(ctx.inbound.channel, ctx.contacts.encrypt(ctx.inbound.sender), ctx.now)
