@@ -8,7 +8,7 @@ cache's own cost; the baseline, measured in the same run, is the index's `find` 
 (bench/similar_capture.py measures that against the similar-ideas job's method).
 Between look-ups one new idea is stored, so each look-up also adds one idea to the index.
 
-    .venv/bin/python bench/alike_read.py --size 100000 --lookups 100
+    .venv/bin/python -m bench.alike_read --size 100000 --lookups 100
 """
 
 from __future__ import annotations
