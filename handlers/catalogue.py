@@ -73,6 +73,8 @@ MESSAGES: dict[str, str] = {
     "forget_kept": "OK. We have kept all your data.",
     "help": "Send IDEA to add an idea, VOTE to vote or COMMENT to comment. "
     "Send NEWS OFF to stop news, MYDATA to see your data and FORGET to delete it.",
+    "help_no_news": "Send IDEA to add an idea, VOTE to vote or COMMENT to comment. "
+    "Send MYDATA to see your data and FORGET to delete it.",
     "unknown_command": "Sorry, I do not know that command. Send HELP to see what you can do.",
     "empty": "Your message was empty. Please send some words.",
     "too_long": "Your message is too long ({length} characters). "

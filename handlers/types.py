@@ -32,6 +32,12 @@ class Inbound:
     medium: str = "chat"
 
 
+# Media whose channels can send a message later, outside a conversation (the outbox's
+# follow-ups): news about one's ideas is offered only there. The web form, the terminal,
+# calls and public posts only answer; an address kept for news there would never be used.
+NEWS_MEDIA = frozenset({"chat", "sms"})
+
+
 @dataclass(frozen=True)
 class Choice:
     """One option of a reply. `payload` is what comes back when it is picked."""

@@ -297,6 +297,9 @@ async def test_news_is_offered_only_where_it_can_be_sent(engine: Engine, store: 
         await person.say("NEWS ON")
         assert person.keys == ["news_unavailable", "menu"], channel
         assert "text message or chat app" in person.text
+        await person.say("HELP")
+        assert person.keys == ["help"] and "NEWS" not in person.text, channel
+        assert "MYDATA" in person.text and "FORGET" in person.text
     assert await count(store, Contact) == 0
     async with store.reader() as unit:
         assert not any(await unit.session.scalars(select(Participant.followups)))
@@ -304,3 +307,7 @@ async def test_news_is_offered_only_where_it_can_be_sent(engine: Engine, store: 
     await texting.join()
     await texting.say("IDEA Speech therapy in every secondary school")
     assert texting.keys[-1] == "followup_ask"
+    chatting = Person(engine, "chat-1", channel="telegram")
+    await chatting.join()
+    await chatting.say("HELP")
+    assert chatting.keys == ["help"] and "Send NEWS OFF to stop news" in chatting.text

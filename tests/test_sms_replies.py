@@ -36,7 +36,7 @@ NOT_SMS = re.compile(
     r"menu_(idea|vote|comment|help)|vote_(agree|disagree|skip)|yes|no|"
     r"gateway_skip_choice|cancel_choice|alike_different|alike_idea|choose_button|"
     r"replies_late|"  # before replies a chat channel kept at stopping (chat_sends.py)
-    r"news_unavailable"  # where news cannot be sent: SMS can send it
+    r"news_unavailable|help_no_news"  # where news cannot be sent: SMS can send it
 )
 # Reached other than as the answer to a text: rendered from the catalogue only.
 NOT_BY_TEXT = {"vote_own", "failed_kept", "merged_yours", "merged_into_yours"}

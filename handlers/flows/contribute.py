@@ -8,16 +8,12 @@ from handlers.context import Context, alike_read
 from handlers.flows import voting
 from handlers.flows.menu import done, show_menu
 from handlers.limits import contribution_refusal, refusal_reads
-from handlers.types import Choice, Reply
+from handlers.types import NEWS_MEDIA, Choice, Reply
 from storage.effects import NEW_NUMBER, AddContribution, DropContact, SaveContact
 from storage.records import ContributionRecord, NewContribution
 from storage.votes import AGREE
 
 FOLLOWUP_YES, FOLLOWUP_NO = "followup:yes", "followup:no"
-# Media whose channels can send a message later, outside a conversation (the outbox's
-# follow-ups): news is offered only there. The web form, the terminal, calls and public
-# posts only answer; an address kept for news there would never be used.
-NEWS_MEDIA = frozenset({"chat", "sms"})
 CANCEL = "cancel"
 ALIKE_NEW = "alike:new"
 COMMENT_CHOICES = 3  # ideas offered to comment on

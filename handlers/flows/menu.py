@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from handlers.context import Context
-from handlers.types import Choice, Reply
+from handlers.types import NEWS_MEDIA, Choice, Reply
 
 
 def menu_choices(ctx: Context) -> tuple[Choice, ...]:
@@ -45,7 +45,9 @@ def done(ctx: Context, *replies: Reply) -> list[Reply]:
 def show_help(ctx: Context) -> list[Reply]:
     # Help offers the menu's choices, so the state must be the menu for "1" to mean them.
     ctx.set_state("menu")
-    return [Reply(ctx.label("help"), choices=menu_choices(ctx), key="help")]
+    # NEWS OFF is named only where news is sent at all.
+    text = ctx.label("help" if ctx.inbound.medium in NEWS_MEDIA else "help_no_news")
+    return [Reply(text, choices=menu_choices(ctx), key="help")]
 
 
 def carrier_help(ctx: Context) -> Reply:
