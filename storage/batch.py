@@ -47,6 +47,7 @@ from storage.effects import (
 )
 from storage.grouping import Grouping
 from storage.message_counts import MessageCounts
+from storage.person_updates import HeldUpdates
 from storage.records import ParticipantRecord
 from storage.sync_bridge import SyncSession, run_now
 
@@ -104,10 +105,11 @@ def _decide_as_applied(
     with write.begin():
         _drop_old_replies(write, batch.replays)
         reader = Reader(write)
-        firsts = _FirstReads(reader, batch.messages)
+        updates = HeldUpdates(write, hold=not isolate)
+        firsts = _FirstReads(reader, batch.messages, updates)
         totals = BatchTallies(SyncSession(write), batch.backend, batch.grouping)
         eraser = Eraser(write, batch.backend, batch.grouping, batch.on_erase)
-        applying = _Applying(write, batch, totals, eraser, isolate)
+        applying = _Applying(write, batch, totals, eraser, updates, isolate)
         for index, message in enumerate(batch.messages):
             try:
                 person = firsts.person(message.pseudonym)
@@ -118,6 +120,7 @@ def _decide_as_applied(
                 results.append(error)
                 continue
             results.append(applying.one(index, person, decision, decided_outside=False))
+        applying.write_held()
         _keep_replies(write, batch.messages, results)
         run_now(totals.flush())
     return results
@@ -158,8 +161,10 @@ def _decide_then_apply(
         refused = batch.counts.refused(write, sent) if batch.counts is not None else {}
         totals = BatchTallies(SyncSession(write), "postgresql", batch.grouping)
         eraser = Eraser(write, "postgresql", batch.grouping, batch.on_erase)
-        applying = _Applying(write, batch, totals, eraser, isolate)
-        firsts = _FirstReads(Reader(write), messages)  # under the locks: as it now stands
+        updates = HeldUpdates(write, hold=not isolate)
+        applying = _Applying(write, batch, totals, eraser, updates, isolate)
+        # Under the locks: as it now stands.
+        firsts = _FirstReads(Reader(write), messages, updates)
         # Every id to claim, in one statement. Not when isolated: a claim made outside a
         # message's savepoint would outlive that message's failure.
         claimed = {} if isolate else claim_early(write, {
@@ -180,6 +185,7 @@ def _decide_then_apply(
                 applying.one(index, snapshots[index], decision, decided_outside=True,
                              current=current, claimed=claimed.get(index))
             )  # fmt: skip
+        applying.write_held()
         _keep_replies(write, messages, results)
         run_now(totals.flush())
     return results
@@ -200,10 +206,11 @@ class _FirstReads:
     only: a later message of theirs reads the row again, as the first may have changed it
     in this transaction."""
 
-    def __init__(self, reader: Reader, messages: Sequence[Message]) -> None:
+    def __init__(self, reader: Reader, messages: Sequence[Message], updates: HeldUpdates) -> None:
         self._reader = reader
         self._held = reader.people({m.pseudonym for m in messages})
         self._used: set[str] = set()
+        self._updates = updates
 
     def person_or_unread(self, pseudonym: str) -> ParticipantRecord | None | Unread:
         if pseudonym in self._used:
@@ -213,7 +220,10 @@ class _FirstReads:
 
     def person(self, pseudonym: str) -> ParticipantRecord | None:
         found = self.person_or_unread(pseudonym)
-        return self._reader.person(pseudonym) if isinstance(found, Unread) else found
+        if isinstance(found, Unread):
+            self._updates.write_held()  # their earlier message's UPDATE may be held
+            return self._reader.person(pseudonym)
+        return found
 
 
 @dataclass(frozen=True)
@@ -224,7 +234,18 @@ class _Applying:
     batch: Batch
     totals: BatchTallies
     eraser: Eraser
+    updates: HeldUpdates  # held for the batch unless isolated
     isolate: bool  # a savepoint per message (the batch's second attempt)
+
+    def write_held(self) -> None:
+        """The held participant UPDATEs, before the batch commits. One that fails undoes
+        the batch, applied again with a savepoint per message, where it fails alone."""
+        try:
+            self.updates.write_held()
+        except Exception as error:
+            if _is_fatal(error):
+                raise
+            raise _MessageFailed from error
 
     def one(
         self,
@@ -249,7 +270,8 @@ class _Applying:
             try:
                 return apply_one(
                     self.write, message, snapshot, decision, index, decide, self.totals,
-                    self.eraser, batch.replays, current=current, claimed=claimed,
+                    self.eraser, batch.replays, updates=self.updates, current=current,
+                    claimed=claimed,
                 )  # fmt: skip
             except Exception as error:
                 if _is_fatal(error):
@@ -260,7 +282,7 @@ class _Applying:
         try:
             applied = apply_one(
                 self.write, message, snapshot, decision, index, decide, tallies, self.eraser,
-                batch.replays, current=current,
+                batch.replays, updates=self.updates, current=current,
             )  # fmt: skip
         except Exception as error:
             savepoint.rollback()

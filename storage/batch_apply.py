@@ -41,6 +41,7 @@ from storage.effects import (
     SaveContact,
 )
 from storage.grouping import Grouping
+from storage.person_updates import HeldUpdates
 from storage.records import ParticipantRecord, Profile
 from storage.sync_bridge import SyncSession, run_now
 from storage.tables import (
@@ -126,15 +127,6 @@ def _contact_upsert(dialect: str) -> Any:
     )
 
 
-@cache
-def _person_update(columns: frozenset[str]) -> DriverStatement:
-    return DriverStatement(
-        update(PARTICIPANTS)
-        .where(PARTICIPANTS.c.id == bindparam("k_id"))
-        .values({name: bindparam(f"v_{name}") for name in sorted(columns)})
-    )
-
-
 class BatchTallies(Tallies):
     """Tallies that gather everything, people's participation too, and write it once."""
 
@@ -177,15 +169,18 @@ def apply_one(
     on_erase: Eraser,
     replays: Replays | None = None,
     *,
+    updates: HeldUpdates,
     current: ParticipantRecord | None | Unread = UNREAD,
     claimed: bool | None = None,
 ) -> Applied:
-    """`current`: the person's row as this transaction sees it, when the batch has read it
+    """`updates`: where the person's UPDATE goes (held for the batch, or written at once).
+    `current`: the person's row as this transaction sees it, when the batch has read it
     already (else it is read here, if `decide` says the decision was taken outside).
     `claimed`: the message id was claimed already (`claim_early`): True if it was new,
     False if it was applied before; None: claimed here, if the decision says so."""
     if decide is not None:  # decided outside this transaction: is the snapshot current?
         if isinstance(current, Unread):
+            updates.write_held()  # (an earlier message of theirs in the batch may be held)
             current = Reader(write).person(message.pseudonym)
         if current != snapshot:
             # Changed since it was read: decide again from the row as it is now.
@@ -208,11 +203,12 @@ def apply_one(
         person_id = _create_person(write, message, decision)
     else:
         person_id = snapshot.id
-        _update_person(write, snapshot, decision.person, message.now)
+        _update_person(updates, snapshot, decision.person, message.now)
     new_number = None
 
     for effect in decision.effects:
         if isinstance(effect, Erase):
+            updates.write_held()  # the erasure reads and deletes rows through the ORM
             on_erase(person_id, effect)
             continue
         if person_id is None:  # a stranger's decision carries nothing but an Erase
@@ -282,14 +278,14 @@ def _columns(changes: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _update_person(
-    write: Connection, snapshot: ParticipantRecord, changes: Mapping[str, Any], now: datetime
+    updates: HeldUpdates, snapshot: ParticipantRecord, changes: Mapping[str, Any], now: datetime
 ) -> None:
     changed = {k: v for k, v in changes.items() if getattr(snapshot, k) != v}
     values = _columns(changed)
     if values or now - snapshot.last_seen_at >= SEEN_EVERY:
         values["last_seen_at"] = now
         params = {f"v_{name}": value for name, value in values.items()}
-        _person_update(frozenset(values)).execute(write, {"k_id": snapshot.id, **params})
+        updates.add(frozenset(values), {"k_id": snapshot.id, **params})
 
 
 def _add_contribution(

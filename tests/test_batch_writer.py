@@ -98,6 +98,33 @@ async def test_a_batch_reads_its_people_in_one_statement(engine: Engine, store: 
     assert len(reads) == (2 if store.backend == "postgresql" else 1)
 
 
+async def test_a_batch_writes_its_peoples_changes_in_one_statement(
+    engine: Engine, store: Store
+) -> None:
+    """The participants' UPDATEs are held and written together, one executemany per set
+    of columns changed (on PostgreSQL each statement is a round trip); a person's second
+    message in the batch still reads what their first changed."""
+    people = [Person(engine, f"answering-{n}") for n in range(12)]
+    await asyncio.gather(*(p.say("START") for p in people))
+    await asyncio.gather(*(p.say("YES") for p in people))
+    sizes = batches(engine)
+    updates = statements(store, lambda s: s.lstrip().upper().startswith("UPDATE PARTICIPANTS"))
+    twice = people[0]
+    replies = await asyncio.gather(*(p.send("SKIP") for p in [*people, twice]))
+    assert sizes == [13]
+    # The twelve first answers in one statement; the second SKIP of `twice` reads their
+    # row after it is written, and its own change is written with the batch's last.
+    assert len(updates) == 2, updates
+    assert [r.key for r in replies[0].replies] == ["gateway:region"]
+    assert [r.key for r in replies[-1].replies] == ["gateway:age_band"]
+    async with store.reader() as unit:
+        rows = {p.pseudonym: p for p in await unit.session.scalars(select(Participant))}
+    assert rows[twice.pseudonym].answers == {"role": None, "region": None}
+    assert rows[twice.pseudonym].state == {"step": "gateway", "question": "age_band"}
+    for person in people[1:]:
+        assert rows[person.pseudonym].answers == {"role": None}
+
+
 async def test_one_persons_messages_in_one_batch_keep_their_order(
     engine: Engine, store: Store
 ) -> None:
