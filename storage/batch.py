@@ -20,7 +20,7 @@ storage/batch_apply.py; this module runs the batch.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import (
@@ -106,14 +106,16 @@ def _decide_as_applied(
         _drop_old_replies(write, batch.replays)
         reader = Reader(write)
         updates = HeldUpdates(write, hold=not isolate)
-        firsts = _FirstReads(reader, batch.messages, updates)
         totals = BatchTallies(SyncSession(write), batch.backend, batch.grouping)
         eraser = Eraser(write, batch.backend, batch.grouping, batch.on_erase)
         applying = _Applying(write, batch, totals, eraser, updates, isolate)
+        firsts = _FirstReads(reader, batch.messages, applying.write_held)
         for index, message in enumerate(batch.messages):
             try:
                 person = firsts.person(message.pseudonym)
                 decision = batch.decide(index, person, reader)
+            except _MessageFailed:  # the batch's held writes failed: undo, apply again
+                raise
             except Exception as error:  # a bug in one flow fails that message alone
                 if _is_fatal(error):
                     raise
@@ -164,7 +166,7 @@ def _decide_then_apply(
         updates = HeldUpdates(write, hold=not isolate)
         applying = _Applying(write, batch, totals, eraser, updates, isolate)
         # Under the locks: as it now stands.
-        firsts = _FirstReads(Reader(write), messages, updates)
+        firsts = _FirstReads(Reader(write), messages, applying.write_held)
         # Every id to claim, in one statement. Not when isolated: a claim made outside a
         # message's savepoint would outlive that message's failure.
         claimed = {} if isolate else claim_early(write, {
@@ -206,11 +208,13 @@ class _FirstReads:
     only: a later message of theirs reads the row again, as the first may have changed it
     in this transaction."""
 
-    def __init__(self, reader: Reader, messages: Sequence[Message], updates: HeldUpdates) -> None:
+    def __init__(
+        self, reader: Reader, messages: Sequence[Message], write_held: Callable[[], None]
+    ) -> None:
         self._reader = reader
         self._held = reader.people({m.pseudonym for m in messages})
         self._used: set[str] = set()
-        self._updates = updates
+        self._write_held = write_held
 
     def person_or_unread(self, pseudonym: str) -> ParticipantRecord | None | Unread:
         if pseudonym in self._used:
@@ -221,7 +225,7 @@ class _FirstReads:
     def person(self, pseudonym: str) -> ParticipantRecord | None:
         found = self.person_or_unread(pseudonym)
         if isinstance(found, Unread):
-            self._updates.write_held()  # their earlier message's UPDATE may be held
+            self._write_held()  # their earlier message's UPDATE may be held
             return self._reader.person(pseudonym)
         return found
 

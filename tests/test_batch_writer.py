@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import event, exc, func, select
 
 import storage.batch_apply
+import storage.person_updates
 from handlers.engine import Engine
 from handlers.privacy import ContactCipher, Pseudonymizer
 from handlers.warming import Warming
@@ -121,6 +122,45 @@ async def test_a_batch_writes_its_peoples_changes_in_one_statement(
         rows = {p.pseudonym: p for p in await unit.session.scalars(select(Participant))}
     assert rows[twice.pseudonym].answers == {"role": None, "region": None}
     assert rows[twice.pseudonym].state == {"step": "gateway", "question": "age_band"}
+    for person in people[1:]:
+        assert rows[person.pseudonym].answers == {"role": None}
+
+
+async def test_held_changes_that_fail_to_be_written_lose_nothing(
+    engine: Engine, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Writing the held UPDATEs fails (when a person's second message needs their row):
+    the batch is undone and applied again, each message in its savepoint, each UPDATE
+    written at once; no one's change is lost."""
+    people = [Person(engine, f"held-{n}") for n in range(4)]
+    await asyncio.gather(*(p.say("START") for p in people))
+    await asyncio.gather(*(p.say("YES") for p in people))
+    real = storage.person_updates.person_update
+    failures: list[int] = []
+
+    class Failing:
+        def __init__(self, statement) -> None:
+            self.statement = statement
+
+        def execute(self, on, params):
+            return self.statement.execute(on, params)
+
+        def execute_many(self, on, rows):
+            failures.append(len(rows))
+            raise exc.DataError("UPDATE", {}, Exception("a value the column refuses"))
+
+    monkeypatch.setattr(
+        storage.person_updates, "person_update", lambda columns: Failing(real(columns))
+    )
+    sizes = batches(engine)
+    used = savepoints(store)
+    twice = people[0]
+    replies = await asyncio.gather(*(p.send("SKIP") for p in [*people, twice]))
+    assert sizes == [5] and failures and len(used) == 5  # applied again, a savepoint each
+    assert [r.key for r in replies[-1].replies] == ["gateway:age_band"]
+    async with store.reader() as unit:
+        rows = {p.pseudonym: p for p in await unit.session.scalars(select(Participant))}
+    assert rows[twice.pseudonym].answers == {"role": None, "region": None}
     for person in people[1:]:
         assert rows[person.pseudonym].answers == {"role": None}
 
