@@ -101,7 +101,7 @@ def test_chat_keeps_the_server_log_out_of_the_conversation(workdir: Path, tmp_pa
 @pytest.mark.parametrize(
     ("url", "fragments"),
     [
-        (UNREACHABLE, ("the store cannot be reached", "Connect call failed")),
+        (UNREACHABLE, ("the store cannot be reached", "ConnectionRefusedError")),
         (
             "postgresql+asyncpg://postgres@127.0.0.1:5432/chorus_no_such_database",
             ("the store cannot be reached", 'database "chorus_no_such_database" does not exist'),

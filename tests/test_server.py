@@ -131,7 +131,8 @@ def test_chorus_run_serves_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
 def test_chorus_run_freezes_what_it_built_once_warm(tmp_path: Path) -> None:
     """Once the models and alike indexes are built, the server moves what is alive into
     the collector's permanent generation, so full collections under load stop walking
-    it (bot/runtime.py `settle_memory`)."""
+    it, and makes young collections rarer (bot/runtime.py `settle_memory`); it runs on
+    uvloop (bot/cli/run.py)."""
     with chorus_run(tmp_path) as (process, port, log):
         assert process.stderr is not None
         deadline = threading.Timer(90, kill_group, [process])  # no line: the log ends
@@ -143,8 +144,12 @@ def test_chorus_run_freezes_what_it_built_once_warm(tmp_path: Path) -> None:
                     break
         finally:
             deadline.cancel()
-        frozen = re.search(r"memory settled: (\d+) objects frozen", "".join(log))
-        assert frozen, "".join(log)
+        everything = "".join(log)
+        frozen = re.search(r"memory settled: (\d+) objects frozen", everything)
+        assert frozen, everything
         assert int(frozen.group(1)) > 100_000  # the models' and the modules' objects
+        # ... and collects young objects less often (bot/runtime.py), on uvloop.
+        assert "a collection every 20000 new objects" in everything
+        assert "event loop: uvloop)" in everything
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=60) as response:
             assert response.status == 200 and json.load(response)["warming"] == []
