@@ -22,6 +22,14 @@ whatever the engine inside looks like. Printed for each: messages/s, p50/p95/p99
 CPU ms per message of the server process(es) (not of this load generator), their peak
 RSS, errors, and the ratios Chorus/naive and Chorus/bare.
 
+Telegram replies are sent after the webhook is answered, through python-telegram-bot's
+rate limiter, which keeps to Telegram's 30 messages a second: a burst's replies go out
+after the traffic that caused them. The fake Bot API counts them; each Chorus run reports
+`telegram_replies` (sent in the timed window, sent after it, and how long the rest took)
+and waits for them all before its open loops and before the next phase. The CPU of the
+replies sent after the window is not in the CPU a message (bench/telegram_send.py
+measures a send's CPU).
+
 The closed loop keeps `--in-flight` people sending at once, each waiting for its answer.
 `--rate 500,1000` adds open-loop runs: messages offered at that fixed rate for
 `--seconds`, whatever the answers, each latency counted from when the message was due
@@ -110,22 +118,38 @@ async def measure(
     settings: Settings,
     tag: int,
     stored: Callable[[], Awaitable[dict]] | None = None,
+    telegram: FakeBotApi | None = None,
 ) -> tuple[dict, list[dict]]:
     """Seed, then the timed closed loop (with the servers' CPU and memory), then any open
     loops; new people each time. `stored` reads back what the store holds after the closed
-    loop, to set beside what the traffic should have left there."""
+    loop, to set beside what the traffic should have left there; `telegram`, the fake Bot
+    API the servers send their Telegram replies to."""
     per_person = len(journey(0))
     # At least six ideas, so that everyone has five (not their own) to vote on.
     seeders = people(max(settings.in_flight, 6), tag, settings.telegram_share, seeding)
     # Untimed; a message refused while the server warms up is sent again, as Twilio would.
     await closed_loop(servers.urls, seeders, requests, settings.in_flight, resend=True)
+    if telegram is not None:
+        await telegram.sent_all()  # the seeding's replies, outside the timed window
     crowd = people(math.ceil(settings.messages / per_person), tag + 1, settings.telegram_share)
     processes = servers.processes
     cpu_before = cpu_seconds(processes)
+    replies_before = telegram.replies if telegram is not None else 0
     run = await closed_loop(servers.urls, crowd, requests, settings.in_flight)
     run.cpu_seconds = cpu_seconds(processes) - cpu_before
     run.peak_rss_bytes = peak_rss(processes)
     figures = run.figures()
+    if telegram is not None:
+        # Replies held back by Telegram's rate limit go out after the timed window, and
+        # their CPU is not in cpu_ms_per_msg: say how many, and wait for them, so that
+        # they do not fall into the open loops' windows either.
+        in_window = telegram.replies - replies_before
+        waited = await telegram.sent_all()
+        figures["telegram_replies"] = {
+            "in_window": in_window,
+            "after_window": telegram.replies - replies_before - in_window,
+            "seconds_to_send_the_rest": round(waited, 1),
+        }
     if stored is not None:
         votes = sum(text in ("1", "2") for person in crowd for text in person.texts)
         expected = {"participants": len(seeders) + len(crowd), "ideas": len(seeders) + len(crowd)}
@@ -141,6 +165,8 @@ async def measure(
         offered = await open_loop(servers.urls, crowd, requests, rate, total, arrivals)
         offered.cpu_seconds = cpu_seconds(processes) - cpu_before
         offered.peak_rss_bytes = peak_rss(processes)
+        if telegram is not None:
+            await telegram.sent_all()
         open_runs.append({"offered_per_s": rate, "arrivals": arrivals, **offered.figures()})
     return figures, open_runs
 
@@ -196,13 +222,21 @@ async def one_backend(backend: str, settings: Settings, workdir: Path, say) -> d
 
             async with serving(f"chorus-{workers}", [serve] * workers, env, workdir) as servers:
                 figures, open_runs = await measure(
-                    servers, requests, settings, next(tags), summary_of_store
+                    servers, requests, settings, next(tags), summary_of_store, fake
                 )
             detail["chorus"][str(workers)] = figures
             detail["chorus_open_loop"][str(workers)] = open_runs
+            replies = figures.get("telegram_replies")
+            held = (
+                f"; Telegram replies sent in the timed window {replies['in_window']}, "
+                f"after it {replies['after_window']} ({replies['seconds_to_send_the_rest']} s; "
+                "their CPU is not in the CPU a message)"
+                if replies
+                else ""
+            )
             say(
                 f"{backend} chorus x{workers}: {figures['msgs_per_s']:.0f} messages/s, "
-                f"{figures['errors']} errors"
+                f"{figures['errors']} errors{held}"
             )
     one = detail["chorus"]["1"]
     detail["ratio_to_naive"] = round(

@@ -176,6 +176,12 @@ def server_env(
     return env
 
 
+# Calls Chorus makes as it starts, not replies.
+SETUP_METHODS = frozenset(
+    {"getMe", "setMyCommands", "setWebhook", "deleteWebhook", "getWebhookInfo"}
+)
+
+
 class FakeBotApi:
     """Just enough of Telegram's Bot API for Chorus to start in webhook mode and send its
     replies: every method answers ok; sent messages get an id."""
@@ -210,6 +216,24 @@ class FakeBotApi:
         else:
             result = True
         return web.json_response({"ok": True, "result": result})
+
+    @property
+    def replies(self) -> int:
+        """Calls that carry a reply (messages sent or edited, presses answered) so far."""
+        return sum(n for method, n in self.calls.items() if method not in SETUP_METHODS)
+
+    async def sent_all(self, quiet: float = 1.0, longest: float = 120.0) -> float:
+        """Wait until Chorus has sent every reply it owes: no call for `quiet` seconds
+        (Telegram's 30 messages a second, which python-telegram-bot's rate limiter keeps
+        to, defers a burst's replies past the traffic that caused them). The seconds
+        waited."""
+        started = time.monotonic()
+        seen, last_change = self.replies, started
+        while time.monotonic() - last_change < quiet and time.monotonic() - started < longest:
+            await asyncio.sleep(0.1)
+            if self.replies != seen:
+                seen, last_change = self.replies, time.monotonic()
+        return time.monotonic() - started
 
     async def __aenter__(self) -> FakeBotApi:
         app = web.Application()

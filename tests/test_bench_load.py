@@ -49,6 +49,10 @@ def test_the_load_benchmark_prints_its_figures_as_json() -> None:
     # and one that were would be kept when its sender moves on with VOTE.
     assert stored["ideas"] == expected["ideas"]
     assert sqlite["naive"]["statuses"] == {"200": 24}
+    # Telegram's people were answered: the replies sent in the timed window and after it
+    # (held back by Telegram's rate limit) are counted, all of them sent before the end.
+    replies = chorus["telegram_replies"]
+    assert replies["in_window"] + replies["after_window"] >= 12  # 12 of the 24 on Telegram
     (offered,) = sqlite["chorus_open_loop"]["1"]
     assert offered["offered_per_s"] == 20 and offered["messages"] == 10
     # One person's first ten messages: a median for each step of the journey.
