@@ -26,9 +26,9 @@ from telegram import Update
 from telegram.error import BadRequest as TelegramBadRequest
 from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
+    BaseRateLimiter,
     CallbackContext,
     TypeHandler,
 )
@@ -39,6 +39,7 @@ from bot.channels.kit import Forged, Malformed, NotReady, Owed, Parsed, WebhookC
 from bot.channels.telegram.aiohttp_request import AiohttpRequest
 from bot.channels.telegram.menu import register_commands
 from bot.channels.telegram.observed import ObservedRequest, quiet_provider_errors
+from bot.channels.telegram.rate_share import shared_by_workers
 from bot.channels.telegram.redact import Redact
 from bot.channels.telegram.render import (
     AnswerPress,
@@ -96,7 +97,7 @@ class TelegramChannel(WebhookChannel):
         start_backoff: Backoff = Backoff(2.0, 120.0, factor=2.0),
         send_backoff: Backoff = Backoff(0.5, 8.0, factor=2.0),
         rate_limit_retries: int = 3,
-        rate_limiter: AIORateLimiter | None = None,
+        rate_limiter: BaseRateLimiter | None = None,
         poll_timeout: float = 10.0,
         coming_up_seconds: float = 5.0,
     ) -> None:
@@ -117,10 +118,10 @@ class TelegramChannel(WebhookChannel):
             ApplicationBuilder()
             .token(token)
             .base_url(settings.base_url)
-            .rate_limiter(rate_limiter or AIORateLimiter(max_retries=rate_limit_retries))
+            .rate_limiter(rate_limiter or shared_by_workers(services.store, rate_limit_retries))
             # Sends over aiohttp (a tenth of httpx's CPU a call: aiohttp_request.py). The
-            # rate limiter keeps them to about 30 a second, which SEND_CONNECTIONS serve
-            # with room to spare.
+            # rate limiter keeps the bot's workers to about 30 a second between them
+            # (rate_share.py), which SEND_CONNECTIONS serve with room to spare.
             .request(AiohttpRequest(SEND_CONNECTIONS, pool_timeout=SEND_POOL_WAIT_SECONDS))
             .concurrent_updates(False)  # polled updates are applied one after another
         )
