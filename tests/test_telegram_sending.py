@@ -226,6 +226,7 @@ async def test_chorus_keeps_trying_while_telegram_cannot_be_reached(
         await asyncio.wait_for(chorus.channel.up.wait(), 10)
         assert chorus.channel.status()["running"] is True
         assert "waiting" not in chorus.channel.status()
+        assert chorus.channel.status()["sends_per_second"] == 30  # one worker: all of it
         assert len(api.calls_of("getMe")) == 5
         person = TelegramPerson(api, User(new_user_id()), api.push)
         await person.say("/start", expect="Do you agree")

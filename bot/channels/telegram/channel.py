@@ -39,7 +39,7 @@ from bot.channels.kit import Forged, Malformed, NotReady, Owed, Parsed, WebhookC
 from bot.channels.telegram.aiohttp_request import AiohttpRequest
 from bot.channels.telegram.menu import register_commands
 from bot.channels.telegram.observed import ObservedRequest, quiet_provider_errors
-from bot.channels.telegram.rate_share import shared_by_workers
+from bot.channels.telegram.rate_share import SharedRateLimiter, shared_by_workers
 from bot.channels.telegram.redact import Redact
 from bot.channels.telegram.render import (
     AnswerPress,
@@ -195,6 +195,9 @@ class TelegramChannel(WebhookChannel):
             "mode": self.mode,
             "paused": self._paused,
         }
+        limiter = self.application.bot.rate_limiter
+        if isinstance(limiter, SharedRateLimiter):  # this worker's share of the bot's 30/s
+            status["sends_per_second"] = limiter.per_second
         waiting = self._waiting or self._outage.waiting or self.sender.outage.waiting
         if waiting:
             status["waiting"] = waiting
