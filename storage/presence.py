@@ -53,6 +53,7 @@ class Presence:
         self._held: Lease | None = None
         self._stack = AsyncExitStack()
         self._turn = asyncio.Lock()  # a join, a count or a leave at a time
+        self._said_full = False
 
     @property
     def joined(self) -> bool:
@@ -75,10 +76,13 @@ class Presence:
                 self._stack.push_async_exit(attempt)
                 return
             await attempt.aclose()
-        log.warning(
-            "more than %d workers doing %s: this one counts itself but not the others past %d",
-            SLOTS, self.work, SLOTS,
-        )  # fmt: skip
+        if not self._said_full:  # once: join is tried again at every count
+            self._said_full = True
+            log.warning(
+                "more than %d workers doing %s: this one counts itself but not the others "
+                "past %d",
+                SLOTS, self.work, SLOTS,
+            )  # fmt: skip
 
     async def count(self) -> int:
         """How many workers hold a slot, at least 1 (this one, even without a slot).

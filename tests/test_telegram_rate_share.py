@@ -121,3 +121,27 @@ async def test_an_unreachable_store_leaves_the_share_as_it_was() -> None:
     finally:
         await limiter.shutdown()
         await store.close()
+
+
+async def test_a_worker_past_the_slots_counts_itself_and_says_so_once(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    if not database_url.startswith("postgresql"):
+        return  # SQLite takes no slots
+    monkeypatch.setattr("storage.presence.SLOTS", 2)
+    stores = [Store.connect(database_url) for _ in range(3)]
+    work = _work()
+    presences = [Presence(store, work) for store in stores]
+    try:
+        for presence in presences:
+            await presence.join()
+        await presences[2].join()  # tried again at the next count: no second warning
+        assert [presence.joined for presence in presences] == [True, True, False]
+        assert await presences[0].count() == 2  # the third holds no slot to be counted by
+        assert await presences[2].count() == 3  # it counts the two, and itself
+        assert caplog.text.count("more than 2 workers doing") == 1
+    finally:
+        for presence in presences:
+            await presence.leave()
+        for store in stores:
+            await store.close()
