@@ -87,7 +87,9 @@ async def test_each_worker_sends_at_its_share_of_the_bots_rate(
         for limiter in limiters:
             await limiter.initialize()
         for limiter in limiters:
-            await limiter.recount()  # the first may have counted before the second joined
+            await limiter.recount()  # each has joined once this returns...
+        for limiter in limiters:
+            await limiter.recount()  # ...so these counts see both
         expected = 1 if stores[0].backend == "sqlite" else 2
         assert [limiter.workers for limiter in limiters] == [expected, expected]
         assert limiters[0].per_second == 30 / expected
