@@ -95,13 +95,10 @@ async def test_each_worker_sends_at_its_share_of_the_bots_rate(
         assert limiters[0].per_second == 30 / expected
         if expected == 2:
             assert "2 workers share the bot's 30 a second, 15.0 a second each" in caplog.text
-        # The bucket holds a second's worth; 20 sends past 15 a second wait a third of
-        # a second for the last five, past 30 a second not at all.
-        seconds = await _time_calls(limiters[0], 20)
-        if expected == 2:
-            assert seconds >= 0.25
-        else:
-            assert seconds < 0.25
+            # The bucket holds a second's worth: of 20 sends at 15 a second the last five
+            # wait a third of a second (at 30 a second none would wait). A lower bound,
+            # which a loaded machine cannot break.
+            assert await _time_calls(limiters[0], 20) >= 0.25
         await limiters[1].shutdown()  # the second worker stops: the first takes it all
         await limiters[0].recount()
         assert limiters[0].workers == 1 and limiters[0].per_second == 30
