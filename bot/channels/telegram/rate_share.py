@@ -38,7 +38,7 @@ class SharedRateLimiter(BaseRateLimiter[int]):
 
     def __init__(
         self,
-        presence: Callable[[], Presence] | None = None,
+        presence: Callable[[], Presence],
         max_retries: int = 0,
         recount_seconds: float = RECOUNT_SECONDS,
     ) -> None:
@@ -61,7 +61,7 @@ class SharedRateLimiter(BaseRateLimiter[int]):
         return OVERALL_PER_SECOND / self.workers
 
     async def initialize(self) -> None:
-        if self._presence_factory is None or self._recounting is not None:
+        if self._recounting is not None:  # initialised again after a failed start
             return
         self._presence = self._presence_factory()
         self._recounting = asyncio.create_task(self._recount_forever(), name="telegram-share")
